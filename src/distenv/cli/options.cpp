@@ -1,0 +1,82 @@
+// Command-line options (CLI11) for distenv-bootstrap.
+#include <distenv/cli/options.hpp>
+
+#include <distenv/util/error.hpp>
+#include <distenv/util/units.hpp>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#ifndef DISTENV_VERSION
+#define DISTENV_VERSION "0.1.0"
+#endif
+
+namespace distenv::cli {
+
+std::optional<Options> parse_options(int argc, const char* const* argv) {
+  Options o;
+  if (const char* dest = std::getenv("DISTENV_DEST"); dest && *dest)
+    o.dest = dest;
+  else
+    o.dest = "/tmp/distenv";
+  o.hash_threads = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
+
+  CLI::App app{"distenv-bootstrap: install a development environment on every machine of an "
+               "MPI job and start workers with it active.\n"
+               "  mpirun -hostfile hosts --map-by ppr:1:node --bind-to none distenv-bootstrap "
+               "[options] -- CMD ARGS...",
+               "distenv-bootstrap"};
+  app.set_version_flag("--version", DISTENV_VERSION);
+  std::string project, dest = o.dest.string(), report, pack_to, install_from, chunk = "4MiB";
+  std::string julia_version, tree_hash;
+  app.add_option("-p,--project", project,
+                 "environment directory: a Julia project or a directory with distenv.toml "
+                 "(default: current directory)");
+  app.add_option("-d,--dest", dest,
+                 "node-local store for installed environments (default: $DISTENV_DEST or "
+                 "/tmp/distenv)");
+  app.add_option("--julia-version", julia_version,
+                 "pick the manifest Julia X.Y would pick (default: the newest versioned one)");
+  app.add_flag("--plan", o.plan, "print what would ship and where, then exit; sends nothing");
+  app.add_option("--report", report, "write a JSON report to this file");
+  app.add_option("--pack-to", pack_to, "write the packed environment (tar+zstd) to a file");
+  app.add_option("--install-from", install_from,
+                 "install a packed environment from a file into --dest");
+  app.add_option("--tree-hash", tree_hash, "with --install-from: the hash it must have");
+  app.add_option("--chunk-size", chunk, "size of the chunks the archive travels in (e.g. 4MiB)");
+  app.add_option("--zstd-level", o.zstd_level, "zstd compression level")->check(CLI::Range(1, 19));
+  app.add_flag("-v,--verbose", o.verbose, "say more about each step");
+  app.add_option("command", o.command, "worker command (after --)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    app.exit(e, std::cout, std::cerr);
+    return std::nullopt;
+  } catch (const CLI::ParseError& e) {
+    throw InputError(e.what());
+  }
+  if (!project.empty())
+    o.project = project;
+  o.dest = dest;
+  o.report = report;
+  o.pack_to = pack_to;
+  o.install_from = install_from;
+  if (!julia_version.empty())
+    o.julia_version = julia_version;
+  if (!tree_hash.empty())
+    o.tree_hash = tree_hash;
+  auto size = parse_size(chunk);
+  if (!size || *size < 4096 || *size > (1ull << 30))
+    throw InputError(fmt::format("--chunk-size {}: expected a size between 4KiB and 1GiB", chunk));
+  o.chunk_size = static_cast<size_t>(*size);
+  if (o.dest.empty())
+    throw InputError("--dest: must not be empty");
+  return o;
+}
+
+} // namespace distenv::cli

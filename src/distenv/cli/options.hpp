@@ -1,0 +1,34 @@
+#pragma once
+
+#include <boost/filesystem/path.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace distenv::cli {
+
+namespace fs = boost::filesystem;
+
+// Everything the command line says, validated up front.
+struct Options {
+  fs::path project = ".";
+  fs::path dest;                     // node-local store; default $DISTENV_DEST or /tmp/distenv
+  std::optional<std::string> julia_version;
+  bool plan = false;                 // print what would ship, touch nothing
+  fs::path report;                   // JSON report file
+  fs::path pack_to;                  // write the packed environment to a file
+  fs::path install_from;             // install a packed environment from a file
+  std::optional<std::string> tree_hash; // expected hash for --install-from
+  size_t chunk_size = 4 << 20;
+  int zstd_level = 3;
+  unsigned hash_threads = 2;
+  bool verbose = false;
+  std::vector<std::string> command;  // after "--"
+};
+
+// Parses argv. Returns nullopt after printing --help / --version (exit 0);
+// throws InputError with CLI11's one-line message for bad options.
+std::optional<Options> parse_options(int argc, const char* const* argv);
+
+} // namespace distenv::cli

@@ -1,0 +1,97 @@
+// distenv.toml: the small schema for any environment that is not (only) Julia.
+#include <distenv/env/distenv_toml.hpp>
+
+#include <distenv/env/julia.hpp>
+#include <distenv/env/toml_doc.hpp>
+#include <distenv/util/error.hpp>
+
+#include <boost/filesystem/operations.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace distenv::env {
+
+namespace {
+
+std::string expect_string(const TomlDoc& doc, const toml::node& node, std::string_view key) {
+  if (const auto* s = node.as_string())
+    return s->get();
+  throw InputError(fmt::format("{}: {} must be a string", doc.where(node), key));
+}
+
+std::vector<std::string> expect_strings(const TomlDoc& doc, const toml::node& node,
+                                        std::string_view key) {
+  const auto* array = node.as_array();
+  if (!array)
+    throw InputError(fmt::format("{}: {} must be an array of strings", doc.where(node), key));
+  std::vector<std::string> out;
+  for (const toml::node& item : *array) {
+    if (!item.as_string())
+      throw InputError(fmt::format("{}: {} must be an array of strings", doc.where(item), key));
+    out.push_back(item.as_string()->get());
+  }
+  return out;
+}
+
+void set_env(Activation& activation, const std::string& key, const std::string& value) {
+  auto it = std::find_if(activation.env.begin(), activation.env.end(),
+                         [&](const auto& kv) { return kv.first == key; });
+  if (it != activation.env.end())
+    it->second = value;
+  else
+    activation.env.emplace_back(key, value);
+}
+
+} // namespace
+
+void read_distenv_toml(Environment& env, const fs::path& file) {
+  TomlDoc doc = parse_toml_file(file, display_path(file, env.project_dir));
+  Activation& act = env.activation;
+  for (const auto& [key_, value] : doc.table) {
+    const std::string key(key_.str());
+    if (key == "roots") {
+      for (const std::string& declared : expect_strings(doc, value, key)) {
+        fs::path p(declared);
+        if (!p.is_absolute())
+          p = env.project_dir / p;
+        boost::system::error_code ec;
+        if (!fs::is_directory(p, ec))
+          throw InputError(fmt::format("{}: root \"{}\" is not a directory ({})", doc.where(value),
+                                       declared, p.lexically_normal().string()));
+        fs::path dir = fs::canonical(p, ec);
+        if (std::find(env.roots.begin(), env.roots.end(), dir) == env.roots.end())
+          env.roots.push_back(dir);
+      }
+    } else if (key == "exclude") {
+      for (const std::string& pattern : expect_strings(doc, value, key))
+        env.exclude.add(pattern);
+    } else if (key == "runtime") {
+      act.runtime = expect_string(doc, value, key);
+    } else if (key == "runtime_hint") {
+      act.runtime_hint = expect_string(doc, value, key);
+    } else if (key == "command") {
+      if (value.as_string())
+        act.command = {"sh", "-c", value.as_string()->get()};
+      else
+        act.command = expect_strings(doc, value, key);
+    } else if (key == "each_machine") {
+      if (value.as_string())
+        act.each_machine = {value.as_string()->get()};
+      else
+        act.each_machine = expect_strings(doc, value, key);
+    } else if (key == "env") {
+      const auto* table = value.as_table();
+      if (!table)
+        throw InputError(fmt::format("{}: env must be a table", doc.where(value)));
+      for (const auto& [name, v] : *table)
+        set_env(act, std::string(name.str()), expect_string(doc, v, "env." + std::string(name.str())));
+    } else {
+      throw InputError(fmt::format("{}: unknown key '{}' (known: roots, exclude, env, runtime, "
+                                   "runtime_hint, command, each_machine)",
+                                   doc.where(value), key));
+    }
+  }
+}
+
+} // namespace distenv::env

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <distenv/env/ignore.hpp>
+#include <distenv/util/files.hpp>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace distenv::env {
+
+enum class Kind { julia, generic };
+
+// A TOML string value that holds a path. The shipped copy of `file` gets the
+// value rewritten so that it points at `target` inside the install tree.
+struct PathRef {
+  fs::path file;        // absolute path of the TOML file that holds the value
+  std::string where;    // "Manifest.toml:12:8" (for messages)
+  size_t line = 0;      // 1-based position of the string literal
+  size_t column = 0;
+  fs::path target;      // canonical absolute directory it resolves to
+  std::string original; // the value as written
+};
+
+// A package tracked by path (`pkg> dev`): its whole directory ships.
+struct DevPackage {
+  std::string name;
+  std::string uuid;
+  fs::path source;      // canonical absolute directory
+  std::string declared; // path as written in the manifest / [sources]
+  std::string where;    // where it was declared
+};
+
+// How workers see the environment on every machine. Values may contain the
+// placeholders {root} (the install root) and {project} (the installed project).
+struct Activation {
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string runtime;      // program that must be on PATH ("julia"), or empty
+  std::string runtime_hint; // one line: how to install it
+  std::vector<std::string> command;      // default worker command (argv)
+  std::vector<std::string> each_machine; // once-per-machine shell commands
+};
+
+// What rank 0 reads: everything needed to lay out, hash and pack the tree.
+struct Environment {
+  Kind kind = Kind::generic;
+  fs::path project_dir;   // canonical absolute
+  fs::path project_file;  // Julia: Project.toml / JuliaProject.toml
+  fs::path manifest_file; // Julia: the manifest Julia would pick (may be empty)
+  std::string manifest_format; // "1.0", "2.0", ... ("" when no manifest)
+  std::vector<fs::path> roots; // canonical; roots[0] == project_dir; unique
+  std::vector<DevPackage> dev_packages;
+  std::vector<PathRef> path_refs;
+  IgnoreRules exclude; // from distenv.toml; applies in every root
+  Activation activation;
+};
+
+struct ReadOptions {
+  fs::path project_dir;
+  std::optional<std::pair<int, int>> julia_version; // (major, minor)
+};
+
+// Reads the environment at `options.project_dir`. Bad input throws InputError
+// with a one-line message naming the file (and line:column) and the problem.
+Environment read_environment(const ReadOptions& options);
+
+// "1.10" -> (1, 10); nullopt when malformed.
+std::optional<std::pair<int, int>> parse_julia_version(const std::string& text);
+
+} // namespace distenv::env

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace distenv::env {
+
+// Which files of a root do not ship: gitignore syntax, one pattern per line.
+//   '#' comments, blank lines, '!' re-includes, a trailing '/' matches only
+//   directories, a pattern with a '/' before its end is anchored at the root,
+//   otherwise it matches a name at any depth; '*', '?', '[...]', '**'.
+// As with git, the last matching pattern wins, and a file inside an ignored
+// directory cannot be re-included (the walk never enters that directory).
+class IgnoreRules {
+public:
+  void add(std::string_view line);
+  void add_lines(std::string_view text);
+
+  // `path` is relative to the root, '/'-separated.
+  bool ignored(std::string_view path, bool is_dir) const;
+  bool empty() const { return m_rules.empty(); }
+
+private:
+  struct Rule {
+    std::string pattern;
+    bool negate = false;
+    bool dir_only = false;
+    bool anchored = false;
+  };
+  std::vector<Rule> m_rules;
+};
+
+} // namespace distenv::env

@@ -1,0 +1,67 @@
+// Finding out what kind of environment a directory holds and reading it.
+#include <distenv/env/environment.hpp>
+
+#include <distenv/env/distenv_toml.hpp>
+#include <distenv/env/julia.hpp>
+#include <distenv/util/error.hpp>
+
+#include <boost/filesystem/operations.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <regex>
+
+namespace distenv::env {
+
+std::optional<std::pair<int, int>> parse_julia_version(const std::string& text) {
+  static const std::regex k_version(R"((\d+)\.(\d+)(?:\.\d+)?)");
+  std::smatch m;
+  if (!std::regex_match(text, m, k_version))
+    return std::nullopt;
+  return std::make_pair(std::stoi(m[1]), std::stoi(m[2]));
+}
+
+Environment read_environment(const ReadOptions& options) {
+  boost::system::error_code ec;
+  const fs::path given = options.project_dir.empty() ? fs::current_path() : options.project_dir;
+  if (!fs::exists(given, ec))
+    throw InputError(fmt::format("{}: no such directory", given.string()));
+  if (!fs::is_directory(given, ec))
+    throw InputError(fmt::format("{}: not a directory", given.string()));
+
+  Environment env;
+  env.project_dir = fs::canonical(given, ec);
+  if (ec)
+    throw InputError(fmt::format("{}: {}", given.string(), ec.message()));
+  env.roots.push_back(env.project_dir);
+
+  const fs::path project = find_julia_project(env.project_dir);
+  const fs::path generic_file = env.project_dir / "distenv.toml";
+  const bool has_generic = fs::is_regular_file(generic_file, ec);
+
+  if (project.empty()) {
+    std::vector<fs::path> manifests = list_manifests(env.project_dir);
+    if (!manifests.empty())
+      throw InputError(fmt::format("{} has no Project.toml or JuliaProject.toml next to it "
+                                   "(looked in {})",
+                                   manifests.front().filename().string(),
+                                   env.project_dir.string()));
+    if (!has_generic)
+      throw InputError(fmt::format("{}: no Project.toml, JuliaProject.toml or distenv.toml: "
+                                   "nothing says what the environment is",
+                                   env.project_dir.string()));
+  } else {
+    read_julia(env, options);
+  }
+
+  for (const DevPackage& dev : env.dev_packages)
+    if (std::find(env.roots.begin(), env.roots.end(), dev.source) == env.roots.end())
+      env.roots.push_back(dev.source);
+
+  // distenv.toml comes last: its variables override the Julia defaults.
+  if (has_generic)
+    read_distenv_toml(env, generic_file);
+  return env;
+}
+
+} // namespace distenv::env

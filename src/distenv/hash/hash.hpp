@@ -1,0 +1,60 @@
+#pragma once
+
+#include <boost/filesystem/path.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct XXH3_state_s;
+
+namespace distenv::hash {
+
+// An XXH3-128 digest. hex() is the environment's identity in the store.
+struct Hash128 {
+  uint64_t high = 0;
+  uint64_t low = 0;
+
+  std::string hex() const;
+  static std::optional<Hash128> from_hex(std::string_view text);
+  bool operator==(const Hash128&) const = default;
+};
+
+// Streaming XXH3-128.
+class Hasher {
+public:
+  Hasher();
+  ~Hasher();
+  Hasher(const Hasher&) = delete;
+  Hasher& operator=(const Hasher&) = delete;
+
+  void update(const void* data, size_t size);
+  Hash128 digest() const;
+
+private:
+  XXH3_state_s* m_state;
+};
+
+Hash128 hash_bytes(std::string_view data);
+
+// Content hash of a file read in fixed-size blocks; `size` gets the bytes read.
+// Throws Error "path: OS error" when it cannot be read.
+Hash128 hash_file(const boost::filesystem::path& path, uint64_t& size);
+
+// One entry of a tree as the identity sees it: no mtimes, no owners, no order.
+struct TreeRecord {
+  std::string path; // '/'-separated, relative to the install root
+  char type = 'f';  // 'f' file, 'd' directory, 'l' symlink
+  uint32_t mode = 0;
+  uint64_t size = 0;
+  Hash128 content; // files: content, symlinks: target, directories: zero
+};
+
+// The tree hash over (path, type, mode, size, content hash) of every record,
+// sorted by path first, so that directory-walk order never changes it.
+Hash128 tree_hash(std::vector<TreeRecord> records);
+
+} // namespace distenv::hash

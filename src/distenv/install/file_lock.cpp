@@ -1,0 +1,33 @@
+// flock-based lock files for the node-local store.
+#include <distenv/install/file_lock.hpp>
+
+#include <distenv/util/error.hpp>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+namespace distenv::install {
+
+FileLock::FileLock(const boost::filesystem::path& path) {
+  m_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (m_fd < 0)
+    throw Error(fmt::format("{}: cannot open lock: {}", path.string(), errno_text(errno)));
+  while (::flock(m_fd, LOCK_EX) != 0) {
+    if (errno == EINTR)
+      continue;
+    int err = errno;
+    ::close(m_fd);
+    throw Error(fmt::format("{}: cannot lock: {}", path.string(), errno_text(err)));
+  }
+}
+
+FileLock::~FileLock() {
+  if (m_fd >= 0)
+    ::close(m_fd); // releases the flock
+}
+
+} // namespace distenv::install

@@ -1,0 +1,20 @@
+#pragma once
+
+#include <boost/filesystem/path.hpp>
+
+namespace distenv::install {
+
+// An exclusive flock(2) on a file, held for the object's lifetime. The kernel
+// drops it when the process dies, so a crashed installer never blocks the next.
+class FileLock {
+public:
+  explicit FileLock(const boost::filesystem::path& path);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+private:
+  int m_fd = -1;
+};
+
+} // namespace distenv::install

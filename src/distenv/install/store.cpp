@@ -1,0 +1,125 @@
+// The node-local store: atomic, verified, locked installs of whole trees.
+#include <distenv/install/store.hpp>
+
+#include <distenv/install/file_lock.hpp>
+#include <distenv/pack/archive_reader.hpp>
+#include <distenv/util/error.hpp>
+#include <distenv/util/units.hpp>
+
+#include <boost/filesystem/operations.hpp>
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+namespace distenv::install {
+
+namespace {
+
+void remove_tree(const fs::path& dir) {
+  boost::system::error_code ec;
+  fs::remove_all(dir, ec); // best effort: the name says it is never trusted
+}
+
+// Flush the file system before the rename makes the install visible, so that
+// a crash cannot leave a complete-looking install with empty files.
+void sync_filesystem(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  ::syncfs(fd);
+  ::close(fd);
+}
+
+// Removes a temporary directory unless commit() is called.
+class Incoming {
+public:
+  explicit Incoming(fs::path dir) : m_dir(std::move(dir)) {}
+  ~Incoming() {
+    if (!m_committed)
+      remove_tree(m_dir);
+  }
+  const fs::path& dir() const { return m_dir; }
+  void commit() { m_committed = true; }
+
+private:
+  fs::path m_dir;
+  bool m_committed = false;
+};
+
+} // namespace
+
+void check_free_space(const fs::path& dir, uint64_t bytes) {
+  struct statvfs vfs {};
+  if (::statvfs(dir.c_str(), &vfs) != 0)
+    throw Error(fmt::format("{}: {}", dir.string(), errno_text(errno)));
+  const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  if (free_bytes < bytes)
+    throw Error(fmt::format("not enough space in {}: need {}, {} free", dir.string(),
+                            human_bytes(bytes), human_bytes(free_bytes)));
+}
+
+bool Store::has(const hash::Hash128& tree) const {
+  boost::system::error_code ec;
+  return fs::is_directory(path_of(tree), ec);
+}
+
+Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t content_bytes,
+                             pack::ChunkSource& source) {
+  Result result;
+  if (expected && has(*expected)) {
+    result.dir = path_of(*expected);
+    result.reused = true;
+    result.tree_hash = *expected;
+    return result;
+  }
+  boost::system::error_code ec;
+  fs::create_directories(envs_dir(), ec);
+  if (ec)
+    throw Error(fmt::format("{}: cannot create: {}", envs_dir().string(), errno_text(ec.value())));
+  const fs::path envs = fs::canonical(envs_dir());
+
+  FileLock lock(envs / ".lock");
+  if (expected && has(*expected)) { // another installer finished while we waited
+    result.dir = path_of(*expected);
+    result.reused = true;
+    result.tree_hash = *expected;
+    return result;
+  }
+  // Holding the lock, no other installer runs on this store: whatever is
+  // still incoming was left by a crashed one.
+  for (fs::directory_iterator it(envs, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().rfind(".incoming-", 0) == 0)
+      remove_tree(it->path());
+
+  // Blocks are rounded up and directories take space: leave some margin.
+  check_free_space(envs, content_bytes + content_bytes / 32 + (1 << 20));
+
+  const std::string tag = expected ? expected->hex() : "unknown";
+  Incoming incoming(envs / fmt::format(".incoming-{}-{}", tag, ::getpid()));
+  if (!fs::create_directory(incoming.dir(), ec) || ec)
+    throw Error(fmt::format("{}: cannot create: {}", incoming.dir().string(),
+                            errno_text(ec ? ec.value() : EEXIST)));
+
+  pack::ExtractResult extracted = pack::extract(source, incoming.dir());
+  if (expected && !(extracted.tree_hash == *expected))
+    throw Error(fmt::format("received environment does not match its hash: expected {}, got {}",
+                            expected->hex(), extracted.tree_hash.hex()));
+  result.tree_hash = extracted.tree_hash;
+  result.dir = path_of(extracted.tree_hash);
+  result.bytes_written = extracted.bytes;
+  if (!expected && has(extracted.tree_hash)) {
+    result.reused = true;
+    return result; // Incoming removes the duplicate
+  }
+  sync_filesystem(incoming.dir());
+  if (::rename(incoming.dir().c_str(), result.dir.c_str()) != 0)
+    throw Error(fmt::format("cannot rename {} to {}: {}", incoming.dir().string(),
+                            result.dir.string(), errno_text(errno)));
+  incoming.commit();
+  return result;
+}
+
+} // namespace distenv::install

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <distenv/hash/hash.hpp>
+#include <distenv/pack/chunks.hpp>
+
+#include <boost/filesystem/path.hpp>
+
+#include <optional>
+#include <string>
+
+namespace distenv::install {
+
+namespace fs = boost::filesystem;
+
+// The node-local, content-addressed store under --dest:
+//   <dest>/envs/<tree hash>/           a complete install (only rename creates it)
+//   <dest>/envs/.incoming-<hash>-...   an install in progress (never trusted)
+//   <dest>/envs/.lock                  serialises installers on this machine
+class Store {
+public:
+  explicit Store(fs::path dest) : m_dest(std::move(dest)) {}
+
+  const fs::path& dest() const { return m_dest; }
+  fs::path envs_dir() const { return m_dest / "envs"; }
+  fs::path path_of(const hash::Hash128& tree) const { return envs_dir() / tree.hex(); }
+
+  // A complete install of `tree` is there. Touches nothing.
+  bool has(const hash::Hash128& tree) const;
+
+  struct Result {
+    fs::path dir;
+    bool reused = false;       // it was already there; the source was not read
+    uint64_t bytes_written = 0;
+    hash::Hash128 tree_hash;
+  };
+
+  // Installs the stream from `source` as `expected` (when given; otherwise the
+  // tree hash of what arrives names it). Waits for any other installer on this
+  // store, reuses a complete install without reading `source`, checks free
+  // space for `content_bytes`, extracts into a temporary sibling, verifies the
+  // tree hash and renames. On any failure nothing is left but the lock file.
+  Result install(std::optional<hash::Hash128> expected, uint64_t content_bytes,
+                 pack::ChunkSource& source);
+
+private:
+  fs::path m_dest;
+};
+
+// Throws Error "not enough space in DIR: need X, Y free" when `dir` has less
+// than `bytes` available.
+void check_free_space(const fs::path& dir, uint64_t bytes);
+
+} // namespace distenv::install

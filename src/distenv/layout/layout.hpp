@@ -1,0 +1,66 @@
+#pragma once
+
+#include <distenv/env/environment.hpp>
+#include <distenv/hash/hash.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace distenv::layout {
+
+// One thing that ships, at its place in the install tree.
+struct FileEntry {
+  std::string path; // relative to the install root, '/'-separated
+  char type = 'f';  // 'f' file, 'd' directory, 'l' symlink
+  uint32_t mode = 0644;
+  uint64_t size = 0;
+  int64_t mtime = 0;
+  fs::path source;                    // where the bytes come from ...
+  std::optional<std::string> content; // ... unless they were rewritten here
+  std::string link_target;
+  hash::Hash128 hash;
+
+  hash::TreeRecord record() const { return {path, type, mode, size, hash}; }
+};
+
+// Where every source directory goes: the roots are mirrored under one prefix,
+// so relative paths between them keep working, and the common ancestor keeps
+// its name (/home/u/{proj,dev/Foo} -> u/proj, u/dev/Foo).
+struct Layout {
+  fs::path prefix;     // source directory that maps to the install root
+  std::string project; // install-relative path of the project directory
+
+  // Install-relative, '/'-separated path of a source path below `prefix`.
+  std::string to_install(const fs::path& source) const;
+};
+
+Layout make_layout(const env::Environment& env);
+
+// A path value that was rewritten in a shipped TOML file.
+struct RewrittenPath {
+  std::string file; // install-relative path of the TOML file
+  std::string where;
+  std::string original;
+  std::string rewritten;
+  std::string target; // install-relative directory it resolves to
+};
+
+// Everything that ships, sorted by path, with its identity.
+struct Tree {
+  std::vector<FileEntry> entries;
+  std::vector<RewrittenPath> rewritten;
+  uint64_t files = 0; // regular files and symlinks
+  uint64_t bytes = 0; // their content bytes
+  hash::Hash128 tree_hash;
+};
+
+// The file that tells every machine how to activate the installed tree.
+inline constexpr const char* k_metadata_path = ".distenv/environment.json";
+
+// Walks the roots (ignore rules, no .git), rewrites the TOML path values,
+// adds the activation metadata and hashes every file (`threads` readers).
+Tree build_tree(const env::Environment& env, const Layout& layout, unsigned threads = 2);
+
+} // namespace distenv::layout

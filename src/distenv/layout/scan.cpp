@@ -1,0 +1,283 @@
+// Building the tree that ships: walk the roots, apply ignore rules, rewrite the
+// TOML path values, add the activation metadata, hash every file.
+#include <distenv/layout/layout.hpp>
+
+#include <distenv/env/julia.hpp>
+#include <distenv/layout/rewrite.hpp>
+#include <distenv/util/error.hpp>
+
+#include <boost/filesystem/operations.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+namespace distenv::layout {
+
+namespace {
+
+class Walker {
+public:
+  Walker(const env::Environment& env, const Layout& layout, Tree& tree)
+      : m_env(env), m_layout(layout), m_tree(tree) {}
+
+  void walk_all() {
+    for (const fs::path& root : m_env.roots) {
+      env::IgnoreRules rules = m_env.exclude;
+      const fs::path ignore_file = root / ".distenvignore";
+      boost::system::error_code ec;
+      if (fs::is_regular_file(ignore_file, ec))
+        rules.add_lines(read_input(ignore_file));
+      struct stat st {};
+      stat_or_throw(root, st);
+      add_dir(root, st);
+      walk(root, root, rules);
+    }
+  }
+
+private:
+  std::string shown(const fs::path& p) const { return env::display_path(p, m_env.project_dir); }
+
+  std::string read_input(const fs::path& p) {
+    try {
+      return read_file(p);
+    } catch (const Error& e) {
+      throw InputError(e.what());
+    }
+  }
+
+  void stat_or_throw(const fs::path& p, struct stat& st) const {
+    if (::lstat(p.c_str(), &st) != 0)
+      throw InputError(fmt::format("{}: {}", p.string(), errno_text(errno)));
+  }
+
+  bool is_other_root(const fs::path& dir) const {
+    return std::find(m_env.roots.begin(), m_env.roots.end(), dir) != m_env.roots.end();
+  }
+
+  void add_dir(const fs::path& p, const struct stat& st) {
+    FileEntry e;
+    e.path = m_layout.to_install(p);
+    e.type = 'd';
+    e.mode = 0755;
+    e.mtime = st.st_mtime;
+    m_tree.entries.push_back(std::move(e));
+  }
+
+  void walk(const fs::path& root, const fs::path& dir, const env::IgnoreRules& rules) {
+    boost::system::error_code ec;
+    fs::directory_iterator it(dir, ec);
+    if (ec)
+      throw InputError(fmt::format("{}: {}", dir.string(), errno_text(ec.value())));
+    for (fs::directory_iterator end; it != end; it.increment(ec)) {
+      if (ec)
+        throw InputError(fmt::format("{}: {}", dir.string(), errno_text(ec.value())));
+      const fs::path p = it->path();
+      if (p.filename() == ".git")
+        continue; // a repository or a submodule's .git file
+      struct stat st {};
+      stat_or_throw(p, st);
+      const bool is_dir = S_ISDIR(st.st_mode);
+      if (is_dir && is_other_root(p))
+        continue; // a nested root ships on its own, with its own ignore file
+      if (rules.ignored(generic(p.lexically_relative(root)), is_dir))
+        continue;
+      if (is_dir) {
+        add_dir(p, st);
+        walk(root, p, rules);
+      } else if (S_ISREG(st.st_mode)) {
+        FileEntry e;
+        e.path = m_layout.to_install(p);
+        e.type = 'f';
+        e.mode = (st.st_mode & 0111) ? 0755 : 0644;
+        e.size = static_cast<uint64_t>(st.st_size);
+        e.mtime = st.st_mtime;
+        e.source = p;
+        m_tree.entries.push_back(std::move(e));
+      } else if (S_ISLNK(st.st_mode)) {
+        add_symlink(p, st);
+      } else {
+        const char* what = S_ISFIFO(st.st_mode)   ? "a named pipe"
+                           : S_ISSOCK(st.st_mode) ? "a socket"
+                                                  : "a device file";
+        throw InputError(fmt::format("{}: {} cannot ship; add it to .distenvignore", shown(p), what));
+      }
+    }
+  }
+
+  bool inside_roots(const fs::path& p) const {
+    return std::any_of(m_env.roots.begin(), m_env.roots.end(),
+                       [&](const fs::path& r) { return is_within(p, r); });
+  }
+
+  void add_symlink(const fs::path& p, const struct stat& st) {
+    boost::system::error_code ec;
+    fs::path target = fs::read_symlink(p, ec);
+    if (ec)
+      throw InputError(fmt::format("{}: {}", p.string(), errno_text(ec.value())));
+    const fs::path resolved =
+        (target.is_absolute() ? target : p.parent_path() / target).lexically_normal();
+    if (!inside_roots(resolved))
+      throw InputError(fmt::format("{}: symlink to {} points outside the environment; add it to "
+                                   ".distenvignore or ship its target (distenv.toml roots)",
+                                   shown(p), target.string()));
+    // An absolute link into the environment becomes relative, so that it
+    // still points into the tree wherever the tree is installed.
+    std::string link = target.is_absolute()
+                           ? generic(resolved.lexically_relative(p.parent_path()))
+                           : generic(target);
+    FileEntry e;
+    e.path = m_layout.to_install(p);
+    e.type = 'l';
+    e.mode = 0777;
+    e.size = link.size();
+    e.mtime = st.st_mtime;
+    e.link_target = link;
+    e.hash = hash::hash_bytes(link);
+    m_tree.entries.push_back(std::move(e));
+  }
+
+  const env::Environment& m_env;
+  const Layout& m_layout;
+  Tree& m_tree;
+};
+
+FileEntry& entry_for(Tree& tree, const std::string& path) {
+  for (FileEntry& e : tree.entries)
+    if (e.path == path)
+      return e;
+  FileEntry e;
+  e.path = path;
+  tree.entries.push_back(std::move(e));
+  return tree.entries.back();
+}
+
+void set_content(FileEntry& e, std::string content) {
+  e.type = 'f';
+  if (e.mode != 0755)
+    e.mode = 0644;
+  e.size = content.size();
+  e.hash = hash::hash_bytes(content);
+  e.content = std::move(content);
+}
+
+void apply_rewrites(const env::Environment& env, const Layout& layout, Tree& tree) {
+  std::map<fs::path, std::vector<const env::PathRef*>> by_file;
+  for (const env::PathRef& ref : env.path_refs)
+    by_file[ref.file].push_back(&ref);
+  for (const auto& [file, refs] : by_file) {
+    const std::string installed = layout.to_install(file);
+    std::vector<StringEdit> edits;
+    for (const env::PathRef* ref : refs) {
+      std::string value = generic(ref->target.lexically_relative(file.parent_path()));
+      if (value.empty())
+        value = ".";
+      edits.push_back({ref->line, ref->column, value});
+      tree.rewritten.push_back(
+          {installed, ref->where, ref->original, value, layout.to_install(ref->target)});
+    }
+    std::string text;
+    try {
+      text = read_file(file);
+    } catch (const Error& e) {
+      throw InputError(e.what());
+    }
+    set_content(entry_for(tree, installed),
+                rewrite_strings(text, edits, env::display_path(file, env.project_dir)));
+  }
+}
+
+std::string metadata_json(const env::Environment& env, const Layout& layout) {
+  using nlohmann::ordered_json;
+  ordered_json j;
+  j["format"] = 1;
+  j["kind"] = env.kind == env::Kind::julia ? "julia" : "generic";
+  j["project"] = layout.project;
+  j["project_file"] = env.project_file.empty() ? "" : layout.to_install(env.project_file);
+  j["manifest"] = env.manifest_file.empty() ? "" : layout.to_install(env.manifest_file);
+  ordered_json vars = ordered_json::array();
+  for (const auto& [k, v] : env.activation.env)
+    vars.push_back({{"name", k}, {"value", v}});
+  j["env"] = vars;
+  j["runtime"] = env.activation.runtime;
+  j["runtime_hint"] = env.activation.runtime_hint;
+  j["command"] = env.activation.command;
+  j["each_machine"] = env.activation.each_machine;
+  ordered_json devs = ordered_json::array();
+  for (const env::DevPackage& d : env.dev_packages)
+    devs.push_back({{"name", d.name}, {"uuid", d.uuid}, {"path", layout.to_install(d.source)}});
+  j["dev_packages"] = devs;
+  return j.dump(2) + "\n";
+}
+
+void hash_files(Tree& tree, unsigned threads) {
+  std::vector<FileEntry*> todo;
+  for (FileEntry& e : tree.entries)
+    if (e.type == 'f' && !e.content)
+      todo.push_back(&e);
+  std::atomic<size_t> next{0};
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < todo.size();) {
+      try {
+        FileEntry& e = *todo[i];
+        e.hash = hash::hash_file(e.source, e.size);
+      } catch (...) {
+        std::lock_guard lock(failure_mutex);
+        if (!failure)
+          failure = std::current_exception();
+        next = todo.size();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < std::max(1u, threads); ++t)
+    pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool)
+    t.join();
+  if (failure)
+    std::rethrow_exception(failure);
+}
+
+} // namespace
+
+Tree build_tree(const env::Environment& env, const Layout& layout, unsigned threads) {
+  Tree tree;
+  Walker(env, layout, tree).walk_all();
+  apply_rewrites(env, layout, tree);
+
+  FileEntry meta_dir;
+  meta_dir.path = ".distenv";
+  meta_dir.type = 'd';
+  meta_dir.mode = 0755;
+  tree.entries.push_back(meta_dir);
+  set_content(entry_for(tree, k_metadata_path), metadata_json(env, layout));
+
+  hash_files(tree, threads);
+  std::sort(tree.entries.begin(), tree.entries.end(),
+            [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
+  std::vector<hash::TreeRecord> records;
+  records.reserve(tree.entries.size());
+  for (const FileEntry& e : tree.entries) {
+    records.push_back(e.record());
+    if (e.type != 'd') {
+      ++tree.files;
+      tree.bytes += e.size;
+    }
+  }
+  tree.tree_hash = hash::tree_hash(std::move(records));
+  return tree;
+}
+
+} // namespace distenv::layout

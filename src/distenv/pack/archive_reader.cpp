@@ -1,0 +1,214 @@
+// Safe streaming extraction of tar+zstd (libarchive) from a chunk source.
+#include <distenv/pack/archive_reader.hpp>
+
+#include <distenv/util/error.hpp>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fmt/format.h>
+
+#include <exception>
+#include <memory>
+#include <set>
+#include <vector>
+
+namespace distenv::pack {
+
+namespace {
+
+struct ReadContext {
+  ChunkSource& source;
+  std::exception_ptr failure;
+};
+
+la_ssize_t read_cb(struct archive*, void* client, const void** buf) {
+  auto* ctx = static_cast<ReadContext*>(client);
+  try {
+    Bytes chunk = ctx->source.next();
+    *buf = chunk.data();
+    return static_cast<la_ssize_t>(chunk.size());
+  } catch (...) {
+    ctx->failure = std::current_exception();
+    return -1;
+  }
+}
+
+struct ReadDeleter {
+  void operator()(struct archive* a) const { archive_read_free(a); }
+};
+struct DiskDeleter {
+  void operator()(struct archive* a) const { archive_write_free(a); }
+};
+
+// Splits "a/b/c" into components; false on empty, ".", ".." components.
+bool clean_components(const std::string& path, std::vector<std::string>& parts) {
+  parts.clear();
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string::npos)
+      slash = path.size();
+    std::string part = path.substr(start, slash - start);
+    if (part.empty() && slash == path.size() && !parts.empty())
+      break; // "dir/" as written by some tar writers
+    if (part.empty() || part == "." || part == "..")
+      return false;
+    parts.push_back(part);
+    start = slash + 1;
+  }
+  return !parts.empty();
+}
+
+} // namespace
+
+std::string entry_problem(const std::string& path, char type, unsigned mode,
+                          const std::string& link_target) {
+  if (path.empty())
+    return "empty name";
+  if (path.front() == '/')
+    return "absolute path";
+  std::vector<std::string> parts;
+  if (!clean_components(path, parts))
+    return path.find("..") != std::string::npos ? "path leaves the install directory ('..')"
+                                                : "path is not normalized";
+  if (mode & 06000)
+    return "setuid/setgid bit";
+  if (type == 'l') {
+    if (link_target.empty())
+      return "empty symlink target";
+    if (link_target.front() == '/')
+      return "symlink to an absolute path";
+    // Walk the target from the link's directory: it must never climb above
+    // the install root.
+    long depth = static_cast<long>(parts.size()) - 1;
+    size_t start = 0;
+    while (start <= link_target.size()) {
+      size_t slash = link_target.find('/', start);
+      if (slash == std::string::npos)
+        slash = link_target.size();
+      std::string part = link_target.substr(start, slash - start);
+      if (part == "..") {
+        if (--depth < 0)
+          return "symlink points outside the install directory";
+      } else if (!part.empty() && part != ".") {
+        ++depth;
+      }
+      start = slash + 1;
+    }
+  }
+  return {};
+}
+
+ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) {
+  ReadContext ctx{source, nullptr};
+  std::unique_ptr<struct archive, ReadDeleter> in(archive_read_new());
+  archive_read_support_filter_zstd(in.get());
+  archive_read_support_format_tar(in.get());
+
+  std::unique_ptr<struct archive, DiskDeleter> disk(archive_write_disk_new());
+  archive_write_disk_set_options(disk.get(), ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
+                                                 ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                                 ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                                 ARCHIVE_EXTRACT_NO_OVERWRITE);
+
+  auto fail = [&](struct archive* a, const std::string& where) {
+    if (ctx.failure)
+      std::rethrow_exception(ctx.failure);
+    const char* msg = archive_error_string(a);
+    throw Error(fmt::format("received archive: {}: {}", where, msg ? msg : "libarchive error"));
+  };
+
+  if (archive_read_open(in.get(), &ctx, nullptr, read_cb, nullptr) != ARCHIVE_OK)
+    fail(in.get(), "cannot open");
+
+  ExtractResult result;
+  std::vector<hash::TreeRecord> records;
+  std::set<std::string> seen;
+  const std::string root = dest.string();
+  for (;;) {
+    struct archive_entry* entry = nullptr;
+    int rc = archive_read_next_header(in.get(), &entry);
+    if (rc == ARCHIVE_EOF)
+      break;
+    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
+      fail(in.get(), "reading entry header");
+
+    const char* raw_name = archive_entry_pathname(entry);
+    std::string name = raw_name ? raw_name : "";
+    if (!name.empty() && name.back() == '/')
+      name.pop_back();
+    const mode_t ftype = archive_entry_filetype(entry);
+    const unsigned mode = archive_entry_perm(entry);
+    char type = 0;
+    if (archive_entry_hardlink(entry))
+      throw Error(fmt::format("received archive: entry '{}': hard links are not allowed", name));
+    if (ftype == AE_IFREG)
+      type = 'f';
+    else if (ftype == AE_IFDIR)
+      type = 'd';
+    else if (ftype == AE_IFLNK)
+      type = 'l';
+    else
+      throw Error(fmt::format("received archive: entry '{}': {} not allowed", name,
+                              ftype == AE_IFCHR || ftype == AE_IFBLK ? "device files are"
+                              : ftype == AE_IFIFO                    ? "named pipes are"
+                                                                     : "this file type is"));
+    const char* raw_link = archive_entry_symlink(entry);
+    const std::string link = type == 'l' && raw_link ? raw_link : "";
+    if (std::string why = entry_problem(name, type, mode, link); !why.empty())
+      throw Error(fmt::format("received archive: entry '{}': {}", name, why));
+    if (!seen.insert(name).second)
+      throw Error(fmt::format("received archive: entry '{}': appears twice", name));
+
+    hash::TreeRecord record;
+    record.path = name;
+    record.type = type;
+    record.mode = mode;
+    if (type == 'l') {
+      record.size = link.size();
+      record.content = hash::hash_bytes(link);
+    }
+    archive_entry_set_pathname(entry, (root + "/" + name).c_str());
+    archive_entry_set_uid(entry, 0);
+    archive_entry_set_gid(entry, 0);
+    if (archive_write_header(disk.get(), entry) != ARCHIVE_OK)
+      fail(disk.get(), fmt::format("entry '{}'", name));
+
+    if (type == 'f') {
+      hash::Hasher hasher;
+      const void* block = nullptr;
+      size_t size = 0;
+      la_int64_t offset = 0;
+      uint64_t written = 0;
+      for (;;) {
+        int r = archive_read_data_block(in.get(), &block, &size, &offset);
+        if (r == ARCHIVE_EOF)
+          break;
+        if (r != ARCHIVE_OK)
+          fail(in.get(), fmt::format("entry '{}'", name));
+        if (static_cast<uint64_t>(offset) != written)
+          throw Error(fmt::format("received archive: entry '{}': sparse data not allowed", name));
+        if (archive_write_data_block(disk.get(), block, size, offset) != ARCHIVE_OK)
+          fail(disk.get(), fmt::format("writing '{}'", name));
+        hasher.update(block, size);
+        written += size;
+      }
+      record.size = written;
+      record.content = hasher.digest();
+      ++result.files;
+      result.bytes += written;
+    } else if (type == 'l') {
+      ++result.files;
+    }
+    if (archive_write_finish_entry(disk.get()) != ARCHIVE_OK)
+      fail(disk.get(), fmt::format("entry '{}'", name));
+    records.push_back(std::move(record));
+    ++result.entries;
+  }
+  if (archive_write_close(disk.get()) != ARCHIVE_OK)
+    fail(disk.get(), "finishing");
+  result.tree_hash = hash::tree_hash(std::move(records));
+  return result;
+}
+
+} // namespace distenv::pack

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <distenv/hash/hash.hpp>
+#include <distenv/pack/chunks.hpp>
+
+#include <boost/filesystem/path.hpp>
+
+namespace distenv::pack {
+
+struct ExtractResult {
+  hash::Hash128 tree_hash; // of what was written, computed as it was written
+  uint64_t entries = 0;
+  uint64_t files = 0;
+  uint64_t bytes = 0; // content bytes written
+};
+
+// Unpacks a tar+zstd stream chunk by chunk into `dest` (an existing, empty
+// directory), never holding more than one chunk. Untrusted input: absolute
+// names, '..', paths through or symlinks out of the tree, hard links, device
+// files, FIFOs, setuid/setgid bits and duplicate names are refused with an
+// Error naming the entry. On error, what was written stays in `dest` for the
+// caller to remove (install/ does, with the whole temporary directory).
+ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest);
+
+// The check applied to every entry name and symlink target, exposed for tests:
+// empty string when acceptable, else why not.
+std::string entry_problem(const std::string& path, char type, unsigned mode,
+                          const std::string& link_target);
+
+} // namespace distenv::pack

@@ -1,0 +1,158 @@
+// tar+zstd writer (libarchive) over a chunk sink.
+#include <distenv/pack/archive_writer.hpp>
+
+#include <distenv/util/error.hpp>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <exception>
+#include <fcntl.h>
+#include <memory>
+#include <unistd.h>
+
+namespace distenv::pack {
+
+namespace {
+
+struct WriteContext {
+  Chunker chunker;
+  std::exception_ptr failure;
+};
+
+la_ssize_t write_cb(struct archive*, void* client, const void* buf, size_t len) {
+  auto* ctx = static_cast<WriteContext*>(client);
+  try {
+    ctx->chunker.write(buf, len);
+    return static_cast<la_ssize_t>(len);
+  } catch (...) {
+    ctx->failure = std::current_exception();
+    return -1;
+  }
+}
+
+struct ArchiveDeleter {
+  void operator()(struct archive* a) const { archive_write_free(a); }
+};
+struct EntryDeleter {
+  void operator()(struct archive_entry* e) const { archive_entry_free(e); }
+};
+
+class Writer {
+public:
+  Writer(ChunkSink& sink, const PackOptions& options)
+      : m_ctx{Chunker(sink, options.chunk_size), nullptr}, m_archive(archive_write_new()) {
+    struct archive* a = m_archive.get();
+    check(archive_write_add_filter_zstd(a), "zstd filter");
+    check(archive_write_set_filter_option(a, "zstd", "compression-level",
+                                          std::to_string(options.zstd_level).c_str()),
+          "zstd level");
+    if (options.zstd_threads > 0) // libarchive 3.6 passes it to ZSTD_c_nbWorkers
+      archive_write_set_filter_option(a, "zstd", "threads",
+                                      std::to_string(options.zstd_threads).c_str());
+    check(archive_write_set_format_pax_restricted(a), "tar format");
+    check(archive_write_set_bytes_per_block(a, 0), "block size");
+    check(archive_write_open2(a, &m_ctx, nullptr, write_cb, nullptr, nullptr), "open");
+  }
+
+  void add(const layout::FileEntry& e) {
+    struct archive_entry* entry = m_entry.get();
+    archive_entry_clear(entry);
+    archive_entry_set_pathname(entry, e.path.c_str());
+    archive_entry_set_perm(entry, e.mode);
+    archive_entry_set_mtime(entry, e.mtime, 0);
+    archive_entry_set_uid(entry, 0);
+    archive_entry_set_gid(entry, 0);
+    switch (e.type) {
+    case 'd':
+      archive_entry_set_filetype(entry, AE_IFDIR);
+      archive_entry_set_size(entry, 0);
+      break;
+    case 'l':
+      archive_entry_set_filetype(entry, AE_IFLNK);
+      archive_entry_set_symlink(entry, e.link_target.c_str());
+      archive_entry_set_size(entry, 0);
+      break;
+    default:
+      archive_entry_set_filetype(entry, AE_IFREG);
+      archive_entry_set_size(entry, static_cast<la_int64_t>(e.size));
+    }
+    check(archive_write_header(m_archive.get(), entry), e.path);
+    ++m_stats.entries;
+    if (e.type != 'f')
+      return;
+    if (e.content)
+      write_data(e.content->data(), e.content->size(), e.path);
+    else
+      write_file(e);
+    m_stats.content_bytes += e.size;
+  }
+
+  PackStats finish() {
+    check(archive_write_close(m_archive.get()), "close");
+    m_ctx.chunker.finish();
+    m_stats.archive_bytes = m_ctx.chunker.bytes();
+    return m_stats;
+  }
+
+private:
+  void check(int rc, const std::string& what) {
+    if (rc == ARCHIVE_OK || rc == ARCHIVE_WARN)
+      return;
+    if (m_ctx.failure)
+      std::rethrow_exception(m_ctx.failure);
+    const char* msg = archive_error_string(m_archive.get());
+    throw Error(fmt::format("packing {}: {}", what, msg ? msg : "libarchive error"));
+  }
+
+  void write_data(const void* data, size_t size, const std::string& path) {
+    la_ssize_t n = archive_write_data(m_archive.get(), data, size);
+    if (n < 0 || static_cast<size_t>(n) != size)
+      check(ARCHIVE_FATAL, path);
+  }
+
+  void write_file(const layout::FileEntry& e) {
+    int fd = ::open(e.source.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+      throw Error(fmt::format("{}: {}", e.source.string(), errno_text(errno)));
+    std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
+    hash::Hasher hasher;
+    uint64_t done = 0;
+    while (done < e.size) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(m_buffer.size(), e.size - done));
+      ssize_t n = ::read(fd, m_buffer.data(), want);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        throw Error(fmt::format("{}: {}", e.source.string(), errno_text(errno)));
+      if (n == 0)
+        break;
+      hasher.update(m_buffer.data(), static_cast<size_t>(n));
+      write_data(m_buffer.data(), static_cast<size_t>(n), e.path);
+      done += static_cast<uint64_t>(n);
+    }
+    char extra;
+    if (done != e.size || ::read(fd, &extra, 1) != 0 || !(hasher.digest() == e.hash))
+      throw Error(fmt::format("{}: changed while it was being packed; run again",
+                              e.source.string()));
+  }
+
+  WriteContext m_ctx;
+  std::unique_ptr<struct archive, ArchiveDeleter> m_archive;
+  std::unique_ptr<struct archive_entry, EntryDeleter> m_entry{archive_entry_new()};
+  std::vector<char> m_buffer = std::vector<char>(1 << 20);
+  PackStats m_stats;
+};
+
+} // namespace
+
+PackStats pack_tree(const layout::Tree& tree, ChunkSink& sink, const PackOptions& options) {
+  Writer writer(sink, options);
+  for (const layout::FileEntry& e : tree.entries)
+    writer.add(e);
+  return writer.finish();
+}
+
+} // namespace distenv::pack

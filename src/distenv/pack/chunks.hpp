@@ -1,0 +1,87 @@
+#pragma once
+
+#include <boost/filesystem/path.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <vector>
+
+namespace distenv::pack {
+
+using Bytes = std::span<const std::byte>;
+
+// Where a packed stream goes: one call per chunk, every chunk `chunk_size`
+// bytes but the last. The broadcast is one; a file and memory are others.
+class ChunkSink {
+public:
+  virtual ~ChunkSink() = default;
+  virtual void put(Bytes chunk) = 0;
+  // No more chunks follow.
+  virtual void close() {}
+};
+
+// Where a packed stream comes from: next() returns the next chunk (valid until
+// the following call), an empty span at the end.
+class ChunkSource {
+public:
+  virtual ~ChunkSource() = default;
+  virtual Bytes next() = 0;
+};
+
+// Cuts an arbitrary byte stream into fixed-size chunks for a ChunkSink.
+// Holds at most one chunk.
+class Chunker {
+public:
+  Chunker(ChunkSink& sink, size_t chunk_size);
+  void write(const void* data, size_t size);
+  void finish();
+  uint64_t bytes() const { return m_bytes; }
+
+private:
+  ChunkSink& m_sink;
+  std::vector<std::byte> m_buffer;
+  size_t m_used = 0;
+  uint64_t m_bytes = 0;
+};
+
+// Chunks kept in memory (tests, and the in-process fake transport).
+class MemoryChunks : public ChunkSink, public ChunkSource {
+public:
+  void put(Bytes chunk) override;
+  Bytes next() override;
+  size_t count() const { return m_chunks.size(); }
+  std::vector<std::vector<std::byte>>& chunks() { return m_chunks; }
+
+private:
+  std::vector<std::vector<std::byte>> m_chunks;
+  size_t m_next = 0;
+};
+
+// A packed stream in a file (--pack-to / --install-from).
+class FileChunkSink : public ChunkSink {
+public:
+  explicit FileChunkSink(const boost::filesystem::path& path);
+  ~FileChunkSink() override;
+  void put(Bytes chunk) override;
+  void close() override;
+
+private:
+  boost::filesystem::path m_path;
+  int m_fd = -1;
+};
+
+class FileChunkSource : public ChunkSource {
+public:
+  FileChunkSource(const boost::filesystem::path& path, size_t chunk_size);
+  ~FileChunkSource() override;
+  Bytes next() override;
+
+private:
+  boost::filesystem::path m_path;
+  int m_fd = -1;
+  std::vector<std::byte> m_buffer;
+};
+
+} // namespace distenv::pack

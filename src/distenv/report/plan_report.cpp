@@ -1,0 +1,126 @@
+// The plan, as text for people and as JSON for scripts.
+#include <distenv/report/plan_report.hpp>
+
+#include <distenv/util/units.hpp>
+
+#include <fmt/format.h>
+
+namespace distenv::report {
+
+namespace {
+
+struct RootCount {
+  std::string installed;
+  uint64_t files = 0;
+  uint64_t bytes = 0;
+};
+
+// Files and bytes per root: each entry counts for the deepest root holding it.
+std::vector<RootCount> count_roots(const env::Environment& env, const layout::Layout& layout,
+                                   const layout::Tree& tree) {
+  std::vector<RootCount> counts;
+  for (const fs::path& root : env.roots)
+    counts.push_back({layout.to_install(root)});
+  for (const layout::FileEntry& e : tree.entries) {
+    if (e.type == 'd')
+      continue;
+    RootCount* best = nullptr;
+    for (RootCount& c : counts)
+      if (e.path.size() > c.installed.size() && e.path.compare(0, c.installed.size(), c.installed) == 0 &&
+          e.path[c.installed.size()] == '/' && (!best || c.installed.size() > best->installed.size()))
+        best = &c;
+    if (best) {
+      ++best->files;
+      best->bytes += e.size;
+    }
+  }
+  return counts;
+}
+
+const char* kind_name(env::Kind kind) { return kind == env::Kind::julia ? "julia" : "generic"; }
+
+} // namespace
+
+std::string plan_text(const env::Environment& env, const layout::Layout& layout,
+                      const layout::Tree& tree, const fs::path& install_root) {
+  std::string out;
+  auto line = [&]<typename... Args>(fmt::format_string<Args...> f, Args&&... args) {
+    out += fmt::format(f, std::forward<Args>(args)...);
+    out += '\n';
+  };
+  line("environment  {} ({})", env.project_dir.string(), kind_name(env.kind));
+  if (!env.manifest_file.empty())
+    line("manifest     {} (format {})", env.manifest_file.filename().string(), env.manifest_format);
+  line("tree hash    {}", tree.tree_hash.hex());
+  line("ships        {} files, {} ({} bytes), {} entries", tree.files, human_bytes(tree.bytes),
+       tree.bytes, tree.entries.size());
+  line("install root {}", install_root.string());
+  line("project dir  {}", (install_root / layout.project).string());
+  line("roots:");
+  std::vector<RootCount> counts = count_roots(env, layout, tree);
+  for (size_t i = 0; i < env.roots.size(); ++i)
+    line("  {} -> {}  ({} files, {})", env.roots[i].string(), counts[i].installed, counts[i].files,
+         human_bytes(counts[i].bytes));
+  line("dev packages: {}", env.dev_packages.size());
+  for (const env::DevPackage& d : env.dev_packages)
+    line("  {}  {} -> {}  (declared \"{}\" at {})", d.name, d.source.string(),
+         layout.to_install(d.source), d.declared, d.where);
+  line("rewritten paths: {}", tree.rewritten.size());
+  for (const layout::RewrittenPath& r : tree.rewritten)
+    line("  {}  \"{}\" -> \"{}\"  (resolves to {})", r.where, r.original, r.rewritten, r.target);
+  const auto& act = env.activation;
+  if (!act.runtime.empty())
+    line("runtime      {}", act.runtime);
+  for (const auto& [k, v] : act.env)
+    line("env          {}={}", k, v);
+  return out;
+}
+
+nlohmann::ordered_json plan_json(const env::Environment& env, const layout::Layout& layout,
+                                 const layout::Tree& tree, const fs::path& install_root) {
+  using nlohmann::ordered_json;
+  ordered_json j;
+  j["project"] = env.project_dir.string();
+  j["kind"] = kind_name(env.kind);
+  j["manifest"] = env.manifest_file.string();
+  j["manifest_format"] = env.manifest_format;
+  j["tree_hash"] = tree.tree_hash.hex();
+  j["files"] = tree.files;
+  j["bytes"] = tree.bytes;
+  j["entries"] = tree.entries.size();
+  j["install_root"] = install_root.string();
+  j["project_dir"] = (install_root / layout.project).string();
+  std::vector<RootCount> counts = count_roots(env, layout, tree);
+  ordered_json roots = ordered_json::array();
+  for (size_t i = 0; i < env.roots.size(); ++i)
+    roots.push_back({{"source", env.roots[i].string()},
+                     {"installed", counts[i].installed},
+                     {"files", counts[i].files},
+                     {"bytes", counts[i].bytes}});
+  j["roots"] = roots;
+  ordered_json devs = ordered_json::array();
+  for (const env::DevPackage& d : env.dev_packages)
+    devs.push_back({{"name", d.name},
+                    {"uuid", d.uuid},
+                    {"declared", d.declared},
+                    {"declared_at", d.where},
+                    {"source", d.source.string()},
+                    {"installed", layout.to_install(d.source)}});
+  j["dev_packages"] = devs;
+  ordered_json rewritten = ordered_json::array();
+  for (const layout::RewrittenPath& r : tree.rewritten)
+    rewritten.push_back({{"file", r.file},
+                         {"where", r.where},
+                         {"original", r.original},
+                         {"rewritten", r.rewritten},
+                         {"target", r.target}});
+  j["rewritten"] = rewritten;
+  ordered_json vars = ordered_json::object();
+  for (const auto& [k, v] : env.activation.env)
+    vars[k] = v;
+  j["env"] = vars;
+  j["runtime"] = env.activation.runtime;
+  return j;
+}
+
+} // namespace distenv::report

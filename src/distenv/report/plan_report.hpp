@@ -1,0 +1,21 @@
+#pragma once
+
+#include <distenv/env/environment.hpp>
+#include <distenv/layout/layout.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace distenv::report {
+
+// What `--plan` shows: roots, dev packages (source -> installed), counts,
+// the tree hash and the rewritten paths. `install_root` is where the tree
+// would go on each machine (<dest>/envs/<hash>).
+std::string plan_text(const env::Environment& env, const layout::Layout& layout,
+                      const layout::Tree& tree, const fs::path& install_root);
+
+nlohmann::ordered_json plan_json(const env::Environment& env, const layout::Layout& layout,
+                                 const layout::Tree& tree, const fs::path& install_root);
+
+} // namespace distenv::report

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <boost/filesystem/path.hpp>
+
+#include <string>
+
+namespace distenv {
+
+namespace fs = boost::filesystem;
+
+// Whole-file helpers for small files (manifests, reports). Errors name the path
+// and the OS error.
+std::string read_file(const fs::path& path);
+void write_file(const fs::path& path, const std::string& content);
+
+// Write to a temporary sibling, fsync and rename: readers see the old file or
+// the new one, never a torn one.
+void write_file_atomic(const fs::path& path, const std::string& content);
+
+// The path with '/' separators, as stored in archives and reports.
+std::string generic(const fs::path& path);
+
+// True when `inner` is `outer` or lies below it (both absolute and normal).
+bool is_within(const fs::path& inner, const fs::path& outer);
+
+// The machine's host name (uname nodename).
+std::string host_name();
+
+} // namespace distenv
