@@ -31,6 +31,17 @@ public:
       : m_env(env), m_layout(layout), m_tree(tree) {}
 
   void walk_all() {
+    // The directories between the install root and each root ship too, so
+    // the installed tree is exactly what the tree hash describes.
+    std::set<fs::path> parents;
+    for (const fs::path& root : m_env.roots)
+      for (fs::path p = root.parent_path(); p != m_layout.prefix && is_within(p, m_layout.prefix);
+           p = p.parent_path())
+        if (parents.insert(p).second) {
+          struct stat st {};
+          stat_or_throw(p, st);
+          add_dir(p, st);
+        }
     for (const fs::path& root : m_env.roots) {
       env::IgnoreRules rules = m_env.exclude;
       const fs::path ignore_file = root / ".distenvignore";
@@ -267,6 +278,12 @@ Tree build_tree(const env::Environment& env, const Layout& layout, unsigned thre
   hash_files(tree, threads);
   std::sort(tree.entries.begin(), tree.entries.end(),
             [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
+  // A parent of a nested root is also found by the walk of the outer root.
+  tree.entries.erase(std::unique(tree.entries.begin(), tree.entries.end(),
+                                 [](const FileEntry& a, const FileEntry& b) {
+                                   return a.path == b.path && a.type == 'd' && b.type == 'd';
+                                 }),
+                     tree.entries.end());
   std::vector<hash::TreeRecord> records;
   records.reserve(tree.entries.size());
   for (const FileEntry& e : tree.entries) {

@@ -199,6 +199,7 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
       result.bytes += written;
     } else if (type == 'l') {
       ++result.files;
+      result.bytes += link.size();
     }
     if (archive_write_finish_entry(disk.get()) != ARCHIVE_OK)
       fail(disk.get(), fmt::format("entry '{}'", name));

@@ -11,7 +11,7 @@ struct ExtractResult {
   hash::Hash128 tree_hash; // of what was written, computed as it was written
   uint64_t entries = 0;
   uint64_t files = 0;
-  uint64_t bytes = 0; // content bytes written
+  uint64_t bytes = 0; // content bytes written (symlinks: target length)
 };
 
 // Unpacks a tar+zstd stream chunk by chunk into `dest` (an existing, empty

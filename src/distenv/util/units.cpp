@@ -8,7 +8,7 @@
 namespace distenv {
 
 std::string human_bytes(uint64_t bytes) {
-  static const char* const k_units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  static const char* const k_units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   if (bytes < 1024)
     return fmt::format("{} B", bytes);
   double value = static_cast<double>(bytes);

@@ -1,0 +1,22 @@
+// The single-machine pipeline for tests: read, lay out, pack, install.
+#include "support/pipeline.hpp"
+
+#include <distenv/pack/archive_writer.hpp>
+
+namespace distenv::test {
+
+Planned plan(const fs::path& project, std::optional<std::pair<int, int>> julia_version) {
+  Planned p;
+  p.env = env::read_environment({project, julia_version});
+  p.layout = layout::make_layout(p.env);
+  p.tree = layout::build_tree(p.env, p.layout, 2);
+  return p;
+}
+
+install::Store::Result install_locally(const Planned& p, const fs::path& dest, size_t chunk_size) {
+  pack::MemoryChunks chunks;
+  pack::pack_tree(p.tree, chunks, {chunk_size, 3, 0});
+  return install::Store(dest).install(p.tree.tree_hash, p.tree.bytes, chunks);
+}
+
+} // namespace distenv::test

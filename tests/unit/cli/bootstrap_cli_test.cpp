@@ -1,0 +1,134 @@
+// distenv-bootstrap as a user runs it: --plan, --report, local install,
+// --pack-to/--install-from, and bad input (exit 2, one line, nothing written).
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+#include <boost/filesystem/operations.hpp>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+using namespace distenv;
+using distenv::test::run_bootstrap;
+using distenv::test::TempDir;
+namespace fs = boost::filesystem;
+using distenv::test::write;
+
+namespace {
+
+// Bad input: exit code 2, exactly one line on stderr, nothing under --dest.
+void expect_bad_input(const std::vector<std::string>& args, const fs::path& dest,
+                      const std::string& message) {
+  auto r = run_bootstrap(args);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err, "distenv: error: " + message + "\n");
+  EXPECT_FALSE(fs::exists(dest)) << "bad input wrote under --dest";
+}
+
+} // namespace
+
+TEST(Cli, PlanPrintsRootsDevPackagesAndHashAndWritesNothing) {
+  TempDir t;
+  test::copy_fixture("julia-v2", t.path());
+  const std::string project = (t / "home/u/proj").string();
+  auto r = run_bootstrap({"--plan", "-p", project, "-d", (t / "dest").string(), "--report",
+                          (t / "plan.json").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(test::slurp(t / "plan.json"));
+  const std::string hash = j["tree_hash"];
+  EXPECT_EQ(hash.size(), 32u);
+  EXPECT_NE(r.out.find("tree hash    " + hash), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find((t / "home/u/dev/Foo").string() + " -> u/dev/Foo"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Manifest.toml:19:8  \"../dev/Foo\" -> \"../dev/Foo\"  (resolves to u/dev/Foo)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(j["dev_packages"].size(), 3u);
+  EXPECT_EQ(j["roots"].size(), 4u);
+  EXPECT_EQ(j["project_dir"], (t / "dest/envs" / hash / "u/proj").string());
+  EXPECT_FALSE(fs::exists(t / "dest"));
+}
+
+TEST(Cli, LocalInstallThenReuse) {
+  TempDir t;
+  test::copy_fixture("julia-v1", t.path());
+  auto first = run_bootstrap({"-p", (t / "proj").string(), "-d", (t / "dest").string()});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.out.rfind("installed: ", 0), 0u) << first.out;
+  auto second = run_bootstrap({"-p", (t / "proj").string(), "-d", (t / "dest").string()});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(second.out.rfind("already installed: ", 0), 0u) << second.out;
+}
+
+TEST(Cli, PackToFileAndInstallFromFile) {
+  TempDir t;
+  test::copy_fixture("generic", t.path());
+  auto packed = run_bootstrap({"-p", (t / "work/app").string(), "--pack-to",
+                               (t / "env.tar.zst").string(), "--report", (t / "r.json").string()});
+  ASSERT_EQ(packed.exit_code, 0) << packed.err;
+  const std::string hash = nlohmann::json::parse(test::slurp(t / "r.json"))["tree_hash"];
+  auto wrong = run_bootstrap({"--install-from", (t / "env.tar.zst").string(), "--tree-hash",
+                              std::string(32, '0'), "-d", (t / "dest").string()});
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_EQ(wrong.err, "distenv: error: received environment does not match its hash: expected " +
+                           std::string(32, '0') + ", got " + hash + "\n");
+  EXPECT_FALSE(fs::exists(t / "dest/envs" / std::string(32, '0')));
+  auto ok = run_bootstrap({"--install-from", (t / "env.tar.zst").string(), "--tree-hash", hash,
+                           "-d", (t / "dest").string()});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(test::slurp(t / "dest/envs" / hash / "work/app/run.py"), "print(\"run\")\n");
+  EXPECT_FALSE(fs::exists(t / "dest/envs" / hash / "work/app/build"));
+  EXPECT_FALSE(fs::exists(t / "dest/envs" / hash / "work/app/cache.pyc"));
+}
+
+TEST(CliErrors, BadInputExitsTwoAndWritesNothing) {
+  TempDir t;
+  const fs::path dest = t / "dest";
+  const std::string d = dest.string();
+  write(t / "malformed/Project.toml", "[deps]\nX = \"1\"\n");
+  write(t / "malformed/Manifest.toml", "manifest_format = \"2.0\"\n[[deps.X]]\npath = \"../X\"\nuuid = \n");
+  expect_bad_input({"-p", (t / "malformed").string(), "-d", d}, dest,
+                   "Manifest.toml:4:8: error while parsing key-value pair: expected value, saw '\\n'");
+  write(t / "missing/Project.toml", "[deps]\nGone = \"1\"\n");
+  write(t / "missing/Manifest.toml", "[[Gone]]\npath = \"../Gone\"\n");
+  expect_bad_input({"-p", (t / "missing").string(), "-d", d}, dest,
+                   "Manifest.toml:2:8: dev package Gone: path \"../Gone\" does not exist (" +
+                       (t / "Gone").string() + ")");
+  write(t / "noproject/Manifest.toml", "");
+  expect_bad_input({"-p", (t / "noproject").string(), "-d", d}, dest,
+                   "Manifest.toml has no Project.toml or JuliaProject.toml next to it (looked in " +
+                       (t / "noproject").string() + ")");
+  write(t / "nomanifest/Project.toml", "[deps]\nX = \"1\"\n");
+  expect_bad_input({"-p", (t / "nomanifest").string(), "-d", d}, dest,
+                   "Project.toml lists [deps] but there is no manifest in " +
+                       (t / "nomanifest").string() + " (looked for JuliaManifest.toml, Manifest.toml)");
+  write(t / "X/Project.toml", "");
+  write(t / "twice/Project.toml", "[deps]\nA = \"1\"\n");
+  write(t / "twice/Manifest.toml", "[[A]]\npath = \"../X\"\n[[B]]\npath = \"../X/\"\n");
+  expect_bad_input({"-p", (t / "twice").string(), "-d", d}, dest,
+                   "dev packages A (Manifest.toml:2:8) and B (Manifest.toml:4:8) would be "
+                   "installed at the same path: both are " + (t / "X").string());
+  expect_bad_input({"-p", (t / "twice").string(), "-d", d, "--chunk-size", "1"}, dest,
+                   "--chunk-size 1: expected a size between 4KiB and 1GiB");
+  expect_bad_input({"-p", (t / "twice").string(), "-d", d, "--julia-version", "one"}, dest,
+                   "--julia-version one: expected MAJOR.MINOR, e.g. 1.10");
+  expect_bad_input({"--no-such-option"}, dest, "The following argument was not expected: --no-such-option");
+}
+
+// An unreadable file names its path and the OS error. As root every file is
+// readable, so the check runs as user nobody (setpriv, from util-linux).
+TEST(CliErrors, UnreadableFile) {
+  TempDir t;
+  fs::permissions(t.path(), fs::perms(0755));
+  write(t / "p/distenv.toml", "");
+  write(t / "p/secret.dat", "x");
+  fs::permissions(t / "p/secret.dat", fs::perms(0));
+  std::vector<std::string> args{DISTENV_BOOTSTRAP, "--plan", "-p", (t / "p").string(), "-d",
+                                (t / "dest").string()};
+  if (::geteuid() == 0)
+    args.insert(args.begin(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+  auto r = test::run_process(args);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err, "distenv: error: " + (t / "p/secret.dat").string() + ": permission denied\n");
+  EXPECT_FALSE(fs::exists(t / "dest"));
+}

@@ -1,0 +1,155 @@
+// The node-local store: reuse, space check, stale temporaries, and two
+// processes installing the same environment at once.
+#include <distenv/install/store.hpp>
+#include <distenv/pack/archive_writer.hpp>
+#include <distenv/util/error.hpp>
+
+#include "support/pipeline.hpp"
+#include "support/temp_dir.hpp"
+
+#include <boost/filesystem/operations.hpp>
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace distenv;
+using distenv::test::TempDir;
+using distenv::test::write;
+
+namespace {
+
+// A source that must not be read.
+struct Untouchable : pack::ChunkSource {
+  pack::Bytes next() override {
+    ADD_FAILURE() << "source read although the environment was installed";
+    return {};
+  }
+};
+
+// The tree hash of what is on disk under `root`, computed from scratch.
+hash::Hash128 hash_on_disk(const fs::path& root) {
+  std::vector<hash::TreeRecord> records;
+  for (fs::recursive_directory_iterator it(root), end; it != end; ++it) {
+    struct stat st {};
+    ::lstat(it->path().c_str(), &st);
+    hash::TreeRecord r;
+    r.path = it->path().lexically_relative(root).generic_string();
+    r.mode = st.st_mode & 07777;
+    if (S_ISDIR(st.st_mode)) {
+      r.type = 'd';
+    } else if (S_ISLNK(st.st_mode)) {
+      r.type = 'l';
+      std::string target = fs::read_symlink(it->path()).string();
+      r.mode = 0777;
+      r.size = target.size();
+      r.content = hash::hash_bytes(target);
+    } else {
+      r.type = 'f';
+      r.content = hash::hash_file(it->path(), r.size);
+    }
+    records.push_back(r);
+  }
+  return hash::tree_hash(records);
+}
+
+std::vector<std::string> listing(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (fs::directory_iterator it(dir), end; it != end; ++it)
+    names.push_back(it->path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+} // namespace
+
+TEST(Store, InstallsVerifiesAndReuses) {
+  TempDir t;
+  test::copy_fixture("julia-v2", t.path());
+  auto p = test::plan(t / "home/u/proj");
+  install::Store store(t / "dest");
+  EXPECT_FALSE(store.has(p.tree.tree_hash));
+  auto r = test::install_locally(p, t / "dest");
+  EXPECT_FALSE(r.reused);
+  EXPECT_EQ(r.dir, store.path_of(p.tree.tree_hash));
+  EXPECT_TRUE(store.has(p.tree.tree_hash));
+  EXPECT_EQ(hash_on_disk(r.dir), p.tree.tree_hash);
+  EXPECT_EQ(r.bytes_written, p.tree.bytes);
+
+  Untouchable untouched;
+  auto again = store.install(p.tree.tree_hash, p.tree.bytes, untouched);
+  EXPECT_TRUE(again.reused);
+  EXPECT_EQ(again.dir, r.dir);
+}
+
+TEST(Store, NotEnoughSpace) {
+  TempDir t;
+  install::Store store(t / "dest");
+  Untouchable untouched;
+  try {
+    store.install(hash::hash_bytes("x"), uint64_t(1) << 60, untouched);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_EQ(m.rfind("not enough space in " + (t / "dest/envs").string() + ": need 1.0 EiB", 0), 0u) << m;
+    EXPECT_NE(m.find(" free"), std::string::npos);
+  }
+  EXPECT_EQ(listing(t / "dest/envs"), std::vector<std::string>{".lock"});
+}
+
+TEST(Store, StaleIncomingFromACrashIsRemoved) {
+  TempDir t;
+  test::copy_fixture("julia-v1", t.path());
+  auto p = test::plan(t / "proj");
+  write(t / "dest/envs/.incoming-deadbeef-12345/half-written", "x");
+  auto r = test::install_locally(p, t / "dest");
+  EXPECT_EQ(listing(t / "dest/envs"), (std::vector<std::string>{".lock", p.tree.tree_hash.hex()}));
+  EXPECT_EQ(hash_on_disk(r.dir), p.tree.tree_hash);
+}
+
+TEST(Store, ConcurrentInstallersEndWithOneIntactInstall) {
+  TempDir t;
+  write(t / "p/distenv.toml", "");
+  for (int i = 0; i < 400; ++i)
+    write(t / ("p/d" + std::to_string(i % 9) + "/f" + std::to_string(i)), std::string(5000 + i, 'a' + i % 26));
+  auto p = test::plan(t / "p");
+  pack::MemoryChunks chunks;
+  pack::pack_tree(p.tree, chunks, {8192, 3, 0});
+
+  constexpr int k_processes = 4;
+  int pipes[k_processes][2];
+  pid_t pids[k_processes];
+  for (int i = 0; i < k_processes; ++i) {
+    ASSERT_EQ(::pipe(pipes[i]), 0);
+    pids[i] = ::fork();
+    ASSERT_GE(pids[i], 0);
+    if (pids[i] == 0) {
+      int code = 0;
+      try {
+        auto r = install::Store(t / "dest").install(p.tree.tree_hash, p.tree.bytes, chunks);
+        code = r.reused ? 1 : 2;
+      } catch (...) {
+        code = 3;
+      }
+      char c = static_cast<char>(code);
+      (void)!::write(pipes[i][1], &c, 1);
+      ::_exit(0);
+    }
+    ::close(pipes[i][1]);
+  }
+  int fresh = 0, reused = 0;
+  for (int i = 0; i < k_processes; ++i) {
+    char c = 0;
+    ASSERT_EQ(::read(pipes[i][0], &c, 1), 1);
+    ::close(pipes[i][0]);
+    int status = 0;
+    ::waitpid(pids[i], &status, 0);
+    ASSERT_NE(c, 3) << "installer " << i << " failed";
+    (c == 2 ? fresh : reused)++;
+  }
+  EXPECT_EQ(fresh, 1);
+  EXPECT_EQ(reused, k_processes - 1);
+  EXPECT_EQ(listing(t / "dest/envs"), (std::vector<std::string>{".lock", p.tree.tree_hash.hex()}));
+  EXPECT_EQ(hash_on_disk(install::Store(t / "dest").path_of(p.tree.tree_hash)), p.tree.tree_hash);
+}

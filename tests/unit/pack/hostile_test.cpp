@@ -1,0 +1,152 @@
+// Crafted archives must be refused, naming the entry, with nothing installed.
+#include <distenv/install/store.hpp>
+#include <distenv/pack/archive_reader.hpp>
+#include <distenv/util/error.hpp>
+
+#include "support/temp_dir.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <boost/filesystem/operations.hpp>
+#include <gtest/gtest.h>
+
+#include <sys/sysmacros.h>
+
+using namespace distenv;
+using distenv::test::TempDir;
+namespace fs = boost::filesystem;
+
+namespace {
+
+struct Crafted {
+  std::string path;
+  mode_t type = AE_IFREG;
+  unsigned mode = 0644;
+  std::string content;
+  std::string link;     // symlink target
+  std::string hardlink; // hard link target
+};
+
+la_ssize_t to_chunks(struct archive*, void* client, const void* buf, size_t len) {
+  static_cast<pack::MemoryChunks*>(client)->put(
+      pack::Bytes(static_cast<const std::byte*>(buf), len));
+  return static_cast<la_ssize_t>(len);
+}
+
+// A tar+zstd stream with exactly these entries, written by libarchive itself.
+pack::MemoryChunks craft(const std::vector<Crafted>& entries) {
+  pack::MemoryChunks chunks;
+  struct archive* a = archive_write_new();
+  archive_write_add_filter_zstd(a);
+  archive_write_set_format_pax_restricted(a);
+  archive_write_set_bytes_per_block(a, 0);
+  archive_write_open2(a, &chunks, nullptr, to_chunks, nullptr, nullptr);
+  for (const Crafted& c : entries) {
+    struct archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, c.path.c_str());
+    archive_entry_set_filetype(e, c.type);
+    archive_entry_set_perm(e, c.mode);
+    if (!c.link.empty())
+      archive_entry_set_symlink(e, c.link.c_str());
+    if (!c.hardlink.empty())
+      archive_entry_set_hardlink(e, c.hardlink.c_str());
+    if (c.type == AE_IFCHR)
+      archive_entry_set_rdev(e, makedev(1, 3));
+    archive_entry_set_size(e, static_cast<la_int64_t>(c.content.size()));
+    archive_write_header(a, e);
+    if (!c.content.empty())
+      archive_write_data(a, c.content.data(), c.content.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  return chunks;
+}
+
+// Installs the crafted stream; returns the error and checks nothing stayed.
+std::string refused(const std::vector<Crafted>& entries) {
+  TempDir t;
+  pack::MemoryChunks chunks = craft(entries);
+  install::Store store(t / "dest");
+  const auto expected = hash::hash_bytes("whatever");
+  std::string message = "accepted";
+  try {
+    store.install(expected, 0, chunks);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  // Only the store's lock file is left: no install, no temporary directory.
+  std::vector<std::string> left;
+  for (fs::directory_iterator it(store.envs_dir()), end; it != end; ++it)
+    left.push_back(it->path().filename().string());
+  EXPECT_EQ(left, std::vector<std::string>{".lock"});
+  EXPECT_FALSE(fs::exists(t / "evil"));
+  EXPECT_FALSE(fs::exists(t / "dest/evil"));
+  return message;
+}
+
+} // namespace
+
+TEST(Hostile, DotDot) {
+  EXPECT_EQ(refused({{"ok", AE_IFDIR, 0755}, {"ok/../../evil", AE_IFREG, 0644, "x"}}),
+            "received archive: entry 'ok/../../evil': path leaves the install directory ('..')");
+  EXPECT_EQ(refused({{"../evil", AE_IFREG, 0644, "x"}}),
+            "received archive: entry '../evil': path leaves the install directory ('..')");
+}
+
+TEST(Hostile, AbsolutePath) {
+  EXPECT_EQ(refused({{"/tmp/distenv-evil", AE_IFREG, 0644, "x"}}),
+            "received archive: entry '/tmp/distenv-evil': absolute path");
+  EXPECT_FALSE(fs::exists("/tmp/distenv-evil"));
+}
+
+TEST(Hostile, EscapingSymlinks) {
+  EXPECT_EQ(refused({{"a", AE_IFDIR, 0755}, {"a/link", AE_IFLNK, 0777, "", "../../evil"}}),
+            "received archive: entry 'a/link': symlink points outside the install directory");
+  EXPECT_EQ(refused({{"link", AE_IFLNK, 0777, "", "/etc"}}),
+            "received archive: entry 'link': symlink to an absolute path");
+  EXPECT_EQ(refused({{"link", AE_IFLNK, 0777, "", "x/../../y"}}),
+            "received archive: entry 'link': symlink points outside the install directory");
+}
+
+TEST(Hostile, WritingThroughASymlink) {
+  // Each entry alone is fine; the second would be written through the first.
+  std::string why = refused({{"d", AE_IFDIR, 0755},
+                             {"s", AE_IFLNK, 0777, "", "d"},
+                             {"s/file", AE_IFREG, 0644, "x"}});
+  EXPECT_EQ(why.rfind("received archive: entry 's/file': ", 0), 0u) << why;
+}
+
+TEST(Hostile, DeviceSetuidHardlinkDuplicate) {
+  EXPECT_EQ(refused({{"null", AE_IFCHR, 0666}}),
+            "received archive: entry 'null': device files are not allowed");
+  EXPECT_EQ(refused({{"fifo", AE_IFIFO, 0644}}),
+            "received archive: entry 'fifo': named pipes are not allowed");
+  EXPECT_EQ(refused({{"su", AE_IFREG, 04755, "x"}}),
+            "received archive: entry 'su': setuid/setgid bit");
+  EXPECT_EQ(refused({{"a", AE_IFREG, 0644, "x"}, {"b", AE_IFREG, 0644, "", "", "a"}}),
+            "received archive: entry 'b': hard links are not allowed");
+  EXPECT_EQ(refused({{"a", AE_IFREG, 0644, "x"}, {"a", AE_IFREG, 0644, "y"}}),
+            "received archive: entry 'a': appears twice");
+}
+
+TEST(Hostile, GarbageAndHashMismatch) {
+  pack::MemoryChunks garbage;
+  std::string junk(10000, 'j');
+  garbage.put(pack::Bytes(reinterpret_cast<const std::byte*>(junk.data()), junk.size()));
+  TempDir t;
+  EXPECT_THROW(install::Store(t / "d").install(hash::hash_bytes("x"), 0, garbage), Error);
+  // A well-formed archive whose content is not what the plan said.
+  EXPECT_EQ(refused({{"fine", AE_IFREG, 0644, "x"}}).rfind(
+                "received environment does not match its hash: expected ", 0),
+            0u);
+}
+
+TEST(Hostile, EntryProblemRules) {
+  EXPECT_EQ(pack::entry_problem("a/b", 'f', 0644, ""), "");
+  EXPECT_EQ(pack::entry_problem("a/./b", 'f', 0644, ""), "path is not normalized");
+  EXPECT_EQ(pack::entry_problem("a//b", 'f', 0644, ""), "path is not normalized");
+  EXPECT_EQ(pack::entry_problem("a/l", 'l', 0777, "../b"), "");
+  EXPECT_EQ(pack::entry_problem("l", 'l', 0777, "../b"), "symlink points outside the install directory");
+  EXPECT_EQ(pack::entry_problem("d", 'd', 02755, ""), "setuid/setgid bit");
+}
