@@ -67,7 +67,7 @@ int run_pack_to(const cli::Options& o) {
   Prepared p = prepare(o);
   auto start = std::chrono::steady_clock::now();
   pack::FileChunkSink sink(o.pack_to);
-  pack::PackStats stats = pack::pack_tree(p.tree, sink, {o.chunk_size, o.zstd_level, 0});
+  pack::PackStats stats = pack::pack_tree(p.tree, sink, {o.chunk_size, o.zstd_level, o.zstd_threads});
   fmt::print("packed {} entries, {} -> {} in {:.2f} s: {}\n", stats.entries,
              human_bytes(stats.content_bytes), human_bytes(stats.archive_bytes),
              seconds_since(start), o.pack_to.string());
@@ -113,7 +113,7 @@ int run_local_install(const cli::Options& o) {
   if (!store.has(p.tree.tree_hash))
     packer = std::thread([&] {
       try {
-        pack::pack_tree(p.tree, pipe, {o.chunk_size, o.zstd_level, 0});
+        pack::pack_tree(p.tree, pipe, {o.chunk_size, o.zstd_level, o.zstd_threads});
       } catch (...) {
         pack_failure = std::current_exception();
         pipe.fail(pack_failure);

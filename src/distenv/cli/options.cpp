@@ -49,6 +49,9 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   app.add_option("--tree-hash", tree_hash, "with --install-from: the hash it must have");
   app.add_option("--chunk-size", chunk, "size of the chunks the archive travels in (e.g. 4MiB)");
   app.add_option("--zstd-level", o.zstd_level, "zstd compression level")->check(CLI::Range(1, 19));
+  app.add_option("--zstd-threads", o.zstd_threads,
+                 "zstd worker threads on the packing machine (default 0: one thread, least memory)")
+      ->check(CLI::Range(0, 64));
   app.add_flag("-v,--verbose", o.verbose, "say more about each step");
   app.add_option("command", o.command, "worker command (after --)");
 

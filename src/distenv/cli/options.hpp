@@ -22,6 +22,7 @@ struct Options {
   std::optional<std::string> tree_hash; // expected hash for --install-from
   size_t chunk_size = 4 << 20;
   int zstd_level = 3;
+  int zstd_threads = 0;               // compression workers (0: single-threaded)
   unsigned hash_threads = 2;
   bool verbose = false;
   std::vector<std::string> command;  // after "--"

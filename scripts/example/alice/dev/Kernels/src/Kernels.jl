@@ -1,0 +1,4 @@
+module Kernels
+using Utils
+run(i) = Utils.square(i)
+end

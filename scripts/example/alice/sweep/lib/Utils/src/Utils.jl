@@ -1,0 +1,3 @@
+module Utils
+square(x) = x * x
+end
