@@ -52,6 +52,16 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   app.add_option("--zstd-threads", o.zstd_threads,
                  "zstd worker threads on the packing machine (default 0: one thread, least memory)")
       ->check(CLI::Range(0, 64));
+  std::string workers = "auto", broadcast = "auto";
+  app.add_option("-w,--workers", workers,
+                 "workers per machine: a number, or auto (the machine's hardware threads)");
+  app.add_option("--each-machine", o.each_machine,
+                 "shell command to run once per machine after install, before workers (repeatable)");
+  app.add_flag("--instantiate", o.instantiate,
+               "Julia: run Pkg.instantiate() once per machine before the --each-machine commands");
+  app.add_option("--grace", o.grace_seconds, "seconds between SIGTERM and SIGKILL for workers")
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--broadcast", broadcast, "auto, chain, tree (binary), or a fan-out number");
   app.add_flag("-v,--verbose", o.verbose, "say more about each step");
   app.add_option("command", o.command, "worker command (after --)");
 
@@ -77,6 +87,30 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   if (!size || *size < 4096 || *size > (1ull << 30))
     throw InputError(fmt::format("--chunk-size {}: expected a size between 4KiB and 1GiB", chunk));
   o.chunk_size = static_cast<size_t>(*size);
+  if (workers != "auto") {
+    try {
+      size_t used = 0;
+      o.workers = std::stoi(workers, &used);
+      if (used != workers.size() || o.workers < 1)
+        throw std::invalid_argument(workers);
+    } catch (const std::exception&) {
+      throw InputError(fmt::format("--workers {}: expected a number of workers (1 or more) or auto", workers));
+    }
+  }
+  if (broadcast == "chain")
+    o.fanout = 1;
+  else if (broadcast == "tree")
+    o.fanout = 2;
+  else if (broadcast != "auto") {
+    try {
+      size_t used = 0;
+      o.fanout = std::stoi(broadcast, &used);
+      if (used != broadcast.size() || o.fanout < 1)
+        throw std::invalid_argument(broadcast);
+    } catch (const std::exception&) {
+      throw InputError(fmt::format("--broadcast {}: expected auto, chain, tree or a fan-out", broadcast));
+    }
+  }
   if (o.dest.empty())
     throw InputError("--dest: must not be empty");
   return o;

@@ -24,6 +24,11 @@ struct Options {
   int zstd_level = 3;
   int zstd_threads = 0;               // compression workers (0: single-threaded)
   unsigned hash_threads = 2;
+  int workers = 0;                   // per machine; 0 = auto (hardware threads)
+  std::vector<std::string> each_machine; // once-per-machine shell commands
+  bool instantiate = false;          // Julia: Pkg.instantiate() once per machine
+  double grace_seconds = 5.0;        // SIGTERM -> SIGKILL for workers
+  int fanout = 0;                    // broadcast tree fan-out; 0 = choose by cost model
   bool verbose = false;
   std::vector<std::string> command;  // after "--"
 };

@@ -4,6 +4,7 @@
 #include <distenv/install/file_lock.hpp>
 #include <distenv/pack/archive_reader.hpp>
 #include <distenv/util/error.hpp>
+#include <distenv/util/files.hpp>
 #include <distenv/util/units.hpp>
 
 #include <boost/filesystem/operations.hpp>
@@ -11,6 +12,7 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <random>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -66,7 +68,40 @@ bool Store::has(const hash::Hash128& tree) const {
   return fs::is_directory(path_of(tree), ec);
 }
 
-Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t content_bytes,
+std::string Store::identity() {
+  boost::system::error_code ec;
+  fs::create_directories(envs_dir(), ec);
+  if (ec)
+    throw Error(fmt::format("{}: cannot create: {}", envs_dir().string(), errno_text(ec.value())));
+  const fs::path id_file = envs_dir() / ".store-id";
+  if (!fs::exists(id_file, ec)) {
+    std::random_device rd;
+    const std::string id = fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
+    const fs::path tmp = envs_dir() / fmt::format(".store-id.{}.{}", host_name(), ::getpid());
+    write_file(tmp, id + "\n");
+    // link() fails if another machine made the id first: theirs stays.
+    if (::link(tmp.c_str(), id_file.c_str()) != 0 && errno != EEXIST) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      throw Error(fmt::format("{}: cannot create: {}", id_file.string(), errno_text(err)));
+    }
+    ::unlink(tmp.c_str());
+  }
+  std::string id = read_file(id_file);
+  while (!id.empty() && (id.back() == '\n' || id.back() == ' '))
+    id.pop_back();
+  return id;
+}
+
+uint64_t Store::block_size() const {
+  struct statvfs vfs {};
+  fs::path p = m_dest;
+  while (::statvfs(p.c_str(), &vfs) != 0 && p.has_parent_path() && p != p.root_path())
+    p = p.parent_path(); // the store may not exist yet
+  return vfs.f_frsize ? vfs.f_frsize : 4096;
+}
+
+Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t disk_bytes,
                              pack::ChunkSource& source) {
   Result result;
   if (expected && has(*expected)) {
@@ -94,8 +129,7 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t con
     if (it->path().filename().string().rfind(".incoming-", 0) == 0)
       remove_tree(it->path());
 
-  // Blocks are rounded up and directories take space: leave some margin.
-  check_free_space(envs, content_bytes + content_bytes / 32 + (1 << 20));
+  check_free_space(envs, disk_bytes);
 
   const std::string tag = expected ? expected->hex() : "unknown";
   Incoming incoming(envs / fmt::format(".incoming-{}-{}", tag, ::getpid()));

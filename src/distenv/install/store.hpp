@@ -27,6 +27,13 @@ public:
   // A complete install of `tree` is there. Touches nothing.
   bool has(const hash::Hash128& tree) const;
 
+  // The store's identity: a random id kept in <dest>/envs/.store-id, created
+  // on first use. Machines that see the same id share one store.
+  std::string identity();
+
+  // Fundamental block size of the store's file system (for space estimates).
+  uint64_t block_size() const;
+
   struct Result {
     fs::path dir;
     bool reused = false;       // it was already there; the source was not read
@@ -36,10 +43,10 @@ public:
 
   // Installs the stream from `source` as `expected` (when given; otherwise the
   // tree hash of what arrives names it). Waits for any other installer on this
-  // store, reuses a complete install without reading `source`, checks free
-  // space for `content_bytes`, extracts into a temporary sibling, verifies the
+  // store, reuses a complete install without reading `source`, checks that
+  // `disk_bytes` are free, extracts into a temporary sibling, verifies the
   // tree hash and renames. On any failure nothing is left but the lock file.
-  Result install(std::optional<hash::Hash128> expected, uint64_t content_bytes,
+  Result install(std::optional<hash::Hash128> expected, uint64_t disk_bytes,
                  pack::ChunkSource& source);
 
 private:

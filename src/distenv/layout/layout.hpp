@@ -2,6 +2,7 @@
 
 #include <distenv/env/environment.hpp>
 #include <distenv/hash/hash.hpp>
+#include <distenv/layout/metadata.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -54,6 +55,7 @@ struct Tree {
   uint64_t files = 0; // regular files and symlinks
   uint64_t bytes = 0; // their content bytes
   hash::Hash128 tree_hash;
+  Metadata metadata; // also shipped as k_metadata_path
 };
 
 // The file that tells every machine how to activate the installed tree.

@@ -8,7 +8,6 @@
 
 #include <boost/filesystem/operations.hpp>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -207,27 +206,20 @@ void apply_rewrites(const env::Environment& env, const Layout& layout, Tree& tre
   }
 }
 
-std::string metadata_json(const env::Environment& env, const Layout& layout) {
-  using nlohmann::ordered_json;
-  ordered_json j;
-  j["format"] = 1;
-  j["kind"] = env.kind == env::Kind::julia ? "julia" : "generic";
-  j["project"] = layout.project;
-  j["project_file"] = env.project_file.empty() ? "" : layout.to_install(env.project_file);
-  j["manifest"] = env.manifest_file.empty() ? "" : layout.to_install(env.manifest_file);
-  ordered_json vars = ordered_json::array();
-  for (const auto& [k, v] : env.activation.env)
-    vars.push_back({{"name", k}, {"value", v}});
-  j["env"] = vars;
-  j["runtime"] = env.activation.runtime;
-  j["runtime_hint"] = env.activation.runtime_hint;
-  j["command"] = env.activation.command;
-  j["each_machine"] = env.activation.each_machine;
-  ordered_json devs = ordered_json::array();
+Metadata make_metadata(const env::Environment& env, const Layout& layout) {
+  Metadata m;
+  m.kind = env.kind == env::Kind::julia ? "julia" : "generic";
+  m.project = layout.project;
+  m.project_file = env.project_file.empty() ? "" : layout.to_install(env.project_file);
+  m.manifest = env.manifest_file.empty() ? "" : layout.to_install(env.manifest_file);
+  m.env = env.activation.env;
+  m.runtime = env.activation.runtime;
+  m.runtime_hint = env.activation.runtime_hint;
+  m.command = env.activation.command;
+  m.each_machine = env.activation.each_machine;
   for (const env::DevPackage& d : env.dev_packages)
-    devs.push_back({{"name", d.name}, {"uuid", d.uuid}, {"path", layout.to_install(d.source)}});
-  j["dev_packages"] = devs;
-  return j.dump(2) + "\n";
+    m.dev_packages.push_back({d.name, d.uuid, layout.to_install(d.source)});
+  return m;
 }
 
 void hash_files(Tree& tree, unsigned threads) {
@@ -273,7 +265,8 @@ Tree build_tree(const env::Environment& env, const Layout& layout, unsigned thre
   meta_dir.type = 'd';
   meta_dir.mode = 0755;
   tree.entries.push_back(meta_dir);
-  set_content(entry_for(tree, k_metadata_path), metadata_json(env, layout));
+  tree.metadata = make_metadata(env, layout);
+  set_content(entry_for(tree, k_metadata_path), to_json(tree.metadata));
 
   hash_files(tree, threads);
   std::sort(tree.entries.begin(), tree.entries.end(),

@@ -1,0 +1,33 @@
+// A packer running on its own thread.
+#include <distenv/pack/async_pack.hpp>
+
+#include <distenv/util/error.hpp>
+
+namespace distenv::pack {
+
+AsyncPack::AsyncPack(const layout::Tree& tree, const PackOptions& options, size_t depth) : m_pipe(depth) {
+  m_thread = std::thread([this, &tree, options] {
+    try {
+      m_stats = pack_tree(tree, m_pipe, options);
+    } catch (...) {
+      m_failure = std::current_exception();
+      m_pipe.fail(m_failure);
+    }
+  });
+}
+
+AsyncPack::~AsyncPack() {
+  if (m_thread.joinable()) {
+    m_pipe.fail(std::make_exception_ptr(Error("packing abandoned")));
+    m_thread.join();
+  }
+}
+
+PackStats AsyncPack::finish() {
+  m_thread.join();
+  if (m_failure)
+    std::rethrow_exception(m_failure);
+  return m_stats;
+}
+
+} // namespace distenv::pack

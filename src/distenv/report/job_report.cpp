@@ -1,0 +1,128 @@
+// The job's summary: per machine, gathered on rank 0.
+#include <distenv/report/job_report.hpp>
+
+#include <distenv/util/units.hpp>
+
+#include <fmt/format.h>
+
+namespace distenv::report {
+
+std::string MachineResult::encode() const {
+  nlohmann::json j;
+  j["host"] = host;
+  j["machine"] = machine;
+  j["ranks"] = ranks;
+  j["install_dir"] = install_dir;
+  j["project_dir"] = project_dir;
+  j["install"] = install;
+  j["bytes_received"] = bytes_received;
+  j["install_seconds"] = install_seconds;
+  nlohmann::json ws = nlohmann::json::array();
+  for (const Worker& w : workers)
+    ws.push_back({{"id", w.id}, {"status", w.status}, {"how", w.how}});
+  j["workers"] = ws;
+  return j.dump();
+}
+
+MachineResult MachineResult::decode(const std::string& text) {
+  auto j = nlohmann::json::parse(text);
+  MachineResult r;
+  r.host = j.at("host");
+  r.machine = j.at("machine");
+  r.ranks = j.at("ranks");
+  r.install_dir = j.at("install_dir");
+  r.project_dir = j.at("project_dir");
+  r.install = j.at("install");
+  r.bytes_received = j.at("bytes_received");
+  r.install_seconds = j.at("install_seconds");
+  for (const auto& w : j.at("workers"))
+    r.workers.push_back({w.at("id"), w.at("status"), w.at("how")});
+  return r;
+}
+
+nlohmann::ordered_json JobReport::json() const {
+  nlohmann::ordered_json j;
+  j["tree_hash"] = tree_hash;
+  j["machines"] = machines;
+  j["ranks"] = ranks;
+  j["archive_bytes"] = archive_bytes;
+  j["receivers"] = receivers;
+  j["algorithm"] = algorithm;
+  j["transfer_seconds"] = transfer_seconds;
+  j["wall_seconds"] = wall_seconds;
+  j["command"] = command;
+  nlohmann::ordered_json ms = nlohmann::ordered_json::array();
+  for (const MachineResult& r : results) {
+    nlohmann::ordered_json m;
+    m["host"] = r.host;
+    m["ranks"] = r.ranks;
+    m["install_dir"] = r.install_dir;
+    m["project_dir"] = r.project_dir;
+    m["install"] = r.install;
+    m["received"] = r.install == "received";
+    m["bytes_received"] = r.bytes_received;
+    m["install_seconds"] = r.install_seconds;
+    nlohmann::ordered_json ws = nlohmann::ordered_json::array();
+    for (const auto& w : r.workers)
+      ws.push_back({{"worker", w.id}, {"exit_code", w.status}, {"how", w.how}});
+    m["workers"] = ws;
+    ms.push_back(m);
+  }
+  j["per_machine"] = ms;
+  j["exit_code"] = exit_code();
+  return j;
+}
+
+std::vector<std::string> JobReport::failures() const {
+  std::vector<std::string> out;
+  for (const MachineResult& r : results)
+    for (const auto& w : r.workers)
+      if (w.status != 0)
+        out.push_back(fmt::format("{}: worker {} {}", r.host, w.id, w.how));
+  return out;
+}
+
+int JobReport::exit_code() const {
+  for (const MachineResult& r : results)
+    for (const auto& w : r.workers)
+      if (w.status != 0)
+        return w.status;
+  return 0;
+}
+
+std::string JobReport::summary() const {
+  std::string out;
+  int workers = 0, ok = 0;
+  for (const MachineResult& r : results)
+    for (const auto& w : r.workers) {
+      ++workers;
+      ok += w.status == 0;
+    }
+  out += fmt::format("distenv: {} machine{} ({} rank{}), environment {}\n", machines, machines == 1 ? "" : "s",
+                     ranks, ranks == 1 ? "" : "s", tree_hash);
+  if (receivers == 0)
+    out += "distenv: every machine already had it: nothing sent\n";
+  else
+    out += fmt::format("distenv: sent {} to {} machine{} by {} in {:.2f} s\n", human_bytes(archive_bytes), receivers,
+                       receivers == 1 ? "" : "s", algorithm, transfer_seconds);
+  for (const MachineResult& r : results) {
+    std::string line = fmt::format("  {:<12} {} ranks  {:<8}", r.host, r.ranks, r.install);
+    if (r.install == "received")
+      line += fmt::format(" {} in {:.2f} s", human_bytes(r.bytes_received), r.install_seconds);
+    line += fmt::format("  {}", r.project_dir);
+    if (!r.workers.empty()) {
+      int wok = 0;
+      for (const auto& w : r.workers)
+        wok += w.status == 0;
+      line += fmt::format("  workers {}/{} ok", wok, r.workers.size());
+    }
+    out += line + "\n";
+  }
+  if (!command.empty())
+    out += fmt::format("distenv: workers {}/{} ok; wall time {:.2f} s\n", ok, workers, wall_seconds);
+  else
+    out += fmt::format("distenv: installed; wall time {:.2f} s\n", wall_seconds);
+  return out;
+}
+
+} // namespace distenv::report

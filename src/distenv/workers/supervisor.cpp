@@ -1,0 +1,275 @@
+// Spawning, supervising and prefixing the output of workers.
+#include <distenv/workers/supervisor.hpp>
+
+#include <distenv/util/error.hpp>
+#include <distenv/workers/activation.hpp>
+#include <distenv/workers/line_buffer.hpp>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <memory>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace distenv::workers {
+
+namespace {
+
+int g_signal_pipe[2] = {-1, -1};
+
+void on_signal(int sig) {
+  const int saved = errno;
+  unsigned char s = static_cast<unsigned char>(sig);
+  (void)!::write(g_signal_pipe[1], &s, 1);
+  errno = saved;
+}
+
+// Installs the forwarding handlers for the lifetime of one supervise() call.
+class SignalForwarding {
+public:
+  SignalForwarding() {
+    if (::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+      throw Error(fmt::format("pipe: {}", errno_text(errno)));
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < std::size(k_signals); ++i)
+      ::sigaction(k_signals[i], &sa, &m_old[i]);
+  }
+  ~SignalForwarding() {
+    for (size_t i = 0; i < std::size(k_signals); ++i)
+      ::sigaction(k_signals[i], &m_old[i], nullptr);
+    ::close(g_signal_pipe[0]);
+    ::close(g_signal_pipe[1]);
+    g_signal_pipe[0] = g_signal_pipe[1] = -1;
+  }
+  int fd() const { return g_signal_pipe[0]; }
+  static constexpr int k_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+private:
+  struct sigaction m_old[3];
+};
+
+void write_all(int fd, const std::string& text) {
+  const char* p = text.data();
+  size_t left = text.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return; // our own output is gone; keep supervising
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+struct Child {
+  pid_t pid = -1;
+  int out = -1, err = -1;
+  LineBuffer out_lines, err_lines;
+  bool exited = false;
+  std::chrono::steady_clock::time_point exited_at;
+  Exit exit;
+
+  explicit Child(const std::string& label)
+      : out_lines("[" + label + "] "), err_lines("[" + label + "] ") {}
+};
+
+// fork + exec with everything the child needs prepared before the fork:
+// between fork and exec only async-signal-safe calls are made.
+void spawn(const Spec& spec, Child& child) {
+  const std::string program = find_program(spec.argv.empty() ? "" : spec.argv[0], env_value(spec.env, "PATH"));
+  if (program.empty()) {
+    child.exit.error = fmt::format("cannot run '{}': not found on PATH", spec.argv.empty() ? "" : spec.argv[0]);
+    child.exited = true;
+    return;
+  }
+  std::vector<char*> argv, envp;
+  for (const std::string& a : spec.argv)
+    argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const std::string& e : spec.env)
+    envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  int out[2], err[2], status_pipe[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(status_pipe, O_CLOEXEC) != 0)
+    throw Error(fmt::format("pipe: {}", errno_text(errno)));
+  const pid_t parent = ::getpid();
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old); // no handler may run in the child
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent)
+      ::_exit(127); // the rank died before we got here
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; ++s)
+      ::sigaction(s, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0)
+      ::dup2(devnull, 0);
+    int e = 0;
+    if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0)
+      e = errno;
+    else {
+      ::execve(program.c_str(), argv.data(), envp.data());
+      e = errno;
+    }
+    (void)!::write(status_pipe[1], &e, sizeof e);
+    ::_exit(127);
+  }
+  const int fork_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ::close(out[1]);
+  ::close(err[1]);
+  ::close(status_pipe[1]);
+  if (pid < 0) {
+    ::close(out[0]);
+    ::close(err[0]);
+    ::close(status_pipe[0]);
+    throw Error(fmt::format("fork: {}", errno_text(fork_errno)));
+  }
+  ::setpgid(pid, pid); // also from here: no race with an early kill
+  int e = 0;
+  ssize_t n;
+  while ((n = ::read(status_pipe[0], &e, sizeof e)) < 0 && errno == EINTR) {
+  }
+  ::close(status_pipe[0]);
+  child.pid = pid;
+  child.out = out[0];
+  child.err = err[0];
+  if (n == sizeof e)
+    child.exit.error = fmt::format("cannot run '{}' in {}: {}", spec.argv[0], spec.cwd.string(), errno_text(e));
+}
+
+void close_fd(int& fd) {
+  if (fd >= 0)
+    ::close(fd);
+  fd = -1;
+}
+
+} // namespace
+
+std::string Exit::describe() const {
+  if (!error.empty())
+    return error;
+  if (signal)
+    return fmt::format("killed by signal {} ({})", signal, strsignal(signal));
+  return fmt::format("exited with {}", code);
+}
+
+Supervised supervise(const std::vector<Spec>& specs, const SuperviseOptions& options) {
+  using clock = std::chrono::steady_clock;
+  SignalForwarding signals;
+  Supervised result;
+  std::vector<std::unique_ptr<Child>> children;
+  for (const Spec& spec : specs) {
+    children.push_back(std::make_unique<Child>(spec.label));
+    children.back()->exit.label = spec.label;
+    spawn(spec, *children.back());
+  }
+  bool killed = false;
+  clock::time_point kill_at{};
+  char buf[65536];
+  for (;;) {
+    // Reap.
+    bool all_done = true;
+    for (auto& c : children) {
+      if (c->pid > 0 && !c->exited) {
+        int status = 0;
+        pid_t r = ::waitpid(c->pid, &status, WNOHANG);
+        if (r == c->pid) {
+          c->exited = true;
+          c->exited_at = clock::now();
+          if (WIFEXITED(status))
+            c->exit.code = WEXITSTATUS(status);
+          else if (WIFSIGNALED(status))
+            c->exit.signal = WTERMSIG(status);
+        }
+      }
+      // A child that exited but whose pipes a grandchild still holds is
+      // given two seconds to finish writing.
+      if (c->exited && (c->out >= 0 || c->err >= 0) && clock::now() - c->exited_at > std::chrono::seconds(2)) {
+        close_fd(c->out);
+        close_fd(c->err);
+      }
+      if (!c->exited || c->out >= 0 || c->err >= 0)
+        all_done = false;
+    }
+    if (all_done)
+      break;
+    if (result.interrupted_by && !killed && clock::now() >= kill_at) {
+      for (auto& c : children)
+        if (c->pid > 0 && !c->exited)
+          ::kill(-c->pid, SIGKILL);
+      killed = true;
+    }
+    // Wait for output or a signal.
+    std::vector<pollfd> fds{{signals.fd(), POLLIN, 0}};
+    std::vector<std::pair<Child*, bool>> owners{{nullptr, false}};
+    for (auto& c : children) {
+      if (c->out >= 0) {
+        fds.push_back({c->out, POLLIN, 0});
+        owners.emplace_back(c.get(), true);
+      }
+      if (c->err >= 0) {
+        fds.push_back({c->err, POLLIN, 0});
+        owners.emplace_back(c.get(), false);
+      }
+    }
+    ::poll(fds.data(), fds.size(), 100);
+    if (fds[0].revents & POLLIN) {
+      unsigned char sig = 0;
+      while (::read(signals.fd(), &sig, 1) == 1)
+        if (!result.interrupted_by) {
+          result.interrupted_by = sig;
+          for (auto& c : children)
+            if (c->pid > 0 && !c->exited)
+              ::kill(-c->pid, SIGTERM);
+          kill_at = clock::now() + std::chrono::milliseconds(static_cast<int>(options.grace_seconds * 1000));
+        }
+    }
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+        continue;
+      Child& c = *owners[i].first;
+      const bool is_out = owners[i].second;
+      int& fd = is_out ? c.out : c.err;
+      LineBuffer& lines = is_out ? c.out_lines : c.err_lines;
+      const int dest = is_out ? options.out_fd : options.err_fd;
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n > 0) {
+        write_all(dest, lines.feed(std::string_view(buf, static_cast<size_t>(n))));
+      } else if (n == 0 || errno != EINTR) {
+        write_all(dest, lines.flush());
+        close_fd(fd);
+      }
+    }
+  }
+  for (auto& c : children) {
+    if (c->pid > 0)
+      ::kill(-c->pid, SIGKILL); // what a worker left running in its group goes with it
+    write_all(options.out_fd, c->out_lines.flush());
+    write_all(options.err_fd, c->err_lines.flush());
+    result.exits.push_back(c->exit);
+  }
+  return result;
+}
+
+} // namespace distenv::workers

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <boost/filesystem/path.hpp>
+
+#include <string>
+#include <vector>
+
+namespace distenv::workers {
+
+// One process to run: argv[0] is looked up on the PATH of `env`.
+struct Spec {
+  std::vector<std::string> argv;
+  std::vector<std::string> env; // KEY=VALUE, the whole environment
+  boost::filesystem::path cwd;
+  std::string label; // output prefix: "[label] line"
+};
+
+struct Exit {
+  std::string label;
+  int code = 0;        // exit code when it exited
+  int signal = 0;      // signal when it was killed
+  std::string error;   // it could not be started (and why)
+  // 0 success, the exit code, 128+signal, or 127 when it could not start.
+  int status() const { return !error.empty() ? 127 : signal ? 128 + signal : code; }
+  std::string describe() const; // "exited with 3", "killed by signal 9", ...
+};
+
+struct SuperviseOptions {
+  double grace_seconds = 5.0; // SIGTERM, then SIGKILL after this long
+  int out_fd = 1;
+  int err_fd = 2;
+};
+
+struct Supervised {
+  std::vector<Exit> exits; // in the order of the specs
+  int interrupted_by = 0;  // SIGINT / SIGTERM / SIGHUP received, or 0
+};
+
+// Starts every spec (each in its own process group, killed if this process
+// dies: PR_SET_PDEATHSIG), forwards their stdout/stderr line by line with
+// the label prefix, and waits for all of them. SIGINT, SIGTERM or SIGHUP
+// received meanwhile is passed on as SIGTERM to every process group, and
+// SIGKILL follows after the grace period.
+Supervised supervise(const std::vector<Spec>& specs, const SuperviseOptions& options = {});
+
+} // namespace distenv::workers
