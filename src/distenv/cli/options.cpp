@@ -56,7 +56,8 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   app.add_option("-w,--workers", workers,
                  "workers per machine: a number, or auto (the machine's hardware threads)");
   app.add_option("--each-machine", o.each_machine,
-                 "shell command to run once per machine after install, before workers (repeatable)");
+                 "shell command to run once per machine after install, before workers (repeatable)")
+      ->allow_extra_args(false); // one command per --each-machine
   app.add_flag("--instantiate", o.instantiate,
                "Julia: run Pkg.instantiate() once per machine before the --each-machine commands");
   app.add_option("--grace", o.grace_seconds, "seconds between SIGTERM and SIGKILL for workers")

@@ -3,6 +3,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+#include <distenv/util/files.hpp>
+
 #include <boost/filesystem/operations.hpp>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -18,11 +20,15 @@ using distenv::test::write;
 namespace {
 
 // Bad input: exit code 2, exactly one line on stderr, nothing under --dest.
-void expect_bad_input(const std::vector<std::string>& args, const fs::path& dest,
-                      const std::string& message) {
+// The job (here a single machine, no mpirun) names the machine; --plan,
+// which is not a job, does not.
+void expect_bad_input(std::vector<std::string> args, const fs::path& dest, const std::string& message,
+                      bool job = true) {
+  if (!job)
+    args.insert(args.begin(), "--plan");
   auto r = run_bootstrap(args);
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_EQ(r.err, "distenv: error: " + message + "\n");
+  EXPECT_EQ(r.err, "distenv: error: " + (job ? host_name() + ": " : "") + message + "\n");
   EXPECT_FALSE(fs::exists(dest)) << "bad input wrote under --dest";
 }
 
@@ -49,15 +55,23 @@ TEST(Cli, PlanPrintsRootsDevPackagesAndHashAndWritesNothing) {
   EXPECT_FALSE(fs::exists(t / "dest"));
 }
 
-TEST(Cli, LocalInstallThenReuse) {
+// Without mpirun it is a one-machine job (an MPI singleton).
+TEST(Cli, WithoutMpirunInstallsThenReuses) {
   TempDir t;
-  test::copy_fixture("julia-v1", t.path());
-  auto first = run_bootstrap({"-p", (t / "proj").string(), "-d", (t / "dest").string()});
+  test::copy_fixture("generic", t.path());
+  const std::string project = (t / "work/app").string(), dest = (t / "dest").string();
+  auto first = run_bootstrap({"-p", project, "-d", dest, "--report", (t / "1.json").string(), "--", "true"});
   ASSERT_EQ(first.exit_code, 0) << first.err;
-  EXPECT_EQ(first.out.rfind("installed: ", 0), 0u) << first.out;
-  auto second = run_bootstrap({"-p", (t / "proj").string(), "-d", (t / "dest").string()});
+  auto one = nlohmann::json::parse(test::slurp(t / "1.json"));
+  EXPECT_EQ(one["per_machine"][0]["install"], "received");
+  EXPECT_EQ(one["per_machine"][0]["workers"].size(), static_cast<size_t>(::sysconf(_SC_NPROCESSORS_ONLN)));
+  auto second = run_bootstrap({"-p", project, "-d", dest, "--report", (t / "2.json").string()});
   ASSERT_EQ(second.exit_code, 0) << second.err;
-  EXPECT_EQ(second.out.rfind("already installed: ", 0), 0u) << second.out;
+  auto two = nlohmann::json::parse(test::slurp(t / "2.json"));
+  EXPECT_EQ(two["per_machine"][0]["install"], "reused");
+  EXPECT_EQ(two["archive_bytes"], 0);
+  // distenv.toml's default command ran: python3 run.py printed "run" per worker.
+  EXPECT_NE(second.out.find("] run\n"), std::string::npos) << second.out;
 }
 
 TEST(Cli, PackToFileAndInstallFromFile) {
@@ -101,7 +115,8 @@ TEST(CliErrors, BadInputExitsTwoAndWritesNothing) {
   write(t / "nomanifest/Project.toml", "[deps]\nX = \"1\"\n");
   expect_bad_input({"-p", (t / "nomanifest").string(), "-d", d}, dest,
                    "Project.toml lists [deps] but there is no manifest in " +
-                       (t / "nomanifest").string() + " (looked for JuliaManifest.toml, Manifest.toml)");
+                       (t / "nomanifest").string() + " (looked for JuliaManifest.toml, Manifest.toml)",
+                   false);
   write(t / "X/Project.toml", "");
   write(t / "twice/Project.toml", "[deps]\nA = \"1\"\n");
   write(t / "twice/Manifest.toml", "[[A]]\npath = \"../X\"\n[[B]]\npath = \"../X/\"\n");
@@ -109,10 +124,13 @@ TEST(CliErrors, BadInputExitsTwoAndWritesNothing) {
                    "dev packages A (Manifest.toml:2:8) and B (Manifest.toml:4:8) would be "
                    "installed at the same path: both are " + (t / "X").string());
   expect_bad_input({"-p", (t / "twice").string(), "-d", d, "--chunk-size", "1"}, dest,
-                   "--chunk-size 1: expected a size between 4KiB and 1GiB");
+                   "--chunk-size 1: expected a size between 4KiB and 1GiB", false);
   expect_bad_input({"-p", (t / "twice").string(), "-d", d, "--julia-version", "one"}, dest,
-                   "--julia-version one: expected MAJOR.MINOR, e.g. 1.10");
-  expect_bad_input({"--no-such-option"}, dest, "The following argument was not expected: --no-such-option");
+                   "--julia-version one: expected MAJOR.MINOR, e.g. 1.10", false);
+  expect_bad_input({"-d", d, "--workers", "0"}, dest,
+                   "--workers 0: expected a number of workers (1 or more) or auto", false);
+  expect_bad_input({"--no-such-option"}, dest, "The following argument was not expected: --no-such-option",
+                   false);
 }
 
 // An unreadable file names its path and the OS error. As root every file is

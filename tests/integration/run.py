@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""Integration tests with real mpirun: `run.py NAME` runs one test (CTest
+registers each by name). Localhost tests need only Open MPI; cluster tests
+need root and `scripts/vcluster up 3` (a CTest fixture does that)."""
+import glob, os, re, signal, subprocess, sys, time
+
+from harness import *
+
+NPROC = os.sysconf("SC_NPROCESSORS_ONLN")
+SHOW_VARS = ('echo "VARS host=$(hostname) w=$DISTENV_WORKER ws=$DISTENV_WORKERS lw=$DISTENV_LOCAL_WORKER '
+             'lws=$DISTENV_LOCAL_WORKERS m=$DISTENV_MACHINE ms=$DISTENV_MACHINES root=$DISTENV_ROOT '
+             'proj=$DISTENV_PROJECT jp=$JULIA_PROJECT k=$SWEEP_KERNELS pwd=$(pwd) ompi=${OMPI_COMM_WORLD_RANK:-none}"')
+TESTS = {}
+
+
+def test(fn):
+    TESTS[fn.__name__] = fn
+    return fn
+
+
+def parse_vars(out):
+    rows = []
+    for host, who, text in worker_lines(out):
+        if text.startswith("VARS "):
+            rows.append(dict(kv.split("=", 1) for kv in text[5:].split(" ")))
+    return rows
+
+
+def manifest_resolves(install_root, project_rel):
+    """Every `path` in the installed Manifest.toml resolves inside the install tree."""
+    proj = os.path.join(install_root, project_rel)
+    text = open(os.path.join(proj, "Manifest.toml")).read()
+    paths = re.findall(r'^path = "([^"]*)"', text, re.M)
+    check(len(paths) == 2, f"expected 2 dev package paths, got {paths}")
+    real_root = os.path.realpath(install_root)
+    for p in paths:
+        d = os.path.realpath(os.path.join(proj, p))
+        check(d.startswith(real_root + "/"), f"{p} resolves to {d}, outside {real_root}")
+        check(os.path.isfile(os.path.join(d, "Project.toml")), f"{d} has no Project.toml")
+
+
+# ---------------------------------------------------------------- localhost
+
+def localhost_ranks(np):
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        r = mpirun(["-p", project, "-d", t / "store", "--report", t / "r.json", "--each-machine",
+                    f"echo ran >> {t / 'each.log'}", "--", "sh", "-c", SHOW_VARS], np=np)
+        equal(r.code, 0, f"exit code\n{r}")
+        rep = report(t / "r.json")
+        equal(rep["machines"], 1, "machines")
+        equal(rep["ranks"], np, "ranks")
+        equal(len(rep["per_machine"]), 1, "per-machine entries")
+        equal(rep["per_machine"][0]["ranks"], np, "ranks on the machine")
+        contains(r.out, f"1 machine ({np} rank{'s' if np > 1 else ''})", "summary")
+        equal(open(t / "each.log").read().count("ran"), 1, "each-machine runs")
+        rows = parse_vars(r.out)
+        equal(len(rows), NPROC, "workers (one per hardware thread)")
+        equal(sorted(int(v["w"]) for v in rows), list(range(NPROC)), "worker ids")
+        root = rep["per_machine"][0]["install_dir"]
+        for v in rows:
+            equal(v["ws"], str(NPROC), "DISTENV_WORKERS")
+            equal(v["lws"], str(NPROC), "DISTENV_LOCAL_WORKERS")
+            equal((v["m"], v["ms"]), ("0", "1"), "DISTENV_MACHINE(S)")
+            equal(v["root"], root, "DISTENV_ROOT")
+            equal(v["proj"], root + "/alice/sweep", "DISTENV_PROJECT")
+            equal(v["jp"], v["proj"], "JULIA_PROJECT")
+            equal(v["pwd"], v["proj"], "working directory")
+            equal(v["k"], v["proj"] + "/../dev/Kernels", "manifest variable SWEEP_KERNELS")
+            equal(v["ompi"], "none", "Open MPI variables are not passed to workers")
+        manifest_resolves(root, "alice/sweep")
+
+
+@test
+def localhost_1_rank():
+    localhost_ranks(1)
+
+
+@test
+def localhost_2_ranks():
+    localhost_ranks(2)
+
+
+@test
+def localhost_4_ranks():
+    localhost_ranks(4)
+
+
+@test
+def localhost_second_run_sends_nothing():
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        first = mpirun(["-p", project, "-d", t / "store", "--report", t / "1.json"], np=2)
+        equal(first.code, 0, f"first run\n{first}")
+        check(report(t / "1.json")["archive_bytes"] > 0, "first run sent the archive")
+        before = {p: os.stat(p).st_mtime_ns for p in glob.glob(t / "store/envs/*/**", recursive=True)}
+        second = mpirun(["-p", project, "-d", t / "store", "--report", t / "2.json"], np=2)
+        equal(second.code, 0, f"second run\n{second}")
+        rep = report(t / "2.json")
+        equal(rep["archive_bytes"], 0, "archive bytes of the second run")
+        equal(rep["receivers"], 0, "receivers")
+        equal(rep["per_machine"][0]["install"], "reused", "install")
+        after = {p: os.stat(p).st_mtime_ns for p in glob.glob(t / "store/envs/*/**", recursive=True)}
+        equal(after, before, "installed files (nothing rewritten)")
+        contains(second.out, "nothing sent", "summary")
+
+
+@test
+def localhost_signal_reaches_workers():
+    """SIGTERM to the rank: its workers get SIGTERM, then the job ends; nothing is left."""
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        marker = f"distenv-sigtest-{os.getpid()}"
+        env = root_env()
+        cmd = ["mpirun", "-np", "1", BOOTSTRAP, "-p", project, "-d", t / "store", "--grace", "2", "--",
+               "sh", "-c", f"trap 'echo got-term; exit 5' TERM; echo ready; sleep 300 & wait # {marker}"]
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 30
+        while time.time() < deadline and len([l for l in leftover_processes(marker) if "sh -c" in l]) < NPROC:
+            time.sleep(0.2)
+        time.sleep(0.5)
+        ranks = subprocess.run(["pgrep", "-f", f"^{BOOTSTRAP}"], capture_output=True, text=True).stdout.split()
+        check(ranks, "no rank found")
+        for pid in ranks:
+            os.kill(int(pid), signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        check(p.returncode != 0, "job ended with a failure status")
+        equal(out.count("got-term"), NPROC, f"workers that saw SIGTERM\n{out}\n{err}")
+        no_leftovers(marker)
+
+
+# ---------------------------------------------------------------- cluster
+
+def cluster_run(t, args, export=(), extra_env=None, project=None):
+    project = project or copy_example(t / "src")
+    r = mpirun(["-p", project, "-d", "/scratch/distenv", "--report", t / "r.json"] + list(args),
+               cluster=True, export=export, extra_env=extra_env)
+    return r, project
+
+
+def wipe_cluster_stores():
+    for host in vcluster_hosts():
+        shutil.rmtree(os.path.join(host_disk(host), "distenv"), ignore_errors=True)
+
+
+def installed_on(host, tree):
+    return os.path.isdir(os.path.join(host_disk(host), "distenv", "envs", tree))
+
+
+def incoming_on(host):
+    return glob.glob(os.path.join(host_disk(host), "distenv", "envs", ".incoming-*"))
+
+
+@test
+def cluster_environment_reaches_every_host():
+    need_root()
+    hosts = vcluster_hosts()
+    wipe_cluster_stores()
+    with Scratch() as t:
+        marker = f"distenv-cl-{os.getpid()}"
+        r, _ = cluster_run(t, ["--each-machine", f"echo $(hostname) >> {t / 'each.log'}", "--",
+                               "sh", "-c", SHOW_VARS + f" # {marker}"])
+        equal(r.code, 0, f"exit code\n{r}")
+        rep = report(t / "r.json")
+        tree = rep["tree_hash"]
+        equal(rep["machines"], len(hosts), "machines")
+        equal(sorted(m["host"] for m in rep["per_machine"]), sorted(hosts), "hosts in the report")
+        for m in rep["per_machine"]:
+            equal(m["install"], "received", f"{m['host']} install")
+            check(m["bytes_received"] > 0, f"{m['host']} received bytes")
+        for host in hosts:
+            check(installed_on(host, tree), f"{host}: not in its node-local store")
+            manifest_resolves(os.path.join(host_disk(host), "distenv", "envs", tree), "alice/sweep")
+        check(not os.path.exists(f"/scratch/distenv/envs/{tree}"), "installed on the real /scratch")
+        # once per machine, on every machine
+        equal(sorted(open(t / "each.log").read().split()), sorted(hosts), "each-machine hosts")
+        rows = parse_vars(r.out)
+        equal(len(rows), NPROC * len(hosts), "workers")
+        equal(sorted(int(v["w"]) for v in rows), list(range(NPROC * len(hosts))), "global worker ids")
+        for v in rows:
+            equal(v["ws"], str(NPROC * len(hosts)), "DISTENV_WORKERS")
+            equal(v["lws"], str(NPROC), "DISTENV_LOCAL_WORKERS")
+            equal(v["ms"], str(len(hosts)), "DISTENV_MACHINES")
+            equal(v["host"], hosts[int(v["m"])], "DISTENV_MACHINE matches the host")
+            equal(v["root"], f"/scratch/distenv/envs/{tree}", "DISTENV_ROOT")
+            equal(v["pwd"], v["proj"], "working directory")
+        for host in hosts:
+            equal(sorted(int(v["lw"]) for v in rows if v["host"] == host), list(range(NPROC)), f"{host} local ids")
+        for host, who, text in worker_lines(r.out):
+            if text.startswith("VARS "):
+                equal(host, parse_vars(f"[{host}:{who}] {text}")[0]["host"], "prefix names the worker's host")
+        no_leftovers(marker)
+
+
+@test
+def cluster_second_run_sends_nothing_and_one_change_reaches_all():
+    need_root()
+    hosts = vcluster_hosts()
+    wipe_cluster_stores()
+    with Scratch() as t:
+        r, project = cluster_run(t, [])
+        equal(r.code, 0, f"first run\n{r}")
+        first = report(t / "r.json")
+        r, _ = cluster_run(t, [], project=project)
+        equal(r.code, 0, f"second run\n{r}")
+        rep = report(t / "r.json")
+        equal(rep["archive_bytes"], 0, "archive bytes sent by the second run")
+        equal([m["install"] for m in rep["per_machine"]], ["reused"] * len(hosts), "installs")
+        # one file changes: a new environment, on every host
+        with open(os.path.join(project, "..", "dev", "Kernels", "src", "Kernels.jl"), "a") as f:
+            f.write("# tuned\n")
+        r, _ = cluster_run(t, [], project=project)
+        equal(r.code, 0, f"third run\n{r}")
+        rep = report(t / "r.json")
+        check(rep["tree_hash"] != first["tree_hash"], "the change made a new environment")
+        for host in hosts:
+            k = os.path.join(host_disk(host), "distenv/envs", rep["tree_hash"], "alice/dev/Kernels/src/Kernels.jl")
+            contains(open(k).read(), "# tuned", f"{host}: changed file")
+
+
+@test
+def cluster_shared_store_installs_once():
+    need_root()
+    hosts = vcluster_hosts()
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        r = mpirun(["-p", project, "-d", t / "shared", "--report", t / "r.json"], cluster=True)
+        equal(r.code, 0, f"exit code\n{r}")
+        rep = report(t / "r.json")
+        installs = sorted(m["install"] for m in rep["per_machine"])
+        equal(installs, ["received"] + ["shared"] * (len(hosts) - 1), "one install for a shared store")
+        equal(rep["receivers"], 1, "receivers")
+        equal(len(glob.glob(t / "shared/envs/[0-9a-f]*")), 1, "installs in the shared store")
+
+
+@test
+def cluster_each_machine_failure_names_the_host():
+    need_root()
+    wipe_cluster_stores()
+    with Scratch() as t:
+        marker = f"distenv-em-{os.getpid()}"
+        r, _ = cluster_run(t, ["--each-machine", "test $(hostname) != node2 || exit 3", "--",
+                               "sh", "-c", f"echo WORKER-RAN # {marker}"])
+        equal(r.code, 1, f"exit code\n{r}")
+        contains(r.err, "distenv: error: node2: each-machine command 'test $(hostname) != node2 || exit 3' exited with 3",
+                 "message")
+        check("WORKER-RAN" not in r.out, "no worker started anywhere")
+        no_leftovers(marker)
+        no_leftovers(BOOTSTRAP)
+
+
+@test
+def cluster_failing_worker_sets_the_exit_code():
+    need_root()
+    with Scratch() as t:
+        r, _ = cluster_run(t, ["--workers", "2", "--", "sh", "-c",
+                               'if [ "$(hostname)" = node3 ] && [ "$DISTENV_LOCAL_WORKER" = 1 ]; then exit 7; fi'])
+        equal(r.code, 7, f"exit code\n{r}")
+        contains(r.err, "distenv: error: node3: worker 5 exited with 7", "message")
+        rep = report(t / "r.json")
+        codes = {(m["host"], w["worker"]): w["exit_code"] for m in rep["per_machine"] for w in m["workers"]}
+        equal(sum(1 for c in codes.values() if c != 0), 1, "failed workers")
+        equal(codes[("node3", 5)], 7, "node3 worker 5")
+        no_leftovers(BOOTSTRAP)
+
+
+@test
+def cluster_missing_dev_package_on_rank0():
+    need_root()
+    hosts = vcluster_hosts()
+    wipe_cluster_stores()
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        shutil.rmtree(os.path.join(project, "..", "dev", "Kernels"))
+        r, _ = cluster_run(t, ["--", "sh", "-c", "echo WORKER-RAN"], project=project)
+        equal(r.code, 2, f"exit code\n{r}")
+        gone = os.path.normpath(os.path.join(project, "..", "dev", "Kernels"))
+        contains(r.err, f'distenv: error: node1: Manifest.toml:9:8: dev package Kernels: path "../dev/Kernels" '
+                        f'does not exist ({gone})', "message")
+        equal(r.err.count("distenv: error:"), 1, "one message")
+        check("WORKER-RAN" not in r.out, "no worker ran")
+        for host in hosts:
+            equal(glob.glob(os.path.join(host_disk(host), "distenv", "envs", "[0-9a-f]*")), [], f"{host}: installs")
+        no_leftovers(BOOTSTRAP)
+
+
+@test
+def cluster_hash_mismatch_is_refused():
+    need_root()
+    hosts = vcluster_hosts()
+    wipe_cluster_stores()
+    with Scratch() as t:
+        r, _ = cluster_run(t, ["--", "sh", "-c", "echo WORKER-RAN"], export=["DISTENV_TEST_CORRUPT_HOST"],
+                           extra_env={"DISTENV_TEST_CORRUPT_HOST": "node2"})
+        equal(r.code, 1, f"exit code\n{r}")
+        contains(r.err, "distenv: error: node2: received environment does not match its hash: expected ", "message")
+        check("WORKER-RAN" not in r.out, "no worker ran")
+        tree = re.search(r"expected ([0-9a-f]{32})", r.err).group(1)
+        check(not installed_on("node2", tree), "node2 kept the corrupt install")
+        equal(incoming_on("node2"), [], "node2 temporary directories")
+        for host in hosts:
+            if host != "node2":
+                check(installed_on(host, tree), f"{host}: intact install")
+        no_leftovers(BOOTSTRAP)
+
+
+@test
+def cluster_missing_runtime_names_every_host():
+    need_root()
+    hosts = vcluster_hosts()
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        with open(os.path.join(project, "distenv.toml"), "a") as f:
+            pass
+        toml = open(os.path.join(project, "distenv.toml")).read()
+        toml = toml.replace('runtime = "python3"', 'runtime = "no-such-runtime"').replace(
+            'runtime_hint = "apt-get install python3"', 'runtime_hint = "ask your admin for no-such-runtime"')
+        open(os.path.join(project, "distenv.toml"), "w").write(toml)
+        r, _ = cluster_run(t, ["--each-machine", "echo EACH-RAN"], project=project)
+        equal(r.code, 1, f"exit code\n{r}")
+        for host in hosts:
+            contains(r.err, f"distenv: error: {host}: runtime 'no-such-runtime' not found on PATH; "
+                            "ask your admin for no-such-runtime", "message")
+        check("EACH-RAN" not in r.out, "nothing spawned")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in TESTS:
+        print("usage: run.py TEST\n  " + "\n  ".join(TESTS))
+        sys.exit(2)
+    try:
+        TESTS[sys.argv[1]]()
+    except Failed as e:
+        print(f"FAILED: {e}")
+        sys.exit(1)
+    print("ok")
