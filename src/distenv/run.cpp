@@ -27,6 +27,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -370,6 +371,9 @@ int run_job(const cli::Options& o, int argc, const char* const* argv) {
       return 128 + interrupted;
 
     // report: rank 0 gathers every machine's result
+    struct rusage usage {};
+    ::getrusage(RUSAGE_SELF, &usage);
+    mine.peak_rss_kib = static_cast<uint64_t>(usage.ru_maxrss);
     std::vector<std::string> results;
     boost::mpi::gather(world, s.machines.leader ? mine.encode() : std::string(), results, 0);
     int exit_code = 0;

@@ -129,6 +129,66 @@ def localhost_signal_reaches_workers():
         no_leftovers(marker)
 
 
+@test
+def localhost_killed_rank_takes_its_workers_along():
+    """SIGKILL to the rank: its workers and what they started are gone too."""
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        marker = f"distenv-killtest-{os.getpid()}"
+        a, b = f"3{os.getpid()}", f"4{os.getpid()}"  # sleeps only this test starts
+        cmd = ["mpirun", "-np", "1", BOOTSTRAP, "-p", project, "-d", t / "store", "--",
+               "sh", "-c", f"sleep {a} & sleep {b} & wait # {marker}"]
+        p = subprocess.Popen(cmd, env=root_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 30
+        while time.time() < deadline and len(leftover_processes(marker)) < NPROC:
+            time.sleep(0.2)
+        time.sleep(1.0)  # let the workers start their sleeps
+        sleeps = subprocess.run(["pgrep", "-f", f"^sleep ({a}|{b})$"], capture_output=True, text=True).stdout.split()
+        check(len(sleeps) >= 2 * NPROC, f"workers' children running: {sleeps}")
+        ranks = subprocess.run(["pgrep", "-f", f"^{BOOTSTRAP}"], capture_output=True, text=True).stdout.split()
+        check(ranks, "no rank found")
+        for pid in ranks:
+            os.kill(int(pid), signal.SIGKILL)
+        p.communicate(timeout=30)
+        no_leftovers(marker, within=10)
+        deadline = time.time() + 10
+        while time.time() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in sleeps):
+            time.sleep(0.2)
+        left = [pid for pid in sleeps if os.path.exists(f"/proc/{pid}") and
+                "sleep" in open(f"/proc/{pid}/cmdline").read()]
+        equal(left, [], "workers' children left running")
+
+
+@test
+def localhost_julia_project_with_instantiate():
+    """A Julia project: the runtime is checked, Pkg.instantiate() runs once per
+    machine with the installed project, workers run julia with JULIA_PROJECT.
+    Julia itself cannot be installed here: a stand-in `julia` on PATH records
+    how it is called."""
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        os.unlink(os.path.join(project, "distenv.toml"))  # plain Julia project
+        os.makedirs(t / "bin")
+        with open(t / "bin/julia", "w") as f:
+            f.write(f"#!/bin/sh\necho \"julia $* | JULIA_PROJECT=$JULIA_PROJECT | pwd=$(pwd)\" >> {t / 'calls.log'}\n")
+        os.chmod(t / "bin/julia", 0o755)
+        env = {"PATH": f"{t / 'bin'}:{os.environ['PATH']}"}
+        r = mpirun(["-p", project, "-d", t / "store", "--report", t / "r.json", "--instantiate", "--",
+                    "julia", "sweep.jl"], np=2, extra_env=env)
+        equal(r.code, 0, f"exit code\n{r}")
+        root = report(t / "r.json")["per_machine"][0]["install_dir"]
+        proj = root + "/alice/sweep"
+        calls = open(t / "calls.log").read().splitlines()
+        equal(calls.count(f"julia --project={proj} -e using Pkg; Pkg.instantiate() | JULIA_PROJECT={proj} | pwd={proj}"),
+              1, f"instantiate calls in\n" + "\n".join(calls))
+        equal(calls.count(f"julia sweep.jl | JULIA_PROJECT={proj} | pwd={proj}"), NPROC, "worker calls")
+        # without julia on PATH: the machine is named with a hint, nothing runs
+        r = mpirun(["-p", project, "-d", t / "store2", "--", "julia", "sweep.jl"], np=1,
+                   extra_env={"PATH": "/usr/bin:/bin"})
+        equal(r.code, 1, f"exit code without julia\n{r}")
+        contains(r.err, "runtime 'julia' not found on PATH; install Julia with juliaup", "message")
+
+
 # ---------------------------------------------------------------- cluster
 
 def cluster_run(t, args, export=(), extra_env=None, project=None):

@@ -31,7 +31,7 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
                "[options] -- CMD ARGS...",
                "distenv-bootstrap"};
   app.set_version_flag("--version", DISTENV_VERSION);
-  std::string project, dest = o.dest.string(), report, pack_to, install_from, chunk = "4MiB";
+  std::string project, dest = o.dest.string(), report, pack_to, install_from, chunk = "1MiB";
   std::string julia_version, tree_hash;
   app.add_option("-p,--project", project,
                  "environment directory: a Julia project or a directory with distenv.toml "
@@ -47,7 +47,7 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   app.add_option("--install-from", install_from,
                  "install a packed environment from a file into --dest");
   app.add_option("--tree-hash", tree_hash, "with --install-from: the hash it must have");
-  app.add_option("--chunk-size", chunk, "size of the chunks the archive travels in (e.g. 4MiB)");
+  app.add_option("--chunk-size", chunk, "size of the chunks the archive travels in (default 1MiB)");
   app.add_option("--zstd-level", o.zstd_level, "zstd compression level")->check(CLI::Range(1, 19));
   app.add_option("--zstd-threads", o.zstd_threads,
                  "zstd worker threads on the packing machine (default 0: one thread, least memory)")

@@ -20,7 +20,7 @@ struct Options {
   fs::path pack_to;                  // write the packed environment to a file
   fs::path install_from;             // install a packed environment from a file
   std::optional<std::string> tree_hash; // expected hash for --install-from
-  size_t chunk_size = 4 << 20;
+  size_t chunk_size = 1 << 20;
   int zstd_level = 3;
   int zstd_threads = 0;               // compression workers (0: single-threaded)
   unsigned hash_threads = 2;

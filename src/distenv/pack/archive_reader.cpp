@@ -90,9 +90,12 @@ std::string entry_problem(const std::string& path, char type, unsigned mode,
       return "empty symlink target";
     if (link_target.front() == '/')
       return "symlink to an absolute path";
-    // Walk the target from the link's directory: it must never climb above
-    // the install root.
+    // From the link's directory the target may climb ('..', only at its
+    // start, where no other symlink can have moved it) but never above the
+    // install root. With no entry below a symlink, every chain of links then
+    // resolves inside the tree.
     long depth = static_cast<long>(parts.size()) - 1;
+    bool descending = false;
     size_t start = 0;
     while (start <= link_target.size()) {
       size_t slash = link_target.find('/', start);
@@ -100,10 +103,12 @@ std::string entry_problem(const std::string& path, char type, unsigned mode,
         slash = link_target.size();
       std::string part = link_target.substr(start, slash - start);
       if (part == "..") {
+        if (descending)
+          return "symlink target has '..' after a name";
         if (--depth < 0)
           return "symlink points outside the install directory";
       } else if (!part.empty() && part != ".") {
-        ++depth;
+        descending = true;
       }
       start = slash + 1;
     }
@@ -118,10 +123,12 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
   archive_read_support_format_tar(in.get());
 
   std::unique_ptr<struct archive, DiskDeleter> disk(archive_write_disk_new());
+  // libarchive refuses '..' itself. Its SECURE_SYMLINKS check (lstat of
+  // every component of every path: ~10 syscalls per entry, 3x slower
+  // extraction) is replaced by ours, which is exact here because `dest` starts
+  // empty: the only symlinks are the archive's, and no entry may lie below one.
   archive_write_disk_set_options(disk.get(), ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
-                                                 ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                                 ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                                 ARCHIVE_EXTRACT_NO_OVERWRITE);
+                                                 ARCHIVE_EXTRACT_SECURE_NODOTDOT);
 
   auto fail = [&](struct archive* a, const std::string& where) {
     if (ctx.failure)
@@ -135,7 +142,7 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
 
   ExtractResult result;
   std::vector<hash::TreeRecord> records;
-  std::set<std::string> seen;
+  std::set<std::string> seen, symlinks;
   const std::string root = dest.string();
   [[maybe_unused]] bool corrupted_once = false;
   for (;;) {
@@ -172,6 +179,12 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
       throw Error(fmt::format("received archive: entry '{}': {}", name, why));
     if (!seen.insert(name).second)
       throw Error(fmt::format("received archive: entry '{}': appears twice", name));
+    for (size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1))
+      if (symlinks.count(name.substr(0, slash)))
+        throw Error(fmt::format("received archive: entry '{}': lies below the symlink '{}'", name,
+                                name.substr(0, slash)));
+    if (type == 'l')
+      symlinks.insert(name);
 
     hash::TreeRecord record;
     record.path = name;

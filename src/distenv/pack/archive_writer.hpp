@@ -6,7 +6,7 @@
 namespace distenv::pack {
 
 struct PackOptions {
-  size_t chunk_size = 4 << 20;
+  size_t chunk_size = 1 << 20;
   int zstd_level = 3;
   int zstd_threads = 0; // 0: zstd's single-threaded mode
 };

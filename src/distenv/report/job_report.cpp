@@ -17,6 +17,7 @@ std::string MachineResult::encode() const {
   j["install"] = install;
   j["bytes_received"] = bytes_received;
   j["install_seconds"] = install_seconds;
+  j["peak_rss_kib"] = peak_rss_kib;
   nlohmann::json ws = nlohmann::json::array();
   for (const Worker& w : workers)
     ws.push_back({{"id", w.id}, {"status", w.status}, {"how", w.how}});
@@ -35,6 +36,7 @@ MachineResult MachineResult::decode(const std::string& text) {
   r.install = j.at("install");
   r.bytes_received = j.at("bytes_received");
   r.install_seconds = j.at("install_seconds");
+  r.peak_rss_kib = j.at("peak_rss_kib");
   for (const auto& w : j.at("workers"))
     r.workers.push_back({w.at("id"), w.at("status"), w.at("how")});
   return r;
@@ -62,6 +64,7 @@ nlohmann::ordered_json JobReport::json() const {
     m["received"] = r.install == "received";
     m["bytes_received"] = r.bytes_received;
     m["install_seconds"] = r.install_seconds;
+    m["peak_rss_kib"] = r.peak_rss_kib;
     nlohmann::ordered_json ws = nlohmann::ordered_json::array();
     for (const auto& w : r.workers)
       ws.push_back({{"worker", w.id}, {"exit_code", w.status}, {"how", w.how}});

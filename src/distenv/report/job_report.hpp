@@ -18,6 +18,7 @@ struct MachineResult {
   std::string install; // "received", "reused" or "shared" (another machine installed into the same store)
   uint64_t bytes_received = 0;
   double install_seconds = 0;
+  uint64_t peak_rss_kib = 0; // of the machine's leader rank
   struct Worker {
     int id = 0;     // global
     int status = 0; // 0 ok, exit code, 128+signal, 127 could not start

@@ -158,6 +158,69 @@ void spawn(const Spec& spec, Child& child) {
     child.exit.error = fmt::format("cannot run '{}' in {}: {}", spec.argv[0], spec.cwd.string(), errno_text(e));
 }
 
+// A process that outlives a SIGKILLed rank just long enough to kill its
+// workers' process groups (PR_SET_PDEATHSIG reaches only the workers
+// themselves, not what they started). It reads process-group ids from a pipe
+// and, at end of file (the rank is gone, or done), kills every group.
+class Guard {
+public:
+  Guard() {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0)
+      throw Error(fmt::format("pipe: {}", errno_text(errno)));
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    m_pid = ::fork();
+    if (m_pid == 0) {
+      ::close(p[1]);
+      // Out of the rank's process group: a launcher that kills the rank's
+      // group (Open MPI's daemon does) must not take the guard with it.
+      ::setsid();
+      struct sigaction ign {};
+      ign.sa_handler = SIG_IGN;
+      for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE})
+        ::sigaction(sig, &ign, nullptr);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      static pid_t groups[65536];
+      size_t n = 0;
+      pid_t g;
+      for (;;) {
+        ssize_t r = ::read(p[0], &g, sizeof g);
+        if (r == sizeof g) {
+          if (n < std::size(groups))
+            groups[n++] = g;
+        } else if (r == 0 || errno != EINTR) {
+          break;
+        }
+      }
+      for (size_t i = 0; i < n; ++i)
+        ::kill(-groups[i], SIGKILL);
+      ::_exit(0);
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    ::close(p[0]);
+    m_fd = p[1];
+  }
+  ~Guard() {
+    if (m_fd >= 0)
+      ::close(m_fd);
+    if (m_pid > 0)
+      while (::waitpid(m_pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+  }
+  void watch(pid_t group) {
+    if (m_fd >= 0)
+      (void)!::write(m_fd, &group, sizeof group);
+  }
+
+private:
+  pid_t m_pid = -1;
+  int m_fd = -1;
+};
+
 void close_fd(int& fd) {
   if (fd >= 0)
     ::close(fd);
@@ -177,12 +240,15 @@ std::string Exit::describe() const {
 Supervised supervise(const std::vector<Spec>& specs, const SuperviseOptions& options) {
   using clock = std::chrono::steady_clock;
   SignalForwarding signals;
+  Guard guard;
   Supervised result;
   std::vector<std::unique_ptr<Child>> children;
   for (const Spec& spec : specs) {
     children.push_back(std::make_unique<Child>(spec.label));
     children.back()->exit.label = spec.label;
     spawn(spec, *children.back());
+    if (children.back()->pid > 0)
+      guard.watch(children.back()->pid);
   }
   bool killed = false;
   clock::time_point kill_at{};

@@ -36,8 +36,9 @@ struct Supervised {
   int interrupted_by = 0;  // SIGINT / SIGTERM / SIGHUP received, or 0
 };
 
-// Starts every spec (each in its own process group, killed if this process
-// dies: PR_SET_PDEATHSIG), forwards their stdout/stderr line by line with
+// Starts every spec, each in its own process group. If this process dies,
+// even by SIGKILL, the workers (PR_SET_PDEATHSIG) and what they started (a
+// guard process kills their groups) go with it. Forwards their stdout/stderr line by line with
 // the label prefix, and waits for all of them. SIGINT, SIGTERM or SIGHUP
 // received meanwhile is passed on as SIGTERM to every process group, and
 // SIGKILL follows after the grace period.
