@@ -109,7 +109,8 @@ std::string JobReport::summary() const {
     out += fmt::format("distenv: sent {} to {} machine{} by {} in {:.2f} s\n", human_bytes(archive_bytes), receivers,
                        receivers == 1 ? "" : "s", algorithm, transfer_seconds);
   for (const MachineResult& r : results) {
-    std::string line = fmt::format("  {:<12} {} ranks  {:<8}", r.host, r.ranks, r.install);
+    std::string line =
+        fmt::format("  {:<12} {} rank{}  {:<8}", r.host, r.ranks, r.ranks == 1 ? " " : "s", r.install);
     if (r.install == "received")
       line += fmt::format(" {} in {:.2f} s", human_bytes(r.bytes_received), r.install_seconds);
     line += fmt::format("  {}", r.project_dir);
