@@ -5,6 +5,7 @@
 #include <distenv/env/julia.hpp>
 #include <distenv/layout/rewrite.hpp>
 #include <distenv/util/error.hpp>
+#include <distenv/util/paths.hpp>
 
 #include <boost/filesystem/operations.hpp>
 #include <fmt/format.h>
@@ -145,8 +146,13 @@ private:
     std::string link = target.is_absolute()
                            ? generic(resolved.lexically_relative(p.parent_path()))
                            : generic(target);
+    const std::string installed = m_layout.to_install(p);
+    if (std::string why = symlink_problem(installed, link); !why.empty())
+      throw InputError(fmt::format("{}: symlink to {}: {}; add it to .distenvignore or point it "
+                                   "straight at its target",
+                                   shown(p), target.string(), why));
     FileEntry e;
-    e.path = m_layout.to_install(p);
+    e.path = installed;
     e.type = 'l';
     e.mode = 0777;
     e.size = link.size();

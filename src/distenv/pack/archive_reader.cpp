@@ -3,6 +3,7 @@
 
 #include <distenv/util/error.hpp>
 #include <distenv/util/files.hpp>
+#include <distenv/util/paths.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -85,34 +86,8 @@ std::string entry_problem(const std::string& path, char type, unsigned mode,
                                                 : "path is not normalized";
   if (mode & 06000)
     return "setuid/setgid bit";
-  if (type == 'l') {
-    if (link_target.empty())
-      return "empty symlink target";
-    if (link_target.front() == '/')
-      return "symlink to an absolute path";
-    // From the link's directory the target may climb ('..', only at its
-    // start, where no other symlink can have moved it) but never above the
-    // install root. With no entry below a symlink, every chain of links then
-    // resolves inside the tree.
-    long depth = static_cast<long>(parts.size()) - 1;
-    bool descending = false;
-    size_t start = 0;
-    while (start <= link_target.size()) {
-      size_t slash = link_target.find('/', start);
-      if (slash == std::string::npos)
-        slash = link_target.size();
-      std::string part = link_target.substr(start, slash - start);
-      if (part == "..") {
-        if (descending)
-          return "symlink target has '..' after a name";
-        if (--depth < 0)
-          return "symlink points outside the install directory";
-      } else if (!part.empty() && part != ".") {
-        descending = true;
-      }
-      start = slash + 1;
-    }
-  }
+  if (type == 'l')
+    return symlink_problem(path, link_target);
   return {};
 }
 

@@ -185,7 +185,12 @@ TEST(TreeErrors, SymlinkOutOfTheEnvironment) {
   fs::create_symlink("../../x", t / "p/up");
   EXPECT_EQ(input_error(t / "p"), "up: symlink to ../../x points outside the environment; "
                                   "add it to .distenvignore or ship its target (distenv.toml roots)");
-  write(t / "p/.distenvignore", "up\n");
+  fs::remove(t / "p/up");
+  fs::create_directories(t / "p/d");
+  fs::create_symlink("../d/../distenv.toml", t / "p/d/odd");
+  EXPECT_EQ(input_error(t / "p"), "d/odd: symlink to ../d/../distenv.toml: symlink target has '..' after a "
+                                  "name; add it to .distenvignore or point it straight at its target");
+  write(t / "p/.distenvignore", "odd\n");
   EXPECT_EQ(input_error(t / "p"), "no error");
 }
 
