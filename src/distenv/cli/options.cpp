@@ -42,6 +42,9 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   app.add_option("--julia-version", julia_version,
                  "pick the manifest Julia X.Y would pick (default: the newest versioned one)");
   app.add_flag("--plan", o.plan, "print what would ship and where, then exit; sends nothing");
+  app.add_flag("--status", o.status,
+               "print one row per machine: threads, load, free memory, free space at --dest, "
+               "runtime version, installed environments");
   app.add_option("--report", report, "write a JSON report to this file");
   app.add_option("--pack-to", pack_to, "write the packed environment (tar+zstd) to a file");
   app.add_option("--install-from", install_from,

@@ -1,0 +1,172 @@
+// `--status`: what each machine of the job has and can do.
+#include <distenv/cluster/status.hpp>
+
+#include <distenv/layout/layout.hpp>
+#include <distenv/layout/metadata.hpp>
+#include <distenv/util/files.hpp>
+#include <distenv/util/units.hpp>
+
+#include <boost/filesystem/operations.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+namespace distenv::cluster {
+
+namespace {
+
+namespace fs = boost::filesystem;
+
+uint64_t mem_available() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  uint64_t kib = 0;
+  std::string unit;
+  while (in >> key >> kib >> unit)
+    if (key == "MemAvailable:")
+      return kib * 1024;
+  return 0;
+}
+
+double load1() {
+  std::ifstream in("/proc/loadavg");
+  double l = 0;
+  in >> l;
+  return l;
+}
+
+uint64_t free_at(fs::path p) {
+  struct statvfs vfs {};
+  while (::statvfs(p.c_str(), &vfs) != 0) {
+    if (!p.has_parent_path() || p == p.root_path())
+      return 0;
+    p = p.parent_path();
+  }
+  return static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+}
+
+// First line `runtime --version` prints, within 10 s, or "".
+std::string version_of(const std::string& runtime) {
+  const std::string cmd = fmt::format("timeout 10 '{}' --version 2>&1 </dev/null", runtime);
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p)
+    return {};
+  char line[512] = {0};
+  std::string out;
+  if (std::fgets(line, sizeof line, p))
+    out = line;
+  while (std::fgets(line, sizeof line, p)) {
+  }
+  int status = ::pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r'))
+    out.pop_back();
+  return status == 0 ? out : std::string();
+}
+
+bool on_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::string p = path ? path : "";
+  size_t start = 0;
+  while (start <= p.size()) {
+    size_t colon = p.find(':', start);
+    if (colon == std::string::npos)
+      colon = p.size();
+    if (::access((p.substr(start, colon - start) + "/" + program).c_str(), X_OK) == 0)
+      return true;
+    start = colon + 1;
+  }
+  return false;
+}
+
+} // namespace
+
+std::string MachineStatus::encode() const {
+  nlohmann::json j{{"host", host},
+                   {"ranks", ranks},
+                   {"threads", threads},
+                   {"load1", load1},
+                   {"mem_available", mem_available},
+                   {"dest_free", dest_free},
+                   {"runtime", runtime},
+                   {"runtime_version", runtime_version},
+                   {"runtime_hint", runtime_hint},
+                   {"environments", environments}};
+  return j.dump();
+}
+
+MachineStatus MachineStatus::decode(const std::string& text) {
+  auto j = nlohmann::json::parse(text);
+  MachineStatus s;
+  s.host = j.at("host");
+  s.ranks = j.at("ranks");
+  s.threads = j.at("threads");
+  s.load1 = j.at("load1");
+  s.mem_available = j.at("mem_available");
+  s.dest_free = j.at("dest_free");
+  s.runtime = j.at("runtime");
+  s.runtime_version = j.at("runtime_version");
+  s.runtime_hint = j.at("runtime_hint");
+  s.environments = j.at("environments").get<std::vector<std::string>>();
+  return s;
+}
+
+MachineStatus collect_status(const fs::path& dest, const std::string& runtime, const std::string& runtime_hint) {
+  MachineStatus s;
+  s.host = host_name();
+  s.threads = ::sysconf(_SC_NPROCESSORS_ONLN);
+  s.load1 = load1();
+  s.mem_available = mem_available();
+  s.dest_free = free_at(dest);
+  s.runtime = runtime;
+  s.runtime_hint = runtime_hint;
+  if (!runtime.empty()) {
+    s.runtime_version = on_path(runtime) || runtime.find('/') != std::string::npos ? version_of(runtime) : "";
+    if (s.runtime_version.empty())
+      s.runtime_version = "missing";
+  }
+  boost::system::error_code ec;
+  for (fs::directory_iterator it(dest / "envs", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() != 32 || name.find_first_not_of("0123456789abcdef") != std::string::npos)
+      continue;
+    std::string project = "?";
+    try {
+      project = layout::metadata_from_json(read_file(it->path() / layout::k_metadata_path), name).project;
+    } catch (const std::exception&) {
+    }
+    s.environments.push_back(name + " " + project);
+  }
+  std::sort(s.environments.begin(), s.environments.end());
+  return s;
+}
+
+std::string status_table(const std::vector<MachineStatus>& rows) {
+  std::string out = fmt::format("{:<14} {:>7} {:>6} {:>10} {:>10}  {:<24} {}\n", "host", "threads", "load",
+                                "mem free", "dest free", "runtime", "environments");
+  for (const MachineStatus& s : rows) {
+    std::string runtime = s.runtime.empty() ? "-" : s.runtime_version;
+    std::string envs;
+    for (const std::string& e : s.environments)
+      envs += (envs.empty() ? "" : ", ") + e.substr(0, 8) + e.substr(32);
+    out += fmt::format("{:<14} {:>7} {:>6.2f} {:>10} {:>10}  {:<24} {}\n", s.host, s.threads, s.load1,
+                       human_bytes(s.mem_available), human_bytes(s.dest_free), runtime, envs.empty() ? "-" : envs);
+  }
+  std::vector<std::string> missing;
+  for (const MachineStatus& s : rows)
+    if (s.runtime_version == "missing")
+      missing.push_back(s.host);
+  if (!missing.empty()) {
+    std::string hosts;
+    for (const std::string& h : missing)
+      hosts += (hosts.empty() ? "" : ", ") + h;
+    out += fmt::format("runtime '{}' missing on {}: {}\n", rows.front().runtime, hosts,
+                       rows.front().runtime_hint.empty() ? "install it there" : rows.front().runtime_hint);
+  }
+  return out;
+}
+
+} // namespace distenv::cluster

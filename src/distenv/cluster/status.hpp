@@ -1,0 +1,35 @@
+#pragma once
+
+#include <boost/filesystem/path.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace distenv::cluster {
+
+// One machine's row of `--status` (the seed's cluster_status).
+struct MachineStatus {
+  std::string host;
+  int ranks = 1;
+  long threads = 0;
+  double load1 = 0;         // 1-minute load average
+  uint64_t mem_available = 0;
+  uint64_t dest_free = 0;   // at --dest (or its nearest existing parent)
+  std::string runtime;      // name
+  std::string runtime_version; // first line of `runtime --version`, or "missing"
+  std::string runtime_hint;
+  std::vector<std::string> environments; // "<hash> <project>" installed at --dest
+
+  std::string encode() const;
+  static MachineStatus decode(const std::string& text);
+};
+
+// Reads this machine's status. `runtime` may be empty (no runtime column).
+MachineStatus collect_status(const boost::filesystem::path& dest, const std::string& runtime,
+                             const std::string& runtime_hint);
+
+// The table rank 0 prints, one row per machine.
+std::string status_table(const std::vector<MachineStatus>& rows);
+
+} // namespace distenv::cluster

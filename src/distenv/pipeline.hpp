@@ -1,0 +1,25 @@
+#pragma once
+
+#include <distenv/cli/options.hpp>
+#include <distenv/env/environment.hpp>
+#include <distenv/layout/layout.hpp>
+
+#include <nlohmann/json.hpp>
+
+namespace distenv {
+
+// What rank 0 knows after reading: the environment, where everything goes,
+// and the tree that ships with its identity.
+struct Prepared {
+  env::Environment env;
+  layout::Layout layout;
+  layout::Tree tree;
+};
+
+// env -> layout -> tree (walk, rewrite, hash). InputError on bad input.
+Prepared prepare(const cli::Options& o);
+
+// Writes `j` to `file` atomically (nothing when `file` is empty).
+void write_report(const fs::path& file, const nlohmann::ordered_json& j);
+
+} // namespace distenv
