@@ -38,7 +38,7 @@ constexpr size_t k_depth = 3; // chunks in flight per stage: memory is a few chu
 struct JobState {
   boost::mpi::communicator& world;
   cluster::Machines machines;
-  std::string host = host_name();
+  std::string host = machine_name();
   bool root = false;
 };
 
@@ -159,6 +159,14 @@ Transfer transfer(const cli::Options& o, JobState& s, const cluster::JobPlan& pl
   return t;
 }
 
+// --workers auto: the CPUs SLURM allocated on this node, else the machine's
+// hardware threads (not the rank's CPU binding, which mpirun may have narrowed).
+int auto_workers() {
+  if (const char* cpus = std::getenv("SLURM_CPUS_ON_NODE"); cpus && std::atoi(cpus) > 0)
+    return std::atoi(cpus);
+  return static_cast<int>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+}
+
 std::vector<workers::Spec> worker_specs(const cli::Options& o, const JobState& s, const layout::Metadata& meta,
                                         const fs::path& root, int first, int local, int total) {
   std::vector<std::string> command = o.command.empty() ? meta.command : o.command;
@@ -252,7 +260,7 @@ int run_job(const cli::Options& o, int argc, const char* const* argv) {
     MPI_Allreduce(&run_workers, &wants_workers, 1, MPI_INT, MPI_MAX, world);
     int local = 0;
     if (wants_workers && s.machines.leader)
-      local = o.workers > 0 ? o.workers : static_cast<int>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+      local = o.workers > 0 ? o.workers : auto_workers();
     std::vector<int> counts;
     boost::mpi::all_gather(world, local, counts);
     int first = 0, total = 0;

@@ -386,6 +386,56 @@ def cluster_missing_runtime_names_every_host():
         check("EACH-RAN" not in r.out, "nothing spawned")
 
 
+# ---------------------------------------------------------------- SLURM
+
+SLURM_LOCAL = os.path.join(REPO, "scripts", "slurm-local")
+SBATCH_TEMPLATE = os.path.join(REPO, "launcher", "slurm", "distenv.sbatch")
+
+
+def sbatch_template(t, project, command):
+    """sbatch --wait of the template on the local SLURM (scripts/slurm-local)."""
+    env = root_env()
+    env["SLURM_CONF"] = subprocess.check_output([SLURM_LOCAL, "env"], text=True).split("=", 1)[1].strip()
+    env.update(DISTENV_PROJECT=project, DISTENV_DEST=t / "dest", DISTENV_BOOTSTRAP=BOOTSTRAP,
+               OMPI_MCA_btl="self,tcp")  # fake nodes of one machine: no shared-memory transport
+    for k in [k for k in env if k.startswith("SLURM_") and k != "SLURM_CONF"]:
+        del env[k]  # not a job step of some outer allocation
+    out = t / "job.out"
+    r = subprocess.run(["sbatch", "--wait", "--nodes=2", "-o", out, SBATCH_TEMPLATE] + command,
+                       env=env, capture_output=True, text=True, timeout=120)
+    return r, open(out).read() if os.path.exists(out) else ""
+
+
+@test
+def slurm_template_runs_on_every_node():
+    need_root()
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        r, out = sbatch_template(t, project, ["sh", "-c", SHOW_VARS])
+        equal(r.returncode, 0, f"sbatch --wait\n{r.stdout}{r.stderr}\n{out}")
+        contains(out, "distenv: job ", "template banner")
+        rows = parse_vars(out)
+        hosts = sorted({host for host, who, text in worker_lines(out) if text.startswith("VARS ")})
+        equal(hosts, ["node1", "node2"], f"nodes whose workers ran\n{out}")
+        # --cpus-per-task=2 in the template: two workers per node
+        equal(len(rows), 4, f"workers\n{out}")
+        equal(sorted(int(v["w"]) for v in rows), [0, 1, 2, 3], "worker ids")
+        for v in rows:
+            equal(v["lws"], "2", "workers per node = CPUs allocated per task")
+            equal(v["ms"], "2", "machines")
+        contains(out, "workers 4/4 ok", "summary")
+
+
+@test
+def slurm_failing_worker_fails_sbatch():
+    need_root()
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        r, out = sbatch_template(t, project, ["sh", "-c", 'test "$DISTENV_WORKER" != 3 || exit 9'])
+        check(r.returncode != 0, f"sbatch --wait succeeded although a worker failed\n{out}")
+        contains(out, "distenv: error: node2: worker 3 exited with 9", "message")
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in TESTS:
         print("usage: run.py TEST\n  " + "\n  ".join(TESTS))

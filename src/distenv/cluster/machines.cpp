@@ -21,7 +21,7 @@ Machines discover_machines(const boost::mpi::communicator& world) {
   MPI_Comm_free(&node);
 
   std::vector<std::string> everyone;
-  boost::mpi::all_gather(world, fmt::format("{} {} {}", leader, node_size, host_name()), everyone);
+  boost::mpi::all_gather(world, fmt::format("{} {} {}", leader, node_size, machine_name()), everyone);
   std::map<int, Machine> by_leader;
   for (const std::string& line : everyone) {
     std::istringstream in(line);

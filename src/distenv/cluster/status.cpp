@@ -116,7 +116,7 @@ MachineStatus MachineStatus::decode(const std::string& text) {
 
 MachineStatus collect_status(const fs::path& dest, const std::string& runtime, const std::string& runtime_hint) {
   MachineStatus s;
-  s.host = host_name();
+  s.host = machine_name();
   s.threads = ::sysconf(_SC_NPROCESSORS_ONLN);
   s.load1 = load1();
   s.mem_available = mem_available();

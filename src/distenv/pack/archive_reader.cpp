@@ -68,7 +68,7 @@ bool clean_components(const std::string& path, std::vector<std::string>& parts) 
 // tests can see the tree hash catch it.
 bool corrupt_here() {
   const char* host = std::getenv("DISTENV_TEST_CORRUPT_HOST");
-  return host && host_name() == host;
+  return host && machine_name() == host;
 }
 #endif
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <fcntl.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -109,6 +110,11 @@ std::string host_name() {
   if (::uname(&u) != 0)
     return "unknown-host";
   return u.nodename;
+}
+
+std::string machine_name() {
+  const char* slurm = std::getenv("SLURMD_NODENAME");
+  return slurm && *slurm ? slurm : host_name();
 }
 
 } // namespace distenv

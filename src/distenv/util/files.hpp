@@ -26,4 +26,9 @@ bool is_within(const fs::path& inner, const fs::path& outer);
 // The machine's host name (uname nodename).
 std::string host_name();
 
+// The name distenv gives this machine in messages and reports: the SLURM node
+// name inside a SLURM job (where several nodes may share a host name in
+// tests, and where users know nodes by it), else the host name.
+std::string machine_name();
+
 } // namespace distenv

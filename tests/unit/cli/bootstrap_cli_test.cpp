@@ -28,7 +28,7 @@ void expect_bad_input(std::vector<std::string> args, const fs::path& dest, const
     args.insert(args.begin(), "--plan");
   auto r = run_bootstrap(args);
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_EQ(r.err, "distenv: error: " + (job ? host_name() + ": " : "") + message + "\n");
+  EXPECT_EQ(r.err, "distenv: error: " + (job ? machine_name() + ": " : "") + message + "\n");
   EXPECT_FALSE(fs::exists(dest)) << "bad input wrote under --dest";
 }
 
