@@ -386,6 +386,239 @@ def cluster_missing_runtime_names_every_host():
         check("EACH-RAN" not in r.out, "nothing spawned")
 
 
+# ---------------------------------------------------------------- launcher
+
+LAUNCHER = os.path.join(REPO, "launcher", "distenv")
+
+
+def launcher(args, cluster=False, timeout=120):
+    env = root_env()
+    env["DISTENV_BOOTSTRAP"] = BOOTSTRAP
+    if cluster:
+        for line in subprocess.check_output([VCLUSTER, "env"], text=True).splitlines():
+            k, v = line.replace("export ", "", 1).split("=", 1)
+            env[k] = v
+    for k in [k for k in env if k.startswith(("DISTENV_DEST", "JULIA_"))]:
+        del env[k]
+    t = time.time()
+    proc = subprocess.run([LAUNCHER] + args, env=env, capture_output=True, text=True, timeout=timeout)
+    return Result(proc, time.time() - t)
+
+
+@test
+def launcher_dry_run_prints_the_mpirun_line():
+    r = launcher(["run", "--hosts", "n1,n2,n1", "--mca", "btl", "tcp,self", "-x", "MYVAR", "-p", "/x/proj",
+                  "--workers", "4", "--dry-run", "--", "julia", "sweep.jl"])
+    equal(r.code, 0, f"exit code\n{r}")
+    root = "--allow-run-as-root " if os.geteuid() == 0 else ""
+    equal(r.out.strip(), f"mpirun {root}--host n1\\,n2 -np 2 --map-by ppr:1:node --bind-to none --mca btl tcp\\,self "
+                         f"-x MYVAR -x DISTENV_BOOTSTRAP {BOOTSTRAP} -p /x/proj --workers 4 -- julia sweep.jl", "mpirun line")
+    r = launcher(["plan", "-p", "/x/proj", "--dry-run"])
+    equal(r.out.strip(), f"{BOOTSTRAP} --plan -p /x/proj", "plan line")
+    r = launcher(["fly"])
+    equal((r.code, r.err.strip()), (2, "distenv: error: unknown command 'fly' (run, status, plan)"), "bad command")
+
+
+@test
+def cluster_launcher_unreachable_host_fails_fast_or_is_skipped():
+    need_root()
+    hosts = vcluster_hosts()
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        with open(t / "hosts", "w") as f:
+            f.write("".join(f"{h} slots=4\n" for h in hosts) + "node9\n")
+        args = ["run", "-H", t / "hosts", "-p", project, "-d", "/scratch/distenv", "--report", t / "r.json",
+                "--probe-timeout", "5", "--", "true"]
+        r = launcher(args, cluster=True)
+        equal(r.code, 1, f"exit code\n{r}")
+        contains(r.err, "distenv: error: node9: unreachable through", "message")
+        check(r.seconds < 10, f"failed fast ({r.seconds:.1f} s)")
+        check(not os.path.exists(t / "r.json"), "mpirun did not start")
+        r = launcher(args[:1] + ["--skip-unreachable"] + args[1:], cluster=True)
+        equal(r.code, 0, f"exit code with --skip-unreachable\n{r}")
+        contains(r.err, "distenv: warning: node9: unreachable", "warning")
+        equal(sorted(m["host"] for m in report(t / "r.json")["per_machine"]), sorted(hosts), "machines used")
+
+
+@test
+def cluster_status_one_row_per_machine():
+    need_root()
+    hosts = vcluster_hosts()
+    with Scratch() as t:
+        r = launcher(["status", "-H", os.path.join(REPO, "hostfiles", "vcluster"), "-d", "/scratch/distenv",
+                      "-p", copy_example(t / "src"), "--report", t / "s.json"], cluster=True)
+        equal(r.code, 0, f"exit code\n{r}")
+        rows = report(t / "s.json")
+        equal(sorted(x["host"] for x in rows), sorted(hosts), "hosts")
+        for x in rows:
+            equal(x["threads"], NPROC, "threads")
+            check(x["mem_available"] > 0 and x["dest_free"] > 0, "memory and space")
+            equal(x["runtime"], "python3", "runtime of the example environment")
+            check(x["runtime_version"].startswith("Python 3"), f"runtime version {x['runtime_version']}")
+        for h in hosts:
+            check(re.search(rf"^{h} +{NPROC} ", r.out, re.M), f"row for {h}\n{r.out}")
+
+
+# ---------------------------------------------------------------- faults across hosts
+
+def bootstrap_pids():
+    """distenv-bootstrap processes -> the simulated host whose network they are in."""
+    out = subprocess.run(["pgrep", "-f", f"^{BOOTSTRAP}"], capture_output=True, text=True).stdout.split()
+    where = {}
+    for pid in out:
+        ns = subprocess.run(["ip", "netns", "identify", pid], capture_output=True, text=True).stdout.strip()
+        where[int(pid)] = ns.rsplit("-", 1)[-1] if ns else "root"
+    return where
+
+
+def envs_on(host):
+    return sorted(glob.glob(os.path.join(host_disk(host), "distenv", "envs", "[0-9a-f]*")))
+
+
+@test
+def cluster_small_disk_names_the_host():
+    need_root()
+    hosts = vcluster_hosts()
+    wipe_cluster_stores()
+    try:
+        subprocess.run([VCLUSTER, "disk", "node2", "256k"], check=True)
+        with Scratch() as t:
+            project = copy_example(t / "src")
+            with open(os.path.join(project, "data.bin"), "wb") as f:
+                f.write(os.urandom(1 << 20))
+            r, _ = cluster_run(t, ["--", "sh", "-c", "echo WORKER-RAN"], project=project)
+            equal(r.code, 1, f"exit code\n{r}")
+            check(re.search(r"distenv: error: node2: not enough space in /scratch/distenv/envs: need [0-9.]+ [KMG]i?B, "
+                            r"[0-9.]+ [KMG]i?B free", r.err), f"message\n{r.err}")
+            equal(r.err.count("distenv: error:"), 1, "only node2 is named")
+            check("WORKER-RAN" not in r.out, "no worker ran")
+            for h in hosts:
+                equal(envs_on(h), [], f"{h}: installs")
+                equal(incoming_on(h), [], f"{h}: partial installs")
+        # The disk fills up during the install (file slots run out: the space
+        # check passed): node2 is named, the others' installs are complete.
+        subprocess.run([VCLUSTER, "disk", "node2", "64m", "12"], check=True)
+        with Scratch() as t:
+            r, _ = cluster_run(t, ["--", "sh", "-c", "echo WORKER-RAN"])
+            equal(r.code, 1, f"exit code\n{r}")
+            contains(r.err, "distenv: error: node2: ", "node2 named")
+            contains(r.err, "no space left on device", "cause")
+            check("WORKER-RAN" not in r.out, "no worker ran")
+            equal(envs_on("node2"), [], "node2: no install")
+            equal(incoming_on("node2"), [], "node2: no partial install")
+        no_leftovers(BOOTSTRAP)
+    finally:
+        subprocess.run([VCLUSTER, "disk", "node2", "none"])
+
+
+@test
+def cluster_runtime_missing_on_one_host():
+    need_root()
+    hosts = vcluster_hosts()
+    wipe_cluster_stores()
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        toml = open(os.path.join(project, "distenv.toml")).read()
+        toml = toml.replace('runtime = "python3"', 'runtime = "fakert"').replace(
+            'runtime_hint = "apt-get install python3"', 'runtime_hint = "module load fakert"')
+        toml = toml.replace("[env]", '[env]\nPATH = "/scratch/bin:/usr/bin:/bin"')
+        open(os.path.join(project, "distenv.toml"), "w").write(toml)
+        for h in hosts:
+            shutil.rmtree(os.path.join(host_disk(h), "bin"), ignore_errors=True)
+            if h != "node2":
+                os.makedirs(os.path.join(host_disk(h), "bin"))
+                with open(os.path.join(host_disk(h), "bin", "fakert"), "w") as f:
+                    f.write("#!/bin/sh\necho fakert 1.0\n")
+                os.chmod(os.path.join(host_disk(h), "bin", "fakert"), 0o755)
+        try:
+            r, _ = cluster_run(t, ["--each-machine", "echo EACH-RAN", "--", "sh", "-c", "echo WORKER-RAN"],
+                               project=project)
+            equal(r.code, 1, f"exit code\n{r}")
+            equal([l for l in r.err.splitlines() if l.startswith("distenv: error:")],
+                  ["distenv: error: node2: runtime 'fakert' not found on PATH; module load fakert"], "messages")
+            check("EACH-RAN" not in r.out and "WORKER-RAN" not in r.out, "nothing spawned anywhere")
+        finally:
+            for h in hosts:
+                shutil.rmtree(os.path.join(host_disk(h), "bin"), ignore_errors=True)
+
+
+@test
+def cluster_rank_killed_mid_broadcast():
+    """SIGKILL to node2's rank while the environment is on the wire: every rank
+    and worker on every host is gone within 10 s, no host shows a partial
+    install, and the next run succeeds."""
+    need_root()
+    hosts = vcluster_hosts()
+    wipe_cluster_stores()
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        with open(os.path.join(project, "payload.bin"), "wb") as f:
+            f.write(os.urandom(24 << 20))  # incompressible: ~10 s at 20 Mbit/s
+        subprocess.run([VCLUSTER, "shape", "20mbit"], check=True)
+        try:
+            env = root_env()
+            for line in subprocess.check_output([VCLUSTER, "env"], text=True).splitlines():
+                k, v = line.replace("export ", "", 1).split("=", 1)
+                env[k] = v
+            marker = f"distenv-midkill-{os.getpid()}"
+            cmd = ["mpirun", "-hostfile", os.path.join(REPO, "hostfiles", "vcluster"), "--map-by", "ppr:1:node",
+                   "--bind-to", "none", BOOTSTRAP, "-p", project, "-d", "/scratch/distenv", "--",
+                   "sh", "-c", f"sleep 100 # {marker}"]
+            p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            deadline = time.time() + 30
+            while time.time() < deadline and not incoming_on("node2"):
+                time.sleep(0.1)
+            check(incoming_on("node2"), "node2 started receiving")
+            time.sleep(1.0)
+            victims = [pid for pid, host in bootstrap_pids().items() if host == "node2"]
+            equal(len(victims), 1, f"node2's rank ({bootstrap_pids()})")
+            killed_at = time.time()
+            os.kill(victims[0], signal.SIGKILL)
+            out, err = p.communicate(timeout=30)
+            check(p.returncode != 0, "the job failed")
+            while time.time() - killed_at < 10 and bootstrap_pids():
+                time.sleep(0.2)
+            equal(bootstrap_pids(), {}, "ranks left running 10 s after the kill")
+            equal(leftover_processes(marker), [], "workers left running")
+            for h in hosts:
+                equal(envs_on(h), [], f"{h}: a partial install is visible")
+        finally:
+            subprocess.run([VCLUSTER, "unshape"])
+        r, _ = cluster_run(t, ["--", "true"], project=project)
+        equal(r.code, 0, f"the next run\n{r}")
+        tree = report(t / "r.json")["tree_hash"]
+        for h in hosts:
+            check(installed_on(h, tree), f"{h}: installed by the next run")
+            equal(incoming_on(h), [], f"{h}: leftovers of the killed run removed")
+
+
+@test
+def cluster_sigint_to_mpirun_stops_workers_everywhere():
+    need_root()
+    hosts = vcluster_hosts()
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        env = root_env()
+        for line in subprocess.check_output([VCLUSTER, "env"], text=True).splitlines():
+            k, v = line.replace("export ", "", 1).split("=", 1)
+            env[k] = v
+        marker = f"distenv-sigint-{os.getpid()}"
+        cmd = ["mpirun", "-hostfile", os.path.join(REPO, "hostfiles", "vcluster"), "--map-by", "ppr:1:node",
+               "--bind-to", "none", BOOTSTRAP, "-p", project, "-d", "/scratch/distenv", "--grace", "3", "--",
+               "sh", "-c", f"sleep 1000 & wait # {marker}"]
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 30
+        workers = lambda: [l for l in leftover_processes(marker) if l.split(None, 1)[1].startswith("sh -c")]
+        while time.time() < deadline and len(workers()) < NPROC * len(hosts):
+            time.sleep(0.2)
+        equal(len(workers()), NPROC * len(hosts), "workers running on every host")
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=30)
+        no_leftovers(marker, within=3 + 5)
+        no_leftovers("sleep 1000", within=5)
+        no_leftovers(BOOTSTRAP, within=5)
+
+
 # ---------------------------------------------------------------- SLURM
 
 SLURM_LOCAL = os.path.join(REPO, "scripts", "slurm-local")

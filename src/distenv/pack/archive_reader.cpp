@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <set>
@@ -109,7 +110,11 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
     if (ctx.failure)
       std::rethrow_exception(ctx.failure);
     const char* msg = archive_error_string(a);
-    throw Error(fmt::format("received archive: {}: {}", where, msg ? msg : "libarchive error"));
+    std::string why = msg ? msg : "libarchive error";
+    // libarchive's own text ("Can't create '...'") does not always say why.
+    if (int err = archive_errno(a); err > 0 && why.find(std::strerror(err)) == std::string::npos)
+      why += ": " + errno_text(err);
+    throw Error(fmt::format("received archive: {}: {}", where, why));
   };
 
   if (archive_read_open(in.get(), &ctx, nullptr, read_cb, nullptr) != ARCHIVE_OK)
