@@ -393,13 +393,13 @@ LAUNCHER = os.path.join(REPO, "launcher", "distenv")
 
 def launcher(args, cluster=False, timeout=120):
     env = root_env()
-    env["DISTENV_BOOTSTRAP"] = BOOTSTRAP
     if cluster:
         for line in subprocess.check_output([VCLUSTER, "env"], text=True).splitlines():
             k, v = line.replace("export ", "", 1).split("=", 1)
             env[k] = v
-    for k in [k for k in env if k.startswith(("DISTENV_DEST", "JULIA_"))]:
-        del env[k]
+    for k in [k for k in env if k.startswith(("DISTENV_", "JULIA_"))]:
+        del env[k]  # the launcher forwards these: the test decides which are set
+    env["DISTENV_BOOTSTRAP"] = BOOTSTRAP
     t = time.time()
     proc = subprocess.run([LAUNCHER] + args, env=env, capture_output=True, text=True, timeout=timeout)
     return Result(proc, time.time() - t)
