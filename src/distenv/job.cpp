@@ -206,7 +206,7 @@ void check_runtime(const layout::Metadata& meta, const JobState& s, const fs::pa
     return;
   const auto env = workers::activation_environment(workers::current_environment(), meta, root, s.machines.self,
                                                    s.machines.count(), std::nullopt);
-  if (workers::find_program(meta.runtime, workers::env_value(env, "PATH")).empty())
+  if (find_program(meta.runtime, workers::env_value(env, "PATH")).empty())
     throw Error(fmt::format("runtime '{}' not found on PATH{}{}", meta.runtime, meta.runtime_hint.empty() ? "" : "; ",
                             meta.runtime_hint));
 }

@@ -70,15 +70,22 @@ class Result:
         return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
 
 
+def cluster_env():
+    """root_env() plus what `scripts/vcluster env` says: a plain mpirun then
+    reaches the simulated hosts."""
+    env = root_env()
+    for line in subprocess.check_output([VCLUSTER, "env"], text=True).splitlines():
+        k, v = line.replace("export ", "", 1).split("=", 1)
+        env[k] = v
+    return env
+
+
 def mpirun(args, np=1, cluster=False, export=(), timeout=120, extra_env=None):
     """Runs distenv-bootstrap under mpirun: `np` ranks on localhost, or one
     rank per host of the virtual cluster."""
-    env = root_env()
+    env = cluster_env() if cluster else root_env()
     cmd = ["mpirun", "--oversubscribe", "--bind-to", "none"]
     if cluster:
-        for line in subprocess.check_output([VCLUSTER, "env"], text=True).splitlines():
-            k, v = line.replace("export ", "", 1).split("=", 1)
-            env[k] = v
         hosts = vcluster_hosts()
         cmd += ["-hostfile", os.path.join(REPO, "hostfiles", "vcluster"), "--map-by", "ppr:1:node",
                 "-np", str(len(hosts))]

@@ -392,11 +392,7 @@ LAUNCHER = os.path.join(REPO, "launcher", "distenv")
 
 
 def launcher(args, cluster=False, timeout=120):
-    env = root_env()
-    if cluster:
-        for line in subprocess.check_output([VCLUSTER, "env"], text=True).splitlines():
-            k, v = line.replace("export ", "", 1).split("=", 1)
-            env[k] = v
+    env = cluster_env() if cluster else root_env()
     for k in [k for k in env if k.startswith(("DISTENV_", "JULIA_"))]:
         del env[k]  # the launcher forwards these: the test decides which are set
     env["DISTENV_BOOTSTRAP"] = BOOTSTRAP
@@ -556,10 +552,7 @@ def cluster_rank_killed_mid_broadcast():
             f.write(os.urandom(24 << 20))  # incompressible: ~10 s at 20 Mbit/s
         subprocess.run([VCLUSTER, "shape", "20mbit"], check=True)
         try:
-            env = root_env()
-            for line in subprocess.check_output([VCLUSTER, "env"], text=True).splitlines():
-                k, v = line.replace("export ", "", 1).split("=", 1)
-                env[k] = v
+            env = cluster_env()
             marker = f"distenv-midkill-{os.getpid()}"
             cmd = ["mpirun", "-hostfile", os.path.join(REPO, "hostfiles", "vcluster"), "--map-by", "ppr:1:node",
                    "--bind-to", "none", BOOTSTRAP, "-p", project, "-d", "/scratch/distenv", "--",
@@ -598,10 +591,7 @@ def cluster_sigint_to_mpirun_stops_workers_everywhere():
     hosts = vcluster_hosts()
     with Scratch() as t:
         project = copy_example(t / "src")
-        env = root_env()
-        for line in subprocess.check_output([VCLUSTER, "env"], text=True).splitlines():
-            k, v = line.replace("export ", "", 1).split("=", 1)
-            env[k] = v
+        env = cluster_env()
         marker = f"distenv-sigint-{os.getpid()}"
         cmd = ["mpirun", "-hostfile", os.path.join(REPO, "hostfiles", "vcluster"), "--map-by", "ppr:1:node",
                "--bind-to", "none", BOOTSTRAP, "-p", project, "-d", "/scratch/distenv", "--grace", "3", "--",

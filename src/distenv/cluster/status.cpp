@@ -67,21 +67,6 @@ std::string version_of(const std::string& runtime) {
   return status == 0 ? out : std::string();
 }
 
-bool on_path(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  std::string p = path ? path : "";
-  size_t start = 0;
-  while (start <= p.size()) {
-    size_t colon = p.find(':', start);
-    if (colon == std::string::npos)
-      colon = p.size();
-    if (::access((p.substr(start, colon - start) + "/" + program).c_str(), X_OK) == 0)
-      return true;
-    start = colon + 1;
-  }
-  return false;
-}
-
 } // namespace
 
 std::string MachineStatus::encode() const {
@@ -124,7 +109,8 @@ MachineStatus collect_status(const fs::path& dest, const std::string& runtime, c
   s.runtime = runtime;
   s.runtime_hint = runtime_hint;
   if (!runtime.empty()) {
-    s.runtime_version = on_path(runtime) || runtime.find('/') != std::string::npos ? version_of(runtime) : "";
+    const char* path = std::getenv("PATH");
+    s.runtime_version = find_program(runtime, path ? path : "").empty() ? "" : version_of(runtime);
     if (s.runtime_version.empty())
       s.runtime_version = "missing";
   }

@@ -2,6 +2,7 @@
 #include <distenv/pack/chunks.hpp>
 
 #include <distenv/util/error.hpp>
+#include <distenv/util/files.hpp>
 
 #include <fmt/format.h>
 
@@ -58,17 +59,8 @@ FileChunkSink::~FileChunkSink() {
 }
 
 void FileChunkSink::put(Bytes chunk) {
-  const std::byte* p = chunk.data();
-  size_t left = chunk.size();
-  while (left > 0) {
-    ssize_t n = ::write(m_fd, p, left);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      throw Error(fmt::format("{}: cannot write: {}", m_path.string(), errno_text(errno)));
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  if (!write_fully(m_fd, chunk.data(), chunk.size()))
+    throw Error(fmt::format("{}: cannot write: {}", m_path.string(), errno_text(errno)));
 }
 
 void FileChunkSink::close() {

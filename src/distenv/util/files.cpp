@@ -24,20 +24,46 @@ struct Fd {
 };
 
 void write_all(int fd, const std::string& content, const fs::path& path) {
-  const char* p = content.data();
-  size_t left = content.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      throw Error(fmt::format("{}: cannot write: {}", path.string(), errno_text(errno)));
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  if (!write_fully(fd, content.data(), content.size()))
+    throw Error(fmt::format("{}: cannot write: {}", path.string(), errno_text(errno)));
 }
 
 } // namespace
+
+bool write_fully(int fd, const void* data, size_t size) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd, p, size);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string find_program(const std::string& program, const std::string& path_value) {
+  if (program.empty())
+    return {};
+  if (program.find('/') != std::string::npos)
+    return ::access(program.c_str(), X_OK) == 0 ? program : std::string();
+  size_t start = 0;
+  while (start <= path_value.size()) {
+    size_t colon = path_value.find(':', start);
+    if (colon == std::string::npos)
+      colon = path_value.size();
+    std::string dir = path_value.substr(start, colon - start);
+    if (dir.empty())
+      dir = ".";
+    const std::string candidate = dir + "/" + program;
+    if (::access(candidate.c_str(), X_OK) == 0)
+      return candidate;
+    start = colon + 1;
+  }
+  return {};
+}
 
 std::string read_file(const fs::path& path) {
   Fd f;

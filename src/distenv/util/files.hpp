@@ -17,6 +17,14 @@ void write_file(const fs::path& path, const std::string& content);
 // the new one, never a torn one.
 void write_file_atomic(const fs::path& path, const std::string& content);
 
+// Writes all `size` bytes to `fd`, retrying on EINTR and short writes.
+// False (errno set) when the descriptor refuses them.
+bool write_fully(int fd, const void* data, size_t size);
+
+// Absolute path of `program` found on `path_value` (a PATH string), or "".
+// A name with a '/' is returned as it is when it is executable.
+std::string find_program(const std::string& program, const std::string& path_value);
+
 // The path with '/' separators, as stored in archives and reports.
 std::string generic(const fs::path& path);
 

@@ -83,25 +83,4 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
   return {};
 }
 
-std::string find_program(const std::string& program, const std::string& path_value) {
-  if (program.empty())
-    return {};
-  if (program.find('/') != std::string::npos)
-    return ::access(program.c_str(), X_OK) == 0 ? program : std::string();
-  size_t start = 0;
-  while (start <= path_value.size()) {
-    size_t colon = path_value.find(':', start);
-    if (colon == std::string::npos)
-      colon = path_value.size();
-    std::string dir = path_value.substr(start, colon - start);
-    if (dir.empty())
-      dir = ".";
-    const std::string candidate = dir + "/" + program;
-    if (::access(candidate.c_str(), X_OK) == 0)
-      return candidate;
-    start = colon + 1;
-  }
-  return {};
-}
-
 } // namespace distenv::workers

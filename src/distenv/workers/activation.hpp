@@ -1,6 +1,7 @@
 #pragma once
 
 #include <distenv/layout/metadata.hpp>
+#include <distenv/util/files.hpp>
 
 #include <boost/filesystem/path.hpp>
 
@@ -35,9 +36,5 @@ std::vector<std::string> current_environment();
 
 // The value of KEY in a KEY=VALUE list ("" when absent).
 std::string env_value(const std::vector<std::string>& env, const std::string& key);
-
-// Absolute path of `program` found on `path_value` (a PATH string), or "".
-// A name with a '/' is returned as it is when it is executable.
-std::string find_program(const std::string& program, const std::string& path_value);
 
 } // namespace distenv::workers

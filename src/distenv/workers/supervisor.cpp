@@ -2,6 +2,7 @@
 #include <distenv/workers/supervisor.hpp>
 
 #include <distenv/util/error.hpp>
+#include <distenv/util/files.hpp>
 #include <distenv/workers/activation.hpp>
 #include <distenv/workers/line_buffer.hpp>
 
@@ -58,17 +59,7 @@ private:
 };
 
 void write_all(int fd, const std::string& text) {
-  const char* p = text.data();
-  size_t left = text.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return; // our own output is gone; keep supervising
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  (void)write_fully(fd, text.data(), text.size()); // our own output gone: keep supervising
 }
 
 struct Child {
