@@ -281,6 +281,26 @@ def cluster_second_run_sends_nothing_and_one_change_reaches_all():
 
 
 @test
+def cluster_only_the_host_that_lacks_it_receives():
+    need_root()
+    hosts = vcluster_hosts()
+    wipe_cluster_stores()
+    with Scratch() as t:
+        r, project = cluster_run(t, [])
+        equal(r.code, 0, f"first run\n{r}")
+        tree = report(t / "r.json")["tree_hash"]
+        shutil.rmtree(os.path.join(host_disk("node2"), "distenv"))
+        r, _ = cluster_run(t, [], project=project)
+        equal(r.code, 0, f"second run\n{r}")
+        rep = report(t / "r.json")
+        equal({m["host"]: m["install"] for m in rep["per_machine"]},
+              {h: ("received" if h == "node2" else "reused") for h in hosts}, "installs")
+        equal(rep["receivers"], 1, "receivers")
+        check(rep["archive_bytes"] > 0, "rank 0 sent the archive although its own machine had it")
+        check(installed_on("node2", tree), "node2 has it again")
+
+
+@test
 def cluster_shared_store_installs_once():
     need_root()
     hosts = vcluster_hosts()
