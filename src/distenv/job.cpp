@@ -14,6 +14,7 @@
 #include <distenv/transport/chunk_broadcast.hpp>
 #include <distenv/util/error.hpp>
 #include <distenv/util/files.hpp>
+#include <distenv/util/units.hpp>
 #include <distenv/workers/activation.hpp>
 #include <distenv/workers/supervisor.hpp>
 
@@ -237,11 +238,13 @@ int run_job(const cli::Options& o, int argc, const char* const* argv) {
     // activate: every machine reads the installed tree's metadata and checks the runtime
     const fs::path root = store.path_of(plan.tree_hash);
     layout::Metadata meta;
+    std::optional<install::Store::InUse> in_use; // --gc leaves it alone while we run
     cluster::phase(world, s.host, [&] {
       if (!s.machines.leader)
         return;
       if (!store.has(plan.tree_hash))
         throw Error(fmt::format("the environment is not in {} after the install", store.envs_dir().string()));
+      in_use.emplace(store, plan.tree_hash);
       meta = layout::metadata_from_json(read_file(root / layout::k_metadata_path),
                                         (root / layout::k_metadata_path).string());
       check_runtime(meta, s, root);
@@ -335,6 +338,32 @@ int run_job(const cli::Options& o, int argc, const char* const* argv) {
     }
     return f.exit_code();
   }
+}
+
+int run_gc(const cli::Options& o, int argc, const char* const* argv) {
+  int mpi_argc = argc;
+  char** mpi_argv = const_cast<char**>(argv);
+  boost::mpi::environment mpi(mpi_argc, mpi_argv, boost::mpi::threading::funneled, false);
+  boost::mpi::communicator world;
+  const cluster::Machines machines = cluster::discover_machines(world);
+  std::string line;
+  try {
+    if (machines.leader) {
+      install::Store store(o.dest);
+      auto c = store.collect(static_cast<size_t>(o.gc_keep));
+      line = fmt::format("{}: removed {} ({}), kept {}, in use {}", machines.mine().host, c.removed.size(),
+                         human_bytes(c.bytes_freed), c.kept.size(), c.busy.size());
+    }
+  } catch (const std::exception& e) {
+    line = fmt::format("{}: gc failed: {}", machines.mine().host, e.what());
+  }
+  std::vector<std::string> all;
+  boost::mpi::gather(world, line, all, 0);
+  if (world.rank() == 0)
+    for (const std::string& l : all)
+      if (!l.empty())
+        std::printf("distenv: gc %s\n", l.c_str());
+  return 0;
 }
 
 int run_status(const cli::Options& o, int argc, const char* const* argv) {

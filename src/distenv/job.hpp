@@ -12,4 +12,7 @@ int run_job(const cli::Options& o, int argc, const char* const* argv);
 // `--status`: one row per machine of the job (no install, no workers).
 int run_status(const cli::Options& o, int argc, const char* const* argv);
 
+// `--gc N`: on every machine, keep the N most recently used environments.
+int run_gc(const cli::Options& o, int argc, const char* const* argv);
+
 } // namespace distenv

@@ -81,6 +81,8 @@ int run(int argc, const char* const* argv) {
       return run_plan(o);
     if (o.status)
       return run_status(o, argc, argv);
+    if (o.gc_keep >= 0)
+      return run_gc(o, argc, argv);
     if (!o.pack_to.empty())
       return run_pack_to(o);
     if (!o.install_from.empty())

@@ -432,7 +432,7 @@ def launcher_dry_run_prints_the_mpirun_line():
     r = launcher(["plan", "-p", "/x/proj", "--dry-run"])
     equal(r.out.strip(), f"{BOOTSTRAP} --plan -p /x/proj", "plan line")
     r = launcher(["fly"])
-    equal((r.code, r.err.strip()), (2, "distenv: error: unknown command 'fly' (run, status, plan)"), "bad command")
+    equal((r.code, r.err.strip()), (2, "distenv: error: unknown command 'fly' (run, status, gc, plan)"), "bad command")
 
 
 @test
@@ -473,6 +473,43 @@ def cluster_status_one_row_per_machine():
             check(x["runtime_version"].startswith("Python 3"), f"runtime version {x['runtime_version']}")
         for h in hosts:
             check(re.search(rf"^{h} +{NPROC} ", r.out, re.M), f"row for {h}\n{r.out}")
+
+
+@test
+def cluster_gc_keeps_recent_and_in_use_environments():
+    need_root()
+    hosts = vcluster_hosts()
+    wipe_cluster_stores()
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        trees = []
+        for i in range(3):  # three versions of the environment, used in this order
+            with open(os.path.join(project, "version.txt"), "w") as f:
+                f.write(f"{i}\n")
+            r, _ = cluster_run(t, ["--", "true"], project=project)
+            equal(r.code, 0, f"run {i}\n{r}")
+            trees.append(report(t / "r.json")["tree_hash"])
+            time.sleep(1.1)  # distinct last-used times
+        # a job keeps using the oldest while gc runs
+        marker = f"distenv-gc-{os.getpid()}"
+        with open(os.path.join(project, "version.txt"), "w") as f:
+            f.write("0\n")
+        cmd = ["mpirun", "-hostfile", os.path.join(REPO, "hostfiles", "vcluster"), "--map-by", "ppr:1:node",
+               "--bind-to", "none", BOOTSTRAP, "-p", project, "-d", "/scratch/distenv", "--workers", "1", "--",
+               "sh", "-c", f"sleep 8 # {marker}"]
+        p = subprocess.Popen(cmd, env=cluster_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 30
+        while time.time() < deadline and len([l for l in leftover_processes(marker) if " sh -c" in l]) < len(hosts):
+            time.sleep(0.2)
+        r = launcher(["gc", "-H", os.path.join(REPO, "hostfiles", "vcluster"), "-d", "/scratch/distenv",
+                      "--keep", "0"], cluster=True)
+        equal(r.code, 0, f"gc\n{r}")
+        for h in hosts:
+            contains(r.out, f"distenv: gc {h}: removed 2 (", "per-host line")
+            contains(r.out, "in use 1", "the environment in use is kept")
+            equal(envs_on(h), [os.path.join(host_disk(h), "distenv", "envs", trees[0])], f"{h}: what is left")
+        p.communicate(timeout=30)
+        equal(p.returncode, 0, "the job that was using it finished normally")
 
 
 # ---------------------------------------------------------------- faults across hosts

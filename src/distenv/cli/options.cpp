@@ -45,6 +45,10 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   app.add_flag("--status", o.status,
                "print one row per machine: threads, load, free memory, free space at --dest, "
                "runtime version, installed environments");
+  app.add_option("--gc", o.gc_keep,
+                 "on every machine, keep the N most recently used environments in --dest and "
+                 "remove the others (never one in use)")
+      ->check(CLI::Range(0, 1000000));
   app.add_option("--report", report, "write a JSON report to this file");
   app.add_option("--pack-to", pack_to, "write the packed environment (tar+zstd) to a file");
   app.add_option("--install-from", install_from,

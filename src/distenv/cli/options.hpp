@@ -16,6 +16,7 @@ struct Options {
   fs::path dest;                     // node-local store; default $DISTENV_DEST or /tmp/distenv
   std::optional<std::string> julia_version;
   bool plan = false;                 // print what would ship, touch nothing
+  int gc_keep = -1;                  // --gc N: keep the N most recently used environments
   bool status = false;               // one row per machine: threads, load, memory, space, runtime
   fs::path report;                   // JSON report file
   fs::path pack_to;                  // write the packed environment to a file

@@ -11,7 +11,11 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <algorithm>
+#include <ctime>
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <random>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -66,6 +70,68 @@ void check_free_space(const fs::path& dir, uint64_t bytes) {
 bool Store::has(const hash::Hash128& tree) const {
   boost::system::error_code ec;
   return fs::is_directory(path_of(tree), ec);
+}
+
+Store::InUse::InUse(const Store& store, const hash::Hash128& tree) {
+  const fs::path dir = store.path_of(tree);
+  m_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (m_fd < 0)
+    throw Error(fmt::format("{}: {}", dir.string(), errno_text(errno)));
+  while (::flock(m_fd, LOCK_SH) != 0 && errno == EINTR) {
+  }
+  ::futimens(m_fd, nullptr); // last used: now
+}
+
+Store::InUse::~InUse() {
+  if (m_fd >= 0)
+    ::close(m_fd);
+}
+
+Store::Collected Store::collect(size_t keep) {
+  Collected result;
+  boost::system::error_code ec;
+  if (!fs::is_directory(envs_dir(), ec))
+    return result;
+  FileLock lock(envs_dir() / ".lock"); // no install runs meanwhile
+  struct Env {
+    std::string name;
+    std::time_t used;
+  };
+  std::vector<Env> envs;
+  for (fs::directory_iterator it(envs_dir(), ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (hash::Hash128::from_hex(name) && fs::is_directory(it->path(), ec))
+      envs.push_back({name, fs::last_write_time(it->path(), ec)});
+  }
+  std::sort(envs.begin(), envs.end(), [](const Env& a, const Env& b) {
+    return a.used != b.used ? a.used > b.used : a.name < b.name;
+  });
+  for (size_t i = 0; i < envs.size(); ++i) {
+    const fs::path dir = envs_dir() / envs[i].name;
+    if (i < keep) {
+      result.kept.push_back(envs[i].name);
+      continue;
+    }
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+      continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) { // a job is using it
+      ::close(fd);
+      result.busy.push_back(envs[i].name);
+      continue;
+    }
+    // Disappear at once under a name no run trusts, then delete.
+    const fs::path trash = envs_dir() / fmt::format(".incoming-gc-{}-{}", envs[i].name, ::getpid());
+    if (::rename(dir.c_str(), trash.c_str()) == 0) {
+      for (fs::recursive_directory_iterator it(trash, ec), end; !ec && it != end; it.increment(ec))
+        if (fs::is_regular_file(it->symlink_status()))
+          result.bytes_freed += fs::file_size(it->path(), ec);
+      remove_tree(trash);
+      result.removed.push_back(envs[i].name);
+    }
+    ::close(fd);
+  }
+  return result;
 }
 
 std::string Store::identity() {

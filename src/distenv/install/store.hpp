@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace distenv::install {
 
@@ -48,6 +49,33 @@ public:
   // tree hash and renames. On any failure nothing is left but the lock file.
   Result install(std::optional<hash::Hash128> expected, uint64_t disk_bytes,
                  pack::ChunkSource& source);
+
+  // Marks `tree` as in use for the object's lifetime (a shared flock on its
+  // directory, dropped by the kernel if the process dies) and records the
+  // use (the directory's mtime), so collect() neither removes it now nor
+  // soon after.
+  class InUse {
+  public:
+    InUse(const Store& store, const hash::Hash128& tree);
+    ~InUse();
+    InUse(const InUse&) = delete;
+    InUse& operator=(const InUse&) = delete;
+
+  private:
+    int m_fd = -1;
+  };
+
+  struct Collected {
+    std::vector<std::string> removed; // hashes
+    std::vector<std::string> kept;
+    std::vector<std::string> busy; // beyond `keep` but in use: kept
+    uint64_t bytes_freed = 0;
+  };
+
+  // Garbage collection: keeps the `keep` most recently used environments and
+  // removes the others, except those in use. An environment disappears with
+  // one rename (a later run never sees half of it) and is deleted after.
+  Collected collect(size_t keep);
 
 private:
   fs::path m_dest;

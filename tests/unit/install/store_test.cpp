@@ -10,6 +10,8 @@
 #include <boost/filesystem/operations.hpp>
 #include <gtest/gtest.h>
 
+#include <ctime>
+#include <optional>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -152,4 +154,35 @@ TEST(Store, ConcurrentInstallersEndWithOneIntactInstall) {
   EXPECT_EQ(reused, k_processes - 1);
   EXPECT_EQ(listing(t / "dest/envs"), (std::vector<std::string>{".lock", p.tree.tree_hash.hex()}));
   EXPECT_EQ(hash_on_disk(install::Store(t / "dest").path_of(p.tree.tree_hash)), p.tree.tree_hash);
+}
+
+TEST(Store, CollectKeepsTheMostRecentlyUsedAndThoseInUse) {
+  TempDir t;
+  install::Store store(t / "dest");
+  std::vector<hash::Hash128> trees;
+  for (int i = 0; i < 4; ++i) {
+    write(t / ("p" + std::to_string(i) + "/distenv.toml"), "");
+    write(t / ("p" + std::to_string(i) + "/data"), std::string(1000, 'a' + i));
+    auto p = test::plan(t / ("p" + std::to_string(i)));
+    test::install_locally(p, t / "dest");
+    trees.push_back(p.tree.tree_hash);
+    // used in order 0, 1, 2, 3: 3 is the most recent
+    fs::last_write_time(store.path_of(p.tree.tree_hash), std::time(nullptr) - 1000 + i * 10);
+  }
+  std::optional<install::Store::InUse> busy;
+  busy.emplace(store, trees[0]); // a job runs with the oldest: marks it used now
+  fs::last_write_time(store.path_of(trees[0]), std::time(nullptr) - 5000); // and pretend it is old
+  auto c = store.collect(2);
+  EXPECT_EQ(c.kept, (std::vector<std::string>{trees[3].hex(), trees[2].hex()}));
+  EXPECT_EQ(c.removed, std::vector<std::string>{trees[1].hex()});
+  EXPECT_EQ(c.busy, std::vector<std::string>{trees[0].hex()});
+  EXPECT_GE(c.bytes_freed, 1000u);
+  EXPECT_FALSE(store.has(trees[1]));
+  EXPECT_TRUE(store.has(trees[0]));
+  busy.reset();
+  auto again = store.collect(2);
+  EXPECT_EQ(again.removed, std::vector<std::string>{trees[0].hex()});
+  std::vector<std::string> left{".lock", trees[2].hex(), trees[3].hex()};
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(listing(t / "dest/envs"), left);
 }
