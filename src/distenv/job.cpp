@@ -57,8 +57,7 @@ cluster::JobPlan read_and_share(const cli::Options& o, JobState& s, std::optiona
 }
 
 // Each machine looks at its store; everyone learns who must receive.
-std::vector<cluster::StoreState> check_stores(const cli::Options& o, JobState& s, const cluster::JobPlan& plan,
-                                              install::Store& store) {
+std::vector<cluster::StoreState> check_stores(JobState& s, const cluster::JobPlan& plan, install::Store& store) {
   std::string mine;
   cluster::phase(s.world, s.host, [&] {
     if (!s.machines.leader)
@@ -70,7 +69,6 @@ std::vector<cluster::StoreState> check_stores(const cli::Options& o, JobState& s
       install::check_free_space(store.envs_dir(), plan.disk_estimate(store.block_size()));
     mine = fmt::format("{} {}", st.has ? 1 : 0, st.store_id);
   });
-  (void)o;
   std::vector<std::string> all;
   boost::mpi::all_gather(s.world, mine, all);
   std::vector<cluster::StoreState> states(static_cast<size_t>(s.machines.count()));
@@ -229,7 +227,7 @@ int run_job(const cli::Options& o, int argc, const char* const* argv) {
 
     // agree: every machine checks its store; who receives is decided
     install::Store store(o.dest);
-    const auto states = check_stores(o, s, plan, store);
+    const auto states = check_stores(s, plan, store);
 
     // pack / broadcast / install: only to machines that lack the environment
     Transfer t;

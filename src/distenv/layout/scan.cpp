@@ -229,23 +229,23 @@ Metadata make_metadata(const env::Environment& env, const Layout& layout) {
 }
 
 void hash_files(Tree& tree, unsigned threads) {
-  std::vector<FileEntry*> todo;
+  std::vector<FileEntry*> pending;
   for (FileEntry& e : tree.entries)
     if (e.type == 'f' && !e.content)
-      todo.push_back(&e);
+      pending.push_back(&e);
   std::atomic<size_t> next{0};
   std::exception_ptr failure;
   std::mutex failure_mutex;
   auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < todo.size();) {
+    for (size_t i; (i = next.fetch_add(1)) < pending.size();) {
       try {
-        FileEntry& e = *todo[i];
+        FileEntry& e = *pending[i];
         e.hash = hash::hash_file(e.source, e.size);
       } catch (...) {
         std::lock_guard lock(failure_mutex);
         if (!failure)
           failure = std::current_exception();
-        next = todo.size();
+        next = pending.size();
       }
     }
   };
