@@ -186,6 +186,31 @@ public:
     }
   }
 
+  // The topmost directory above `dir` whose project lists it (or a workspace
+  // that lists it) in `[workspace] projects`, or an empty path.
+  fs::path workspace_root(const fs::path& dir) {
+    fs::path member = dir, root;
+    for (fs::path p = dir.parent_path(); !p.empty() && p != p.parent_path(); p = p.parent_path()) {
+      const fs::path project = find_julia_project(p);
+      if (project.empty())
+        continue;
+      const TomlDoc doc = parse_toml_file(project, display(project));
+      const toml::array* projects = nullptr;
+      if (const auto* ws = doc.table.get("workspace"); ws && ws->as_table())
+        if (const auto* list = ws->as_table()->get("projects"))
+          projects = list->as_array();
+      bool listed = false;
+      if (projects)
+        for (const toml::node& entry : *projects)
+          if (entry.as_string() && (p / entry.as_string()->get()).lexically_normal() == member.lexically_normal())
+            listed = true;
+      if (!listed)
+        break;
+      root = member = p;
+    }
+    return root;
+  }
+
   fs::path pick_manifest(const TomlDoc& project, const ReadOptions& options,
                          bool& has_deps, bool& has_source_paths) {
     const fs::path dir = project.path.parent_path();
@@ -202,13 +227,21 @@ public:
                                      project.where(*explicit_manifest),
                                      explicit_manifest->as_string()->get(),
                                      m.lexically_normal().string()));
-      return m;
+      return fs::canonical(m); // its path values are rewritten by path: one name for it
     }
     auto version = options.julia_version ? options.julia_version : newest_manifest_version(dir);
     std::vector<std::string> names = manifest_candidates(version);
     for (const std::string& name : names)
       if (is_file(dir / name))
         return dir / name;
+    // Julia 1.12 workspaces: a member without a manifest of its own uses the
+    // one of the topmost workspace root that lists it.
+    if (const fs::path root = workspace_root(dir); !root.empty()) {
+      auto root_version = options.julia_version ? options.julia_version : newest_manifest_version(root);
+      for (const std::string& name : manifest_candidates(root_version))
+        if (is_file(root / name))
+          return root / name;
+    }
     if (has_deps && !has_source_paths) {
       std::string looked;
       for (const std::string& name : names)

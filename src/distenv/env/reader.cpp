@@ -57,6 +57,15 @@ Environment read_environment(const ReadOptions& options) {
   for (const DevPackage& dev : env.dev_packages)
     if (std::find(env.roots.begin(), env.roots.end(), dev.source) == env.roots.end())
       env.roots.push_back(dev.source);
+  // A manifest outside the project (`manifest = "../Manifest.toml"`, a
+  // workspace root's) ships with its directory, so that it can be rewritten
+  // and found next to the project in the install tree.
+  if (!env.manifest_file.empty()) {
+    env.manifest_file = fs::canonical(env.manifest_file, ec);
+    const fs::path dir = env.manifest_file.parent_path();
+    if (std::none_of(env.roots.begin(), env.roots.end(), [&](const fs::path& r) { return is_within(dir, r); }))
+      env.roots.push_back(dir);
+  }
 
   // distenv.toml comes last: its variables override the Julia defaults.
   if (has_generic)

@@ -141,8 +141,20 @@ TEST(Julia, ManifestKeyPointsElsewhere) {
   write(t / "ws/X/Project.toml", "name = \"X\"\n");
   write(t / "ws/app/Project.toml", "manifest = \"../Manifest.toml\"\n[deps]\nX = \"1\"\n");
   auto e = read(t / "ws/app");
-  EXPECT_EQ(e.manifest_file, t / "ws/app/../Manifest.toml");
+  EXPECT_EQ(e.manifest_file, t / "ws/Manifest.toml");
   EXPECT_EQ(dev(e, "X").source, t / "ws/X");
+}
+
+TEST(Julia, WorkspaceMemberUsesTheRootManifest) {
+  TempDir t;
+  test::copy_fixture("julia-workspace", t.path());
+  auto e = read(t / "ws/app");
+  EXPECT_EQ(e.manifest_file, t / "ws/Manifest.toml");
+  EXPECT_EQ(dev(e, "Foo").source, t / "ws/lib/Foo");
+  EXPECT_NE(std::find(e.roots.begin(), e.roots.end(), t / "ws"), e.roots.end()) << "the workspace root ships";
+  // not listed in the workspace: no manifest, an error
+  write(t / "ws/other/Project.toml", "[deps]\nFoo = \"1\"\n");
+  EXPECT_THROW(read(t / "ws/other"), InputError);
 }
 
 TEST(JuliaErrors, MalformedManifest) {

@@ -151,6 +151,27 @@ TEST(Tree, SourcesChainsAreRewrittenInEveryProject) {
             std::string::npos);
 }
 
+TEST(Tree, WorkspaceRootShipsAndItsManifestResolves) {
+  TempDir t;
+  test::copy_fixture("julia-workspace", t.path());
+  auto p = test::plan(t / "ws/app");
+  EXPECT_EQ(p.layout.project, "ws/app");
+  auto r = test::install_locally(p, t / "dest");
+  EXPECT_EQ(check_paths_resolve(r.dir / "ws/Manifest.toml", r.dir), 1u);
+  EXPECT_TRUE(fs::is_regular_file(r.dir / "ws/Project.toml"));
+  EXPECT_TRUE(fs::is_regular_file(r.dir / "ws/app/main.jl"));
+}
+
+TEST(Tree, ManifestKeyOutsideTheProjectShipsAndResolves) {
+  TempDir t;
+  write(t / "repo/Manifest.toml", "manifest_format = \"2.0\"\n[[deps.X]]\npath = \"pkgs/X\"\n");
+  write(t / "repo/pkgs/X/Project.toml", "name = \"X\"\n");
+  write(t / "repo/app/Project.toml", "manifest = \"../Manifest.toml\"\n[deps]\nX = \"1\"\n");
+  auto p = test::plan(t / "repo/app");
+  auto r = test::install_locally(p, t / "dest");
+  EXPECT_EQ(check_paths_resolve(r.dir / "repo/Manifest.toml", r.dir), 1u);
+}
+
 TEST(Tree, VersionedManifestIsTheOneRewritten) {
   TempDir t;
   test::copy_fixture("julia-versioned", t.path());
