@@ -106,6 +106,8 @@ Transfer transfer(const cli::Options& o, JobState& s, const cluster::JobPlan& pl
   if (receivers.empty() || !participant)
     return t;
   const int size = group.size();
+  // The archive's size is known only once packed: the content size stands in
+  // for it, which keeps the chain a little longer than the model would.
   const int fanout = o.fanout ? o.fanout : transport::choose_fanout(size, plan.bytes, o.chunk_size);
   t.algorithm = transport::fanout_name(fanout);
   const transport::Links links = transport::tree_links(group.rank(), size, 0, fanout);
@@ -114,7 +116,6 @@ Transfer transfer(const cli::Options& o, JobState& s, const cluster::JobPlan& pl
   std::optional<install::AsyncInstall> installer;
   if (receiving)
     installer.emplace(store, plan.tree_hash, plan.disk_estimate(store.block_size()), k_depth);
-  cluster::Outcome outcome;
   try {
     if (s.root) {
       pack::AsyncPack packer(prepared->tree, {o.chunk_size, o.zstd_level, o.zstd_threads}, k_depth);
