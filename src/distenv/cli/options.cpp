@@ -17,6 +17,21 @@
 
 namespace distenv::cli {
 
+namespace {
+
+// "12" -> 12; 0 for anything that is not a whole number of 1 or more.
+int positive_int(const std::string& text) {
+  try {
+    size_t used = 0;
+    const int n = std::stoi(text, &used);
+    return used == text.size() && n >= 1 ? n : 0;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+} // namespace
+
 std::optional<Options> parse_options(int argc, const char* const* argv) {
   Options o;
   if (const char* dest = std::getenv("DISTENV_DEST"); dest && *dest)
@@ -95,30 +110,14 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   if (!size || *size < 4096 || *size > (1ull << 30))
     throw InputError(fmt::format("--chunk-size {}: expected a size between 4KiB and 1GiB", chunk));
   o.chunk_size = static_cast<size_t>(*size);
-  if (workers != "auto") {
-    try {
-      size_t used = 0;
-      o.workers = std::stoi(workers, &used);
-      if (used != workers.size() || o.workers < 1)
-        throw std::invalid_argument(workers);
-    } catch (const std::exception&) {
-      throw InputError(fmt::format("--workers {}: expected a number of workers (1 or more) or auto", workers));
-    }
-  }
+  if (workers != "auto" && !(o.workers = positive_int(workers)))
+    throw InputError(fmt::format("--workers {}: expected a number of workers (1 or more) or auto", workers));
   if (broadcast == "chain")
     o.fanout = 1;
   else if (broadcast == "tree")
     o.fanout = 2;
-  else if (broadcast != "auto") {
-    try {
-      size_t used = 0;
-      o.fanout = std::stoi(broadcast, &used);
-      if (used != broadcast.size() || o.fanout < 1)
-        throw std::invalid_argument(broadcast);
-    } catch (const std::exception&) {
-      throw InputError(fmt::format("--broadcast {}: expected auto, chain, tree or a fan-out", broadcast));
-    }
-  }
+  else if (broadcast != "auto" && !(o.fanout = positive_int(broadcast)))
+    throw InputError(fmt::format("--broadcast {}: expected auto, chain, tree or a fan-out", broadcast));
   if (o.dest.empty())
     throw InputError("--dest: must not be empty");
   return o;
