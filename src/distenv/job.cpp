@@ -4,7 +4,6 @@
 #include <distenv/cluster/agreement.hpp>
 #include <distenv/cluster/machines.hpp>
 #include <distenv/cluster/plan.hpp>
-#include <distenv/cluster/status.hpp>
 #include <distenv/install/async_install.hpp>
 #include <distenv/install/store.hpp>
 #include <distenv/layout/metadata.hpp>
@@ -12,19 +11,20 @@
 #include <distenv/pipeline.hpp>
 #include <distenv/report/job_report.hpp>
 #include <distenv/transport/chunk_broadcast.hpp>
+#include <distenv/transport/codec.hpp>
 #include <distenv/util/error.hpp>
 #include <distenv/util/files.hpp>
 #include <distenv/util/units.hpp>
+#include <distenv/cluster/status.hpp>
+#include <distenv/env/environment.hpp>
 #include <distenv/workers/activation.hpp>
-#include <distenv/workers/supervisor.hpp>
 
-#include <boost/mpi/collectives.hpp>
-#include <boost/mpi/environment.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
+#include <cstring>
+#include <optional>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -32,56 +32,27 @@ namespace distenv {
 
 namespace {
 
-// ---- The job: one rank per machine under mpirun (or a singleton). ----
+using clock = std::chrono::steady_clock;
 
 constexpr size_t k_depth = 3; // chunks in flight per stage: memory is a few chunks
 
-struct JobState {
-  boost::mpi::communicator& world;
-  cluster::Machines machines;
-  std::string host = machine_name();
-  bool root = false;
+double seconds_since(clock::time_point start) {
+  return std::chrono::duration<double>(clock::now() - start).count();
+}
+
+// A chunk source that has already failed: the root's way of telling the
+// receivers to abort when it cannot even start packing.
+class FailedSource : public pack::ChunkSource {
+public:
+  explicit FailedSource(std::exception_ptr failure) : m_failure(std::move(failure)) {}
+  pack::Bytes next() override { std::rethrow_exception(m_failure); }
+
+private:
+  std::exception_ptr m_failure;
 };
 
-// Rank 0 reads the environment; every rank gets the plan.
-cluster::JobPlan read_and_share(const cli::Options& o, JobState& s, std::optional<Prepared>& prepared) {
-  std::string encoded;
-  cluster::phase(s.world, s.host, [&] {
-    if (s.root) {
-      prepared = prepare(o);
-      encoded = cluster::JobPlan::from_tree(prepared->tree, prepared->layout.project).encode();
-    }
-  });
-  boost::mpi::broadcast(s.world, encoded, 0);
-  return cluster::JobPlan::decode(encoded);
-}
-
-// Each machine looks at its store; everyone learns who must receive.
-std::vector<cluster::StoreState> check_stores(JobState& s, const cluster::JobPlan& plan, install::Store& store) {
-  std::string mine;
-  cluster::phase(s.world, s.host, [&] {
-    if (!s.machines.leader)
-      return;
-    cluster::StoreState st;
-    st.store_id = store.identity();
-    st.has = store.has(plan.tree_hash);
-    if (!st.has)
-      install::check_free_space(store.envs_dir(), plan.disk_estimate(store.block_size()));
-    mine = fmt::format("{} {}", st.has ? 1 : 0, st.store_id);
-  });
-  std::vector<std::string> all;
-  boost::mpi::all_gather(s.world, mine, all);
-  std::vector<cluster::StoreState> states(static_cast<size_t>(s.machines.count()));
-  for (size_t m = 0; m < states.size(); ++m) {
-    const std::string& line = all[static_cast<size_t>(s.machines.all[m].leader)];
-    states[m].has = line.rfind("1 ", 0) == 0;
-    states[m].store_id = line.substr(2);
-  }
-  return states;
-}
-
 struct Transfer {
-  std::string install = "reused"; // this machine: received / reused / shared
+  report::Install install = report::Install::reused;
   uint64_t bytes_received = 0;
   double install_seconds = 0;
   uint64_t archive_bytes = 0; // rank 0: stream size
@@ -90,287 +61,365 @@ struct Transfer {
   int receivers = 0;
 };
 
-// The pipelined broadcast from rank 0 to the receiving machines, each of
-// which installs while the stream passes through.
-Transfer transfer(const cli::Options& o, JobState& s, const cluster::JobPlan& plan, install::Store& store,
-                  const std::vector<cluster::StoreState>& states, const std::optional<Prepared>& prepared) {
-  Transfer t;
-  const std::vector<int> receivers = cluster::choose_receivers(states);
-  t.receivers = static_cast<int>(receivers.size());
-  const bool receiving = s.machines.leader && std::find(receivers.begin(), receivers.end(), s.machines.self) != receivers.end();
-  if (!states[static_cast<size_t>(s.machines.self)].has && !receiving)
-    t.install = "shared";
-  const bool participant = s.root || receiving;
-  // Every rank takes part in the split; only participants use the result.
-  boost::mpi::communicator group = s.world.split(participant ? 0 : 1);
-  if (receivers.empty() || !participant)
-    return t;
-  const int size = group.size();
-  // The archive's size is known only once packed: the content size stands in
-  // for it, which keeps the chain a little longer than the model would.
-  const int fanout = o.fanout ? o.fanout : transport::choose_fanout(size, plan.bytes, o.chunk_size);
-  t.algorithm = transport::fanout_name(fanout);
-  const transport::Links links = transport::tree_links(group.rank(), size, 0, fanout);
-  const auto start = std::chrono::steady_clock::now();
+class Job {
+public:
+  Job(const cli::Options& o, JobContext& ctx)
+      : m_o(o), m_ctx(ctx), m_agree(ctx.world, ctx.host), m_store(o.dest), m_root(ctx.world.rank() == 0) {}
 
-  std::optional<install::AsyncInstall> installer;
-  if (receiving)
-    installer.emplace(store, plan.tree_hash, plan.disk_estimate(store.block_size()), k_depth);
-  try {
-    if (s.root) {
-      pack::AsyncPack packer(prepared->tree, {o.chunk_size, o.zstd_level, o.zstd_threads}, k_depth);
-      auto r = transport::broadcast_chunks(group, links, o.chunk_size, static_cast<int>(k_depth), &packer.source(),
-                                           installer ? &installer->sink() : nullptr);
-      t.archive_bytes = r.bytes;
-      packer.finish();
-    } else {
-      auto r = transport::broadcast_chunks(group, links, o.chunk_size, static_cast<int>(k_depth), nullptr,
-                                           &installer->sink());
-      t.bytes_received = r.bytes;
-      if (!r.complete) {
-        installer->abort("the sender stopped the stream");
-        try {
-          installer->finish();
-        } catch (...) {
-        }
-        installer.reset();
-        return t; // rank 0 says why
-      }
-    }
-    if (installer) {
-      auto r = installer->finish();
-      installer.reset();
-      t.install = r.reused ? "reused" : "received";
-      t.install_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (s.root)
-        t.bytes_received = r.reused ? 0 : t.archive_bytes;
-    }
-  } catch (...) {
-    if (installer) {
-      installer->abort("install abandoned");
+  int run() {
+    m_machines = cluster::discover_machines(m_ctx.world, m_ctx.host); // machines: ranks grouped by host
+    read();                                     // read: rank 0 reads the environment; all get the plan
+    check();                                    // check: each machine's store; who receives is decided
+    transfer();                                 // transfer: pack, broadcast, install where it is missing
+    activate();                                 // activate: installed metadata, runtime, an in-use mark
+    each_machine();                             // each-machine: once-per-machine commands
+    number_workers();                           // workers: numbered across machines,
+    const std::vector<std::string> results = run_workers(); // started and supervised on each
+    return report(results);                     // report: the summary on rank 0; one exit code for all
+  }
+
+private:
+  void observe(std::string_view phase) {
+    if (m_ctx.observer)
+      m_ctx.observer->phase(phase);
+  }
+  bool leader() const { return m_machines.leader; }
+  int self() const { return m_machines.self; }
+
+  void read() {
+    const std::string plan = m_agree.broadcast(0, [&] {
+      observe("read");
+      if (!m_root)
+        return std::string();
+      check_output_path(m_o.report, "--report");
+      m_prepared = prepare(m_o);
+      m_plan = cluster::JobPlan::from_tree(m_prepared->tree, m_prepared->layout.project);
+      return m_plan.encode();
+    });
+    m_plan_bytes = plan;
+  }
+
+  void check() {
+    const std::vector<std::string> replies = m_agree.all_gather([&] {
+      observe("check");
+      if (!m_root)
+        m_plan = cluster::JobPlan::decode(m_plan_bytes);
+      m_plan_bytes.clear();
+      if (!leader())
+        return std::string();
+      cluster::StoreState st;
+      st.store_id = m_store.identity();
+      st.has = m_store.has(m_plan.tree_hash);
+      if (!st.has)
+        install::check_free_space(m_store.envs_dir(), m_plan.disk_estimate(m_store.block_size()));
+      return transport::encode(st);
+    });
+    for (const cluster::Machine& m : m_machines.all)
+      m_states.push_back(transport::decode<cluster::StoreState>(replies[static_cast<size_t>(m.leader)]));
+  }
+
+  void transfer() {
+    const std::vector<int> receivers = cluster::choose_receivers(m_states);
+    m_transfer.receivers = static_cast<int>(receivers.size());
+    const bool receiving = leader() && std::count(receivers.begin(), receivers.end(), self()) > 0;
+    if (!m_states[static_cast<size_t>(self())].has && !receiving)
+      m_transfer.install = report::Install::shared;
+    // Every rank takes part in the split, outside the step: a collective
+    // that only some ranks reach would never end.
+    std::unique_ptr<transport::Comm> group;
+    if (!receivers.empty())
+      group = m_ctx.world.split(m_root || receiving ? 0 : -1);
+    m_agree.phase([&] {
+      std::exception_ptr failure;
       try {
-        installer->finish();
+        observe("transfer");
       } catch (...) {
+        failure = std::current_exception();
+      }
+      if (group)
+        stream(*group, receiving, failure);
+      else if (failure)
+        std::rethrow_exception(failure);
+    });
+  }
+
+  // The pipelined broadcast from rank 0 to the receiving machines, each of
+  // which installs while the stream passes through. A rank that has failed
+  // (`failure`) still takes its part, so that nobody waits for it: rank 0
+  // tells everyone to abort, a receiver forwards without installing.
+  void stream(transport::Comm& group, bool receiving, std::exception_ptr failure) {
+    const auto start = clock::now();
+    std::optional<install::AsyncInstall> installer;
+    std::optional<pack::AsyncPack> packer;
+    if (!failure) {
+      try {
+        if (receiving)
+          installer.emplace(m_store, m_plan.tree_hash, m_plan.disk_estimate(m_store.block_size()), k_depth,
+                            [this](uint64_t bytes) {
+                              if (m_ctx.observer)
+                                m_ctx.observer->installed(bytes);
+                            });
+        if (m_root)
+          packer.emplace(m_prepared->tree, pack::PackOptions{m_o.chunk_size, m_o.zstd_level, m_o.zstd_threads},
+                         k_depth);
+      } catch (...) {
+        failure = std::current_exception();
+        installer.reset();
       }
     }
-    throw;
+    // The archive's size is known only once packed: the content size stands
+    // in for it, which keeps the chain a little longer than the model would.
+    const int fanout =
+        m_o.fanout ? m_o.fanout : transport::choose_fanout(group.size(), m_plan.bytes, m_o.chunk_size);
+    m_transfer.algorithm = transport::fanout_name(fanout);
+    const transport::Links links = transport::tree_links(group.rank(), group.size(), 0, fanout);
+    FailedSource failed(failure);
+    pack::ChunkSource* source = m_root ? (packer ? &packer->source() : &failed) : nullptr;
+    const transport::BroadcastResult r = transport::broadcast_chunks(
+        group, links, m_o.chunk_size, static_cast<int>(k_depth), source, installer ? &installer->sink() : nullptr);
+    if (failure)
+      std::rethrow_exception(failure);
+    if (m_root) {
+      m_transfer.archive_bytes = r.bytes;
+      packer->finish();
+    } else {
+      m_transfer.bytes_received = r.bytes;
+      if (!r.complete)
+        return; // rank 0 says why; ~AsyncInstall leaves nothing behind
+    }
+    if (installer) {
+      if (r.sink_error)
+        installer->abort(r.sink_error);
+      const install::Store::Result done = installer->finish();
+      m_transfer.install = done.reused ? report::Install::reused : report::Install::received;
+      m_transfer.install_seconds = seconds_since(start);
+      if (m_root)
+        m_transfer.bytes_received = done.reused ? 0 : m_transfer.archive_bytes;
+    }
+    m_transfer.seconds = seconds_since(start);
   }
-  t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return t;
-}
 
-// --workers auto: the CPUs SLURM allocated on this node, else the machine's
-// hardware threads (not the rank's CPU binding, which mpirun may have narrowed).
-int auto_workers() {
-  if (const char* cpus = std::getenv("SLURM_CPUS_ON_NODE"); cpus && std::atoi(cpus) > 0)
-    return std::atoi(cpus);
-  return static_cast<int>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
-}
-
-std::vector<workers::Spec> worker_specs(const cli::Options& o, const JobState& s, const layout::Metadata& meta,
-                                        const fs::path& root, int first, int local, int total) {
-  std::vector<std::string> command = o.command.empty() ? meta.command : o.command;
-  std::vector<workers::Spec> specs;
-  const auto inherited = workers::current_environment();
-  for (int i = 0; i < local; ++i) {
-    workers::WorkerPlace place{s.machines.self, s.machines.count(), first + i, total, i, local};
-    specs.push_back({command,
-                     workers::activation_environment(inherited, meta, root, s.machines.self, s.machines.count(), place),
-                     root / meta.project, fmt::format("{}:{}", s.host, first + i)});
+  void activate() {
+    m_agree.phase([&] {
+      observe("activate");
+      if (!leader())
+        return;
+      if (!m_store.has(m_plan.tree_hash))
+        throw Error(fmt::format("the environment is not in {} after the install", m_store.envs_dir().string()));
+      m_in_use.emplace(m_store, m_plan.tree_hash);
+      const fs::path file = root() / layout::k_metadata_path;
+      m_meta = layout::metadata_from_json(read_file(file), file.string());
+      if (m_meta.runtime.empty())
+        return;
+      const auto env = activation(std::nullopt);
+      if (find_program(m_meta.runtime, workers::env_value(env, "PATH")).empty())
+        throw Error(fmt::format("runtime '{}' not found on PATH{}{}", m_meta.runtime,
+                                m_meta.runtime_hint.empty() ? "" : "; ", m_meta.runtime_hint));
+    });
   }
-  return specs;
-}
 
-// Once-per-machine steps, in order; the first failure stops them.
-void each_machine(const cli::Options& o, const JobState& s, const layout::Metadata& meta, const fs::path& root) {
-  std::vector<std::string> steps;
-  if (o.instantiate)
-    steps.push_back("julia --project=\"$DISTENV_PROJECT\" -e 'using Pkg; Pkg.instantiate()'");
-  steps.insert(steps.end(), meta.each_machine.begin(), meta.each_machine.end());
-  steps.insert(steps.end(), o.each_machine.begin(), o.each_machine.end());
-  const auto env = workers::activation_environment(workers::current_environment(), meta, root, s.machines.self,
-                                                   s.machines.count(), std::nullopt);
-  for (const std::string& step : steps) {
-    auto r = workers::supervise({{{"sh", "-c", step}, env, root / meta.project, s.host + ":each-machine"}},
-                                {o.grace_seconds, 1, 2});
-    if (r.interrupted_by)
-      throw Error(fmt::format("interrupted by signal {} during each-machine command '{}'", r.interrupted_by, step),
-                  128 + r.interrupted_by);
-    if (r.exits[0].status() != 0)
-      throw Error(fmt::format("each-machine command '{}' {}", step, r.exits[0].describe()));
+  // Once-per-machine steps, in order; the first failure stops them, and
+  // stops the other machines' steps too.
+  void each_machine() {
+    m_agree.stoppable_gather(0, [&](cluster::StopNotices& notices) {
+      observe("each-machine");
+      if (!leader())
+        return std::string();
+      std::vector<std::string> steps;
+      if (m_o.instantiate)
+        steps.push_back("julia --project=\"$DISTENV_PROJECT\" -e 'using Pkg; Pkg.instantiate()'");
+      steps.insert(steps.end(), m_meta.each_machine.begin(), m_meta.each_machine.end());
+      steps.insert(steps.end(), m_o.each_machine.begin(), m_o.each_machine.end());
+      const auto env = activation(std::nullopt);
+      for (const std::string& step : steps) {
+        const workers::Supervised r = m_ctx.runner.run(
+            {{{"sh", "-c", step}, env, root() / m_meta.project, m_ctx.host + ":each-machine"}},
+            supervise_options(notices));
+        if (r.interrupted_by)
+          throw Error(fmt::format("interrupted by signal {} during each-machine command '{}'", r.interrupted_by,
+                                  step),
+                      128 + r.interrupted_by);
+        if (r.stopped)
+          break; // another machine failed: it says why
+        if (r.exits[0].status() != 0)
+          throw Error(fmt::format("each-machine command '{}' {}", step, r.exits[0].describe()));
+      }
+      return std::string();
+    });
   }
-}
 
-void check_runtime(const layout::Metadata& meta, const JobState& s, const fs::path& root) {
-  if (meta.runtime.empty())
-    return;
-  const auto env = workers::activation_environment(workers::current_environment(), meta, root, s.machines.self,
-                                                   s.machines.count(), std::nullopt);
-  if (find_program(meta.runtime, workers::env_value(env, "PATH")).empty())
-    throw Error(fmt::format("runtime '{}' not found on PATH{}{}", meta.runtime, meta.runtime_hint.empty() ? "" : "; ",
-                            meta.runtime_hint));
-}
+  // --workers auto: the CPUs SLURM allocated on this node, else the machine's
+  // hardware threads (not the rank's CPU binding, which mpirun may have narrowed).
+  int auto_workers() const {
+    if (const int cpus = std::atoi(workers::env_value(m_ctx.environment, "SLURM_CPUS_ON_NODE").c_str()); cpus > 0)
+      return cpus;
+    return static_cast<int>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+  }
+
+  std::vector<std::string> command() const { return m_o.command.empty() ? m_meta.command : m_o.command; }
+
+  void number_workers() {
+    // Rank 0 leads machine 0 and has read the metadata, so it knows for all
+    // whether there is a command; the other leaders have read the same file.
+    if (leader() && !command().empty())
+      m_local = m_o.workers > 0 ? m_o.workers : auto_workers();
+    const std::vector<std::string> counts = m_agree.all_gather([&] { return std::to_string(m_local); });
+    for (int r = 0; r < m_ctx.world.size(); ++r) {
+      const int n = std::stoi(counts[static_cast<size_t>(r)]);
+      if (r < m_ctx.world.rank())
+        m_first += n;
+      m_total += n;
+    }
+  }
+
+  std::vector<std::string> run_workers() {
+    return m_agree.stoppable_gather(0, [&](cluster::StopNotices& notices) {
+      observe("workers");
+      if (!leader())
+        return std::string();
+      report::MachineResult mine;
+      mine.host = m_ctx.host;
+      mine.machine = self();
+      mine.ranks = m_machines.mine().ranks;
+      mine.install_dir = root().string();
+      mine.project_dir = (root() / m_plan.project).string();
+      mine.install = m_transfer.install;
+      mine.bytes_received = m_transfer.bytes_received;
+      mine.install_seconds = m_transfer.install_seconds;
+      if (m_local > 0) {
+        workers::Supervised s;
+        try {
+          s = m_ctx.runner.run(worker_specs(), supervise_options(notices));
+        } catch (const std::exception& e) { // fork or pipe failed: no worker ran here
+          for (int i = 0; i < m_local; ++i)
+            mine.workers.push_back({m_first + i, 127, fmt::format("could not be started: {}", e.what())});
+        }
+        if (s.interrupted_by)
+          throw Error(fmt::format("interrupted by signal {} ({})", s.interrupted_by, strsignal(s.interrupted_by)),
+                      128 + s.interrupted_by);
+        for (size_t i = 0; i < s.exits.size(); ++i)
+          mine.workers.push_back({m_first + static_cast<int>(i), s.exits[i].status(), s.exits[i].describe()});
+      }
+      struct rusage usage {};
+      ::getrusage(RUSAGE_SELF, &usage);
+      mine.peak_rss_kib = static_cast<uint64_t>(usage.ru_maxrss);
+      return transport::encode(mine);
+    });
+  }
+
+  int report(const std::vector<std::string>& results) {
+    int exit_code = 0;
+    m_agree.phase([&] {
+      observe("report");
+      if (!m_root)
+        return;
+      report::JobReport job;
+      job.tree_hash = m_plan.tree_hash.hex();
+      job.machines = m_machines.count();
+      job.ranks = m_ctx.world.size();
+      job.archive_bytes = m_transfer.archive_bytes;
+      job.algorithm = m_transfer.algorithm;
+      job.receivers = m_transfer.receivers;
+      job.transfer_seconds = m_transfer.seconds;
+      job.command = command();
+      for (const std::string& r : results)
+        if (!r.empty())
+          job.results.push_back(transport::decode<report::MachineResult>(r));
+      job.wall_seconds = seconds_since(m_start);
+      m_ctx.out << job.summary() << std::flush;
+      for (const std::string& f : job.failures())
+        m_ctx.err << "distenv: error: " << f << "\n";
+      m_ctx.err << std::flush;
+      write_report(m_o.report, job.json());
+      exit_code = job.exit_code();
+    });
+    return std::stoi(m_ctx.world.broadcast(std::to_string(exit_code), 0));
+  }
+
+  fs::path root() const { return m_store.path_of(m_plan.tree_hash); }
+
+  std::vector<std::string> activation(const std::optional<workers::WorkerPlace>& place) const {
+    return workers::activation_environment(m_ctx.environment, m_meta, root(), self(), m_machines.count(), place);
+  }
+
+  std::vector<workers::Spec> worker_specs() const {
+    std::vector<workers::Spec> specs;
+    for (int i = 0; i < m_local; ++i) {
+      const workers::WorkerPlace place{self(), m_machines.count(), m_first + i, m_total, i, m_local};
+      specs.push_back({command(), activation(place), root() / m_meta.project, fmt::format("{}:{}", m_ctx.host, m_first + i)});
+    }
+    return specs;
+  }
+
+  workers::SuperviseOptions supervise_options(cluster::StopNotices& notices) const {
+    workers::SuperviseOptions so;
+    so.grace_seconds = m_o.grace_seconds;
+    so.should_stop = [&notices] { return notices.requested(); };
+    return so;
+  }
+
+  const cli::Options& m_o;
+  JobContext& m_ctx;
+  cluster::Agreement m_agree;
+  install::Store m_store;
+  const bool m_root;
+  const clock::time_point m_start = clock::now();
+  cluster::Machines m_machines;
+  std::optional<Prepared> m_prepared; // rank 0
+  std::string m_plan_bytes;
+  cluster::JobPlan m_plan;
+  std::vector<cluster::StoreState> m_states; // by machine
+  Transfer m_transfer;
+  std::optional<install::Store::InUse> m_in_use; // --gc leaves it alone while we run
+  layout::Metadata m_meta;
+  int m_local = 0, m_first = 0, m_total = 0; // workers here, first global id, all
+};
 
 } // namespace
 
-int run_job(const cli::Options& o, int argc, const char* const* argv) {
-  const auto start = std::chrono::steady_clock::now();
-  int mpi_argc = argc;
-  char** mpi_argv = const_cast<char**>(argv);
-  boost::mpi::environment mpi(mpi_argc, mpi_argv, boost::mpi::threading::funneled, false);
-  boost::mpi::communicator world;
-  JobState s{world, cluster::discover_machines(world)};
-  s.root = world.rank() == 0;
+int run_job(const cli::Options& o, JobContext& ctx) {
   try {
-    // read: rank 0 reads the environment and shares the plan
-    std::optional<Prepared> prepared;
-    const cluster::JobPlan plan = read_and_share(o, s, prepared);
-
-    // agree: every machine checks its store; who receives is decided
-    install::Store store(o.dest);
-    const auto states = check_stores(s, plan, store);
-
-    // pack / broadcast / install: only to machines that lack the environment
-    Transfer t;
-    cluster::phase(world, s.host, [&] { t = transfer(o, s, plan, store, states, prepared); });
-
-    // activate: every machine reads the installed tree's metadata and checks the runtime
-    const fs::path root = store.path_of(plan.tree_hash);
-    layout::Metadata meta;
-    std::optional<install::Store::InUse> in_use; // --gc leaves it alone while we run
-    cluster::phase(world, s.host, [&] {
-      if (!s.machines.leader)
-        return;
-      if (!store.has(plan.tree_hash))
-        throw Error(fmt::format("the environment is not in {} after the install", store.envs_dir().string()));
-      in_use.emplace(store, plan.tree_hash);
-      meta = layout::metadata_from_json(read_file(root / layout::k_metadata_path),
-                                        (root / layout::k_metadata_path).string());
-      check_runtime(meta, s, root);
-    });
-
-    // each-machine: once per machine, before any worker starts
-    cluster::phase(world, s.host, [&] {
-      if (s.machines.leader)
-        each_machine(o, s, meta, root);
-    });
-
-    // workers: one per hardware thread (or --workers) on every machine
-    // (only rank 0's machine is sure to have read the metadata: ask everyone)
-    const int run_workers = !o.command.empty() || (s.machines.leader && !meta.command.empty()) ? 1 : 0;
-    int wants_workers = 0;
-    MPI_Allreduce(&run_workers, &wants_workers, 1, MPI_INT, MPI_MAX, world);
-    int local = 0;
-    if (wants_workers && s.machines.leader)
-      local = o.workers > 0 ? o.workers : auto_workers();
-    std::vector<int> counts;
-    boost::mpi::all_gather(world, local, counts);
-    int first = 0, total = 0;
-    for (int r = 0; r < world.size(); ++r) {
-      if (r < world.rank())
-        first += counts[static_cast<size_t>(r)];
-      total += counts[static_cast<size_t>(r)];
-    }
-    report::MachineResult mine;
-    mine.host = s.host;
-    mine.machine = s.machines.self;
-    mine.ranks = s.machines.mine().ranks;
-    mine.install_dir = root.string();
-    mine.project_dir = (root / plan.project).string();
-    mine.install = t.install;
-    mine.bytes_received = t.bytes_received;
-    mine.install_seconds = t.install_seconds;
-    int interrupted = 0;
-    if (local > 0) {
-      try {
-        auto supervised = workers::supervise(worker_specs(o, s, meta, root, first, local, total),
-                                             {o.grace_seconds, 1, 2});
-        interrupted = supervised.interrupted_by;
-        for (size_t i = 0; i < supervised.exits.size(); ++i)
-          mine.workers.push_back({first + static_cast<int>(i), supervised.exits[i].status(),
-                                  supervised.exits[i].describe()});
-      } catch (const std::exception& e) { // fork or pipe failed: no worker ran here
-        for (int i = 0; i < local; ++i)
-          mine.workers.push_back({first + i, 127, fmt::format("could not be started: {}", e.what())});
-      }
-    }
-    if (interrupted) // the job is being torn down: no more collectives
-      return 128 + interrupted;
-
-    // report: rank 0 gathers every machine's result
-    struct rusage usage {};
-    ::getrusage(RUSAGE_SELF, &usage);
-    mine.peak_rss_kib = static_cast<uint64_t>(usage.ru_maxrss);
-    std::vector<std::string> results;
-    boost::mpi::gather(world, s.machines.leader ? mine.encode() : std::string(), results, 0);
-    int exit_code = 0;
-    if (s.root) {
-      report::JobReport job;
-      job.tree_hash = plan.tree_hash.hex();
-      job.machines = s.machines.count();
-      job.ranks = world.size();
-      job.archive_bytes = t.archive_bytes;
-      job.algorithm = t.algorithm;
-      job.receivers = t.receivers;
-      job.transfer_seconds = t.seconds;
-      job.command = o.command.empty() ? meta.command : o.command;
-      if (!wants_workers)
-        job.command.clear();
-      for (const std::string& r : results)
-        if (!r.empty())
-          job.results.push_back(report::MachineResult::decode(r));
-      job.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      std::fputs(job.summary().c_str(), stdout);
-      std::fflush(stdout);
-      for (const std::string& f : job.failures())
-        std::fprintf(stderr, "distenv: error: %s\n", f.c_str());
-      write_report(o.report, job.json());
-      exit_code = job.exit_code();
-    }
-    boost::mpi::broadcast(world, exit_code, 0);
-    return exit_code;
+    Job job(o, ctx);
+    return job.run();
   } catch (const cluster::PhaseFailed& f) {
-    if (s.root) {
+    if (ctx.world.rank() == 0) {
       for (const std::string& line : f.lines())
-        std::fprintf(stderr, "distenv: error: %s\n", line.c_str());
-      std::fflush(stderr);
+        ctx.err << "distenv: error: " << line << "\n";
+      ctx.err << std::flush;
     }
     return f.exit_code();
+  } catch (const transport::CommError& e) {
+    ctx.err << fmt::format("distenv: error: {}: {}; ending the job\n", ctx.host, e.what()) << std::flush;
+    ctx.world.abort(1);
+  } catch (const std::exception& e) { // outside every phase: the others cannot learn of it
+    ctx.err << fmt::format("distenv: error: {}: {}; ending the job\n", ctx.host, e.what()) << std::flush;
+    ctx.world.abort(1);
   }
+  return 1; // not reached: abort() does not return
 }
 
-int run_gc(const cli::Options& o, int argc, const char* const* argv) {
-  int mpi_argc = argc;
-  char** mpi_argv = const_cast<char**>(argv);
-  boost::mpi::environment mpi(mpi_argc, mpi_argv, boost::mpi::threading::funneled, false);
-  boost::mpi::communicator world;
-  const cluster::Machines machines = cluster::discover_machines(world);
+int run_gc(const cli::Options& o, transport::Comm& world, const std::string& host) {
+  const cluster::Machines machines = cluster::discover_machines(world, host);
   std::string line;
-  try {
-    if (machines.leader) {
+  if (machines.leader) {
+    try {
       install::Store store(o.dest);
       auto c = store.collect(static_cast<size_t>(o.gc_keep));
-      line = fmt::format("{}: removed {} ({}), kept {}, in use {}", machines.mine().host, c.removed.size(),
+      line = fmt::format("{}: removed {} ({}), kept {}, in use {}", host, c.removed.size(),
                          human_bytes(c.bytes_freed), c.kept.size(), c.busy.size());
+    } catch (const std::exception& e) {
+      line = fmt::format("{}: gc failed: {}", host, e.what());
     }
-  } catch (const std::exception& e) {
-    line = fmt::format("{}: gc failed: {}", machines.mine().host, e.what());
   }
-  std::vector<std::string> all;
-  boost::mpi::gather(world, line, all, 0);
-  if (world.rank() == 0)
-    for (const std::string& l : all)
-      if (!l.empty())
-        std::printf("distenv: gc %s\n", l.c_str());
+  const std::vector<std::string> all = world.gather(line, 0);
+  for (const std::string& l : all)
+    if (!l.empty())
+      std::printf("distenv: gc %s\n", l.c_str());
   return 0;
 }
 
-int run_status(const cli::Options& o, int argc, const char* const* argv) {
-  int mpi_argc = argc;
-  char** mpi_argv = const_cast<char**>(argv);
-  boost::mpi::environment mpi(mpi_argc, mpi_argv, boost::mpi::threading::funneled, false);
-  boost::mpi::communicator world;
-  const cluster::Machines machines = cluster::discover_machines(world);
+int run_status(const cli::Options& o, transport::Comm& world, const std::string& host) {
+  const cluster::Machines machines = cluster::discover_machines(world, host);
   // The runtime to look for: the environment's, when there is one to read.
   std::string runtime = "julia", hint;
   if (world.rank() == 0) {
@@ -384,16 +433,16 @@ int run_status(const cli::Options& o, int argc, const char* const* argv) {
       hint = "install Julia with juliaup (https://julialang.org/install/) and put `julia` on PATH";
     }
   }
-  boost::mpi::broadcast(world, runtime, 0);
-  boost::mpi::broadcast(world, hint, 0);
+  runtime = world.broadcast(runtime, 0);
+  hint = world.broadcast(hint, 0);
   std::string mine;
   if (machines.leader) {
     cluster::MachineStatus s = cluster::collect_status(o.dest, runtime, hint);
+    s.host = host;
     s.ranks = machines.mine().ranks;
     mine = s.encode();
   }
-  std::vector<std::string> all;
-  boost::mpi::gather(world, mine, all, 0);
+  const std::vector<std::string> all = world.gather(mine, 0);
   if (world.rank() == 0) {
     std::vector<cluster::MachineStatus> rows;
     nlohmann::ordered_json j = nlohmann::ordered_json::array();

@@ -8,13 +8,17 @@
 #include <distenv/pack/archive_writer.hpp>
 #include <distenv/pipeline.hpp>
 #include <distenv/report/plan_report.hpp>
+#include <distenv/transport/comm_mpi.hpp>
 #include <distenv/util/error.hpp>
+#include <distenv/util/files.hpp>
 #include <distenv/util/units.hpp>
+#include <distenv/workers/activation.hpp>
 
 #include <fmt/format.h>
 
 #include <chrono>
 #include <cstdio>
+#include <iostream>
 
 namespace distenv {
 
@@ -69,6 +73,21 @@ int run_install_from(const cli::Options& o) {
   return 0;
 }
 
+// The modes that span the machines of an MPI job (or a singleton without
+// mpirun): one MPI session for the whole run.
+int run_mpi(const cli::Options& o, int argc, const char* const* argv) {
+  transport::MpiSession session(argc, argv);
+  const std::unique_ptr<transport::MpiComm> world = transport::MpiComm::world();
+  const std::string host = machine_name();
+  if (o.status)
+    return run_status(o, *world, host);
+  if (o.gc_keep >= 0)
+    return run_gc(o, *world, host);
+  workers::ProcessRunner runner;
+  JobContext ctx{*world, host, runner, workers::current_environment(), std::cout, std::cerr};
+  return run_job(o, ctx);
+}
+
 } // namespace
 
 int run(int argc, const char* const* argv) {
@@ -77,17 +96,16 @@ int run(int argc, const char* const* argv) {
     if (!options)
       return 0;
     const cli::Options& o = *options;
+    if (o.plan || o.status || o.gc_keep >= 0 || !o.install_from.empty())
+      check_output_path(o.report, "--report"); // the job: rank 0 checks it
+    check_output_path(o.pack_to, "--pack-to");
     if (o.plan)
       return run_plan(o);
-    if (o.status)
-      return run_status(o, argc, argv);
-    if (o.gc_keep >= 0)
-      return run_gc(o, argc, argv);
     if (!o.pack_to.empty())
       return run_pack_to(o);
     if (!o.install_from.empty())
       return run_install_from(o);
-    return run_job(o, argc, argv);
+    return run_mpi(o, argc, argv);
   } catch (const Error& e) {
     std::fprintf(stderr, "distenv: error: %s\n", e.what());
     return e.exit_code();

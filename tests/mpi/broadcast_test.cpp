@@ -4,6 +4,7 @@
 // does not stop the others. Prints "ok" on rank 0 and exits 0 when all pass.
 #include <distenv/hash/hash.hpp>
 #include <distenv/transport/chunk_broadcast.hpp>
+#include <distenv/transport/comm_mpi.hpp>
 #include <distenv/util/error.hpp>
 
 #include <mpi.h>
@@ -65,11 +66,8 @@ struct Hashing : pack::ChunkSink {
 
 } // namespace
 
-int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
-  int rank = 0, size = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+int run(transport::Comm& world) {
+  const int rank = world.rank(), size = world.size();
   const size_t chunk = 4096;
 
   for (int root : {0, size - 1})
@@ -85,7 +83,7 @@ int main(int argc, char** argv) {
           reference.update(b.data(), b.size());
         Hashing sink;
         Generated source(chunk, chunks, 1000);
-        auto r = transport::broadcast_chunks(MPI_COMM_WORLD, links, chunk, 2, rank == root ? &source : nullptr, &sink);
+        auto r = transport::broadcast_chunks(world, links, chunk, 2, rank == root ? &source : nullptr, &sink);
         expect(r.complete, what + ": complete", rank);
         expect(sink.closed, what + ": sink closed", rank);
         expect(sink.bytes == expected_bytes, what + ": bytes", rank);
@@ -99,7 +97,7 @@ int main(int argc, char** argv) {
     Hashing sink;
     bool threw = false;
     try {
-      auto r = transport::broadcast_chunks(MPI_COMM_WORLD, links, chunk, 2, rank == 0 ? &source : nullptr, &sink);
+      auto r = transport::broadcast_chunks(world, links, chunk, 2, rank == 0 ? &source : nullptr, &sink);
       expect(!r.complete, "abort reaches rank", rank);
       expect(r.chunks == 5, "chunks before the abort", rank);
     } catch (const Error&) {
@@ -114,15 +112,19 @@ int main(int argc, char** argv) {
     Generated source(chunk, 10, chunk);
     Hashing sink;
     sink.fail_at = rank == 1 ? 2 : -1;
-    auto r = transport::broadcast_chunks(MPI_COMM_WORLD, links, chunk, 2, rank == 0 ? &source : nullptr, &sink);
+    auto r = transport::broadcast_chunks(world, links, chunk, 2, rank == 0 ? &source : nullptr, &sink);
     expect(r.complete && r.bytes == 10 * chunk, "stream passes a failing sink", rank);
     expect(rank == 1 ? sink.bytes == 2 * chunk : sink.bytes == 10 * chunk, "sink bytes", rank);
+    expect((r.sink_error != nullptr) == (rank == 1), "the sink's error is in the result", rank);
   }
 
-  int failures = 0;
-  MPI_Allreduce(&g_failures, &failures, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  const int failures = world.all_max(g_failures);
   if (rank == 0)
-    std::printf(failures ? "%d failures\n" : "ok\n", failures);
-  MPI_Finalize();
+    std::printf(failures ? "failures on some rank\n" : "ok\n");
   return failures ? 1 : 0;
+}
+
+int main(int argc, char** argv) {
+  transport::MpiSession session(argc, argv);
+  return run(*transport::MpiComm::world());
 }

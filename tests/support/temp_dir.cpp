@@ -4,15 +4,19 @@
 #include <boost/filesystem/operations.hpp>
 
 #include <cstdlib>
+#include <unistd.h>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
 namespace distenv::test {
 
-TempDir::TempDir() {
+TempDir::TempDir(Where where) {
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/distenv-test-XXXXXX";
+  std::string base = tmp && *tmp ? tmp : "/tmp";
+  if (where == Where::memory && ::access("/dev/shm", W_OK) == 0)
+    base = "/dev/shm";
+  std::string pattern = base + "/distenv-test-XXXXXX";
   if (!::mkdtemp(pattern.data()))
     throw std::runtime_error("mkdtemp failed");
   m_path = fs::canonical(pattern);

@@ -9,9 +9,12 @@ namespace distenv::test {
 namespace fs = boost::filesystem;
 
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
+// Where::memory puts it on /dev/shm when there is one: for tests that
+// install many times and would otherwise measure the disk's syncfs.
 class TempDir {
 public:
-  TempDir();
+  enum class Where { temp, memory };
+  explicit TempDir(Where where = Where::temp);
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

@@ -1,9 +1,10 @@
 #pragma once
 
+#include <distenv/cluster/stop_notices.hpp>
+#include <distenv/transport/comm.hpp>
 #include <distenv/util/error.hpp>
 
-#include <boost/mpi/communicator.hpp>
-
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,23 +28,40 @@ struct Outcome {
   std::string message;
 };
 
-// Phase boundary: every rank says how its part went and learns how everyone's
-// went. Throws PhaseFailed on every rank when any rank failed; the first
-// failing machine's exit code wins.
-void agree(const boost::mpi::communicator& world, const std::string& host, const Outcome& mine);
+// Runs `step` and turns what it throws into an Outcome. CommError is not an
+// outcome (the job cannot agree any more): it propagates.
+Outcome attempt(const std::function<void()>& step);
 
-// Runs `step` and turns what it throws into this rank's Outcome, then agrees.
-template <typename Step>
-void phase(const boost::mpi::communicator& world, const std::string& host, Step&& step) {
-  Outcome outcome;
-  try {
-    step();
-  } catch (const Error& e) {
-    outcome = {e.exit_code(), e.what()};
-  } catch (const std::exception& e) {
-    outcome = {1, e.what()};
-  }
-  agree(world, host, outcome);
-}
+// Phase boundaries. Every rank of `comm` calls the same phase in the same
+// order; each runs its own step, then all learn how every step went. When
+// any failed, every rank throws PhaseFailed with one line per failing
+// machine ("<host>: <message>"; the first failure's exit code). Data that a
+// phase shares travels only once everyone is known to be fine, so no rank
+// ever waits for a peer that has given up.
+class Agreement {
+public:
+  Agreement(transport::Comm& comm, std::string host) : m_comm(comm), m_host(std::move(host)) {}
+
+  transport::Comm& comm() { return m_comm; }
+  const std::string& host() const { return m_host; }
+
+  // The outcome of each rank's part, agreed.
+  void agree(const Outcome& mine);
+  void phase(const std::function<void()>& step);
+  // Each step returns this rank's bytes; after agreement every rank gets root's.
+  std::string broadcast(int root, const std::function<std::string()>& step);
+  // ... every rank's, by rank (one collective: outcome and data together).
+  std::vector<std::string> all_gather(const std::function<std::string()>& step);
+  // ... every rank's on root (empty elsewhere).
+  std::vector<std::string> gather(int root, const std::function<std::string()>& step);
+  // A phase whose steps may take long: a rank whose step fails stops the
+  // others' steps (they poll the notices), then the outcome is agreed and
+  // every rank's bytes reach root.
+  std::vector<std::string> stoppable_gather(int root, const std::function<std::string(StopNotices&)>& step);
+
+private:
+  transport::Comm& m_comm;
+  std::string m_host;
+};
 
 } // namespace distenv::cluster

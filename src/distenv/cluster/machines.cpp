@@ -1,34 +1,20 @@
-// Grouping MPI ranks into machines.
+// Grouping ranks into machines.
 #include <distenv/cluster/machines.hpp>
 
-#include <distenv/util/files.hpp>
+#include <distenv/transport/codec.hpp>
 
-#include <boost/mpi/collectives.hpp>
-#include <fmt/format.h>
-
-#include <algorithm>
 #include <map>
-#include <sstream>
 
 namespace distenv::cluster {
 
-Machines discover_machines(const boost::mpi::communicator& world) {
-  MPI_Comm node;
-  MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, world.rank(), MPI_INFO_NULL, &node);
-  int node_size = 1, leader = world.rank();
-  MPI_Comm_size(node, &node_size);
-  MPI_Bcast(&leader, 1, MPI_INT, 0, node);
-  MPI_Comm_free(&node);
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Machine, host, leader, ranks)
 
-  std::vector<std::string> everyone;
-  boost::mpi::all_gather(world, fmt::format("{} {} {}", leader, node_size, machine_name()), everyone);
+Machines discover_machines(transport::Comm& world, const std::string& host) {
+  const std::unique_ptr<transport::Comm> node = world.split_machine();
+  const int leader = std::stoi(node->broadcast(std::to_string(world.rank()), 0));
   std::map<int, Machine> by_leader;
-  for (const std::string& line : everyone) {
-    std::istringstream in(line);
-    Machine m;
-    in >> m.leader >> m.ranks >> m.host;
+  for (const Machine& m : transport::all_gather_values(world, Machine{host, leader, node->size()}))
     by_leader[m.leader] = m;
-  }
   Machines machines;
   for (const auto& [rank, m] : by_leader) {
     if (rank == leader)

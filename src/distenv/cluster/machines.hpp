@@ -1,6 +1,6 @@
 #pragma once
 
-#include <boost/mpi/communicator.hpp>
+#include <distenv/transport/comm.hpp>
 
 #include <string>
 #include <vector>
@@ -24,7 +24,7 @@ struct Machines {
   const Machine& mine() const { return all[static_cast<size_t>(self)]; }
 };
 
-// Collective over `world`.
-Machines discover_machines(const boost::mpi::communicator& world);
+// Collective over `world`; `host` is this rank's machine name.
+Machines discover_machines(transport::Comm& world, const std::string& host);
 
 } // namespace distenv::cluster

@@ -3,6 +3,8 @@
 #include <distenv/hash/hash.hpp>
 #include <distenv/layout/layout.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -34,6 +36,7 @@ struct StoreState {
   bool has = false;     // the environment is installed there
   std::string store_id; // machines with one id share one store (one file system)
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StoreState, has, store_id)
 
 // Which machines receive the stream: those whose store lacks the
 // environment, one per shared store (the lowest-numbered).

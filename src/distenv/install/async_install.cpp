@@ -5,11 +5,35 @@
 
 namespace distenv::install {
 
-AsyncInstall::AsyncInstall(Store& store, hash::Hash128 expected, uint64_t disk_bytes, size_t depth)
-    : m_pipe(depth) {
+namespace {
+
+// Counts what the install takes from the pipe and reports it.
+class Progress : public pack::ChunkSource {
+public:
+  Progress(pack::ChunkSource& in, const std::function<void(uint64_t)>& report) : m_in(in), m_report(report) {}
+  pack::Bytes next() override {
+    pack::Bytes chunk = m_in.next();
+    m_bytes += chunk.size();
+    if (m_report && !chunk.empty())
+      m_report(m_bytes);
+    return chunk;
+  }
+
+private:
+  pack::ChunkSource& m_in;
+  const std::function<void(uint64_t)>& m_report;
+  uint64_t m_bytes = 0;
+};
+
+} // namespace
+
+AsyncInstall::AsyncInstall(Store& store, hash::Hash128 expected, uint64_t disk_bytes, size_t depth,
+                           std::function<void(uint64_t)> progress)
+    : m_pipe(depth), m_progress(std::move(progress)) {
   m_thread = std::thread([this, &store, expected, disk_bytes] {
     try {
-      m_result = store.install(expected, disk_bytes, m_pipe);
+      Progress source(m_pipe, m_progress);
+      m_result = store.install(expected, disk_bytes, source);
       if (m_result.reused) // nothing was read: release the feeder
         m_pipe.fail(std::make_exception_ptr(Error("already installed")));
     } catch (...) {
@@ -26,7 +50,7 @@ AsyncInstall::~AsyncInstall() {
   }
 }
 
-void AsyncInstall::abort(const std::string& why) { m_pipe.fail(std::make_exception_ptr(Error(why))); }
+void AsyncInstall::abort(std::exception_ptr why) { m_pipe.fail(why); }
 
 Store::Result AsyncInstall::finish() {
   m_thread.join();

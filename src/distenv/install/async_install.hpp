@@ -3,7 +3,9 @@
 #include <distenv/install/store.hpp>
 #include <distenv/pack/pipe.hpp>
 
+#include <cstdint>
 #include <exception>
+#include <functional>
 #include <thread>
 
 namespace distenv::install {
@@ -12,19 +14,26 @@ namespace distenv::install {
 // (from the network): sink() takes the chunks, finish() waits for the install
 // and rethrows what failed. If the store already has the environment, or the
 // install fails early, the sink stops accepting (put throws) and the caller
-// simply stops feeding it.
+// simply stops feeding it. Destroyed before finish(), it abandons the install
+// (nothing is left in the store).
 class AsyncInstall {
 public:
-  AsyncInstall(Store& store, hash::Hash128 expected, uint64_t disk_bytes, size_t depth);
+  // `progress`, when given, is called on the install's thread with the stream
+  // bytes taken so far; what it throws fails the install.
+  AsyncInstall(Store& store, hash::Hash128 expected, uint64_t disk_bytes, size_t depth,
+               std::function<void(uint64_t)> progress = {});
   ~AsyncInstall();
+  AsyncInstall(const AsyncInstall&) = delete;
+  AsyncInstall& operator=(const AsyncInstall&) = delete;
 
   pack::ChunkSink& sink() { return m_pipe; }
-  // The stream will not complete (the sender aborted): stop waiting for it.
-  void abort(const std::string& why);
+  // The stream will not complete: stop waiting for it.
+  void abort(std::exception_ptr why);
   Store::Result finish();
 
 private:
   pack::ChunkPipe m_pipe;
+  std::function<void(uint64_t)> m_progress;
   Store::Result m_result;
   std::exception_ptr m_failure;
   std::thread m_thread;

@@ -63,15 +63,6 @@ bool clean_components(const std::string& path, std::vector<std::string>& parts) 
   return !parts.empty();
 }
 
-#ifdef DISTENV_TEST_HOOKS
-// Test builds only: DISTENV_TEST_CORRUPT_HOST=<host> flips one byte of the
-// first file data this host extracts, as a bad disk or memory would, so the
-// tests can see the tree hash catch it.
-bool corrupt_here() {
-  const char* host = std::getenv("DISTENV_TEST_CORRUPT_HOST");
-  return host && machine_name() == host;
-}
-#endif
 
 } // namespace
 
@@ -124,7 +115,6 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
   std::vector<hash::TreeRecord> records;
   std::set<std::string> seen, symlinks;
   const std::string root = dest.string();
-  [[maybe_unused]] bool corrupted_once = false;
   for (;;) {
     struct archive_entry* entry = nullptr;
     int rc = archive_read_next_header(in.get(), &entry);
@@ -194,15 +184,6 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
           fail(in.get(), fmt::format("entry '{}'", name));
         if (static_cast<uint64_t>(offset) != written)
           throw Error(fmt::format("received archive: entry '{}': sparse data not allowed", name));
-#ifdef DISTENV_TEST_HOOKS
-        std::vector<char> corrupted;
-        if (size > 0 && !corrupted_once && corrupt_here()) {
-          corrupted.assign(static_cast<const char*>(block), static_cast<const char*>(block) + size);
-          corrupted[0] ^= 0x20;
-          block = corrupted.data();
-          corrupted_once = true;
-        }
-#endif
         if (archive_write_data_block(disk.get(), block, size, offset) != ARCHIVE_OK)
           fail(disk.get(), fmt::format("writing '{}'", name));
         hasher.update(block, size);

@@ -1,34 +1,15 @@
 #pragma once
 
+#include <distenv/pack/chunk_stream.hpp>
+
 #include <boost/filesystem/path.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <span>
 #include <vector>
 
 namespace distenv::pack {
-
-using Bytes = std::span<const std::byte>;
-
-// Where a packed stream goes: one call per chunk, every chunk `chunk_size`
-// bytes but the last. The broadcast is one; a file and memory are others.
-class ChunkSink {
-public:
-  virtual ~ChunkSink() = default;
-  virtual void put(Bytes chunk) = 0;
-  // No more chunks follow.
-  virtual void close() {}
-};
-
-// Where a packed stream comes from: next() returns the next chunk (valid until
-// the following call), an empty span at the end.
-class ChunkSource {
-public:
-  virtual ~ChunkSource() = default;
-  virtual Bytes next() = 0;
-};
 
 // Cuts an arbitrary byte stream into fixed-size chunks for a ChunkSink.
 // Holds at most one chunk.

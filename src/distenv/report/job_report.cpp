@@ -7,39 +7,16 @@
 
 namespace distenv::report {
 
-std::string MachineResult::encode() const {
-  nlohmann::json j;
-  j["host"] = host;
-  j["machine"] = machine;
-  j["ranks"] = ranks;
-  j["install_dir"] = install_dir;
-  j["project_dir"] = project_dir;
-  j["install"] = install;
-  j["bytes_received"] = bytes_received;
-  j["install_seconds"] = install_seconds;
-  j["peak_rss_kib"] = peak_rss_kib;
-  nlohmann::json ws = nlohmann::json::array();
-  for (const Worker& w : workers)
-    ws.push_back({{"id", w.id}, {"status", w.status}, {"how", w.how}});
-  j["workers"] = ws;
-  return j.dump();
-}
-
-MachineResult MachineResult::decode(const std::string& text) {
-  auto j = nlohmann::json::parse(text);
-  MachineResult r;
-  r.host = j.at("host");
-  r.machine = j.at("machine");
-  r.ranks = j.at("ranks");
-  r.install_dir = j.at("install_dir");
-  r.project_dir = j.at("project_dir");
-  r.install = j.at("install");
-  r.bytes_received = j.at("bytes_received");
-  r.install_seconds = j.at("install_seconds");
-  r.peak_rss_kib = j.at("peak_rss_kib");
-  for (const auto& w : j.at("workers"))
-    r.workers.push_back({w.at("id"), w.at("status"), w.at("how")});
-  return r;
+const char* to_string(Install install) {
+  switch (install) {
+  case Install::received:
+    return "received";
+  case Install::shared:
+    return "shared";
+  case Install::reused:
+    break;
+  }
+  return "reused";
 }
 
 nlohmann::ordered_json JobReport::json() const {
@@ -61,7 +38,7 @@ nlohmann::ordered_json JobReport::json() const {
     m["install_dir"] = r.install_dir;
     m["project_dir"] = r.project_dir;
     m["install"] = r.install;
-    m["received"] = r.install == "received";
+    m["received"] = r.install == Install::received;
     m["bytes_received"] = r.bytes_received;
     m["install_seconds"] = r.install_seconds;
     m["peak_rss_kib"] = r.peak_rss_kib;
@@ -110,8 +87,8 @@ std::string JobReport::summary() const {
                        receivers == 1 ? "" : "s", algorithm, transfer_seconds);
   for (const MachineResult& r : results) {
     std::string line =
-        fmt::format("  {:<12} {} rank{}  {:<8}", r.host, r.ranks, r.ranks == 1 ? " " : "s", r.install);
-    if (r.install == "received")
+        fmt::format("  {:<12} {} rank{}  {:<8}", r.host, r.ranks, r.ranks == 1 ? " " : "s", to_string(r.install));
+    if (r.install == Install::received)
       line += fmt::format(" {} in {:.2f} s", human_bytes(r.bytes_received), r.install_seconds);
     line += fmt::format("  {}", r.project_dir);
     if (!r.workers.empty()) {

@@ -8,6 +8,17 @@
 
 namespace distenv::report {
 
+// How the environment came to be on a machine.
+enum class Install {
+  received, // the stream came to this machine and it installed it
+  reused,   // it was already in the machine's store: nothing sent
+  shared,   // another machine installed it into the same (shared) store
+};
+const char* to_string(Install install);
+NLOHMANN_JSON_SERIALIZE_ENUM(Install, {{Install::received, "received"},
+                                       {Install::reused, "reused"},
+                                       {Install::shared, "shared"}})
+
 // What one machine did, sent to rank 0 at the end.
 struct MachineResult {
   std::string host;
@@ -15,7 +26,7 @@ struct MachineResult {
   int ranks = 1;
   std::string install_dir;
   std::string project_dir;
-  std::string install; // "received", "reused" or "shared" (another machine installed into the same store)
+  Install install = Install::reused;
   uint64_t bytes_received = 0;
   double install_seconds = 0;
   uint64_t peak_rss_kib = 0; // of the machine's leader rank
@@ -25,10 +36,10 @@ struct MachineResult {
     std::string how; // "exited with 3", ...
   };
   std::vector<Worker> workers;
-
-  std::string encode() const;
-  static MachineResult decode(const std::string& text);
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineResult::Worker, id, status, how)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineResult, host, machine, ranks, install_dir, project_dir, install,
+                                   bytes_received, install_seconds, peak_rss_kib, workers)
 
 struct JobReport {
   std::string tree_hash;

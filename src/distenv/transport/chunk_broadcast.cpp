@@ -1,38 +1,35 @@
-// Pipelined chain/tree broadcast of chunks with MPI_Isend/MPI_Recv.
+// Pipelined chain/tree broadcast of chunks over the Comm's point to point.
 #include <distenv/transport/chunk_broadcast.hpp>
-
-#include <distenv/util/error.hpp>
 
 #include <fmt/format.h>
 
 #include <cstring>
-#include <exception>
+#include <memory>
+#include <stdexcept>
 #include <vector>
 
 namespace distenv::transport {
 
 namespace {
 
-constexpr int k_tag_data = 0x6401;
-constexpr int k_tag_end = 0x6402;
-constexpr int k_tag_abort = 0x6403;
-
-void check(int rc, const char* what) {
-  if (rc != MPI_SUCCESS)
-    throw Error(fmt::format("broadcast: {} failed (MPI error {})", what, rc));
-}
-
 struct Slot {
   std::vector<std::byte> buffer;
-  std::vector<MPI_Request> sends;
+  std::vector<std::unique_ptr<Request>> sends;
 };
 
 class Pipeline {
 public:
-  Pipeline(MPI_Comm comm, const Links& links, size_t chunk_size, int depth)
+  Pipeline(Comm& comm, const Links& links, size_t chunk_size, int depth)
       : m_comm(comm), m_links(links), m_slots(static_cast<size_t>(depth < 1 ? 1 : depth)) {
     for (Slot& s : m_slots)
       s.buffer.resize(chunk_size);
+  }
+  ~Pipeline() {
+    // Left by an exception with sends in flight: the transport may still read
+    // those buffers, so they are given up rather than freed (the job ends).
+    for (Slot& s : m_slots)
+      if (!s.sends.empty())
+        new std::vector<std::byte>(std::move(s.buffer));
   }
 
   // The next free buffer (its previous sends completed).
@@ -43,12 +40,8 @@ public:
   }
 
   void forward(Slot& s, size_t size) {
-    for (int child : m_links.children) {
-      s.sends.emplace_back();
-      check(MPI_Isend(s.buffer.data(), static_cast<int>(size), MPI_BYTE, child, k_tag_data, m_comm,
-                      &s.sends.back()),
-            "MPI_Isend");
-    }
+    for (int child : m_links.children)
+      s.sends.push_back(m_comm.isend(child, k_tag_data, Bytes(s.buffer.data(), size)));
   }
 
   // Every pending send done, then `tag` (end / abort) to every child.
@@ -56,36 +49,54 @@ public:
     for (Slot& s : m_slots)
       wait(s);
     for (int child : m_links.children)
-      check(MPI_Send(nullptr, 0, MPI_BYTE, child, tag, m_comm), "MPI_Send");
+      m_comm.send(child, tag, {});
   }
 
 private:
-  void wait(Slot& s) {
-    if (!s.sends.empty())
-      check(MPI_Waitall(static_cast<int>(s.sends.size()), s.sends.data(), MPI_STATUSES_IGNORE),
-            "MPI_Waitall");
+  static void wait(Slot& s) {
+    for (auto& r : s.sends)
+      r->wait();
     s.sends.clear();
   }
 
-  MPI_Comm m_comm;
+  Comm& m_comm;
   Links m_links;
   std::vector<Slot> m_slots;
   size_t m_next = 0;
 };
 
-void feed(pack::ChunkSink*& sink, pack::Bytes chunk) {
+void feed(pack::ChunkSink*& sink, pack::Bytes chunk, BroadcastResult& result) {
   if (!sink)
     return;
   try {
     sink->put(chunk);
   } catch (...) {
-    sink = nullptr; // its owner has the error; keep forwarding for the others
+    result.sink_error = std::current_exception();
+    sink = nullptr; // keep forwarding for the others
   }
+}
+
+void close(pack::ChunkSink* sink, BroadcastResult& result) {
+  if (!sink)
+    return;
+  try {
+    sink->close();
+  } catch (...) {
+    result.sink_error = std::current_exception();
+  }
+}
+
+pack::Bytes next_chunk(pack::ChunkSource& source, size_t chunk_size) {
+  pack::Bytes chunk = source.next();
+  if (chunk.size() > chunk_size)
+    throw std::logic_error(fmt::format("broadcast: a chunk of {} bytes is larger than the chunk size {}",
+                                       chunk.size(), chunk_size));
+  return chunk;
 }
 
 } // namespace
 
-BroadcastResult broadcast_chunks(MPI_Comm comm, const Links& links, size_t chunk_size, int depth,
+BroadcastResult broadcast_chunks(Comm& comm, const Links& links, size_t chunk_size, int depth,
                                  pack::ChunkSource* source, pack::ChunkSink* sink) {
   Pipeline pipeline(comm, links, chunk_size, depth);
   BroadcastResult result;
@@ -93,7 +104,9 @@ BroadcastResult broadcast_chunks(MPI_Comm comm, const Links& links, size_t chunk
     for (;;) {
       pack::Bytes chunk;
       try {
-        chunk = source->next();
+        chunk = next_chunk(*source, chunk_size);
+      } catch (const CommError&) {
+        throw;
       } catch (...) {
         std::exception_ptr failure = std::current_exception();
         pipeline.finish(k_tag_abort);
@@ -101,40 +114,34 @@ BroadcastResult broadcast_chunks(MPI_Comm comm, const Links& links, size_t chunk
       }
       if (chunk.empty())
         break;
-      if (chunk.size() > chunk_size)
-        throw Error("broadcast: chunk larger than the chunk size");
       Slot& slot = pipeline.next_slot();
       std::memcpy(slot.buffer.data(), chunk.data(), chunk.size());
       pipeline.forward(slot, chunk.size());
-      feed(sink, pack::Bytes(slot.buffer.data(), chunk.size()));
+      feed(sink, pack::Bytes(slot.buffer.data(), chunk.size()), result);
       result.bytes += chunk.size();
       ++result.chunks;
     }
     pipeline.finish(k_tag_end);
-    if (sink)
-      sink->close();
+    close(sink, result);
     return result;
   }
   for (;;) {
     Slot& slot = pipeline.next_slot();
-    MPI_Status status;
-    check(MPI_Recv(slot.buffer.data(), static_cast<int>(chunk_size), MPI_BYTE, links.parent,
-                   MPI_ANY_TAG, comm, &status),
-          "MPI_Recv");
-    if (status.MPI_TAG == k_tag_end || status.MPI_TAG == k_tag_abort) {
-      result.complete = status.MPI_TAG == k_tag_end;
-      pipeline.finish(status.MPI_TAG);
+    const Received got = comm.recv(links.parent, Comm::k_any, slot.buffer);
+    if (got.tag == k_tag_end || got.tag == k_tag_abort) {
+      result.complete = got.tag == k_tag_end;
+      pipeline.finish(got.tag);
       break;
     }
-    int count = 0;
-    check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
-    pipeline.forward(slot, static_cast<size_t>(count));
-    feed(sink, pack::Bytes(slot.buffer.data(), static_cast<size_t>(count)));
-    result.bytes += static_cast<uint64_t>(count);
+    if (got.tag != k_tag_data)
+      throw CommError(fmt::format("broadcast: unexpected message tag {} from rank {}", got.tag, links.parent));
+    pipeline.forward(slot, got.size);
+    feed(sink, pack::Bytes(slot.buffer.data(), got.size), result);
+    result.bytes += got.size;
     ++result.chunks;
   }
-  if (sink && result.complete)
-    sink->close(); // on abort the owner learns it from the result
+  if (result.complete)
+    close(sink, result);
   return result;
 }
 

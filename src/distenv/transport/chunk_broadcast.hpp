@@ -1,33 +1,39 @@
 #pragma once
 
-#include <distenv/pack/chunks.hpp>
+#include <distenv/pack/chunk_stream.hpp>
+#include <distenv/transport/comm.hpp>
 #include <distenv/transport/schedule.hpp>
 
-#include <mpi.h>
-
 #include <cstdint>
+#include <exception>
 
 namespace distenv::transport {
+
+// Message tags of the stream: data chunks, end of stream, abort.
+inline constexpr int k_tag_data = 0x6401;
+inline constexpr int k_tag_end = 0x6402;
+inline constexpr int k_tag_abort = 0x6403;
 
 struct BroadcastResult {
   bool complete = true; // false: the root aborted the stream
   uint64_t bytes = 0;   // stream bytes this rank received (root: sent)
   uint64_t chunks = 0;
+  std::exception_ptr sink_error; // the sink threw this and was dropped
 };
 
-// A pipelined broadcast of a chunk stream over plain MPI point-to-point
-// (so the same code compiles against SimGrid's SMPI): each chunk is
-// forwarded to this rank's children as soon as it arrives, while the next
-// one travels. `depth` send buffers per rank bound memory to depth x
-// chunk_size, whatever the stream's length.
+// A pipelined broadcast of a chunk stream over the Comm's point-to-point
+// calls: each chunk is forwarded to this rank's children as soon as it
+// arrives, while the next one travels. `depth` send buffers per rank bound
+// memory to depth x chunk_size, whatever the stream's length.
 //
 // Root: pulls chunks from `source` until it returns an empty chunk. If
-// `source` throws, the receivers are told to abort and the exception is
-// rethrown once they have been told. Others: receive from the parent,
-// forward, then put() into `sink` (which may be null). A sink that throws is
-// dropped; the stream is still forwarded, so one machine's local failure
-// (disk full) never stalls the others.
-BroadcastResult broadcast_chunks(MPI_Comm comm, const Links& links, size_t chunk_size, int depth,
+// `source` throws (or yields a chunk larger than `chunk_size`), the receivers
+// are told to abort and the exception is rethrown once they have been told.
+// Others: receive from the parent, forward, then put() into `sink` (which may
+// be null). A sink that throws is dropped (its error is in the result); the
+// stream is still forwarded, so one machine's local failure (disk full) never
+// stalls the others. Only CommError escapes on a non-root rank.
+BroadcastResult broadcast_chunks(Comm& comm, const Links& links, size_t chunk_size, int depth,
                                  pack::ChunkSource* source, pack::ChunkSink* sink);
 
 } // namespace distenv::transport

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -100,11 +101,11 @@ void write_file_atomic(const fs::path& path, const std::string& content) {
     Fd f;
     f.fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (f.fd < 0)
-      throw Error(fmt::format("{}: cannot create: {}", tmp.string(), errno_text(errno)));
+      throw Error(fmt::format("cannot write {}: {}", path.string(), errno_text(errno)));
     try {
-      write_all(f.fd, content, tmp);
+      write_all(f.fd, content, path);
       if (::fsync(f.fd) != 0)
-        throw Error(fmt::format("{}: fsync: {}", tmp.string(), errno_text(errno)));
+        throw Error(fmt::format("cannot write {}: fsync: {}", path.string(), errno_text(errno)));
     } catch (...) {
       ::unlink(tmp.c_str());
       throw;
@@ -113,9 +114,35 @@ void write_file_atomic(const fs::path& path, const std::string& content) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
-    throw Error(fmt::format("cannot rename {} to {}: {}", tmp.string(), path.string(),
-                            errno_text(err)));
+    throw Error(fmt::format("cannot write {}: {}", path.string(), errno_text(err)));
   }
+}
+
+void check_output_path(const fs::path& path, const std::string& option) {
+  if (path.empty())
+    return;
+  auto bad = [&](const std::string& why) { return InputError(fmt::format("{} {}: {}", option, path.string(), why)); };
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw bad("is a directory");
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  struct stat dst {};
+  if (::stat(dir.c_str(), &dst) != 0)
+    throw bad(fmt::format("directory {}: {}", dir.string(), errno_text(errno)));
+  if (!S_ISDIR(dst.st_mode))
+    throw bad(fmt::format("{} is not a directory", dir.string()));
+  // The file is written beside itself and renamed over the old one: try it.
+  const fs::path probe = dir / fmt::format(".{}.distenv-probe-{}", path.filename().string(), ::getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    throw bad(fmt::format("cannot create files in {}: {}", dir.string(), errno_text(errno)));
+  ::close(fd);
+  ::unlink(probe.c_str());
+  // Renaming over a file another user owns in a sticky directory (/tmp) fails.
+  const uid_t me = ::geteuid();
+  if (::lstat(path.c_str(), &st) == 0 && (dst.st_mode & S_ISVTX) && me != 0 && st.st_uid != me &&
+      dst.st_uid != me)
+    throw bad("cannot replace it: another user's file in a sticky directory");
 }
 
 std::string generic(const fs::path& path) { return path.generic_string(); }

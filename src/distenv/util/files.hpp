@@ -17,6 +17,12 @@ void write_file(const fs::path& path, const std::string& content);
 // the new one, never a torn one.
 void write_file_atomic(const fs::path& path, const std::string& content);
 
+// Checks, before anything runs, that `path` (given with `option`, e.g.
+// "--report"; nothing to check when empty) can be written as a new file:
+// its directory exists and takes new files, it is not a directory, and it
+// can be replaced. Throws InputError naming the path as the user gave it.
+void check_output_path(const fs::path& path, const std::string& option);
+
 // Writes all `size` bytes to `fd`, retrying on EINTR and short writes.
 // False (errno set) when the descriptor refuses them.
 bool write_fully(int fd, const void* data, size_t size);

@@ -149,6 +149,23 @@ void spawn(const Spec& spec, Child& child) {
     child.exit.error = fmt::format("cannot run '{}' in {}: {}", spec.argv[0], spec.cwd.string(), errno_text(e));
 }
 
+constexpr char k_guard_title[] = "distenv-guard";
+
+// Bytes of this process's command line (argv's strings, laid out one after
+// the other from argv[0]), as /proc/self/cmdline shows them.
+size_t command_line_length() {
+  int fd = ::open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  size_t total = 0;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0)
+    total += static_cast<size_t>(n);
+  ::close(fd);
+  return total;
+}
+
 // A process that outlives a SIGKILLed rank just long enough to kill its
 // workers' process groups (PR_SET_PDEATHSIG reaches only the workers
 // themselves, not what they started). It reads process-group ids from a pipe
@@ -156,6 +173,7 @@ void spawn(const Spec& spec, Child& child) {
 class Guard {
 public:
   Guard() {
+    const size_t title_space = command_line_length();
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0)
       throw Error(fmt::format("pipe: {}", errno_text(errno)));
@@ -168,6 +186,13 @@ public:
       // Out of the rank's process group: a launcher that kills the rank's
       // group (Open MPI's daemon does) must not take the guard with it.
       ::setsid();
+      // Its own name, so that people and tools (ps, pgrep -f, pkill -f) can
+      // tell it from the rank it was forked from.
+      ::prctl(PR_SET_NAME, "distenv-guard");
+      if (title_space > sizeof k_guard_title) {
+        std::memset(program_invocation_name, 0, title_space);
+        std::memcpy(program_invocation_name, k_guard_title, sizeof k_guard_title);
+      }
       struct sigaction ign {};
       ign.sa_handler = SIG_IGN;
       for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE})
@@ -241,7 +266,7 @@ Supervised supervise(const std::vector<Spec>& specs, const SuperviseOptions& opt
     if (children.back()->pid > 0)
       guard.watch(children.back()->pid);
   }
-  bool killed = false;
+  bool stopping = false, killed = false;
   clock::time_point kill_at{};
   char buf[65536];
   for (;;) {
@@ -271,7 +296,7 @@ Supervised supervise(const std::vector<Spec>& specs, const SuperviseOptions& opt
     }
     if (all_done)
       break;
-    if (result.interrupted_by && !killed && clock::now() >= kill_at) {
+    if (stopping && !killed && clock::now() >= kill_at) {
       for (auto& c : children)
         if (c->pid > 0 && !c->exited)
           ::kill(-c->pid, SIGKILL);
@@ -291,16 +316,25 @@ Supervised supervise(const std::vector<Spec>& specs, const SuperviseOptions& opt
       }
     }
     ::poll(fds.data(), fds.size(), 100);
+    bool stop = false;
     if (fds[0].revents & POLLIN) {
       unsigned char sig = 0;
       while (::read(signals.fd(), &sig, 1) == 1)
         if (!result.interrupted_by) {
           result.interrupted_by = sig;
-          for (auto& c : children)
-            if (c->pid > 0 && !c->exited)
-              ::kill(-c->pid, SIGTERM);
-          kill_at = clock::now() + std::chrono::milliseconds(static_cast<int>(options.grace_seconds * 1000));
+          stop = true;
         }
+    }
+    if (!result.stopped && options.should_stop && options.should_stop()) {
+      result.stopped = true;
+      stop = true;
+    }
+    if (stop && !stopping) { // SIGTERM now, SIGKILL after the grace period
+      stopping = true;
+      for (auto& c : children)
+        if (c->pid > 0 && !c->exited)
+          ::kill(-c->pid, SIGTERM);
+      kill_at = clock::now() + std::chrono::milliseconds(static_cast<int>(options.grace_seconds * 1000));
     }
     for (size_t i = 1; i < fds.size(); ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))

@@ -2,6 +2,7 @@
 
 #include <boost/filesystem/path.hpp>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,11 +30,15 @@ struct SuperviseOptions {
   double grace_seconds = 5.0; // SIGTERM, then SIGKILL after this long
   int out_fd = 1;
   int err_fd = 2;
+  // Polled while the processes run (every 100 ms at most): true stops them
+  // as a signal would (SIGTERM, SIGKILL after the grace period).
+  std::function<bool()> should_stop;
 };
 
 struct Supervised {
   std::vector<Exit> exits; // in the order of the specs
   int interrupted_by = 0;  // SIGINT / SIGTERM / SIGHUP received, or 0
+  bool stopped = false;    // should_stop() said so
 };
 
 // Starts every spec, each in its own process group. If this process dies,
@@ -43,5 +48,20 @@ struct Supervised {
 // received meanwhile is passed on as SIGTERM to every process group, and
 // SIGKILL follows after the grace period.
 Supervised supervise(const std::vector<Spec>& specs, const SuperviseOptions& options = {});
+
+// Where the job's processes come from: ProcessRunner starts real ones
+// (supervise()); tests of the job's logic give it a fake.
+class Runner {
+public:
+  virtual ~Runner() = default;
+  virtual Supervised run(const std::vector<Spec>& specs, const SuperviseOptions& options) = 0;
+};
+
+class ProcessRunner : public Runner {
+public:
+  Supervised run(const std::vector<Spec>& specs, const SuperviseOptions& options) override {
+    return supervise(specs, options);
+  }
+};
 
 } // namespace distenv::workers

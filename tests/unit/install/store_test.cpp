@@ -85,6 +85,23 @@ TEST(Store, InstallsVerifiesAndReuses) {
   EXPECT_EQ(again.dir, r.dir);
 }
 
+TEST(Store, StreamThatIsNotTheExpectedEnvironmentIsRefusedAndLeavesNothing) {
+  TempDir t;
+  test::copy_fixture("julia-v2", t.path());
+  auto p = test::plan(t / "home/u/proj");
+  pack::MemoryChunks chunks;
+  pack::pack_tree(p.tree, chunks, {4096, 3, 0});
+  const hash::Hash128 other = hash::hash_bytes("another environment");
+  try {
+    install::Store(t / "dest").install(other, p.tree.bytes, chunks);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "received environment does not match its hash: expected " + other.hex() +
+                                         ", got " + p.tree.tree_hash.hex());
+  }
+  EXPECT_EQ(listing(t / "dest/envs"), std::vector<std::string>{".lock"});
+}
+
 TEST(Store, NotEnoughSpace) {
   TempDir t;
   install::Store store(t / "dest");

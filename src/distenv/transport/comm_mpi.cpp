@@ -1,0 +1,210 @@
+// The Comm seam over MPI: byte collectives, point to point, abort.
+#include <distenv/transport/comm_mpi.hpp>
+
+#include <fmt/format.h>
+
+#include <climits>
+#include <cstdlib>
+#include <numeric>
+
+namespace distenv::transport {
+
+namespace {
+
+void check(int rc, const char* call) {
+  if (rc == MPI_SUCCESS)
+    return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  if (MPI_Error_string(rc, text, &length) != MPI_SUCCESS)
+    length = 0;
+  throw CommError(fmt::format("{} failed: {}", call, length ? std::string(text, static_cast<size_t>(length))
+                                                            : fmt::format("MPI error {}", rc)));
+}
+
+int to_int(size_t n, const char* what) {
+  if (n > static_cast<size_t>(INT_MAX))
+    throw CommError(fmt::format("{}: {} bytes is more than one MPI message can carry", what, n));
+  return static_cast<int>(n);
+}
+
+// Displacements of the parts of an all-gather/gather; the total must fit an int.
+std::vector<int> offsets(const std::vector<long long>& sizes, std::vector<int>& counts, const char* what) {
+  std::vector<int> displs(sizes.size());
+  size_t total = 0;
+  counts.resize(sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    displs[i] = to_int(total, what);
+    counts[i] = to_int(static_cast<size_t>(sizes[i]), what);
+    total += static_cast<size_t>(sizes[i]);
+  }
+  to_int(total, what);
+  return displs;
+}
+
+std::vector<std::string> split_parts(const std::string& all, const std::vector<int>& counts,
+                                     const std::vector<int>& displs) {
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < counts.size(); ++i)
+    parts.emplace_back(all, static_cast<size_t>(displs[i]), static_cast<size_t>(counts[i]));
+  return parts;
+}
+
+class MpiRequest : public Request {
+public:
+  MpiRequest(bool receive) : m_receive(receive) {}
+  ~MpiRequest() override {
+    if (m_done || m_request == MPI_REQUEST_NULL)
+      return;
+    if (m_receive) { // nobody will read it: stop waiting for it
+      MPI_Cancel(&m_request);
+      MPI_Wait(&m_request, &m_status);
+    } else { // completes on its own; whoever owns the buffer keeps it alive
+      MPI_Request_free(&m_request);
+    }
+  }
+  bool test() override {
+    if (m_done)
+      return true;
+    int flag = 0;
+    check(MPI_Test(&m_request, &flag, &m_status), "MPI_Test");
+    m_done = flag != 0;
+    return m_done;
+  }
+  void wait() override {
+    if (!m_done)
+      check(MPI_Wait(&m_request, &m_status), "MPI_Wait");
+    m_done = true;
+  }
+  void cancel() override {
+    if (m_done || !m_receive)
+      return;
+    check(MPI_Cancel(&m_request), "MPI_Cancel");
+    check(MPI_Wait(&m_request, &m_status), "MPI_Wait");
+    m_done = true;
+  }
+  size_t size() const override {
+    int count = 0;
+    MPI_Get_count(&m_status, MPI_BYTE, &count);
+    return count > 0 ? static_cast<size_t>(count) : 0;
+  }
+  int source() const override { return m_status.MPI_SOURCE; }
+
+  MPI_Request m_request = MPI_REQUEST_NULL;
+  MPI_Status m_status{};
+  bool m_receive;
+  bool m_done = false;
+};
+
+} // namespace
+
+std::unique_ptr<MpiComm> MpiComm::world() {
+  check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  MPI_Comm dup;
+  check(MPI_Comm_dup(MPI_COMM_WORLD, &dup), "MPI_Comm_dup");
+  return std::unique_ptr<MpiComm>(new MpiComm(dup));
+}
+
+MpiComm::MpiComm(MPI_Comm comm) : m_comm(comm) {
+  check(MPI_Comm_set_errhandler(m_comm, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  check(MPI_Comm_rank(m_comm, &m_rank), "MPI_Comm_rank");
+  check(MPI_Comm_size(m_comm, &m_size), "MPI_Comm_size");
+}
+
+MpiComm::~MpiComm() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized)
+    MPI_Comm_free(&m_comm);
+}
+
+std::string MpiComm::broadcast(const std::string& data, int root) {
+  unsigned long long size = data.size();
+  check(MPI_Bcast(&size, 1, MPI_UNSIGNED_LONG_LONG, root, m_comm), "MPI_Bcast");
+  std::string out = m_rank == root ? data : std::string(size, '\0');
+  check(MPI_Bcast(out.data(), to_int(size, "MPI_Bcast"), MPI_BYTE, root, m_comm), "MPI_Bcast");
+  return out;
+}
+
+std::vector<std::string> MpiComm::all_gather(const std::string& mine) {
+  long long size = static_cast<long long>(mine.size());
+  std::vector<long long> sizes(static_cast<size_t>(m_size));
+  check(MPI_Allgather(&size, 1, MPI_LONG_LONG, sizes.data(), 1, MPI_LONG_LONG, m_comm), "MPI_Allgather");
+  std::vector<int> counts;
+  const std::vector<int> displs = offsets(sizes, counts, "MPI_Allgatherv");
+  std::string all(static_cast<size_t>(std::accumulate(sizes.begin(), sizes.end(), 0LL)), '\0');
+  check(MPI_Allgatherv(mine.data(), counts[static_cast<size_t>(m_rank)], MPI_BYTE, all.data(), counts.data(),
+                       displs.data(), MPI_BYTE, m_comm),
+        "MPI_Allgatherv");
+  return split_parts(all, counts, displs);
+}
+
+std::vector<std::string> MpiComm::gather(const std::string& mine, int root) {
+  long long size = static_cast<long long>(mine.size());
+  std::vector<long long> sizes(m_rank == root ? static_cast<size_t>(m_size) : 0);
+  check(MPI_Gather(&size, 1, MPI_LONG_LONG, sizes.data(), 1, MPI_LONG_LONG, root, m_comm), "MPI_Gather");
+  std::vector<int> counts;
+  const std::vector<int> displs = offsets(sizes, counts, "MPI_Gatherv");
+  std::string all(static_cast<size_t>(std::accumulate(sizes.begin(), sizes.end(), 0LL)), '\0');
+  check(MPI_Gatherv(mine.data(), to_int(mine.size(), "MPI_Gatherv"), MPI_BYTE, all.data(), counts.data(),
+                    displs.data(), MPI_BYTE, root, m_comm),
+        "MPI_Gatherv");
+  return m_rank == root ? split_parts(all, counts, displs) : std::vector<std::string>{};
+}
+
+int MpiComm::all_max(int value) {
+  int out = 0;
+  check(MPI_Allreduce(&value, &out, 1, MPI_INT, MPI_MAX, m_comm), "MPI_Allreduce");
+  return out;
+}
+
+std::unique_ptr<Comm> MpiComm::split(int color) {
+  MPI_Comm part;
+  check(MPI_Comm_split(m_comm, color < 0 ? MPI_UNDEFINED : color, m_rank, &part), "MPI_Comm_split");
+  if (part == MPI_COMM_NULL)
+    return nullptr;
+  return std::unique_ptr<Comm>(new MpiComm(part));
+}
+
+std::unique_ptr<Comm> MpiComm::split_machine() {
+  MPI_Comm part;
+  check(MPI_Comm_split_type(m_comm, MPI_COMM_TYPE_SHARED, m_rank, MPI_INFO_NULL, &part), "MPI_Comm_split_type");
+  return std::unique_ptr<Comm>(new MpiComm(part));
+}
+
+void MpiComm::send(int dest, int tag, Bytes data) {
+  check(MPI_Send(data.data(), to_int(data.size(), "MPI_Send"), MPI_BYTE, dest, tag, m_comm), "MPI_Send");
+}
+
+std::unique_ptr<Request> MpiComm::isend(int dest, int tag, Bytes data) {
+  auto r = std::make_unique<MpiRequest>(false);
+  check(MPI_Isend(data.data(), to_int(data.size(), "MPI_Isend"), MPI_BYTE, dest, tag, m_comm, &r->m_request),
+        "MPI_Isend");
+  return r;
+}
+
+Received MpiComm::recv(int source, int tag, MutableBytes buffer) {
+  MPI_Status status;
+  check(MPI_Recv(buffer.data(), to_int(buffer.size(), "MPI_Recv"), MPI_BYTE, source == k_any ? MPI_ANY_SOURCE : source,
+                 tag == k_any ? MPI_ANY_TAG : tag, m_comm, &status),
+        "MPI_Recv");
+  int count = 0;
+  check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
+  return {status.MPI_TAG, status.MPI_SOURCE, static_cast<size_t>(count)};
+}
+
+std::unique_ptr<Request> MpiComm::irecv(int source, int tag, MutableBytes buffer) {
+  auto r = std::make_unique<MpiRequest>(true);
+  check(MPI_Irecv(buffer.data(), to_int(buffer.size(), "MPI_Irecv"), MPI_BYTE,
+                  source == k_any ? MPI_ANY_SOURCE : source, tag == k_any ? MPI_ANY_TAG : tag, m_comm,
+                  &r->m_request),
+        "MPI_Irecv");
+  return r;
+}
+
+void MpiComm::abort(int exit_code) {
+  MPI_Abort(m_comm, exit_code);
+  std::_Exit(exit_code); // MPI_Abort returned: end this process at least
+}
+
+} // namespace distenv::transport

@@ -1,0 +1,156 @@
+// Many machines in one process: run_job on threads over the fake Comm.
+#include "fake_cluster.hpp"
+
+#include <distenv/transport/chunk_broadcast.hpp>
+#include <distenv/transport/comm_fake.hpp>
+#include <distenv/util/error.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+namespace distenv::test {
+
+
+workers::Supervised FakeRunner::run(const std::vector<workers::Spec>& specs,
+                                    const workers::SuperviseOptions& options) {
+  workers::Supervised result;
+  const bool is_each_machine = specs.size() == 1 && specs[0].label.ends_with(":each-machine");
+  (is_each_machine ? each_machine : workers).insert((is_each_machine ? each_machine : workers).end(), specs.begin(),
+                                                    specs.end());
+  int status = is_each_machine ? m_behaviour.each_machine_status : m_behaviour.worker_status;
+  if (!is_each_machine) {
+    if (m_behaviour.cannot_start)
+      throw Error("fork: resource temporarily unavailable");
+    if (m_behaviour.while_workers_run)
+      m_behaviour.while_workers_run();
+    if (m_behaviour.signal)
+      result.interrupted_by = m_behaviour.signal;
+    if (m_behaviour.run_until_stopped) {
+      // A long sweep: it ends only when the job stops it. The watchdog of
+      // run_fake_job ends the test if that never happens.
+      while (!(options.should_stop && options.should_stop()))
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      stopped = result.stopped = true;
+      status = 128 + 15;
+    }
+  }
+  for (const workers::Spec& s : specs) {
+    workers::Exit e;
+    e.label = s.label;
+    if (status > 128)
+      e.signal = status - 128;
+    else
+      e.code = status;
+    result.exits.push_back(e);
+  }
+  return result;
+}
+
+void FaultObserver::phase(std::string_view name) {
+  phases.emplace_back(name);
+  if (m_fault.phase != name)
+    return;
+  if (m_fault.action)
+    return m_fault.action();
+  throw Error(m_fault.message + " in " + std::string(name), m_fault.exit_code);
+}
+
+void FaultObserver::installed(uint64_t bytes) {
+  if (m_fault.installed_bytes && bytes >= m_fault.installed_bytes)
+    throw Error(m_fault.message, m_fault.exit_code);
+}
+
+FakeJobResult run_fake_job(const std::vector<FakeMachine>& machines, const cli::Options& options,
+                           double timeout_seconds) {
+  std::vector<int> machine_of_rank;
+  for (size_t m = 0; m < machines.size(); ++m)
+    for (int r = 0; r < machines[m].ranks; ++r)
+      machine_of_rank.push_back(static_cast<int>(m));
+  const size_t n = machine_of_rank.size();
+
+  // Everything the threads touch lives here, kept alive by every thread.
+  struct Shared {
+    transport::FakeNetwork network;
+    std::mutex mutex;
+    std::condition_variable done;
+    size_t finished = 0;
+    std::vector<RankEnd> ends;
+    explicit Shared(std::vector<int> m) : network(std::move(m)) {}
+  };
+  auto shared = std::make_shared<Shared>(machine_of_rank);
+  shared->ends.resize(n);
+
+  for (size_t rank = 0; rank < n; ++rank)
+    if (const auto& damage = machines[static_cast<size_t>(machine_of_rank[rank])].damage)
+      shared->network.tamper_with(static_cast<int>(rank), [damage, chunk = 0](int tag, std::string& bytes) mutable {
+        if (tag == transport::k_tag_data)
+          damage(chunk++, bytes);
+      });
+
+  std::vector<std::thread> threads;
+  for (size_t rank = 0; rank < n; ++rank) {
+    const int m = machine_of_rank[rank];
+    const FakeMachine& machine = machines[static_cast<size_t>(m)];
+    const bool first_of_machine = rank == 0 || machine_of_rank[rank - 1] != m;
+    threads.emplace_back([shared, rank, m, machine, first_of_machine, options] {
+      RankEnd end;
+      end.machine = m;
+      cli::Options o = options;
+      o.dest = machine.dest;
+      FakeRunner runner(machine.processes);
+      FaultObserver observer(first_of_machine ? machine.fault : Fault{});
+      std::ostringstream out, err;
+      std::unique_ptr<transport::Comm> world = shared->network.world(static_cast<int>(rank));
+      JobContext ctx{*world, machine.host, runner, machine.environment, out, err, &observer};
+      try {
+        end.exit_code = run_job(o, ctx);
+      } catch (const transport::FakeAbort& a) {
+        end.exit_code = a.exit_code;
+        end.aborted = true;
+      } catch (const std::exception& e) {
+        err << "run_job threw: " << e.what() << "\n";
+        end.aborted = true;
+      }
+      shared->network.leave(static_cast<int>(rank));
+      end.out = out.str();
+      end.err = err.str();
+      end.each_machine = runner.each_machine;
+      end.workers = runner.workers;
+      end.workers_stopped = runner.stopped;
+      end.phases = observer.phases;
+      std::lock_guard lock(shared->mutex);
+      shared->ends[rank] = std::move(end);
+      ++shared->finished;
+      shared->done.notify_all();
+    });
+  }
+
+  FakeJobResult result;
+  {
+    std::unique_lock lock(shared->mutex);
+    auto all_done = [&] { return shared->finished == n; };
+    const auto timeout = std::chrono::duration<double>(timeout_seconds);
+    if (!shared->done.wait_for(lock, timeout, all_done)) {
+      result.hung = true;
+      lock.unlock();
+      shared->network.abort_all("the watchdog: the job did not end in time");
+      lock.lock();
+      if (!shared->done.wait_for(lock, timeout, all_done)) {
+        std::fprintf(stderr, "fake job: ranks still running after the watchdog aborted the job\n");
+        std::abort(); // fail loudly rather than hang the test run
+      }
+    }
+  }
+  for (std::thread& t : threads)
+    t.join();
+  result.ranks = shared->ends;
+  result.abort_reason = shared->network.aborted();
+  return result;
+}
+
+} // namespace distenv::test

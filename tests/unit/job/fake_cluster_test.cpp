@@ -1,0 +1,435 @@
+// The job's cross-machine logic, end to end, with machines as threads of
+// this process (the fake Comm) and a fake process runner: every phase
+// failing on one machine, rank 0 failing mid-stream, a receiver's install
+// failing mid-stream, shared stores, several ranks per machine, worker
+// numbering, the report failing, and a randomized soak. Each job runs under
+// a watchdog: a hang is a failure, never a stuck test run.
+#include "support/fake_cluster.hpp"
+#include "support/pipeline.hpp"
+#include "support/temp_dir.hpp"
+
+#include <distenv/util/files.hpp>
+#include <distenv/workers/activation.hpp>
+
+#include <boost/filesystem/operations.hpp>
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace distenv::test {
+namespace {
+
+const std::vector<std::string> k_phases = {"read", "check", "transfer", "activate", "each-machine", "workers",
+                                           "report"};
+
+std::string random_bytes(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (char& c : s)
+    c = static_cast<char>(rng());
+  return s;
+}
+
+class FakeCluster : public ::testing::Test {
+protected:
+  void SetUp() override {
+    project = dir / "src/proj";
+    write(project / "distenv.toml", "runtime = \"sh\"\n"
+                                    "runtime_hint = \"apt-get install dash\"\n"
+                                    "command = [\"sh\", \"-c\", \"echo work\"]\n"
+                                    "each_machine = [\"echo prepared\"]\n");
+    write(project / "a.txt", "hello\n");
+    write(project / "data/b.bin", random_bytes(40 << 10, 1)); // incompressible: the stream has
+    write(project / "zz.bin", random_bytes(48 << 10, 2));     // ~22 chunks of 4 KiB; zz.bin last
+    tree_hash = plan(project).tree.tree_hash.hex();
+    options.project = project;
+    options.chunk_size = 4096;
+    options.zstd_level = 1;
+    options.grace_seconds = 0.1;
+  }
+
+  std::vector<FakeMachine> cluster(int count, const std::string& disks = "disk") {
+    std::vector<FakeMachine> machines(static_cast<size_t>(count));
+    for (int m = 0; m < count; ++m) {
+      machines[static_cast<size_t>(m)].host = "node" + std::to_string(m);
+      machines[static_cast<size_t>(m)].dest = dir / (disks + std::to_string(m));
+    }
+    return machines;
+  }
+
+  bool installed(const FakeMachine& m) const { return fs::is_directory(m.dest / "envs" / tree_hash); }
+
+  static size_t incoming(const FakeMachine& m) {
+    size_t n = 0;
+    boost::system::error_code ec;
+    for (fs::directory_iterator it(m.dest / "envs", ec), end; !ec && it != end; it.increment(ec))
+      n += it->path().filename().string().rfind(".incoming-", 0) == 0;
+    return n;
+  }
+
+  // Every rank ended, by agreement (no abort), with the same exit code.
+  static void expect_agreed(const FakeJobResult& r, int exit_code) {
+    ASSERT_FALSE(r.hung) << "the watchdog ended the job: " << r.abort_reason;
+    for (const RankEnd& end : r.ranks) {
+      EXPECT_FALSE(end.aborted) << "rank of machine " << end.machine << " aborted: " << end.err;
+      EXPECT_EQ(end.exit_code, exit_code) << "machine " << end.machine << ": " << end.err;
+    }
+  }
+
+  static std::vector<std::string> error_lines(const RankEnd& end) {
+    std::vector<std::string> lines;
+    std::istringstream in(end.err);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("distenv: error: ", 0) == 0)
+        lines.push_back(line.substr(16));
+    return lines;
+  }
+
+  TempDir dir;
+  fs::path project;
+  std::string tree_hash;
+  cli::Options options;
+};
+
+TEST_F(FakeCluster, FiveMachinesInstallOnceAndRunTheirWorkers) {
+  auto machines = cluster(5);
+  options.workers = 2;
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 0);
+  for (const FakeMachine& m : machines) {
+    EXPECT_TRUE(installed(m)) << m.host;
+    EXPECT_EQ(incoming(m), 0u) << m.host;
+  }
+  EXPECT_NE(r.root().out.find("distenv: 5 machines (5 ranks)"), std::string::npos) << r.root().out;
+  EXPECT_NE(r.root().out.find("to 5 machines"), std::string::npos) << r.root().out;
+  EXPECT_NE(r.root().out.find("workers 10/10 ok"), std::string::npos) << r.root().out;
+  for (const RankEnd& end : r.ranks) {
+    EXPECT_EQ(end.phases, k_phases) << "machine " << end.machine;
+    ASSERT_EQ(end.each_machine.size(), 1u);
+    EXPECT_EQ(end.each_machine[0].argv, (std::vector<std::string>{"sh", "-c", "echo prepared"}));
+    EXPECT_EQ(end.workers.size(), 2u);
+    if (end.machine > 0)
+      EXPECT_EQ(end.out, "") << "only rank 0 prints";
+  }
+  // A second run sends nothing.
+  const FakeJobResult again = run_fake_job(machines, options);
+  expect_agreed(again, 0);
+  EXPECT_NE(again.root().out.find("nothing sent"), std::string::npos) << again.root().out;
+}
+
+// Each phase failing on one machine (the reading machine, and another):
+// every rank ends with that machine's exit code and message, nobody aborts
+// or hangs, and no store holds a partial install.
+class FakeClusterPhase : public FakeCluster, public ::testing::WithParamInterface<std::tuple<std::string, int>> {};
+
+TEST_P(FakeClusterPhase, FailureOnOneMachineEndsTheJobEverywhere) {
+  const auto& [phase, failing] = GetParam();
+  auto machines = cluster(5);
+  machines[static_cast<size_t>(failing)].fault.phase = phase;
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 3);
+  const std::string host = "node" + std::to_string(failing);
+  EXPECT_EQ(error_lines(r.root()), std::vector<std::string>{host + ": injected fault in " + phase}) << r.root().err;
+  const size_t reached = static_cast<size_t>(std::find(k_phases.begin(), k_phases.end(), phase) - k_phases.begin());
+  for (const RankEnd& end : r.ranks) {
+    EXPECT_EQ(end.phases, std::vector<std::string>(k_phases.begin(), k_phases.begin() + reached + 1))
+        << "machine " << end.machine << " went on after the failed phase";
+    EXPECT_EQ(end.workers.empty(), reached < 5 || (reached == 5 && end.machine == failing))
+        << "workers start only after each-machine succeeded, and not where the workers phase failed";
+  }
+  for (const FakeMachine& m : machines) {
+    EXPECT_EQ(incoming(m), 0u) << m.host;
+    if (reached < 2)
+      EXPECT_FALSE(installed(m)) << m.host << ": installed although the job failed before the transfer";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Phases, FakeClusterPhase,
+                         ::testing::Combine(::testing::ValuesIn(k_phases), ::testing::Values(0, 3)),
+                         [](const auto& info) {
+                           std::string name = std::get<0>(info.param) + "_on_machine_" +
+                                              std::to_string(std::get<1>(info.param));
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+TEST_F(FakeCluster, BadInputOnRankZeroExitsTwoEverywhereAndWritesNothing) {
+  write(project / "distenv.toml", "rots = [\"x\"]\n");
+  auto machines = cluster(5);
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 2);
+  const auto lines = error_lines(r.root());
+  ASSERT_EQ(lines.size(), 1u) << r.root().err;
+  EXPECT_EQ(lines[0].rfind("node0: ", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find("distenv.toml:1:8: unknown key 'rots'"), std::string::npos) << lines[0];
+  for (const FakeMachine& m : machines)
+    EXPECT_FALSE(fs::exists(m.dest)) << m.host;
+}
+
+TEST_F(FakeCluster, ReportPathThatCannotBeWrittenIsBadInputBeforeAnythingRuns) {
+  options.report = dir / "no/such/dir/r.json";
+  auto machines = cluster(3);
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 2);
+  EXPECT_EQ(error_lines(r.root()),
+            std::vector<std::string>{"node0: --report " + options.report.string() + ": directory " +
+                                     (dir / "no/such/dir").string() + ": no such file or directory"});
+  for (const RankEnd& end : r.ranks)
+    EXPECT_TRUE(end.workers.empty());
+}
+
+TEST_F(FakeCluster, StoreThatCannotBeCreatedFailsTheCheck) {
+  auto machines = cluster(5);
+  write(machines[2].dest, "a file where the store should be\n");
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 1);
+  const auto lines = error_lines(r.root());
+  ASSERT_EQ(lines.size(), 1u) << r.root().err;
+  EXPECT_EQ(lines[0].rfind("node2: " + (machines[2].dest / "envs").string() + ": cannot create", 0), 0u) << lines[0];
+  for (const FakeMachine& m : machines)
+    EXPECT_FALSE(installed(m)) << m.host << ": nothing is sent when a check failed";
+}
+
+TEST_F(FakeCluster, RankZeroFailingMidStreamAbortsEveryReceiver) {
+  auto machines = cluster(5);
+  // Once the plan is made, the last file to be packed grows: the packer
+  // finds it changed halfway through the stream and stops.
+  machines[0].fault.phase = "transfer";
+  machines[0].fault.action = [this] { write(project / "zz.bin", random_bytes(60 << 10, 3)); };
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 1);
+  const auto lines = error_lines(r.root());
+  ASSERT_EQ(lines.size(), 1u) << r.root().err;
+  EXPECT_EQ(lines[0].rfind("node0: ", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find("zz.bin"), std::string::npos) << lines[0];
+  for (const FakeMachine& m : machines) {
+    EXPECT_FALSE(installed(m)) << m.host;
+    EXPECT_EQ(incoming(m), 0u) << m.host;
+  }
+}
+
+TEST_F(FakeCluster, ReceiverWhoseDiskFillsMidInstallIsNamedAndTheOthersComplete) {
+  auto machines = cluster(5);
+  machines[2].fault.installed_bytes = 12 << 10;
+  machines[2].fault.message = "writing 'zz.bin': no space left on device";
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 3);
+  EXPECT_EQ(error_lines(r.root()), std::vector<std::string>{"node2: writing 'zz.bin': no space left on device"});
+  for (const FakeMachine& m : machines) {
+    EXPECT_EQ(installed(m), m.host != "node2") << m.host;
+    EXPECT_EQ(incoming(m), 0u) << m.host;
+  }
+}
+
+TEST_F(FakeCluster, StreamDamagedOnTheWayToOneMachineIsRefusedThere) {
+  auto machines = cluster(5);
+  options.fanout = 1; // a chain: 0 -> 1 -> 2 -> 3 -> 4
+  // One byte of the 5th chunk flips on its way to node2: the chunk lies in
+  // the random data, which zstd stores as it is, so the archive stays
+  // readable and only the content differs.
+  machines[2].damage = [](int chunk, std::string& bytes) {
+    if (chunk == 4)
+      bytes[bytes.size() / 2] ^= 0x20;
+  };
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 1);
+  // The chain (0 -> 1 -> 2 -> 3 -> 4) forwards what node2 got: every machine
+  // downstream of the damage refuses it, each named; those before keep theirs.
+  const auto lines = error_lines(r.root());
+  ASSERT_EQ(lines.size(), 3u) << r.root().err;
+  for (size_t i = 0; i < lines.size(); ++i)
+    EXPECT_EQ(lines[i].rfind("node" + std::to_string(i + 2) +
+                                 ": received environment does not match its hash: expected " + tree_hash + ", got ",
+                             0),
+              0u)
+        << lines[i];
+  for (const FakeMachine& m : machines) {
+    EXPECT_EQ(installed(m), m.host == "node0" || m.host == "node1") << m.host;
+    EXPECT_EQ(incoming(m), 0u) << m.host;
+  }
+}
+
+TEST_F(FakeCluster, MachinesSharingAStoreInstallOnce) {
+  auto machines = cluster(5);
+  machines[3].dest = machines[1].dest; // one file system seen by two machines
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 0);
+  EXPECT_NE(r.root().out.find("to 4 machines"), std::string::npos) << r.root().out;
+  EXPECT_NE(r.root().out.find("node3        1 rank   shared"), std::string::npos) << r.root().out;
+  EXPECT_NE(r.root().out.find("node1        1 rank   received"), std::string::npos) << r.root().out;
+}
+
+TEST_F(FakeCluster, SeveralRanksOnOneMachineActAsOne) {
+  auto machines = cluster(3);
+  machines[1].ranks = 3;
+  options.workers = 2;
+  const FakeJobResult r = run_fake_job(machines, options);
+  ASSERT_EQ(r.ranks.size(), 5u);
+  expect_agreed(r, 0);
+  EXPECT_NE(r.root().out.find("distenv: 3 machines (5 ranks)"), std::string::npos) << r.root().out;
+  EXPECT_NE(r.root().out.find("node1        3 ranks"), std::string::npos) << r.root().out;
+  size_t workers = 0, steps = 0;
+  for (const RankEnd& end : r.ranks) {
+    workers += end.workers.size();
+    steps += end.each_machine.size();
+  }
+  EXPECT_EQ(workers, 6u) << "workers on the machines' leaders only";
+  EXPECT_EQ(steps, 3u) << "each-machine once per machine";
+}
+
+TEST_F(FakeCluster, WorkersAreNumberedAcrossMachinesWithTheirOwnCounts) {
+  auto machines = cluster(5);
+  const std::vector<int> counts = {1, 3, 2, 1, 4};
+  for (size_t m = 0; m < machines.size(); ++m)
+    machines[m].environment.push_back("SLURM_CPUS_ON_NODE=" + std::to_string(counts[m]));
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 0);
+  int next = 0;
+  for (const RankEnd& end : r.ranks) {
+    ASSERT_EQ(end.workers.size(), static_cast<size_t>(counts[static_cast<size_t>(end.machine)]));
+    for (size_t i = 0; i < end.workers.size(); ++i) {
+      const auto& env = end.workers[i].env;
+      auto value = [&](const std::string& key) { return workers::env_value(env, key); };
+      EXPECT_EQ(value("DISTENV_WORKER"), std::to_string(next));
+      EXPECT_EQ(value("DISTENV_WORKERS"), "11");
+      EXPECT_EQ(value("DISTENV_LOCAL_WORKER"), std::to_string(i));
+      EXPECT_EQ(value("DISTENV_LOCAL_WORKERS"), std::to_string(end.workers.size()));
+      EXPECT_EQ(value("DISTENV_MACHINE"), std::to_string(end.machine));
+      EXPECT_EQ(value("DISTENV_MACHINES"), "5");
+      EXPECT_EQ(end.workers[i].label, "node" + std::to_string(end.machine) + ":" + std::to_string(next));
+      EXPECT_EQ(end.workers[i].cwd, machines[static_cast<size_t>(end.machine)].dest / "envs" / tree_hash / "proj");
+      ++next;
+    }
+  }
+  EXPECT_EQ(next, 11);
+}
+
+TEST_F(FakeCluster, RuntimeMissingOnOneMachineNamesItWithTheHint) {
+  auto machines = cluster(5);
+  machines[4].environment = {"PATH=/nonexistent"};
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 1);
+  EXPECT_EQ(error_lines(r.root()),
+            std::vector<std::string>{"node4: runtime 'sh' not found on PATH; apt-get install dash"});
+  for (const RankEnd& end : r.ranks)
+    EXPECT_TRUE(end.each_machine.empty() && end.workers.empty()) << "nothing is spawned anywhere";
+}
+
+TEST_F(FakeCluster, FailingEachMachineCommandIsNamed) {
+  auto machines = cluster(5);
+  machines[1].processes.each_machine_status = 7;
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 1);
+  EXPECT_EQ(error_lines(r.root()), std::vector<std::string>{"node1: each-machine command 'echo prepared' exited with 7"});
+}
+
+TEST_F(FakeCluster, FailingWorkerSetsTheExitCodeButTheOthersRun) {
+  auto machines = cluster(5);
+  options.workers = 1;
+  machines[3].processes.worker_status = 5;
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 5);
+  EXPECT_EQ(error_lines(r.root()), std::vector<std::string>{"node3: worker 3 exited with 5"});
+  EXPECT_NE(r.root().out.find("workers 4/5 ok"), std::string::npos) << r.root().out;
+}
+
+TEST_F(FakeCluster, WorkersThatCannotStartAreReported) {
+  auto machines = cluster(3);
+  options.workers = 1;
+  machines[2].processes.cannot_start = true;
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 127);
+  EXPECT_EQ(error_lines(r.root()),
+            std::vector<std::string>{"node2: worker 2 could not be started: fork: resource temporarily unavailable"});
+}
+
+TEST_F(FakeCluster, FailureDuringALongSweepStopsTheWorkersEverywhere) {
+  auto machines = cluster(5);
+  options.workers = 1;
+  for (FakeMachine& m : machines)
+    m.processes.run_until_stopped = true;
+  machines[3].processes.run_until_stopped = false;
+  machines[3].processes.signal = 15; // SIGTERM reached this machine's rank only
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 143);
+  EXPECT_EQ(error_lines(r.root()), std::vector<std::string>{"node3: interrupted by signal 15 (Terminated)"});
+  for (const RankEnd& end : r.ranks)
+    EXPECT_EQ(end.workers_stopped, end.machine != 3) << "machine " << end.machine;
+}
+
+TEST_F(FakeCluster, ReportThatCannotBeWrittenAfterTheWorkersFailsEveryRank) {
+  auto machines = cluster(5);
+  options.report = dir / "reports/r.json";
+  fs::create_directories(dir / "reports");
+  // While the workers run, the report's directory goes away.
+  machines[0].processes.while_workers_run = [this] { fs::remove_all(dir / "reports"); };
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 1);
+  const auto lines = error_lines(r.root());
+  ASSERT_EQ(lines.size(), 1u) << r.root().err;
+  EXPECT_EQ(lines[0].rfind("node0: cannot write " + options.report.string() + ": no such file or directory", 0), 0u)
+      << lines[0];
+  EXPECT_NE(r.root().out.find("workers"), std::string::npos) << "the summary is printed first";
+}
+
+// A random fault at a random machine and phase, many times over: the job
+// always ends on every rank (the watchdog never fires), every rank agrees on
+// the exit code, and rank 0 names the failing machine.
+TEST_F(FakeCluster, SoakRandomFaultsNeverHangAndAlwaysNameTheMachine) {
+  std::mt19937 rng(20261127);
+  const int runs = 1000;
+  TempDir disks(TempDir::Where::memory); // 5,000 installs: no disk syncs to wait for
+  int hung = 0;
+  for (int run = 0; run < runs; ++run) {
+    auto machines = cluster(5);
+    for (size_t i = 0; i < machines.size(); ++i)
+      machines[i].dest = disks / ("run" + std::to_string(run) + "-" + std::to_string(i));
+    const int failing = static_cast<int>(rng() % 5);
+    FakeMachine& m = machines[static_cast<size_t>(failing)];
+    int expected = 3;
+    std::string message;
+    switch (const unsigned kind = rng() % 10; kind) {
+    case 7: // the install fails partway
+      m.fault.installed_bytes = 1 + rng() % (80 << 10);
+      message = "injected fault";
+      break;
+    case 8: // a signal while the workers run, the others' sweep is stopped
+      for (FakeMachine& other : machines)
+        other.processes.run_until_stopped = true;
+      m.processes.run_until_stopped = false;
+      m.processes.signal = 2;
+      expected = 130;
+      message = "interrupted by signal 2 (Interrupt)";
+      break;
+    case 9:
+      m.processes.each_machine_status = 9;
+      expected = 1;
+      message = "each-machine command 'echo prepared' exited with 9";
+      break;
+    default:
+      m.fault.phase = k_phases[kind];
+      message = "injected fault in " + k_phases[kind];
+    }
+    options.workers = 1;
+    const FakeJobResult r = run_fake_job(machines, options, 10);
+    if (r.hung) {
+      ++hung;
+      ADD_FAILURE() << "run " << run << ": hung with a fault on node" << failing << ": " << message;
+      continue;
+    }
+    for (const RankEnd& end : r.ranks) {
+      ASSERT_FALSE(end.aborted) << "run " << run << ": " << end.err;
+      ASSERT_EQ(end.exit_code, expected) << "run " << run << " machine " << end.machine << ": " << message;
+    }
+    ASSERT_EQ(error_lines(r.root()), std::vector<std::string>{"node" + std::to_string(failing) + ": " + message})
+        << "run " << run;
+    for (const FakeMachine& each : machines) {
+      ASSERT_EQ(incoming(each), 0u) << "run " << run;
+      fs::remove_all(each.dest);
+    }
+  }
+  EXPECT_EQ(hung, 0);
+}
+
+} // namespace
+} // namespace distenv::test
