@@ -669,6 +669,39 @@ def cluster_sigint_to_mpirun_stops_workers_everywhere():
         no_leftovers(BOOTSTRAP, within=5)
 
 
+@test
+def cluster_sigterm_to_one_rank_stops_every_host():
+    """SIGTERM reaches node2's rank only, while long workers run everywhere:
+    node2 tells the other machines, whose workers are stopped too (they see
+    SIGTERM), and every rank ends with node2 named. Without the stop notices
+    the others would run their workers to the end (1000 s)."""
+    need_root()
+    hosts = vcluster_hosts()
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        marker = f"distenv-oneterm-{os.getpid()}"
+        cmd = ["mpirun", "-hostfile", os.path.join(REPO, "hostfiles", "vcluster"), "--map-by", "ppr:1:node",
+               "--bind-to", "none", BOOTSTRAP, "-p", project, "-d", "/scratch/distenv", "--grace", "5", "--",
+               "sh", "-c", f"trap 'echo got-term; exit 5' TERM; echo ready; sleep 1000 & wait # {marker}"]
+        p = subprocess.Popen(cmd, env=cluster_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        timer = watchdog(p, 150)
+        out = read_until(p.stdout, NPROC * len(hosts), lambda l: l.rstrip().endswith("] ready"),
+                         "every worker on every host was ready")
+        victims = [pid for pid, host in bootstrap_pids().items() if host == "node2"]
+        equal(len(victims), 1, f"node2's rank ({bootstrap_pids()})")
+        killed_at = time.time()
+        os.kill(victims[0], signal.SIGTERM)
+        rest, err = p.communicate()
+        timer.cancel()
+        print(f"the job ended {time.time() - killed_at:.1f} s after node2's rank got SIGTERM")
+        out += rest
+        equal(p.returncode, 143, f"exit code\n{out}\n{err}")
+        equal(out.count("got-term"), NPROC * len(hosts), f"workers stopped on every host\n{out}")
+        contains(err, "distenv: error: node2: interrupted by signal 15", "message")
+        no_leftovers(marker, within=10)
+        no_leftovers("sleep 1000", within=10)
+
+
 # ---------------------------------------------------------------- SLURM
 
 SLURM_LOCAL = os.path.join(REPO, "scripts", "slurm-local")

@@ -17,7 +17,7 @@ JobPlan JobPlan::from_tree(const layout::Tree& tree, const std::string& project)
   p.files = tree.files;
   p.bytes = tree.bytes;
   for (const layout::FileEntry& e : tree.entries)
-    if (e.type != 'd')
+    if (e.type != hash::EntryType::directory)
       p.sizes.emplace_back(e.size, e.path);
   return p;
 }

@@ -89,7 +89,8 @@ Hash128 tree_hash(std::vector<TreeRecord> records) {
   static constexpr char k_magic[] = "distenv-tree-v1";
   h.update(k_magic, sizeof k_magic);
   for (const TreeRecord& r : records) {
-    h.update(&r.type, 1);
+    const char type = static_cast<char>(r.type);
+    h.update(&type, 1);
     put_le<uint32_t>(h, r.mode);
     put_le<uint64_t>(h, r.size);
     put_le<uint32_t>(h, static_cast<uint32_t>(r.path.size()));

@@ -44,10 +44,14 @@ Hash128 hash_bytes(std::string_view data);
 // Throws Error "path: OS error" when it cannot be read.
 Hash128 hash_file(const boost::filesystem::path& path, uint64_t& size);
 
+// What an entry of a tree is. The values are the bytes the tree hash
+// records, so they never change.
+enum class EntryType : char { file = 'f', directory = 'd', symlink = 'l' };
+
 // One entry of a tree as the identity sees it: no mtimes, no owners, no order.
 struct TreeRecord {
   std::string path; // '/'-separated, relative to the install root
-  char type = 'f';  // 'f' file, 'd' directory, 'l' symlink
+  EntryType type = EntryType::file;
   uint32_t mode = 0;
   uint64_t size = 0;
   Hash128 content; // files: content, symlinks: target, directories: zero

@@ -11,10 +11,12 @@
 
 namespace distenv::layout {
 
+using hash::EntryType;
+
 // One thing that ships, at its place in the install tree.
 struct FileEntry {
   std::string path; // relative to the install root, '/'-separated
-  char type = 'f';  // 'f' file, 'd' directory, 'l' symlink
+  EntryType type = EntryType::file;
   uint32_t mode = 0644;
   uint64_t size = 0;
   int64_t mtime = 0;

@@ -78,7 +78,7 @@ private:
   void add_dir(const fs::path& p, const struct stat& st) {
     FileEntry e;
     e.path = m_layout.to_install(p);
-    e.type = 'd';
+    e.type = EntryType::directory;
     e.mode = 0755;
     e.mtime = st.st_mtime;
     m_tree.entries.push_back(std::move(e));
@@ -108,7 +108,7 @@ private:
       } else if (S_ISREG(st.st_mode)) {
         FileEntry e;
         e.path = m_layout.to_install(p);
-        e.type = 'f';
+        e.type = EntryType::file;
         e.mode = (st.st_mode & 0111) ? 0755 : 0644;
         e.size = static_cast<uint64_t>(st.st_size);
         e.mtime = st.st_mtime;
@@ -153,7 +153,7 @@ private:
                                    shown(p), target.string(), why));
     FileEntry e;
     e.path = installed;
-    e.type = 'l';
+    e.type = EntryType::symlink;
     e.mode = 0777;
     e.size = link.size();
     e.mtime = st.st_mtime;
@@ -178,7 +178,7 @@ FileEntry& entry_for(Tree& tree, const std::string& path) {
 }
 
 void set_content(FileEntry& e, std::string content) {
-  e.type = 'f';
+  e.type = EntryType::file;
   if (e.mode != 0755)
     e.mode = 0644;
   e.size = content.size();
@@ -231,7 +231,7 @@ Metadata make_metadata(const env::Environment& env, const Layout& layout) {
 void hash_files(Tree& tree, unsigned threads) {
   std::vector<FileEntry*> pending;
   for (FileEntry& e : tree.entries)
-    if (e.type == 'f' && !e.content)
+    if (e.type == EntryType::file && !e.content)
       pending.push_back(&e);
   std::atomic<size_t> next{0};
   std::exception_ptr failure;
@@ -268,7 +268,7 @@ Tree build_tree(const env::Environment& env, const Layout& layout, unsigned thre
 
   FileEntry meta_dir;
   meta_dir.path = ".distenv";
-  meta_dir.type = 'd';
+  meta_dir.type = EntryType::directory;
   meta_dir.mode = 0755;
   tree.entries.push_back(meta_dir);
   tree.metadata = make_metadata(env, layout);
@@ -280,14 +280,14 @@ Tree build_tree(const env::Environment& env, const Layout& layout, unsigned thre
   // A parent of a nested root is also found by the walk of the outer root.
   tree.entries.erase(std::unique(tree.entries.begin(), tree.entries.end(),
                                  [](const FileEntry& a, const FileEntry& b) {
-                                   return a.path == b.path && a.type == 'd' && b.type == 'd';
+                                   return a.path == b.path && a.type == EntryType::directory && b.type == EntryType::directory;
                                  }),
                      tree.entries.end());
   std::vector<hash::TreeRecord> records;
   records.reserve(tree.entries.size());
   for (const FileEntry& e : tree.entries) {
     records.push_back(e.record());
-    if (e.type != 'd') {
+    if (e.type != EntryType::directory) {
       ++tree.files;
       tree.bytes += e.size;
     }

@@ -66,7 +66,7 @@ bool clean_components(const std::string& path, std::vector<std::string>& parts) 
 
 } // namespace
 
-std::string entry_problem(const std::string& path, char type, unsigned mode,
+std::string entry_problem(const std::string& path, EntryType type, unsigned mode,
                           const std::string& link_target) {
   if (path.empty())
     return "empty name";
@@ -78,7 +78,7 @@ std::string entry_problem(const std::string& path, char type, unsigned mode,
                                                 : "path is not normalized";
   if (mode & 06000)
     return "setuid/setgid bit";
-  if (type == 'l')
+  if (type == EntryType::symlink)
     return symlink_problem(path, link_target);
   return {};
 }
@@ -129,22 +129,22 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
       name.pop_back();
     const mode_t ftype = archive_entry_filetype(entry);
     const unsigned mode = archive_entry_perm(entry);
-    char type = 0;
+    EntryType type = EntryType::file;
     if (archive_entry_hardlink(entry))
       throw Error(fmt::format("received archive: entry '{}': hard links are not allowed", name));
     if (ftype == AE_IFREG)
-      type = 'f';
+      type = EntryType::file;
     else if (ftype == AE_IFDIR)
-      type = 'd';
+      type = EntryType::directory;
     else if (ftype == AE_IFLNK)
-      type = 'l';
+      type = EntryType::symlink;
     else
       throw Error(fmt::format("received archive: entry '{}': {} not allowed", name,
                               ftype == AE_IFCHR || ftype == AE_IFBLK ? "device files are"
                               : ftype == AE_IFIFO                    ? "named pipes are"
                                                                      : "this file type is"));
     const char* raw_link = archive_entry_symlink(entry);
-    const std::string link = type == 'l' && raw_link ? raw_link : "";
+    const std::string link = type == EntryType::symlink && raw_link ? raw_link : "";
     if (std::string why = entry_problem(name, type, mode, link); !why.empty())
       throw Error(fmt::format("received archive: entry '{}': {}", name, why));
     if (!seen.insert(name).second)
@@ -153,14 +153,14 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
       if (symlinks.count(name.substr(0, slash)))
         throw Error(fmt::format("received archive: entry '{}': lies below the symlink '{}'", name,
                                 name.substr(0, slash)));
-    if (type == 'l')
+    if (type == EntryType::symlink)
       symlinks.insert(name);
 
     hash::TreeRecord record;
     record.path = name;
     record.type = type;
     record.mode = mode;
-    if (type == 'l') {
+    if (type == EntryType::symlink) {
       record.size = link.size();
       record.content = hash::hash_bytes(link);
     }
@@ -170,7 +170,7 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
     if (archive_write_header(disk.get(), entry) != ARCHIVE_OK)
       fail(disk.get(), fmt::format("entry '{}'", name));
 
-    if (type == 'f') {
+    if (type == EntryType::file) {
       hash::Hasher hasher;
       const void* block = nullptr;
       size_t size = 0;
@@ -193,7 +193,7 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
       record.content = hasher.digest();
       ++result.files;
       result.bytes += written;
-    } else if (type == 'l') {
+    } else if (type == EntryType::symlink) {
       ++result.files;
       result.bytes += link.size();
     }

@@ -7,6 +7,8 @@
 
 namespace distenv::pack {
 
+using hash::EntryType;
+
 struct ExtractResult {
   hash::Hash128 tree_hash; // of what was written, computed as it was written
   uint64_t entries = 0;
@@ -24,7 +26,7 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest);
 
 // The check applied to every entry name and symlink target, exposed for tests:
 // empty string when acceptable, else why not.
-std::string entry_problem(const std::string& path, char type, unsigned mode,
+std::string entry_problem(const std::string& path, hash::EntryType type, unsigned mode,
                           const std::string& link_target);
 
 } // namespace distenv::pack

@@ -66,11 +66,11 @@ public:
     archive_entry_set_uid(entry, 0);
     archive_entry_set_gid(entry, 0);
     switch (e.type) {
-    case 'd':
+    case EntryType::directory:
       archive_entry_set_filetype(entry, AE_IFDIR);
       archive_entry_set_size(entry, 0);
       break;
-    case 'l':
+    case EntryType::symlink:
       archive_entry_set_filetype(entry, AE_IFLNK);
       archive_entry_set_symlink(entry, e.link_target.c_str());
       archive_entry_set_size(entry, 0);
@@ -81,7 +81,7 @@ public:
     }
     check(archive_write_header(m_archive.get(), entry), e.path);
     ++m_stats.entries;
-    if (e.type != 'f')
+    if (e.type != EntryType::file)
       return;
     if (e.content)
       write_data(e.content->data(), e.content->size(), e.path);

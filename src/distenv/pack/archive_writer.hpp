@@ -5,6 +5,8 @@
 
 namespace distenv::pack {
 
+using hash::EntryType;
+
 struct PackOptions {
   size_t chunk_size = 1 << 20;
   int zstd_level = 3;

@@ -22,7 +22,7 @@ std::vector<RootCount> count_roots(const env::Environment& env, const layout::La
   for (const fs::path& root : env.roots)
     counts.push_back({layout.to_install(root)});
   for (const layout::FileEntry& e : tree.entries) {
-    if (e.type == 'd')
+    if (e.type == hash::EntryType::directory)
       continue;
     RootCount* best = nullptr;
     for (RootCount& c : counts)

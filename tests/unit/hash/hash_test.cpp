@@ -38,9 +38,9 @@ TEST(Hash, StreamingEqualsOneShot) {
 }
 
 TEST(Hash, TreeHashIgnoresOrderButNotContentModeOrPath) {
-  std::vector<hash::TreeRecord> a{{"x", 'f', 0644, 1, hash::hash_bytes("1")},
-                                  {"d", 'd', 0755, 0, {}},
-                                  {"d/y", 'f', 0755, 1, hash::hash_bytes("2")}};
+  std::vector<hash::TreeRecord> a{{"x", hash::EntryType::file, 0644, 1, hash::hash_bytes("1")},
+                                  {"d", hash::EntryType::directory, 0755, 0, {}},
+                                  {"d/y", hash::EntryType::file, 0755, 1, hash::hash_bytes("2")}};
   auto b = a;
   std::reverse(b.begin(), b.end());
   EXPECT_EQ(hash::tree_hash(a), hash::tree_hash(b));

@@ -40,15 +40,15 @@ hash::Hash128 hash_on_disk(const fs::path& root) {
     r.path = it->path().lexically_relative(root).generic_string();
     r.mode = st.st_mode & 07777;
     if (S_ISDIR(st.st_mode)) {
-      r.type = 'd';
+      r.type = hash::EntryType::directory;
     } else if (S_ISLNK(st.st_mode)) {
-      r.type = 'l';
+      r.type = hash::EntryType::symlink;
       std::string target = fs::read_symlink(it->path()).string();
       r.mode = 0777;
       r.size = target.size();
       r.content = hash::hash_bytes(target);
     } else {
-      r.type = 'f';
+      r.type = hash::EntryType::file;
       r.content = hash::hash_file(it->path(), r.size);
     }
     records.push_back(r);

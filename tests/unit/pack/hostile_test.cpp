@@ -147,10 +147,10 @@ TEST(Hostile, GarbageAndHashMismatch) {
 }
 
 TEST(Hostile, EntryProblemRules) {
-  EXPECT_EQ(pack::entry_problem("a/b", 'f', 0644, ""), "");
-  EXPECT_EQ(pack::entry_problem("a/./b", 'f', 0644, ""), "path is not normalized");
-  EXPECT_EQ(pack::entry_problem("a//b", 'f', 0644, ""), "path is not normalized");
-  EXPECT_EQ(pack::entry_problem("a/l", 'l', 0777, "../b"), "");
-  EXPECT_EQ(pack::entry_problem("l", 'l', 0777, "../b"), "symlink points outside the install directory");
-  EXPECT_EQ(pack::entry_problem("d", 'd', 02755, ""), "setuid/setgid bit");
+  EXPECT_EQ(pack::entry_problem("a/b", hash::EntryType::file, 0644, ""), "");
+  EXPECT_EQ(pack::entry_problem("a/./b", hash::EntryType::file, 0644, ""), "path is not normalized");
+  EXPECT_EQ(pack::entry_problem("a//b", hash::EntryType::file, 0644, ""), "path is not normalized");
+  EXPECT_EQ(pack::entry_problem("a/l", hash::EntryType::symlink, 0777, "../b"), "");
+  EXPECT_EQ(pack::entry_problem("l", hash::EntryType::symlink, 0777, "../b"), "symlink points outside the install directory");
+  EXPECT_EQ(pack::entry_problem("d", hash::EntryType::directory, 02755, ""), "setuid/setgid bit");
 }

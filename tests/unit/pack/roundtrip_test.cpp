@@ -27,15 +27,15 @@ void expect_same_tree(const layout::Tree& tree, const fs::path& root) {
     const fs::path p = root / e.path;
     struct stat st {};
     ASSERT_EQ(::lstat(p.c_str(), &st), 0) << p;
-    EXPECT_EQ(st.st_mode & 07777, e.type == 'l' ? 0777u : e.mode) << p;
-    if (e.type == 'f') {
+    EXPECT_EQ(st.st_mode & 07777, e.type == hash::EntryType::symlink ? 0777u : e.mode) << p;
+    if (e.type == hash::EntryType::file) {
       ASSERT_TRUE(S_ISREG(st.st_mode)) << p;
       const std::string expected = e.content ? *e.content : test::slurp(e.source);
       EXPECT_EQ(test::slurp(p), expected) << p;
       EXPECT_EQ(static_cast<uint64_t>(st.st_size), e.size);
       if (!e.content)
         EXPECT_EQ(st.st_mtime, e.mtime) << p;
-    } else if (e.type == 'l') {
+    } else if (e.type == hash::EntryType::symlink) {
       ASSERT_TRUE(S_ISLNK(st.st_mode)) << p;
       EXPECT_EQ(fs::read_symlink(p).string(), e.link_target);
     } else {
