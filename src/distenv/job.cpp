@@ -64,7 +64,7 @@ struct Transfer {
 class Job {
 public:
   Job(const cli::Options& o, JobContext& ctx)
-      : m_o(o), m_ctx(ctx), m_agree(ctx.world, ctx.host), m_store(o.dest), m_root(ctx.world.rank() == 0) {}
+      : m_o(o), m_ctx(ctx), m_agree(ctx.world, ctx.host), m_store(store_for(o)), m_root(ctx.world.rank() == 0) {}
 
   int run() {
     m_machines = cluster::discover_machines(m_ctx.world, m_ctx.host); // machines: ranks grouped by host
@@ -93,6 +93,9 @@ private:
         return std::string();
       check_output_path(m_o.report, "--report");
       m_prepared = prepare(m_o);
+      for (const std::string& w : m_prepared->warnings)
+        m_ctx.err << "distenv: warning: " << w << "\n";
+      m_ctx.err << std::flush;
       m_plan = cluster::JobPlan::from_tree(m_prepared->tree, m_prepared->layout.project);
       return m_plan.encode();
     });
@@ -403,7 +406,7 @@ int run_gc(const cli::Options& o, transport::Comm& world, const std::string& hos
   std::string line;
   if (machines.leader) {
     try {
-      install::Store store(o.dest);
+      install::Store store = store_for(o);
       auto c = store.collect(static_cast<size_t>(o.gc_keep));
       line = fmt::format("{}: removed {} ({}), kept {}, in use {}", host, c.removed.size(),
                          human_bytes(c.bytes_freed), c.kept.size(), c.busy.size());
@@ -449,7 +452,7 @@ int run_status(const cli::Options& o, transport::Comm& world, const std::string&
     for (const std::string& text : all)
       if (!text.empty()) {
         rows.push_back(cluster::MachineStatus::decode(text));
-        j.push_back(nlohmann::ordered_json::parse(text));
+        j.push_back(rows.back().json());
       }
     std::fputs(cluster::status_table(rows).c_str(), stdout);
     std::fflush(stdout);

@@ -1,7 +1,9 @@
 // Rank 0's reading of the environment, shared by every mode.
 #include <distenv/pipeline.hpp>
 
+#include <distenv/report/plan_report.hpp>
 #include <distenv/util/error.hpp>
+#include <distenv/util/json_text.hpp>
 
 #include <fmt/format.h>
 
@@ -20,12 +22,18 @@ Prepared prepare(const cli::Options& o) {
   p.env = env::read_environment(read);                         // env: what the environment is
   p.layout = layout::make_layout(p.env);                       // layout: where each root goes
   p.tree = layout::build_tree(p.env, p.layout, o.hash_threads); // files, rewrites, hashes
+  p.warnings = report::plan_warnings(p.env, p.layout, p.tree);
   return p;
+}
+
+install::Store store_for(const cli::Options& o) {
+  return install::Store(o.dest, o.shared_store ? install::Store::Sharing::group
+                                               : install::Store::Sharing::private_to_user);
 }
 
 void write_report(const fs::path& file, const nlohmann::ordered_json& j) {
   if (!file.empty())
-    write_file_atomic(file, j.dump(2) + "\n");
+    write_file_atomic(file, dump_for_people(j) + "\n");
 }
 
 } // namespace distenv

@@ -2,6 +2,7 @@
 
 #include <distenv/cli/options.hpp>
 #include <distenv/env/environment.hpp>
+#include <distenv/install/store.hpp>
 #include <distenv/layout/layout.hpp>
 
 #include <nlohmann/json.hpp>
@@ -14,10 +15,14 @@ struct Prepared {
   env::Environment env;
   layout::Layout layout;
   layout::Tree tree;
+  std::vector<std::string> warnings; // for people: "distenv: warning: <line>"
 };
 
 // env -> layout -> tree (walk, rewrite, hash). InputError on bad input.
 Prepared prepare(const cli::Options& o);
+
+// The store --dest (and --shared-store) name.
+install::Store store_for(const cli::Options& o);
 
 // Writes `j` to `file` atomically (nothing when `file` is empty).
 void write_report(const fs::path& file, const nlohmann::ordered_json& j);

@@ -28,9 +28,15 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+void warn(const Prepared& p) {
+  for (const std::string& w : p.warnings)
+    std::fprintf(stderr, "distenv: warning: %s\n", w.c_str());
+}
+
 int run_plan(const cli::Options& o) {
   Prepared p = prepare(o);
-  const fs::path root = install::Store(o.dest).path_of(p.tree.tree_hash);
+  warn(p);
+  const fs::path root = store_for(o).path_of(p.tree.tree_hash);
   std::fputs(report::plan_text(p.env, p.layout, p.tree, root).c_str(), stdout);
   write_report(o.report, report::plan_json(p.env, p.layout, p.tree, root));
   return 0;
@@ -38,6 +44,7 @@ int run_plan(const cli::Options& o) {
 
 int run_pack_to(const cli::Options& o) {
   Prepared p = prepare(o);
+  warn(p);
   auto start = std::chrono::steady_clock::now();
   pack::FileChunkSink sink(o.pack_to);
   pack::PackStats stats = pack::pack_tree(p.tree, sink, {o.chunk_size, o.zstd_level, o.zstd_threads});
@@ -45,7 +52,7 @@ int run_pack_to(const cli::Options& o) {
              human_bytes(stats.content_bytes), human_bytes(stats.archive_bytes),
              seconds_since(start), o.pack_to.string());
   fmt::print("tree hash {}\n", p.tree.tree_hash.hex());
-  auto j = report::plan_json(p.env, p.layout, p.tree, install::Store(o.dest).path_of(p.tree.tree_hash));
+  auto j = report::plan_json(p.env, p.layout, p.tree, store_for(o).path_of(p.tree.tree_hash));
   j["archive_bytes"] = stats.archive_bytes;
   write_report(o.report, j);
   return 0;
@@ -60,7 +67,7 @@ int run_install_from(const cli::Options& o) {
   }
   auto start = std::chrono::steady_clock::now();
   pack::FileChunkSource source(o.install_from, o.chunk_size);
-  install::Store store(o.dest);
+  install::Store store = store_for(o);
   install::Store::Result r = store.install(expected, 0, source);
   fmt::print("{} {} ({} written in {:.2f} s)\n", r.reused ? "already installed:" : "installed:",
              r.dir.string(), human_bytes(r.bytes_written), seconds_since(start));

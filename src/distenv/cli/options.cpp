@@ -5,11 +5,14 @@
 #include <distenv/util/units.hpp>
 
 #include <CLI/CLI.hpp>
+#include <boost/filesystem/operations.hpp>
 #include <fmt/format.h>
 
 #include <cstdlib>
 #include <iostream>
+#include <pwd.h>
 #include <thread>
+#include <unistd.h>
 
 #ifndef DISTENV_VERSION
 #define DISTENV_VERSION "0.1.0"
@@ -32,12 +35,22 @@ int positive_int(const std::string& text) {
 
 } // namespace
 
+fs::path default_dest() {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[1024];
+  const uid_t uid = ::geteuid();
+  const std::string who = ::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found ? found->pw_name
+                                                                                      : std::to_string(uid);
+  return fs::path("/tmp") / ("distenv-" + who);
+}
+
 std::optional<Options> parse_options(int argc, const char* const* argv) {
   Options o;
   if (const char* dest = std::getenv("DISTENV_DEST"); dest && *dest)
     o.dest = dest;
   else
-    o.dest = "/tmp/distenv";
+    o.dest = default_dest();
   o.hash_threads = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
 
   CLI::App app{"distenv-bootstrap: install a development environment on every machine of an "
@@ -53,7 +66,9 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
                  "(default: current directory)");
   app.add_option("-d,--dest", dest,
                  "node-local store for installed environments (default: $DISTENV_DEST or "
-                 "/tmp/distenv)");
+                 "/tmp/distenv-<user>)");
+  app.add_flag("--shared-store", o.shared_store,
+               "the store is shared by the group that owns --dest: trust what its members installed");
   app.add_option("--julia-version", julia_version,
                  "pick the manifest Julia X.Y would pick (default: the newest versioned one)");
   app.add_flag("--plan", o.plan, "print what would ship and where, then exit; sends nothing");
@@ -112,6 +127,8 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   o.chunk_size = static_cast<size_t>(*size);
   if (workers != "auto" && !(o.workers = positive_int(workers)))
     throw InputError(fmt::format("--workers {}: expected a number of workers (1 or more) or auto", workers));
+  if (o.workers > k_max_workers)
+    throw InputError(fmt::format("--workers {}: at most {} workers per machine", workers, k_max_workers));
   if (broadcast == "chain")
     o.fanout = 1;
   else if (broadcast == "tree")
@@ -120,6 +137,14 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
     throw InputError(fmt::format("--broadcast {}: expected auto, chain, tree or a fan-out", broadcast));
   if (o.dest.empty())
     throw InputError("--dest: must not be empty");
+  // Workers run elsewhere (the installed project): paths they are given must
+  // not depend on where distenv was started.
+  o.dest = fs::absolute(o.dest).lexically_normal();
+  o.project = fs::absolute(o.project).lexically_normal();
+  if (o.dest.filename_is_dot())
+    o.dest = o.dest.parent_path();
+  if (o.project.filename_is_dot())
+    o.project = o.project.parent_path();
   return o;
 }
 

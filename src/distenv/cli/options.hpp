@@ -13,7 +13,8 @@ namespace fs = boost::filesystem;
 // Everything the command line says, validated up front.
 struct Options {
   fs::path project = ".";
-  fs::path dest;                     // node-local store; default $DISTENV_DEST or /tmp/distenv
+  fs::path dest;                     // node-local store (absolute); default $DISTENV_DEST or /tmp/distenv-<user>
+  bool shared_store = false;         // the store's group is trusted too (install::Store::Sharing::group)
   std::optional<std::string> julia_version;
   bool plan = false;                 // print what would ship, touch nothing
   int gc_keep = -1;                  // --gc N: keep the N most recently used environments
@@ -26,7 +27,7 @@ struct Options {
   int zstd_level = 3;
   int zstd_threads = 0;               // compression workers (0: single-threaded)
   unsigned hash_threads = 2;
-  int workers = 0;                   // per machine; 0 = auto (hardware threads)
+  int workers = 0;                   // per machine; 0 = auto (hardware threads); at most k_max_workers
   std::vector<std::string> each_machine; // once-per-machine shell commands
   bool instantiate = false;          // Julia: Pkg.instantiate() once per machine
   double grace_seconds = 5.0;        // SIGTERM -> SIGKILL for workers
@@ -34,6 +35,13 @@ struct Options {
   bool verbose = false;
   std::vector<std::string> command;  // after "--"
 };
+
+// More workers than this on one machine is a typo, not a plan.
+inline constexpr int k_max_workers = 4096;
+
+// The store when neither --dest nor $DISTENV_DEST says: node-local, this
+// user's own (/tmp/distenv-<user name>, or -<uid> when it has no name).
+fs::path default_dest();
 
 // Parses argv. Returns nullopt after printing --help / --version (exit 0);
 // throws InputError with CLI11's one-line message for bad options.

@@ -33,12 +33,13 @@ std::string JobPlan::encode() const {
   for (const auto& [size, path] : sizes)
     list.push_back({size, path});
   j["sizes"] = list;
-  return j.dump();
+  const std::vector<std::uint8_t> bytes = nlohmann::json::to_cbor(j); // CBOR: paths need not be UTF-8
+  return std::string(bytes.begin(), bytes.end());
 }
 
 JobPlan JobPlan::decode(const std::string& text) {
   try {
-    auto j = nlohmann::json::parse(text);
+    auto j = nlohmann::json::from_cbor(text);
     JobPlan p;
     auto h = hash::Hash128::from_hex(j.at("tree_hash").get<std::string>());
     if (!h)

@@ -80,11 +80,14 @@ std::string MachineStatus::encode() const {
                    {"runtime_version", runtime_version},
                    {"runtime_hint", runtime_hint},
                    {"environments", environments}};
-  return j.dump();
+  const std::vector<std::uint8_t> bytes = nlohmann::json::to_cbor(j); // CBOR: paths need not be UTF-8
+  return std::string(bytes.begin(), bytes.end());
 }
 
+nlohmann::ordered_json MachineStatus::json() const { return nlohmann::ordered_json::from_cbor(encode()); }
+
 MachineStatus MachineStatus::decode(const std::string& text) {
-  auto j = nlohmann::json::parse(text);
+  auto j = nlohmann::json::from_cbor(text);
   MachineStatus s;
   s.host = j.at("host");
   s.ranks = j.at("ranks");

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <boost/filesystem/path.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <string>
@@ -22,6 +23,7 @@ struct MachineStatus {
   std::vector<std::string> environments; // "<hash> <project>" installed at --dest
 
   std::string encode() const;
+  nlohmann::ordered_json json() const; // for --report
   static MachineStatus decode(const std::string& text);
 };
 

@@ -59,9 +59,7 @@ void read_distenv_toml(Environment& env, const fs::path& file) {
         if (!fs::is_directory(p, ec))
           throw InputError(fmt::format("{}: root \"{}\" is not a directory ({})", doc.where(value),
                                        declared, p.lexically_normal().string()));
-        fs::path dir = fs::canonical(p, ec);
-        if (std::find(env.roots.begin(), env.roots.end(), dir) == env.roots.end())
-          env.roots.push_back(dir);
+        add_root(env, fs::canonical(p, ec), doc.where(value), declared);
       }
     } else if (key == "exclude") {
       for (const std::string& pattern : expect_strings(doc, value, key))

@@ -50,6 +50,7 @@ struct Environment {
   fs::path manifest_file; // Julia: the manifest Julia would pick (may be empty)
   std::string manifest_format; // "1.0", "2.0", ... ("" when no manifest)
   std::vector<fs::path> roots; // canonical; roots[0] == project_dir; unique
+  std::vector<std::string> root_from; // for each root: where it was declared ("distenv.toml:2:9")
   std::vector<DevPackage> dev_packages;
   std::vector<PathRef> path_refs;
   IgnoreRules exclude; // from distenv.toml; applies in every root
@@ -64,6 +65,13 @@ struct ReadOptions {
 // Reads the environment at `options.project_dir`. Bad input throws InputError
 // with a one-line message naming the file (and line:column) and the problem.
 Environment read_environment(const ReadOptions& options);
+
+// Adds `dir` (canonical) to env.roots unless it is there, remembering that
+// `where` declared it (as `declared`). A root that would ship far more than
+// an environment is refused (InputError naming `where`): the whole file
+// system, a home directory (ssh keys, shell history, ...) or a directory
+// holding home directories.
+void add_root(Environment& env, const fs::path& dir, const std::string& where, const std::string& declared);
 
 // "1.10" -> (1, 10); nullopt when malformed.
 std::optional<std::pair<int, int>> parse_julia_version(const std::string& text);

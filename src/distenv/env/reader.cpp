@@ -9,6 +9,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <pwd.h>
+#include <unistd.h>
 #include <regex>
 
 namespace distenv::env {
@@ -19,6 +22,49 @@ std::optional<std::pair<int, int>> parse_julia_version(const std::string& text) 
   if (!std::regex_match(text, m, k_version))
     return std::nullopt;
   return std::make_pair(std::stoi(m[1]), std::stoi(m[2]));
+}
+
+namespace {
+
+// Home directories: this user's $HOME and every account's (passwd).
+std::vector<fs::path> home_directories() {
+  std::vector<fs::path> homes;
+  boost::system::error_code ec;
+  auto add = [&](const char* dir) {
+    if (dir && *dir && std::string_view(dir) != "/")
+      if (fs::path p = fs::canonical(dir, ec); !ec)
+        homes.push_back(p);
+  };
+  add(std::getenv("HOME"));
+  ::setpwent();
+  while (struct passwd* pw = ::getpwent())
+    if (pw->pw_uid == ::geteuid() || pw->pw_uid >= 1000 || pw->pw_uid == 0)
+      add(pw->pw_dir);
+  ::endpwent();
+  return homes;
+}
+
+} // namespace
+
+void add_root(Environment& env, const fs::path& dir, const std::string& where, const std::string& declared) {
+  if (std::find(env.roots.begin(), env.roots.end(), dir) != env.roots.end())
+    return;
+  const std::string what = fmt::format("{}: \"{}\"", where, declared);
+  if (dir == dir.root_path())
+    throw InputError(fmt::format("{} is the whole file system ({}): name the directories the environment needs",
+                                 what, dir.string()));
+  for (const fs::path& home : home_directories()) {
+    if (dir == home)
+      throw InputError(fmt::format("{} is the home directory {}: everything in it would ship (ssh keys, shell "
+                                   "history, ...); name the directories the environment needs",
+                                   what, dir.string()));
+    if (is_within(home, dir))
+      throw InputError(fmt::format("{} ({}) holds the home directory {}: name the directories the environment "
+                                   "needs",
+                                   what, dir.string(), home.string()));
+  }
+  env.roots.push_back(dir);
+  env.root_from.push_back(where);
 }
 
 Environment read_environment(const ReadOptions& options) {
@@ -33,7 +79,7 @@ Environment read_environment(const ReadOptions& options) {
   env.project_dir = fs::canonical(given, ec);
   if (ec)
     throw InputError(fmt::format("{}: {}", given.string(), ec.message()));
-  env.roots.push_back(env.project_dir);
+  add_root(env, env.project_dir, "--project", given.string());
 
   const fs::path project = find_julia_project(env.project_dir);
   const fs::path generic_file = env.project_dir / "distenv.toml";
@@ -55,8 +101,7 @@ Environment read_environment(const ReadOptions& options) {
   }
 
   for (const DevPackage& dev : env.dev_packages)
-    if (std::find(env.roots.begin(), env.roots.end(), dev.source) == env.roots.end())
-      env.roots.push_back(dev.source);
+    add_root(env, dev.source, dev.where, dev.declared);
   // A manifest outside the project (`manifest = "../Manifest.toml"`, a
   // workspace root's) ships with its directory, so that it can be rewritten
   // and found next to the project in the install tree.
@@ -64,7 +109,7 @@ Environment read_environment(const ReadOptions& options) {
     env.manifest_file = fs::canonical(env.manifest_file, ec);
     const fs::path dir = env.manifest_file.parent_path();
     if (std::none_of(env.roots.begin(), env.roots.end(), [&](const fs::path& r) { return is_within(dir, r); }))
-      env.roots.push_back(dir);
+      add_root(env, dir, "the manifest", env.manifest_file.string());
   }
 
   // distenv.toml comes last: its variables override the Julia defaults.

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <ctime>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <random>
@@ -27,6 +28,35 @@ namespace {
 void remove_tree(const fs::path& dir) {
   boost::system::error_code ec;
   fs::remove_all(dir, ec); // best effort: the name says it is never trusted
+  if (!ec || !fs::exists(fs::symlink_status(dir, ec)))
+    return;
+  // A read-only directory inside (made by someone else's archive, or by a
+  // worker) stops the removal of its entries: open them all up first.
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (fs::is_directory(it->symlink_status()))
+      ::chmod(it->path().c_str(), 0700);
+  ::chmod(dir.c_str(), 0700);
+  fs::remove_all(dir, ec);
+}
+
+std::string user_name(uid_t uid) {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[1024];
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found)
+    return found->pw_name;
+  return "uid " + std::to_string(uid);
+}
+
+// mkdir with exactly `mode` (the umask does not apply); an existing
+// directory is left as it is (the trust check looks at it).
+void make_directory(const fs::path& dir, mode_t mode) {
+  if (::mkdir(dir.c_str(), mode) == 0) {
+    ::chmod(dir.c_str(), mode);
+    return;
+  }
+  if (errno != EEXIST)
+    throw Error(fmt::format("{}: cannot create: {}", dir.string(), errno_text(errno)));
 }
 
 // Flush the file system before the rename makes the install visible, so that
@@ -67,9 +97,73 @@ void check_free_space(const fs::path& dir, uint64_t bytes) {
                             human_bytes(bytes), human_bytes(free_bytes)));
 }
 
-bool Store::has(const hash::Hash128& tree) const {
+void Store::check_trusted(const fs::path& dir) const {
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0)
+    throw Error(fmt::format("{}: {}", dir.string(), errno_text(errno)));
+  if (S_ISLNK(st.st_mode) && dir != m_dest)
+    throw InputError(fmt::format("{}: a symlink where the store keeps a directory: another user may have put it "
+                                 "there; remove it",
+                                 dir.string()));
+  if (S_ISLNK(st.st_mode)) { // --dest may be a symlink of ours to the real place
+    if (st.st_uid != ::geteuid() && st.st_uid != 0)
+      throw InputError(fmt::format("{}: a symlink owned by {}, not by you or root: another user may have put it "
+                                   "there; remove it, or choose another --dest",
+                                   dir.string(), user_name(st.st_uid)));
+    if (::stat(dir.c_str(), &st) != 0)
+      throw Error(fmt::format("{}: {}", dir.string(), errno_text(errno)));
+  }
+  if (!S_ISDIR(st.st_mode))
+    throw InputError(fmt::format("{}: not a directory", dir.string()));
+  const bool group = m_sharing == Sharing::group;
+  struct stat top {};
+  if (group && ::stat(m_dest.c_str(), &top) != 0)
+    throw Error(fmt::format("{}: {}", m_dest.string(), errno_text(errno)));
+  const bool owner_ok = st.st_uid == ::geteuid() || st.st_uid == 0 || (group && st.st_gid == top.st_gid);
+  if (!owner_ok)
+    throw InputError(fmt::format("{}: owned by {}, not by you or root: another user may have put it there; "
+                                 "remove it, or choose another --dest{}",
+                                 dir.string(), user_name(st.st_uid),
+                                 group ? " (a shared store trusts members of its group)" : ""));
+  const mode_t others = group ? S_IWOTH : (S_IWGRP | S_IWOTH);
+  if (st.st_mode & others)
+    throw InputError(fmt::format("{}: writable by others (mode {:04o}): another user could change what your "
+                                 "jobs run; chmod {} {}{}",
+                                 dir.string(), st.st_mode & 07777, group ? "o-w" : "go-w", dir.string(),
+                                 group ? "" : ", or pass --shared-store if your group shares this store"));
+  if (group && st.st_gid != top.st_gid)
+    throw InputError(fmt::format("{}: group {} differs from the shared store's; chgrp it, or remove it",
+                                 dir.string(), st.st_gid));
+}
+
+void Store::open() {
   boost::system::error_code ec;
-  return fs::is_directory(path_of(tree), ec);
+  fs::path real = fs::absolute(m_dest);
+  // The directories above: none may let someone else swap ours away.
+  for (fs::path p = real.parent_path(); !p.empty(); p = p.parent_path()) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+      throw InputError(fmt::format("{}: {} is writable by everyone without the sticky bit: another user could "
+                                   "replace the store; choose another --dest",
+                                   m_dest.string(), p.string()));
+    if (p == p.root_path())
+      break;
+  }
+  if (!fs::exists(fs::symlink_status(m_dest, ec))) {
+    fs::create_directories(real.parent_path(), ec);
+    make_directory(m_dest, m_sharing == Sharing::group ? 0770 : 0700);
+  }
+  check_trusted(m_dest);
+  make_directory(envs_dir(), m_sharing == Sharing::group ? 0775 : 0755);
+  check_trusted(envs_dir());
+}
+
+bool Store::has(const hash::Hash128& tree) const {
+  struct stat st {};
+  if (::lstat(path_of(tree).c_str(), &st) != 0)
+    return false;
+  check_trusted(path_of(tree));
+  return true;
 }
 
 Store::InUse::InUse(const Store& store, const hash::Hash128& tree) {
@@ -92,6 +186,8 @@ Store::Collected Store::collect(size_t keep) {
   boost::system::error_code ec;
   if (!fs::is_directory(envs_dir(), ec))
     return result;
+  check_trusted(m_dest);
+  check_trusted(envs_dir());
   FileLock lock(envs_dir() / ".lock"); // no install runs meanwhile
   struct Env {
     std::string name;
@@ -136,9 +232,7 @@ Store::Collected Store::collect(size_t keep) {
 
 std::string Store::identity() {
   boost::system::error_code ec;
-  fs::create_directories(envs_dir(), ec);
-  if (ec)
-    throw Error(fmt::format("{}: cannot create: {}", envs_dir().string(), errno_text(ec.value())));
+  open();
   const fs::path id_file = envs_dir() / ".store-id";
   if (!fs::exists(id_file, ec)) {
     std::random_device rd;
@@ -177,9 +271,7 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
     return result;
   }
   boost::system::error_code ec;
-  fs::create_directories(envs_dir(), ec);
-  if (ec)
-    throw Error(fmt::format("{}: cannot create: {}", envs_dir().string(), errno_text(ec.value())));
+  open();
   const fs::path envs = fs::canonical(envs_dir());
 
   FileLock lock(envs / ".lock");
@@ -199,9 +291,9 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
 
   const std::string tag = expected ? expected->hex() : "unknown";
   Incoming incoming(envs / fmt::format(".incoming-{}-{}", tag, ::getpid()));
-  if (!fs::create_directory(incoming.dir(), ec) || ec)
-    throw Error(fmt::format("{}: cannot create: {}", incoming.dir().string(),
-                            errno_text(ec ? ec.value() : EEXIST)));
+  if (::mkdir(incoming.dir().c_str(), 0755) != 0)
+    throw Error(fmt::format("{}: cannot create: {}", incoming.dir().string(), errno_text(errno)));
+  ::chmod(incoming.dir().c_str(), 0755); // whatever the umask: the environment's root is 0755
 
   pack::ExtractResult extracted = pack::extract(source, incoming.dir());
   if (expected && !(extracted.tree_hash == *expected))

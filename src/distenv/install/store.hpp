@@ -17,19 +17,36 @@ namespace fs = boost::filesystem;
 //   <dest>/envs/<tree hash>/           a complete install (only rename creates it)
 //   <dest>/envs/.incoming-<hash>-...   an install in progress (never trusted)
 //   <dest>/envs/.lock                  serialises installers on this machine
+//
+// What the store holds runs as the user, so the store trusts only what this
+// user (or root) could have written, the way ssh's StrictModes treats
+// ~/.ssh: the destination, envs/ and every environment directory must be
+// owned by this user or root and writable by nobody else, and no directory
+// above them may let others swap them (writable by others without the sticky
+// bit). A shared store (Shared::group) trusts the group of the destination
+// as well: what it holds may belong to any member, group-writable but never
+// world-writable. Anything else is refused with InputError (exit 2) saying
+// why and what to do.
 class Store {
 public:
-  explicit Store(fs::path dest) : m_dest(std::move(dest)) {}
+  enum class Sharing { private_to_user, group };
+  explicit Store(fs::path dest, Sharing sharing = Sharing::private_to_user)
+      : m_dest(std::move(dest)), m_sharing(sharing) {}
 
   const fs::path& dest() const { return m_dest; }
   fs::path envs_dir() const { return m_dest / "envs"; }
   fs::path path_of(const hash::Hash128& tree) const { return envs_dir() / tree.hex(); }
 
-  // A complete install of `tree` is there. Touches nothing.
+  // A complete install of `tree` is there. Touches nothing. Throws InputError
+  // when a directory of that name is there but not to be trusted.
   bool has(const hash::Hash128& tree) const;
 
+  // Creates what is missing of <dest>/envs (the destination 0700, or 0770 for
+  // a group), then checks that the store can be trusted (see above).
+  void open();
+
   // The store's identity: a random id kept in <dest>/envs/.store-id, created
-  // on first use. Machines that see the same id share one store.
+  // on first use. Machines that see the same id share one store. Opens it.
   std::string identity();
 
   // Fundamental block size of the store's file system (for space estimates).
@@ -78,7 +95,10 @@ public:
   Collected collect(size_t keep);
 
 private:
+  // InputError unless `dir` (lstat) is owned and writable as the store allows.
+  void check_trusted(const fs::path& dir) const;
   fs::path m_dest;
+  Sharing m_sharing;
 };
 
 // Throws Error "not enough space in DIR: need X, Y free" when `dir` has less

@@ -4,12 +4,15 @@
 #include <distenv/util/error.hpp>
 #include <distenv/util/files.hpp>
 #include <distenv/util/paths.hpp>
+#include <distenv/util/units.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <sys/statvfs.h>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -63,6 +66,57 @@ bool clean_components(const std::string& path, std::vector<std::string>& parts) 
   return !parts.empty();
 }
 
+// Stops an install before its file system is full, whatever the stream
+// claims about itself: each entry's declared size (rounded up to blocks, plus
+// a block for its inode and directory entry) is reserved before its data is
+// written, and free space is read again (statvfs) whenever what was reserved
+// since the last reading could exhaust it. A margin stays free for everyone
+// else: 64 MiB, or 1% of the file system when that is less.
+class SpaceGuard {
+public:
+  explicit SpaceGuard(const boost::filesystem::path& dir) : m_dir(dir) { read(); }
+
+  void reserve(uint64_t bytes, const std::string& entry) {
+    const uint64_t need = (bytes + m_block - 1) / m_block * m_block + m_block;
+    m_since += need;
+    if (m_since + m_margin <= m_free)
+      return;
+    read();
+    m_since = need;
+    if (m_since + m_margin > m_free)
+      throw Error(fmt::format("not enough space in {}: entry '{}' needs {}, {} free (keeping {} free)",
+                              m_dir.string(), entry, human_bytes(bytes),
+                              human_bytes(m_free > need ? m_free : 0), human_bytes(m_margin)));
+  }
+
+private:
+  void read() {
+    struct statvfs vfs {};
+    if (::statvfs(m_dir.c_str(), &vfs) != 0)
+      throw Error(fmt::format("{}: {}", m_dir.string(), errno_text(errno)));
+    m_block = vfs.f_frsize ? vfs.f_frsize : 4096;
+    m_free = static_cast<uint64_t>(vfs.f_bavail) * m_block;
+    m_margin = std::min<uint64_t>(uint64_t(64) << 20, static_cast<uint64_t>(vfs.f_blocks) * m_block / 100);
+  }
+
+  boost::filesystem::path m_dir;
+  uint64_t m_block = 4096, m_free = 0, m_margin = 0;
+  uint64_t m_since = 0; // reserved since the last reading
+};
+
+// The modes an environment's entries get, whatever the archive says: those
+// the packer writes (git's rule), so nothing installed is writable by others.
+unsigned installed_mode(EntryType type, unsigned mode) {
+  switch (type) {
+  case EntryType::directory:
+    return 0755;
+  case EntryType::symlink:
+    return 0777;
+  case EntryType::file:
+    break;
+  }
+  return mode & 0111 ? 0755 : 0644;
+}
 
 } // namespace
 
@@ -112,6 +166,7 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
     fail(in.get(), "cannot open");
 
   ExtractResult result;
+  SpaceGuard space(dest);
   std::vector<hash::TreeRecord> records;
   std::set<std::string> seen, symlinks;
   const std::string root = dest.string();
@@ -159,7 +214,15 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
     hash::TreeRecord record;
     record.path = name;
     record.type = type;
-    record.mode = mode;
+    record.mode = installed_mode(type, mode);
+    archive_entry_set_perm(entry, record.mode);
+    if (type == EntryType::file) {
+      if (archive_entry_size_is_set(entry) == 0)
+        throw Error(fmt::format("received archive: entry '{}': no size", name));
+      space.reserve(static_cast<uint64_t>(archive_entry_size(entry)), name);
+    } else {
+      space.reserve(0, name);
+    }
     if (type == EntryType::symlink) {
       record.size = link.size();
       record.content = hash::hash_bytes(link);

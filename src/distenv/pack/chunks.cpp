@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace distenv::pack {
@@ -48,27 +49,38 @@ Bytes MemoryChunks::next() {
 }
 
 FileChunkSink::FileChunkSink(const boost::filesystem::path& path) : m_path(path) {
-  m_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  m_temp = path;
+  m_temp += fmt::format(".tmp-{}", ::getpid());
+  m_fd = ::open(m_temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (m_fd < 0)
-    throw Error(fmt::format("{}: cannot create: {}", path.string(), errno_text(errno)));
+    throw Error(fmt::format("cannot write {}: {}", path.string(), errno_text(errno)));
 }
 
 FileChunkSink::~FileChunkSink() {
-  if (m_fd >= 0)
+  if (m_fd >= 0) { // never closed: the stream did not end, nothing is left
     ::close(m_fd);
+    ::unlink(m_temp.c_str());
+  }
 }
 
 void FileChunkSink::put(Bytes chunk) {
   if (!write_fully(m_fd, chunk.data(), chunk.size()))
-    throw Error(fmt::format("{}: cannot write: {}", m_path.string(), errno_text(errno)));
+    throw Error(fmt::format("cannot write {}: {}", m_path.string(), errno_text(errno)));
 }
 
 void FileChunkSink::close() {
-  if (m_fd >= 0 && ::close(m_fd) != 0) {
-    m_fd = -1;
-    throw Error(fmt::format("{}: cannot write: {}", m_path.string(), errno_text(errno)));
-  }
+  if (m_fd < 0)
+    return;
+  int err = ::fsync(m_fd) != 0 ? errno : 0;
+  if (::close(m_fd) != 0 && !err)
+    err = errno;
   m_fd = -1;
+  if (!err && ::rename(m_temp.c_str(), m_path.c_str()) != 0)
+    err = errno;
+  if (err) {
+    ::unlink(m_temp.c_str());
+    throw Error(fmt::format("cannot write {}: {}", m_path.string(), errno_text(err)));
+  }
 }
 
 FileChunkSource::FileChunkSource(const boost::filesystem::path& path, size_t chunk_size)
@@ -76,6 +88,12 @@ FileChunkSource::FileChunkSource(const boost::filesystem::path& path, size_t chu
   m_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (m_fd < 0)
     throw InputError(fmt::format("{}: {}", path.string(), errno_text(errno)));
+  struct stat st {};
+  if (::fstat(m_fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(m_fd);
+    m_fd = -1;
+    throw InputError(fmt::format("{}: is a directory, not a packed environment", path.string()));
+  }
 }
 
 FileChunkSource::~FileChunkSource() {

@@ -40,7 +40,9 @@ private:
   size_t m_next = 0;
 };
 
-// A packed stream in a file (--pack-to / --install-from).
+// A packed stream in a file (--pack-to / --install-from). The sink writes a
+// temporary sibling and renames it on close(): a stream that fails leaves
+// nothing at `path`.
 class FileChunkSink : public ChunkSink {
 public:
   explicit FileChunkSink(const boost::filesystem::path& path);
@@ -49,7 +51,7 @@ public:
   void close() override;
 
 private:
-  boost::filesystem::path m_path;
+  boost::filesystem::path m_path, m_temp;
   int m_fd = -1;
 };
 

@@ -41,6 +41,21 @@ const char* kind_name(env::Kind kind) { return kind == env::Kind::julia ? "julia
 
 } // namespace
 
+std::vector<std::string> plan_warnings(const env::Environment& env, const layout::Layout& layout,
+                                       const layout::Tree& tree) {
+  constexpr uint64_t k_large_bytes = uint64_t(1) << 30;
+  constexpr uint64_t k_many_files = 100000;
+  std::vector<std::string> out;
+  const std::vector<RootCount> counts = count_roots(env, layout, tree);
+  for (size_t i = 0; i < counts.size(); ++i)
+    if (counts[i].bytes > k_large_bytes || counts[i].files > k_many_files)
+      out.push_back(fmt::format("{}: {} ships {} in {} files: if the workers do not need all of it, leave the rest "
+                                "out (exclude in distenv.toml, or .distenvignore)",
+                                i < env.root_from.size() ? env.root_from[i] : "root", env.roots[i].string(),
+                                human_bytes(counts[i].bytes), counts[i].files));
+  return out;
+}
+
 std::string plan_text(const env::Environment& env, const layout::Layout& layout,
                       const layout::Tree& tree, const fs::path& install_root) {
   std::string out;

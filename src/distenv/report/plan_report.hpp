@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
 namespace distenv::report {
 
@@ -14,6 +15,11 @@ namespace distenv::report {
 // would go on each machine (<dest>/envs/<hash>).
 std::string plan_text(const env::Environment& env, const layout::Layout& layout,
                       const layout::Tree& tree, const fs::path& install_root);
+
+// Roots large enough that shipping them is likely a mistake (more than
+// 1 GiB or 100,000 files), one line each, naming where they were declared.
+std::vector<std::string> plan_warnings(const env::Environment& env, const layout::Layout& layout,
+                                       const layout::Tree& tree);
 
 nlohmann::ordered_json plan_json(const env::Environment& env, const layout::Layout& layout,
                                  const layout::Tree& tree, const fs::path& install_root);

@@ -8,7 +8,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <dirent.h>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -74,6 +78,70 @@ struct Child {
       : out_lines("[" + label + "] "), err_lines("[" + label + "] ") {}
 };
 
+// Closes descriptors [first, last] (async-signal-safe).
+void close_from_to(int first, int last) {
+  if (first > last)
+    return;
+  if (::close_range(static_cast<unsigned>(first), static_cast<unsigned>(last), 0) == 0)
+    return;
+  const long max = ::sysconf(_SC_OPEN_MAX);
+  for (int fd = first; fd <= last && fd < (max > 0 && max < 65536 ? max : 65536); ++fd)
+    ::close(fd);
+}
+
+// The children of process `pid` (from /proc/*/stat).
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  DIR* proc = ::opendir("/proc");
+  if (!proc)
+    return out;
+  while (struct dirent* d = ::readdir(proc)) {
+    const pid_t p = static_cast<pid_t>(std::atoi(d->d_name));
+    if (p <= 0)
+      continue;
+    std::string stat;
+    try {
+      stat = read_file(fmt::format("/proc/{}/stat", p));
+    } catch (const std::exception&) {
+      continue; // gone meanwhile
+    }
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos)
+      continue;
+    char state = 0;
+    int ppid = 0;
+    if (std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) == 2 && ppid == pid)
+      out.push_back(p);
+  }
+  ::closedir(proc);
+  return out;
+}
+
+// Every child that was not there `before` is a stray: killed and reaped,
+// until none is left. Returns how many there were.
+size_t reap_strays(const std::vector<pid_t>& before) {
+  size_t count = 0;
+  for (int round = 0; round < 1000; ++round) {
+    std::vector<pid_t> strays;
+    for (pid_t p : children_of(::getpid()))
+      if (std::find(before.begin(), before.end(), p) == before.end())
+        strays.push_back(p);
+    if (strays.empty())
+      break;
+    for (pid_t p : strays) {
+      if (::getpgid(p) == p)
+        ::kill(-p, SIGKILL);
+      ::kill(p, SIGKILL);
+    }
+    for (pid_t p : strays)
+      while (::waitpid(p, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    count += strays.size();
+  }
+  return count;
+}
+
 // fork + exec with everything the child needs prepared before the fork:
 // between fork and exec only async-signal-safe calls are made.
 void spawn(const Spec& spec, Child& child) {
@@ -115,6 +183,11 @@ void spawn(const Spec& spec, Child& child) {
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0)
       ::dup2(devnull, 0);
+    // Nothing of the rank's but stdio: no MPI sockets or pipes (a daemon that
+    // kept them would keep the job's launcher and output alive), no store locks.
+    const int keep = status_pipe[1]; // close-on-exec: tells the parent if exec fails
+    close_from_to(3, keep - 1);
+    close_from_to(keep + 1, INT_MAX);
     int e = 0;
     if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0)
       e = errno;
@@ -244,6 +317,17 @@ void close_fd(int& fd) {
 }
 
 } // namespace
+
+ProcessRunner::ProcessRunner(int err_fd) : m_err_fd(err_fd) {
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  m_before = children_of(::getpid());
+}
+
+ProcessRunner::~ProcessRunner() {
+  if (const size_t strays = reap_strays(m_before))
+    write_all(m_err_fd, fmt::format("distenv: stopped {} process{} that outlived the workers\n", strays,
+                                    strays == 1 ? "" : "es"));
+}
 
 std::string Exit::describe() const {
   if (!error.empty())

@@ -57,11 +57,24 @@ public:
   virtual Supervised run(const std::vector<Spec>& specs, const SuperviseOptions& options) = 0;
 };
 
+// Real processes. For its lifetime this process is a child subreaper: what
+// the workers start and abandon (a daemon: fork, setsid, fork) comes to it
+// rather than to init, and at its end every such process is killed and
+// reaped (and counted on `err_fd`), so nothing a job started outlives it.
+// Children that were there before it (Open MPI's own) are left alone.
 class ProcessRunner : public Runner {
 public:
+  explicit ProcessRunner(int err_fd = 2);
+  ~ProcessRunner() override;
+  ProcessRunner(const ProcessRunner&) = delete;
+  ProcessRunner& operator=(const ProcessRunner&) = delete;
   Supervised run(const std::vector<Spec>& specs, const SuperviseOptions& options) override {
     return supervise(specs, options);
   }
+
+private:
+  int m_err_fd;
+  std::vector<int> m_before; // pids
 };
 
 } // namespace distenv::workers
