@@ -2,7 +2,7 @@
 """Integration tests with real mpirun: `run.py NAME` runs one test (CTest
 registers each by name). Localhost tests need only Open MPI; cluster tests
 need root and `scripts/vcluster up 3` (a CTest fixture does that)."""
-import glob, os, re, signal, subprocess, sys, threading, time
+import glob, os, re, shutil, signal, subprocess, sys, threading, time
 
 from harness import *
 
@@ -212,6 +212,72 @@ def localhost_julia_project_with_instantiate():
                    extra_env={"PATH": "/usr/bin:/bin"})
         equal(r.code, 1, f"exit code without julia\n{r}")
         contains(r.err, "runtime 'julia' not found on PATH; install Julia with juliaup", "message")
+
+
+@test
+def localhost_daemonized_worker_does_not_outlive_the_job():
+    """A worker that daemonizes (fork, setsid, fork) leaves a process that is
+    in no worker's process group: it is stopped when the job ends, and the
+    job's output ends (`distenv-bootstrap ... | cat` returns), with and
+    without mpirun."""
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        for launcher, tag in ((["mpirun", "-np", "1"], "5"), ([], "6")):
+            secs = f"{tag}{os.getpid()}"
+            cmd = launcher + [BOOTSTRAP, "-p", project, "-d", t / "store", "-w", "1", "--",
+                              "sh", "-c", f"setsid sh -c 'sleep {secs} &'; echo spawned"]
+            # run() returns only once stdout reaches end of file: nobody holds it
+            r = subprocess.run(cmd, env=root_env(), capture_output=True, text=True, timeout=120)
+            equal(r.returncode, 0, f"exit code ({launcher or 'no mpirun'})\n{r.stdout}\n{r.stderr}")
+            contains(r.stdout, "] spawned", "worker output")
+            contains(r.stderr, "distenv: stopped 1 process that outlived the workers", "stray reported")
+            equal(leftover_processes(f"sleep {secs}"), [], "the daemon's process")
+
+
+@test
+def localhost_store_another_user_made_is_refused():
+    """Another local user creates the victim's default store first and puts a
+    poisoned environment in it (the tree hash is public: --plan prints it).
+    The victim's job refuses the store, saying why, and runs nothing."""
+    if os.geteuid() != 0:
+        print("skipped: creating the two local users needs root")
+        sys.exit(SKIP)
+    victim, attacker = f"dv{os.getpid() % 100000}", f"da{os.getpid() % 100000}"
+    for user in (victim, attacker):
+        subprocess.run(["useradd", "--no-create-home", "--home-dir", "/nonexistent", user], check=True)
+    try:
+        with Scratch() as t:
+            project = copy_example(t / "src")
+            as_user = lambda u: ["setpriv", f"--reuid={u}", f"--regid={u}", "--init-groups"]
+            plan = subprocess.run(as_user(victim) + [BOOTSTRAP, "--plan", "-p", project], capture_output=True,
+                                  text=True, check=True).stdout
+            tree = re.search(r"tree hash +([0-9a-f]{32})", plan).group(1)
+            store = f"/tmp/distenv-{victim}"
+            check(f"install root {store}/envs/{tree}" in plan, f"default store of the victim:\n{plan}")
+            # the attacker's copy: the victim's environment with a worker command of its own
+            subprocess.run(as_user(attacker) + ["sh", "-c", f"mkdir -p {store}/envs/{tree} && chmod 755 {store} "
+                                                f"{store}/envs {store}/envs/{tree}"], check=True)
+            subprocess.run(as_user(attacker) + ["sh", "-c", f"cp -r {project}/.. {store}/envs/{tree}/ 2>/dev/null; "
+                                                f"mkdir -p {store}/envs/{tree}/.distenv && echo '{{}}' > "
+                                                f"{store}/envs/{tree}/.distenv/environment.json"], check=False)
+            r = subprocess.run(as_user(victim) + [BOOTSTRAP, "-p", project, "--", "sh", "-c", "echo RAN-AS-$(id -un)"],
+                               capture_output=True, text=True, timeout=120)
+            equal(r.returncode, 2, f"exit code\n{r.stdout}\n{r.stderr}")
+            contains(r.stderr, f"{store}: owned by {attacker}, not by you or root: another user may have put it "
+                               f"there; remove it, or choose another --dest", "message")
+            check("RAN-AS" not in r.stdout, "nothing ran")
+            shutil.rmtree(store)
+            # the victim's own store, made by the victim: private, and used
+            r = subprocess.run(as_user(victim) + [BOOTSTRAP, "-p", project, "-w", "1", "--", "sh", "-c",
+                                                  "echo RAN-AS-$(id -un)"], capture_output=True, text=True,
+                               timeout=120)
+            equal(r.returncode, 0, f"exit code\n{r.stdout}\n{r.stderr}")
+            contains(r.stdout, f"RAN-AS-{victim}", "worker")
+            equal(oct(os.stat(store).st_mode & 0o7777), "0o700", "mode of the victim's store")
+            shutil.rmtree(store)
+    finally:
+        for user in (victim, attacker):
+            subprocess.run(["userdel", user])
 
 
 # ---------------------------------------------------------------- cluster

@@ -1,6 +1,8 @@
 // Running the real distenv-bootstrap (and other programs) from tests.
 #include "support/process.hpp"
 
+#include <algorithm>
+
 #include <cerrno>
 #include <cstdlib>
 #include <fcntl.h>
@@ -28,8 +30,12 @@ ProcessResult run_process(const std::vector<std::string>& argv,
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   std::vector<std::string> env_storage;
-  for (char** e = environ; *e; ++e)
-    env_storage.emplace_back(*e);
+  auto key = [](const std::string& kv) { return kv.substr(0, kv.find('=') + 1); };
+  for (char** e = environ; *e; ++e) {
+    const std::string kv(*e);
+    if (std::none_of(extra_env.begin(), extra_env.end(), [&](const std::string& x) { return key(x) == key(kv); }))
+      env_storage.push_back(kv); // extra_env replaces a variable, never doubles it
+  }
   for (const std::string& e : extra_env)
     env_storage.push_back(e);
   std::vector<char*> envp;

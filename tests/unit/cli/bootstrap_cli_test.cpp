@@ -150,3 +150,86 @@ TEST(CliErrors, UnreadableFile) {
   EXPECT_EQ(r.err, "distenv: error: " + (t / "p/secret.dat").string() + ": permission denied\n");
   EXPECT_FALSE(fs::exists(t / "dest"));
 }
+
+TEST(CliHardening, TooManyWorkersIsBadInput) {
+  TempDir t;
+  expect_bad_input({"-d", (t / "dest").string(), "--workers", "100000000"}, t / "dest",
+                   "--workers 100000000: at most 4096 workers per machine", false);
+}
+
+TEST(CliHardening, InstallFromADirectoryIsBadInputAndWritesNothing) {
+  TempDir t;
+  fs::create_directories(t / "not-an-archive");
+  auto r = run_bootstrap({"--install-from", (t / "not-an-archive").string(), "-d", (t / "dest").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err, "distenv: error: " + (t / "not-an-archive").string() + ": is a directory, not a packed environment\n");
+  EXPECT_FALSE(fs::exists(t / "dest"));
+}
+
+TEST(CliHardening, ReportThatCannotBeWrittenIsBadInputBeforeTheJob) {
+  TempDir t;
+  test::copy_fixture("generic", t.path());
+  auto r = run_bootstrap({"-p", (t / "work/app").string(), "-d", (t / "dest").string(), "--report",
+                          (t / "no/dir/r.json").string(), "--", "sh", "-c", "echo RAN"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err, "distenv: error: " + machine_name() + ": --report " + (t / "no/dir/r.json").string() +
+                       ": directory " + (t / "no/dir").string() + ": no such file or directory\n");
+  EXPECT_EQ(r.out.find("RAN"), std::string::npos);
+  EXPECT_FALSE(fs::exists(t / "dest"));
+  auto p = run_bootstrap({"--plan", "-p", (t / "work/app").string(), "--pack-to", (t / "work").string()});
+  EXPECT_EQ(p.exit_code, 2);
+  EXPECT_EQ(p.err, "distenv: error: --pack-to " + (t / "work").string() + ": is a directory\n");
+}
+
+// Workers run in the installed project: every path they are given is
+// absolute, whatever directory distenv was started in.
+TEST(CliHardening, RelativeDestAndProjectBecomeAbsolute) {
+  TempDir t;
+  test::copy_fixture("generic", t.path());
+  auto r = test::run_process({"sh", "-c",
+                              "cd " + t.path().string() + " && exec " + DISTENV_BOOTSTRAP +
+                                  " -p work/app -d ./store -w 1 -- sh -c 'echo \"ROOT=$DISTENV_ROOT\"; "
+                                  "echo \"PROJECT=$DISTENV_PROJECT\"'"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string root = (t / "store/envs").string() + "/";
+  EXPECT_NE(r.out.find("] ROOT=" + root), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("] PROJECT=" + root), std::string::npos) << r.out;
+}
+
+// A directory name that is not UTF-8 (Latin-1 here) travels through plans,
+// metadata and reports.
+TEST(CliHardening, ProjectNameThatIsNotUtf8) {
+  TempDir t;
+  const fs::path project = t / "caf\xe9";
+  write(project / "distenv.toml", "command = [\"sh\", \"-c\", \"echo \\\"P=$DISTENV_PROJECT\\\"\"]\n");
+  write(project / "data.txt", "x\n");
+  auto plan = run_bootstrap({"--plan", "-p", project.string(), "--report", (t / "plan.json").string()});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_TRUE(nlohmann::json::accept(test::slurp(t / "plan.json")));
+  auto r = run_bootstrap({"-p", project.string(), "-d", (t / "dest").string(), "-w", "1", "--report",
+                          (t / "r.json").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("/caf\xe9\n"), std::string::npos) << r.out;
+  EXPECT_TRUE(nlohmann::json::accept(test::slurp(t / "r.json")));
+}
+
+TEST(CliHardening, RootsThatAreTheFileSystemOrAHomeAreRefused) {
+  TempDir t;
+  const fs::path dest = t / "dest";
+  write(t / "slash/distenv.toml", "roots = [\"/\"]\n");
+  expect_bad_input({"-p", (t / "slash").string(), "-d", dest.string()}, dest,
+                   "distenv.toml:1:9: \"/\" is the whole file system (/): name the directories the environment "
+                   "needs",
+                   false);
+  // A dev package path that climbs into the home directory (Pkg's own
+  // fixtures have this shape): it would ship ~/.ssh.
+  write(t / "home/u/.ssh/id_rsa", "secret\n");
+  write(t / "home/u/proj/Project.toml", "[deps]\nUp = \"1\"\n");
+  write(t / "home/u/proj/Manifest.toml", "[[Up]]\npath = \"..\"\n");
+  auto r = test::run_process({DISTENV_BOOTSTRAP, "--plan", "-p", (t / "home/u/proj").string()},
+                             {"HOME=" + (t / "home/u").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err, "distenv: error: Manifest.toml:2:8: \"..\" is the home directory " + (t / "home/u").string() +
+                       ": everything in it would ship (ssh keys, shell history, ...); name the directories the "
+                       "environment needs\n");
+}

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
+#include <functional>
 #include <optional>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -202,4 +203,137 @@ TEST(Store, CollectKeepsTheMostRecentlyUsedAndThoseInUse) {
   std::vector<std::string> left{".lock", trees[2].hex(), trees[3].hex()};
   std::sort(left.begin(), left.end());
   EXPECT_EQ(listing(t / "dest/envs"), left);
+}
+
+// ---- Trust: what runs as the user comes only from what the user (or root)
+// could have written (ssh's StrictModes). Handing directories to another
+// uid needs root; without it these are skipped, saying so.
+
+namespace {
+
+std::string refusal(install::Store& store, const std::function<void()>& use = {}) {
+  try {
+    use ? use() : (void)store.identity();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
+#define NEED_ROOT()                                                                                                   \
+  if (::geteuid() != 0)                                                                                               \
+  GTEST_SKIP() << "needs root to hand directories to another uid"
+
+} // namespace
+
+TEST(StoreTrust, ANewStoreIsPrivateWhateverTheUmask) {
+  TempDir t;
+  const mode_t old = ::umask(0);
+  install::Store store(t / "a/dest");
+  store.identity();
+  ::umask(old);
+  struct stat st {};
+  ::stat((t / "a/dest").c_str(), &st);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  ::stat((t / "a/dest/envs").c_str(), &st);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+}
+
+TEST(StoreTrust, AStoreAnotherUserMadeIsRefused) {
+  NEED_ROOT();
+  TempDir t;
+  fs::create_directories(t / "dest/envs");
+  ASSERT_EQ(::chown((t / "dest").c_str(), 4242, 4242), 0);
+  install::Store store(t / "dest");
+  EXPECT_EQ(refusal(store), (t / "dest").string() +
+                                ": owned by uid 4242, not by you or root: another user may have put it there; "
+                                "remove it, or choose another --dest");
+}
+
+TEST(StoreTrust, APoisonedEnvironmentIsRefusedNotRun) {
+  NEED_ROOT();
+  TempDir t;
+  test::copy_fixture("julia-v2", t.path());
+  auto p = test::plan(t / "home/u/proj");
+  auto r = test::install_locally(p, t / "dest");
+  install::Store store(t / "dest");
+  ASSERT_EQ(::chown(r.dir.c_str(), 4242, 4242), 0);
+  EXPECT_EQ(refusal(store, [&] { store.has(p.tree.tree_hash); }),
+            r.dir.string() + ": owned by uid 4242, not by you or root: another user may have put it there; remove "
+                             "it, or choose another --dest");
+  ASSERT_EQ(::chown(r.dir.c_str(), 0, 0), 0);
+  ::chmod(r.dir.c_str(), 0777);
+  EXPECT_EQ(refusal(store, [&] { store.has(p.tree.tree_hash); }),
+            r.dir.string() + ": writable by others (mode 0777): another user could change what your jobs run; chmod "
+                             "go-w " + r.dir.string() + ", or pass --shared-store if your group shares this store");
+  ::chmod(r.dir.c_str(), 0755);
+  EXPECT_TRUE(store.has(p.tree.tree_hash));
+  // A symlink in its place (to anywhere) is never an environment.
+  fs::rename(r.dir, t / "moved");
+  fs::create_directory_symlink(t / "moved", r.dir);
+  EXPECT_EQ(refusal(store, [&] { store.has(p.tree.tree_hash); }),
+            r.dir.string() + ": a symlink where the store keeps a directory: another user may have put it there; "
+                             "remove it");
+}
+
+TEST(StoreTrust, ADestSymlinkIsFollowedOnlyWhenItIsOurs) {
+  NEED_ROOT();
+  TempDir t;
+  fs::create_directories(t / "real");
+  fs::create_directory_symlink(t / "real", t / "dest");
+  install::Store store(t / "dest");
+  EXPECT_EQ(refusal(store), "accepted");
+  ASSERT_EQ(::lchown((t / "dest").c_str(), 4242, 4242), 0);
+  EXPECT_EQ(refusal(store), (t / "dest").string() +
+                                ": a symlink owned by uid 4242, not by you or root: another user may have put it "
+                                "there; remove it, or choose another --dest");
+}
+
+TEST(StoreTrust, AParentOthersCanWriteWithoutTheStickyBitIsRefused) {
+  TempDir t;
+  fs::create_directories(t / "open");
+  ::chmod((t / "open").c_str(), 0777);
+  install::Store store(t / "open/dest");
+  EXPECT_EQ(refusal(store), (t / "open/dest").string() + ": " + (t / "open").string() +
+                                " is writable by everyone without the sticky bit: another user could replace the "
+                                "store; choose another --dest");
+  ::chmod((t / "open").c_str(), 01777); // like /tmp
+  EXPECT_EQ(refusal(store), "accepted");
+}
+
+TEST(StoreTrust, AGroupStoreIsTrustedOnlyWhenAskedFor) {
+  NEED_ROOT();
+  TempDir t;
+  fs::create_directories(t / "dest/envs");
+  ::chmod((t / "dest").c_str(), 02770);
+  ::chmod((t / "dest/envs").c_str(), 02775);
+  ASSERT_EQ(::chown((t / "dest").c_str(), 0, 4343), 0);
+  ASSERT_EQ(::chown((t / "dest/envs").c_str(), 4242, 4343), 0); // made by another member of the group
+  install::Store mine(t / "dest");
+  EXPECT_EQ(refusal(mine), (t / "dest").string() +
+                               ": writable by others (mode 2770): another user could change what your jobs run; "
+                               "chmod go-w " + (t / "dest").string() +
+                               ", or pass --shared-store if your group shares this store");
+  install::Store shared(t / "dest", install::Store::Sharing::group);
+  EXPECT_EQ(refusal(shared), "accepted");
+  ::chmod((t / "dest/envs").c_str(), 0777);
+  EXPECT_EQ(refusal(shared), (t / "dest/envs").string() +
+                                 ": writable by others (mode 0777): another user could change what your jobs run; "
+                                 "chmod o-w " + (t / "dest/envs").string());
+}
+
+TEST(FileChunkSink, AStreamThatDoesNotEndLeavesNothing) {
+  TempDir t;
+  {
+    pack::FileChunkSink sink(t / "env.tar.zst");
+    sink.put(pack::Bytes(reinterpret_cast<const std::byte*>("abc"), 3));
+  } // destroyed without close(): the pack failed
+  EXPECT_EQ(test::count_entries(t.path()), 0u);
+  {
+    pack::FileChunkSink sink(t / "env.tar.zst");
+    sink.put(pack::Bytes(reinterpret_cast<const std::byte*>("abc"), 3));
+    sink.close();
+  }
+  EXPECT_EQ(test::slurp(t / "env.tar.zst"), "abc");
+  EXPECT_EQ(test::count_entries(t.path()), 1u);
 }

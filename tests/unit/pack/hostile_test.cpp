@@ -9,8 +9,12 @@
 #include <archive_entry.h>
 #include <boost/filesystem/operations.hpp>
 #include <gtest/gtest.h>
+#include <zstd.h>
 
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace distenv;
 using distenv::test::TempDir;
@@ -153,4 +157,110 @@ TEST(Hostile, EntryProblemRules) {
   EXPECT_EQ(pack::entry_problem("a/l", hash::EntryType::symlink, 0777, "../b"), "");
   EXPECT_EQ(pack::entry_problem("l", hash::EntryType::symlink, 0777, "../b"), "symlink points outside the install directory");
   EXPECT_EQ(pack::entry_problem("d", hash::EntryType::directory, 02755, ""), "setuid/setgid bit");
+}
+
+// Whatever modes an archive carries, installed entries get the packer's:
+// nothing an environment holds is writable by anyone but its owner.
+TEST(Hostile, ModesAreThePackersWhateverTheArchiveSays) {
+  TempDir t;
+  pack::MemoryChunks chunks = craft({{"open", AE_IFDIR, 01777},
+                                     {"open/shared", AE_IFREG, 0666, "x"},
+                                     {"open/tool", AE_IFREG, 0777, "#!/bin/sh\n"},
+                                     {"locked", AE_IFDIR, 0500},
+                                     {"locked/f", AE_IFREG, 0400, "y"}});
+  install::Store store(t / "dest");
+  const auto r = store.install(std::nullopt, 0, chunks);
+  auto mode = [&](const std::string& rel) {
+    struct stat st {};
+    ::lstat((r.dir / rel).c_str(), &st);
+    return st.st_mode & 07777;
+  };
+  EXPECT_EQ(mode("."), 0755u);
+  EXPECT_EQ(mode("open"), 0755u);
+  EXPECT_EQ(mode("open/shared"), 0644u);
+  EXPECT_EQ(mode("open/tool"), 0755u);
+  EXPECT_EQ(mode("locked"), 0755u);
+  EXPECT_EQ(mode("locked/f"), 0644u);
+}
+
+// A small archive that declares a huge file is stopped before its data is
+// written: the declared size is checked against the free space first.
+TEST(Hostile, DeclaredSizeBeyondTheFreeSpaceIsRefusedBeforeWriting) {
+  TempDir t;
+  // The tar stream as far as a few bytes of data, compressed by hand: a
+  // closed archive would carry all of the declared zeros.
+  pack::MemoryChunks tar;
+  struct archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_set_bytes_per_block(a, 0);
+  archive_write_open2(a, &tar, nullptr, to_chunks, nullptr, nullptr);
+  struct archive_entry* e = archive_entry_new();
+  archive_entry_set_pathname(e, "zeros");
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_perm(e, 0644);
+  archive_entry_set_size(e, la_int64_t(1) << 50); // 1 PiB, of which a few bytes follow
+  archive_write_header(a, e);
+  archive_write_data(a, "0000", 4);
+  archive_entry_free(e);
+  archive_write_fail(a); // so that freeing it does not write the rest
+  archive_write_free(a);
+  std::string raw;
+  for (const auto& c : tar.chunks())
+    raw.append(reinterpret_cast<const char*>(c.data()), c.size());
+  std::string packed(ZSTD_compressBound(raw.size()), '\0');
+  packed.resize(ZSTD_compress(packed.data(), packed.size(), raw.data(), raw.size(), 3));
+  pack::MemoryChunks chunks;
+  chunks.put(pack::Bytes(reinterpret_cast<const std::byte*>(packed.data()), packed.size()));
+  install::Store store(t / "dest");
+  try {
+    store.install(std::nullopt, 0, chunks);
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(m.rfind("not enough space in " + fs::canonical(t / "dest/envs").string() + "/.incoming-", 0), 0u) << m;
+    EXPECT_NE(m.find(": entry 'zeros' needs 1.0 PiB, "), std::string::npos) << m;
+  }
+  std::vector<std::string> left;
+  for (fs::directory_iterator it(store.envs_dir()), end; it != end; ++it)
+    left.push_back(it->path().filename().string());
+  EXPECT_EQ(left, std::vector<std::string>{".lock"});
+}
+
+// A read-only directory in a failed install does not keep its temporary
+// directory alive for ever (as a user other than root, whom permissions do
+// not stop, the removal would fail on it). Archives can no longer make one,
+// so the test makes it the way a worker or another tool could.
+TEST(Hostile, ReadOnlyDirectoriesInALeftoverInstallAreRemoved) {
+  TempDir t;
+  fs::permissions(t.path(), fs::perms(0755));
+  const fs::path incoming = t / "dest/envs/.incoming-deadbeef-1";
+  test::write(incoming / "ro/f", "x");
+  fs::permissions(incoming / "ro", fs::perms(0555));
+  fs::permissions(incoming, fs::perms(0555));
+  if (::geteuid() == 0) { // give it all to nobody, and install as nobody
+    for (fs::recursive_directory_iterator it(t / "dest"), end; it != end; ++it)
+      ASSERT_EQ(::lchown(it->path().c_str(), 65534, 65534), 0);
+    ASSERT_EQ(::chown((t / "dest").c_str(), 65534, 65534), 0);
+    ASSERT_EQ(::chown((t / "dest/envs").c_str(), 65534, 65534), 0);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+        ::_exit(3);
+      pack::MemoryChunks chunks = craft({{"a", AE_IFREG, 0644, "x"}});
+      try {
+        install::Store(t / "dest").install(std::nullopt, 0, chunks);
+      } catch (...) {
+        ::_exit(4);
+      }
+      ::_exit(0);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  } else {
+    pack::MemoryChunks chunks = craft({{"a", AE_IFREG, 0644, "x"}});
+    install::Store(t / "dest").install(std::nullopt, 0, chunks);
+  }
+  EXPECT_FALSE(fs::exists(incoming)) << "the leftover install is still there";
 }
