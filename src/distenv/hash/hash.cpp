@@ -82,22 +82,29 @@ template <typename T> void put_le(Hasher& h, T value) {
 
 } // namespace
 
+TreeHasher::TreeHasher() {
+  static constexpr char k_magic[] = "distenv-tree-v1";
+  m_hasher.update(k_magic, sizeof k_magic);
+}
+
+void TreeHasher::add(const TreeRecord& r) {
+  Hasher& h = m_hasher;
+  const char type = static_cast<char>(r.type);
+  h.update(&type, 1);
+  put_le<uint32_t>(h, r.mode);
+  put_le<uint64_t>(h, r.size);
+  put_le<uint32_t>(h, static_cast<uint32_t>(r.path.size()));
+  h.update(r.path.data(), r.path.size());
+  put_le<uint64_t>(h, r.content.high);
+  put_le<uint64_t>(h, r.content.low);
+}
+
 Hash128 tree_hash(std::vector<TreeRecord> records) {
   std::sort(records.begin(), records.end(),
             [](const TreeRecord& a, const TreeRecord& b) { return a.path < b.path; });
-  Hasher h;
-  static constexpr char k_magic[] = "distenv-tree-v1";
-  h.update(k_magic, sizeof k_magic);
-  for (const TreeRecord& r : records) {
-    const char type = static_cast<char>(r.type);
-    h.update(&type, 1);
-    put_le<uint32_t>(h, r.mode);
-    put_le<uint64_t>(h, r.size);
-    put_le<uint32_t>(h, static_cast<uint32_t>(r.path.size()));
-    h.update(r.path.data(), r.path.size());
-    put_le<uint64_t>(h, r.content.high);
-    put_le<uint64_t>(h, r.content.low);
-  }
+  TreeHasher h;
+  for (const TreeRecord& r : records)
+    h.add(r);
   return h.digest();
 }
 

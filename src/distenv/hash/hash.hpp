@@ -61,4 +61,16 @@ struct TreeRecord {
 // sorted by path first, so that directory-walk order never changes it.
 Hash128 tree_hash(std::vector<TreeRecord> records);
 
+// The same hash, record by record, for records that arrive sorted by path
+// (as the packer writes them): memory does not grow with the tree.
+class TreeHasher {
+public:
+  TreeHasher();
+  void add(const TreeRecord& r); // r.path must sort after the previous record's
+  Hash128 digest() { return m_hasher.digest(); }
+
+private:
+  Hasher m_hasher;
+};
+
 } // namespace distenv::hash

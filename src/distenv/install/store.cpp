@@ -237,7 +237,8 @@ std::string Store::identity() {
   if (!fs::exists(id_file, ec)) {
     std::random_device rd;
     const std::string id = fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
-    const fs::path tmp = envs_dir() / fmt::format(".store-id.{}.{}", host_name(), ::getpid());
+    // A name no other machine or thread uses: the id itself is random.
+    const fs::path tmp = envs_dir() / fmt::format(".store-id.{}.{}", host_name(), id);
     write_file(tmp, id + "\n");
     // link() fails if another machine made the id first: theirs stays.
     if (::link(tmp.c_str(), id_file.c_str()) != 0 && errno != EEXIST) {

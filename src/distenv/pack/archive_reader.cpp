@@ -167,8 +167,12 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
 
   ExtractResult result;
   SpaceGuard space(dest);
-  std::vector<hash::TreeRecord> records;
-  std::set<std::string> seen, symlinks;
+  // Entries arrive sorted by path (the packer writes them so), which lets the
+  // tree hash be computed as they pass and makes duplicates adjacent: memory
+  // stays flat however many entries there are.
+  hash::TreeHasher tree;
+  std::string previous;
+  std::set<std::string> symlinks;
   const std::string root = dest.string();
   for (;;) {
     struct archive_entry* entry = nullptr;
@@ -202,8 +206,13 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
     const std::string link = type == EntryType::symlink && raw_link ? raw_link : "";
     if (std::string why = entry_problem(name, type, mode, link); !why.empty())
       throw Error(fmt::format("received archive: entry '{}': {}", name, why));
-    if (!seen.insert(name).second)
+    if (result.entries > 0 && name == previous)
       throw Error(fmt::format("received archive: entry '{}': appears twice", name));
+    if (result.entries > 0 && name < previous)
+      throw Error(fmt::format("received archive: entry '{}': out of order (after '{}'); distenv archives are "
+                              "sorted by path",
+                              name, previous));
+    previous = name;
     for (size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1))
       if (symlinks.count(name.substr(0, slash)))
         throw Error(fmt::format("received archive: entry '{}': lies below the symlink '{}'", name,
@@ -262,12 +271,12 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
     }
     if (archive_write_finish_entry(disk.get()) != ARCHIVE_OK)
       fail(disk.get(), fmt::format("entry '{}'", name));
-    records.push_back(std::move(record));
+    tree.add(record);
     ++result.entries;
   }
   if (archive_write_close(disk.get()) != ARCHIVE_OK)
     fail(disk.get(), "finishing");
-  result.tree_hash = hash::tree_hash(std::move(records));
+  result.tree_hash = tree.digest();
   return result;
 }
 

@@ -163,11 +163,11 @@ TEST(Hostile, EntryProblemRules) {
 // nothing an environment holds is writable by anyone but its owner.
 TEST(Hostile, ModesAreThePackersWhateverTheArchiveSays) {
   TempDir t;
-  pack::MemoryChunks chunks = craft({{"open", AE_IFDIR, 01777},
+  pack::MemoryChunks chunks = craft({{"locked", AE_IFDIR, 0500},
+                                     {"locked/f", AE_IFREG, 0400, "y"},
+                                     {"open", AE_IFDIR, 01777},
                                      {"open/shared", AE_IFREG, 0666, "x"},
-                                     {"open/tool", AE_IFREG, 0777, "#!/bin/sh\n"},
-                                     {"locked", AE_IFDIR, 0500},
-                                     {"locked/f", AE_IFREG, 0400, "y"}});
+                                     {"open/tool", AE_IFREG, 0777, "#!/bin/sh\n"}});
   install::Store store(t / "dest");
   const auto r = store.install(std::nullopt, 0, chunks);
   auto mode = [&](const std::string& rel) {
@@ -230,6 +230,11 @@ TEST(Hostile, DeclaredSizeBeyondTheFreeSpaceIsRefusedBeforeWriting) {
 // directory alive for ever (as a user other than root, whom permissions do
 // not stop, the removal would fail on it). Archives can no longer make one,
 // so the test makes it the way a worker or another tool could.
+TEST(Hostile, EntriesOutOfOrderAreRefused) {
+  EXPECT_EQ(refused({{"b", AE_IFREG, 0644, "x"}, {"a", AE_IFREG, 0644, "y"}}),
+            "received archive: entry 'a': out of order (after 'b'); distenv archives are sorted by path");
+}
+
 TEST(Hostile, ReadOnlyDirectoriesInALeftoverInstallAreRemoved) {
   TempDir t;
   fs::permissions(t.path(), fs::perms(0755));
