@@ -323,6 +323,8 @@ private:
       job.archive_bytes = m_transfer.archive_bytes;
       job.algorithm = m_transfer.algorithm;
       job.receivers = m_transfer.receivers;
+      job.hashed_files = m_prepared ? m_prepared->hashed_files : 0;
+      job.cached_files = m_prepared ? m_prepared->cached_files : 0;
       job.transfer_seconds = m_transfer.seconds;
       job.command = command();
       for (const std::string& r : results)

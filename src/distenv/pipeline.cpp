@@ -1,7 +1,10 @@
 // Rank 0's reading of the environment, shared by every mode.
 #include <distenv/pipeline.hpp>
 
+#include <distenv/hash/hash_cache.hpp>
 #include <distenv/report/plan_report.hpp>
+
+#include <boost/filesystem/operations.hpp>
 #include <distenv/util/error.hpp>
 #include <distenv/util/json_text.hpp>
 
@@ -21,7 +24,14 @@ Prepared prepare(const cli::Options& o) {
   Prepared p;
   p.env = env::read_environment(read);                         // env: what the environment is
   p.layout = layout::make_layout(p.env);                       // layout: where each root goes
-  p.tree = layout::build_tree(p.env, p.layout, o.hash_threads); // files, rewrites, hashes
+  // Hashes of unchanged files come from the cache (~/.cache/distenv, or the
+  // store when there is no home and the store exists): no contents read.
+  boost::system::error_code ec;
+  hash::HashCache cache(hash::HashCache::default_file(fs::is_directory(o.dest, ec) ? o.dest / "hash-cache" : ""));
+  p.tree = layout::build_tree(p.env, p.layout, o.hash_threads, &cache); // files, rewrites, hashes
+  cache.save();
+  p.hashed_files = cache.misses();
+  p.cached_files = cache.hits();
   p.warnings = report::plan_warnings(p.env, p.layout, p.tree);
   return p;
 }

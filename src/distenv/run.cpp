@@ -38,7 +38,11 @@ int run_plan(const cli::Options& o) {
   warn(p);
   const fs::path root = store_for(o).path_of(p.tree.tree_hash);
   std::fputs(report::plan_text(p.env, p.layout, p.tree, root).c_str(), stdout);
-  write_report(o.report, report::plan_json(p.env, p.layout, p.tree, root));
+  fmt::print("hashes       {} files read, {} known to the hash cache\n", p.hashed_files, p.cached_files);
+  auto j = report::plan_json(p.env, p.layout, p.tree, root);
+  j["hashed_files"] = p.hashed_files;
+  j["cached_files"] = p.cached_files;
+  write_report(o.report, j);
   return 0;
 }
 

@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+namespace distenv::hash {
+class HashCache;
+}
+
 namespace distenv::layout {
 
 using hash::EntryType;
@@ -65,6 +69,7 @@ inline constexpr const char* k_metadata_path = ".distenv/environment.json";
 
 // Walks the roots (ignore rules, no .git), rewrites the TOML path values,
 // adds the activation metadata and hashes every file (`threads` readers).
-Tree build_tree(const env::Environment& env, const Layout& layout, unsigned threads = 2);
+Tree build_tree(const env::Environment& env, const Layout& layout, unsigned threads = 2,
+                hash::HashCache* cache = nullptr);
 
 } // namespace distenv::layout

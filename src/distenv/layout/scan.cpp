@@ -2,6 +2,8 @@
 // TOML path values, add the activation metadata, hash every file.
 #include <distenv/layout/layout.hpp>
 
+#include <distenv/hash/hash_cache.hpp>
+
 #include <distenv/env/julia.hpp>
 #include <distenv/layout/rewrite.hpp>
 #include <distenv/util/error.hpp>
@@ -228,7 +230,7 @@ Metadata make_metadata(const env::Environment& env, const Layout& layout) {
   return m;
 }
 
-void hash_files(Tree& tree, unsigned threads) {
+void hash_files(Tree& tree, unsigned threads, hash::HashCache* cache) {
   std::vector<FileEntry*> pending;
   for (FileEntry& e : tree.entries)
     if (e.type == EntryType::file && !e.content)
@@ -240,7 +242,7 @@ void hash_files(Tree& tree, unsigned threads) {
     for (size_t i; (i = next.fetch_add(1)) < pending.size();) {
       try {
         FileEntry& e = *pending[i];
-        e.hash = hash::hash_file(e.source, e.size);
+        e.hash = cache ? cache->hash(e.source, e.size) : hash::hash_file(e.source, e.size);
       } catch (...) {
         std::lock_guard lock(failure_mutex);
         if (!failure)
@@ -261,7 +263,7 @@ void hash_files(Tree& tree, unsigned threads) {
 
 } // namespace
 
-Tree build_tree(const env::Environment& env, const Layout& layout, unsigned threads) {
+Tree build_tree(const env::Environment& env, const Layout& layout, unsigned threads, hash::HashCache* cache) {
   Tree tree;
   Walker(env, layout, tree).walk_all();
   apply_rewrites(env, layout, tree);
@@ -274,7 +276,7 @@ Tree build_tree(const env::Environment& env, const Layout& layout, unsigned thre
   tree.metadata = make_metadata(env, layout);
   set_content(entry_for(tree, k_metadata_path), to_json(tree.metadata));
 
-  hash_files(tree, threads);
+  hash_files(tree, threads, cache);
   std::sort(tree.entries.begin(), tree.entries.end(),
             [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
   // A parent of a nested root is also found by the walk of the outer root.

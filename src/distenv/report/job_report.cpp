@@ -26,6 +26,8 @@ nlohmann::ordered_json JobReport::json() const {
   j["ranks"] = ranks;
   j["archive_bytes"] = archive_bytes;
   j["receivers"] = receivers;
+  j["hashed_files"] = hashed_files;
+  j["cached_files"] = cached_files;
   j["algorithm"] = algorithm;
   j["transfer_seconds"] = transfer_seconds;
   j["wall_seconds"] = wall_seconds;

@@ -48,6 +48,8 @@ struct JobReport {
   uint64_t archive_bytes = 0;  // size of the packed stream (0 when nothing was sent)
   std::string algorithm;       // "chain", "binary tree", "" when nothing was sent
   int receivers = 0;
+  uint64_t hashed_files = 0; // rank 0 read these to hash them ...
+  uint64_t cached_files = 0; // ... and knew these from its hash cache
   double wall_seconds = 0;
   double transfer_seconds = 0;
   std::vector<MachineResult> results; // by machine

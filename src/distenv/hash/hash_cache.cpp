@@ -1,0 +1,142 @@
+// The stat-keyed content-hash cache of the reading machine.
+#include <distenv/hash/hash_cache.hpp>
+
+#include <distenv/util/error.hpp>
+#include <distenv/util/files.hpp>
+
+#include <boost/filesystem/operations.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace distenv::hash {
+
+namespace {
+
+constexpr char k_magic[] = "distenv-hash-cache-v1\n";
+constexpr size_t k_record = 8 * 5 + 16; // dev, ino, size, mtime, ctime, hash
+
+void put64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i)
+    out += static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+uint64_t get64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i)
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+int64_t ns(const struct timespec& t) { return int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
+
+} // namespace
+
+boost::filesystem::path HashCache::default_file(const boost::filesystem::path& fallback) {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  boost::filesystem::path dir;
+  if (xdg && *xdg == '/')
+    dir = boost::filesystem::path(xdg) / "distenv";
+  else if (home && *home == '/')
+    dir = boost::filesystem::path(home) / ".cache" / "distenv";
+  if (!dir.empty()) {
+    ::mkdir(dir.parent_path().c_str(), 0700); // ~/.cache may not exist yet
+    ::mkdir(dir.c_str(), 0700);
+    if (::access(dir.c_str(), W_OK) == 0)
+      return dir / "hashes";
+  }
+  return fallback;
+}
+
+HashCache::HashCache(boost::filesystem::path file) : m_file(std::move(file)) {
+  struct stat st {};
+  if (m_file.empty())
+    return;
+  if (::stat(m_file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
+      (st.st_mode & 022))
+    return; // missing, or not ours alone: not trusted
+  std::string data;
+  try {
+    data = read_file(m_file);
+  } catch (const std::exception&) {
+    return;
+  }
+  const size_t head = sizeof k_magic - 1;
+  if (data.size() < head + 16 || data.compare(0, head, k_magic) != 0 ||
+      (data.size() - head - 16) % k_record != 0)
+    return; // foreign or torn
+  const std::string_view body(data.data() + head, data.size() - head - 16);
+  const Hash128 sum = hash_bytes(body);
+  if (get64(data.data() + data.size() - 16) != sum.high || get64(data.data() + data.size() - 8) != sum.low)
+    return; // corrupt
+  for (size_t at = 0; at < body.size(); at += k_record) {
+    const char* r = body.data() + at;
+    m_entries[{get64(r), get64(r + 8)}] = {get64(r + 16), static_cast<int64_t>(get64(r + 24)),
+                                           static_cast<int64_t>(get64(r + 32)), {get64(r + 40), get64(r + 48)}};
+  }
+}
+
+Hash128 HashCache::hash(const boost::filesystem::path& path, uint64_t& size) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    const Key key{st.st_dev, st.st_ino};
+    std::lock_guard lock(m_mutex);
+    const auto it = m_entries.find(key);
+    if (it != m_entries.end() && it->second.size == static_cast<uint64_t>(st.st_size) &&
+        it->second.mtime_ns == ns(st.st_mtim) && it->second.ctime_ns == ns(st.st_ctim)) {
+      ++m_hits;
+      size = it->second.size;
+      return it->second.hash;
+    }
+  }
+  ++m_misses;
+  const Hash128 h = hash_file(path, size);
+  // What was read is what the file held at the stat after it (a file that
+  // changes while being read gets a new ctime and is read again next time).
+  struct stat after {};
+  if (::stat(path.c_str(), &after) == 0 && S_ISREG(after.st_mode) && static_cast<uint64_t>(after.st_size) == size) {
+    std::lock_guard lock(m_mutex);
+    m_entries[{after.st_dev, after.st_ino}] = {size, ns(after.st_mtim), ns(after.st_ctim), h};
+  }
+  return h;
+}
+
+void HashCache::save() {
+  if (m_file.empty())
+    return;
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::string body;
+  {
+    std::lock_guard lock(m_mutex);
+    body.reserve(m_entries.size() * k_record);
+    for (const auto& [key, e] : m_entries) {
+      if (std::max(e.mtime_ns, e.ctime_ns) > now - k_racy_ns)
+        continue; // racy: may change within its timestamp's tick
+      put64(body, key.first);
+      put64(body, key.second);
+      put64(body, e.size);
+      put64(body, static_cast<uint64_t>(e.mtime_ns));
+      put64(body, static_cast<uint64_t>(e.ctime_ns));
+      put64(body, e.hash.high);
+      put64(body, e.hash.low);
+    }
+  }
+  const Hash128 sum = hash_bytes(body);
+  std::string out = k_magic + body;
+  put64(out, sum.high);
+  put64(out, sum.low);
+  try {
+    write_file_atomic(m_file, out);
+    ::chmod(m_file.c_str(), 0600);
+  } catch (const std::exception&) {
+  }
+}
+
+} // namespace distenv::hash

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <distenv/hash/hash.hpp>
+
+#include <boost/filesystem/path.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <utility>
+
+namespace distenv::hash {
+
+// Content hashes remembered by what stat(2) says of a file, like git's index
+// and ccache's manifests: (device, inode) -> (size, mtime, ctime in ns,
+// hash). A file whose stat still matches is not read again, so a run over
+// an unchanged environment reads no file contents. ctime cannot be set by
+// users, so an edit that restores the mtime is still seen.
+//
+// A file changed within the same clock tick as it was hashed would keep its
+// mtime; such "racy" entries (changed less than k_racy_ns before the cache
+// is saved) are not saved, so they are hashed again next time. A cache file
+// that is missing, foreign (another user's, another format) or corrupt is
+// ignored and replaced: it is never trusted. It is only an optimisation:
+// the tree hash still verifies every byte at install.
+class HashCache {
+public:
+  static constexpr int64_t k_racy_ns = 2'000'000'000;
+
+  // Loads `file` when it can be trusted.
+  explicit HashCache(boost::filesystem::path file);
+
+  // The hash of the regular file `path` (and its size), from the cache when
+  // its stat still matches, else by reading it. Thread-safe.
+  Hash128 hash(const boost::filesystem::path& path, uint64_t& size);
+
+  // Writes the cache (atomically; best effort: a failure only costs time).
+  void save();
+
+  uint64_t hits() const { return m_hits; }
+  uint64_t misses() const { return m_misses; }
+
+  // Where the reading machine keeps its cache: $XDG_CACHE_HOME/distenv, else
+  // ~/.cache/distenv; `fallback` when there is no usable home.
+  static boost::filesystem::path default_file(const boost::filesystem::path& fallback);
+
+private:
+  struct Entry {
+    uint64_t size;
+    int64_t mtime_ns, ctime_ns;
+    Hash128 hash;
+  };
+  using Key = std::pair<uint64_t, uint64_t>; // device, inode
+
+  boost::filesystem::path m_file;
+  std::mutex m_mutex;
+  std::map<Key, Entry> m_entries;
+  std::atomic<uint64_t> m_hits{0}, m_misses{0};
+};
+
+} // namespace distenv::hash

@@ -1,0 +1,142 @@
+// The stat-keyed hash cache: hits without reading, every way a file can
+// change is seen, racy entries are not kept, bad cache files are ignored.
+#include <distenv/hash/hash_cache.hpp>
+
+#include "support/temp_dir.hpp"
+
+#include <boost/filesystem/operations.hpp>
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace distenv;
+using distenv::test::TempDir;
+using distenv::test::write;
+namespace fs = boost::filesystem;
+
+namespace {
+
+// Sets a file's mtime to `seconds_ago` (its ctime becomes now, as always).
+void age(const fs::path& p, int seconds_ago) {
+  struct timespec times[2];
+  ::clock_gettime(CLOCK_REALTIME, &times[0]);
+  times[0].tv_sec -= seconds_ago;
+  times[1] = times[0];
+  ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), times, 0), 0);
+}
+
+// The cache's view after a save and a fresh load: how many of `files` it
+// knows (hits) and whether it hashes them right.
+uint64_t hits_after_reload(const fs::path& cache_file, const std::vector<fs::path>& files) {
+  hash::HashCache cache(cache_file);
+  for (const fs::path& f : files) {
+    uint64_t size = 0, expected_size = 0;
+    EXPECT_EQ(cache.hash(f, size), hash::hash_file(f, expected_size)) << f;
+    EXPECT_EQ(size, expected_size);
+  }
+  return cache.hits();
+}
+
+// ctime is "now" whatever we do, so an entry is racy (too recent to keep)
+// until k_racy_ns have passed. Tests make files old by moving the clock of
+// the cache instead: they save, then check with a cache that believes the
+// save happened long after. Simplest honest way: wait out the window once.
+void wait_out_racy_window() { ::usleep(static_cast<useconds_t>(hash::HashCache::k_racy_ns / 1000 + 100000)); }
+
+} // namespace
+
+TEST(HashCache, UnchangedFilesAreNotReadAgain) {
+  TempDir t;
+  write(t / "a", "alpha");
+  write(t / "b", "beta");
+  {
+    hash::HashCache cache(t / "cache");
+    uint64_t size = 0;
+    cache.hash(t / "a", size);
+    cache.hash(t / "b", size);
+    EXPECT_EQ(cache.misses(), 2u);
+    EXPECT_EQ(cache.hits(), 0u);
+    wait_out_racy_window();
+    cache.save();
+  }
+  EXPECT_EQ(hits_after_reload(t / "cache", {t / "a", t / "b"}), 2u);
+  struct stat st {};
+  ::stat((t / "cache").c_str(), &st);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(HashCache, RacyEntriesAreNotSaved) {
+  TempDir t;
+  write(t / "fresh", "just written");
+  hash::HashCache cache(t / "cache");
+  uint64_t size = 0;
+  cache.hash(t / "fresh", size);
+  cache.save(); // the file changed less than 2 s ago: it could change again within its mtime's tick
+  EXPECT_EQ(hits_after_reload(t / "cache", {t / "fresh"}), 0u);
+}
+
+TEST(HashCache, EveryKindOfChangeIsSeen) {
+  TempDir t;
+  write(t / "same-size", "aaaa");
+  write(t / "replaced", "bbbb");
+  write(t / "grown", "cc");
+  age(t / "same-size", 100);
+  age(t / "replaced", 100);
+  {
+    hash::HashCache cache(t / "cache");
+    uint64_t size = 0;
+    for (const char* f : {"same-size", "replaced", "grown"})
+      cache.hash(t / f, size);
+    wait_out_racy_window();
+    cache.save();
+  }
+  // Same size, mtime put back as it was: the ctime still moves.
+  struct stat before {};
+  ::stat((t / "same-size").c_str(), &before);
+  write(t / "same-size", "AAAA");
+  struct timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (t / "same-size").c_str(), times, 0), 0);
+  // Replaced by another file of equal size and mtime: another inode.
+  ::stat((t / "replaced").c_str(), &before);
+  write(t / "replacement", "BBBB");
+  times[0] = before.st_atim;
+  times[1] = before.st_mtim;
+  ASSERT_EQ(::utimensat(AT_FDCWD, (t / "replacement").c_str(), times, 0), 0);
+  fs::rename(t / "replacement", t / "replaced");
+  write(t / "grown", "ccc");
+  // hits_after_reload checks each hash against a fresh read: none may be stale.
+  EXPECT_EQ(hits_after_reload(t / "cache", {t / "same-size", t / "replaced", t / "grown"}), 0u);
+}
+
+TEST(HashCache, CorruptForeignOrOpenCacheFilesAreIgnored) {
+  TempDir t;
+  write(t / "a", "alpha");
+  {
+    hash::HashCache cache(t / "cache");
+    uint64_t size = 0;
+    cache.hash(t / "a", size);
+    wait_out_racy_window();
+    cache.save();
+  }
+  ASSERT_EQ(hits_after_reload(t / "cache", {t / "a"}), 1u);
+  std::string bytes = test::slurp(t / "cache");
+  // A flipped byte in a record: the checksum no longer matches.
+  std::string corrupt = bytes;
+  corrupt[30] ^= 1;
+  write(t / "corrupt", corrupt);
+  ::chmod((t / "corrupt").c_str(), 0600);
+  EXPECT_EQ(hits_after_reload(t / "corrupt", {t / "a"}), 0u);
+  // Another format.
+  write(t / "foreign", "distenv-hash-cache-v9\n" + bytes.substr(22));
+  ::chmod((t / "foreign").c_str(), 0600);
+  EXPECT_EQ(hits_after_reload(t / "foreign", {t / "a"}), 0u);
+  // Writable by others: anyone could have put hashes in it.
+  ::chmod((t / "cache").c_str(), 0666);
+  EXPECT_EQ(hits_after_reload(t / "cache", {t / "a"}), 0u);
+  // Cut short.
+  write(t / "short", bytes.substr(0, bytes.size() - 5));
+  ::chmod((t / "short").c_str(), 0600);
+  EXPECT_EQ(hits_after_reload(t / "short", {t / "a"}), 0u);
+}
