@@ -27,7 +27,7 @@ Prepared prepare(const cli::Options& o) {
   // Hashes of unchanged files come from the cache (~/.cache/distenv, or the
   // store when there is no home and the store exists): no contents read.
   boost::system::error_code ec;
-  hash::HashCache cache(hash::HashCache::default_file(fs::is_directory(o.dest, ec) ? o.dest / "hash-cache" : ""));
+  hash::HashCache cache(hash::HashCache::default_file(p.env.project_dir, fs::is_directory(o.dest, ec) ? o.dest : ""));
   p.tree = layout::build_tree(p.env, p.layout, o.hash_threads, &cache); // files, rewrites, hashes
   cache.save();
   p.hashed_files = cache.misses();

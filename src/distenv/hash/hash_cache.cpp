@@ -36,7 +36,9 @@ int64_t ns(const struct timespec& t) { return int64_t(t.tv_sec) * 1'000'000'000 
 
 } // namespace
 
-boost::filesystem::path HashCache::default_file(const boost::filesystem::path& fallback) {
+boost::filesystem::path HashCache::default_file(const boost::filesystem::path& project,
+                                                const boost::filesystem::path& fallback_dir) {
+  const std::string name = "hashes-" + hash_bytes(project.string()).hex().substr(0, 16);
   const char* xdg = std::getenv("XDG_CACHE_HOME");
   const char* home = std::getenv("HOME");
   boost::filesystem::path dir;
@@ -48,9 +50,9 @@ boost::filesystem::path HashCache::default_file(const boost::filesystem::path& f
     ::mkdir(dir.parent_path().c_str(), 0700); // ~/.cache may not exist yet
     ::mkdir(dir.c_str(), 0700);
     if (::access(dir.c_str(), W_OK) == 0)
-      return dir / "hashes";
+      return dir / name;
   }
-  return fallback;
+  return fallback_dir.empty() ? boost::filesystem::path() : fallback_dir / name;
 }
 
 HashCache::HashCache(boost::filesystem::path file) : m_file(std::move(file)) {
@@ -90,6 +92,7 @@ Hash128 HashCache::hash(const boost::filesystem::path& path, uint64_t& size) {
     if (it != m_entries.end() && it->second.size == static_cast<uint64_t>(st.st_size) &&
         it->second.mtime_ns == ns(st.st_mtim) && it->second.ctime_ns == ns(st.st_ctim)) {
       ++m_hits;
+      it->second.used = true;
       size = it->second.size;
       return it->second.hash;
     }
@@ -101,7 +104,7 @@ Hash128 HashCache::hash(const boost::filesystem::path& path, uint64_t& size) {
   struct stat after {};
   if (::stat(path.c_str(), &after) == 0 && S_ISREG(after.st_mode) && static_cast<uint64_t>(after.st_size) == size) {
     std::lock_guard lock(m_mutex);
-    m_entries[{after.st_dev, after.st_ino}] = {size, ns(after.st_mtim), ns(after.st_ctim), h};
+    m_entries[{after.st_dev, after.st_ino}] = {size, ns(after.st_mtim), ns(after.st_ctim), h, true};
   }
   return h;
 }
@@ -117,8 +120,8 @@ void HashCache::save() {
     std::lock_guard lock(m_mutex);
     body.reserve(m_entries.size() * k_record);
     for (const auto& [key, e] : m_entries) {
-      if (std::max(e.mtime_ns, e.ctime_ns) > now - k_racy_ns)
-        continue; // racy: may change within its timestamp's tick
+      if (!e.used || std::max(e.mtime_ns, e.ctime_ns) > now - k_racy_ns)
+        continue; // gone from the environment, or racy: may change within its timestamp's tick
       put64(body, key.first);
       put64(body, key.second);
       put64(body, e.size);

@@ -35,21 +35,26 @@ public:
   // its stat still matches, else by reading it. Thread-safe.
   Hash128 hash(const boost::filesystem::path& path, uint64_t& size);
 
-  // Writes the cache (atomically; best effort: a failure only costs time).
+  // Writes the entries this object used (looked up or hashed), so the cache
+  // holds what the environment is now and nothing else (atomically; best
+  // effort: a failure only costs time).
   void save();
 
   uint64_t hits() const { return m_hits; }
   uint64_t misses() const { return m_misses; }
 
-  // Where the reading machine keeps its cache: $XDG_CACHE_HOME/distenv, else
-  // ~/.cache/distenv; `fallback` when there is no usable home.
-  static boost::filesystem::path default_file(const boost::filesystem::path& fallback);
+  // Where the reading machine keeps the cache of the environment at
+  // `project`: $XDG_CACHE_HOME/distenv, else ~/.cache/distenv, one file per
+  // project; in `fallback_dir` when there is no usable home (none: "").
+  static boost::filesystem::path default_file(const boost::filesystem::path& project,
+                                              const boost::filesystem::path& fallback_dir);
 
 private:
   struct Entry {
     uint64_t size;
     int64_t mtime_ns, ctime_ns;
     Hash128 hash;
+    bool used = false;
   };
   using Key = std::pair<uint64_t, uint64_t>; // device, inode
 
