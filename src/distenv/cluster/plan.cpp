@@ -3,11 +3,18 @@
 
 #include <distenv/util/error.hpp>
 
-#include <nlohmann/json.hpp>
+#include <distenv/util/varint.hpp>
 
 #include <set>
+#include <unordered_map>
 
 namespace distenv::cluster {
+
+namespace {
+struct ContentKey {
+  size_t operator()(const hash::Hash128& h) const { return static_cast<size_t>(h.low); }
+};
+} // namespace
 
 JobPlan JobPlan::from_tree(const layout::Tree& tree, const std::string& project) {
   JobPlan p;
@@ -16,43 +23,72 @@ JobPlan JobPlan::from_tree(const layout::Tree& tree, const std::string& project)
   p.entries = tree.entries.size();
   p.files = tree.files;
   p.bytes = tree.bytes;
-  for (const layout::FileEntry& e : tree.entries)
-    if (e.type != hash::EntryType::directory)
-      p.sizes.emplace_back(e.size, e.path);
+  std::unordered_map<hash::Hash128, size_t, ContentKey> seen;
+  for (const layout::FileEntry& e : tree.entries) {
+    if (e.type != hash::EntryType::file)
+      continue;
+    const auto [it, added] = seen.emplace(e.hash, p.contents.size());
+    if (added)
+      p.contents.push_back({e.hash, e.size, 1});
+    else
+      ++p.contents[it->second].count;
+  }
   return p;
 }
 
-std::string JobPlan::encode() const {
-  nlohmann::json j;
-  j["tree_hash"] = tree_hash.hex();
-  j["project"] = project;
-  j["entries"] = entries;
-  j["files"] = files;
-  j["bytes"] = bytes;
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& [size, path] : sizes)
-    list.push_back({size, path});
-  j["sizes"] = list;
-  const std::vector<std::uint8_t> bytes = nlohmann::json::to_cbor(j); // CBOR: paths need not be UTF-8
-  return std::string(bytes.begin(), bytes.end());
+namespace {
+constexpr char k_plan_magic[] = "DP1";
 }
 
-JobPlan JobPlan::decode(const std::string& text) {
+std::string JobPlan::encode() const {
+  std::string out(k_plan_magic, 3);
+  put_u64(out, tree_hash.high);
+  put_u64(out, tree_hash.low);
+  put_varint(out, project.size());
+  out += project;
+  put_varint(out, entries);
+  put_varint(out, files);
+  put_varint(out, bytes);
+  put_varint(out, contents.size());
+  for (const Content& c : contents) {
+    put_u64(out, c.hash.high);
+    put_u64(out, c.hash.low);
+    put_varint(out, c.size);
+    put_varint(out, c.count);
+  }
+  return out;
+}
+
+JobPlan JobPlan::decode(const std::string& bytes) {
   try {
-    auto j = nlohmann::json::from_cbor(text);
+    if (bytes.compare(0, 3, k_plan_magic) != 0)
+      throw std::out_of_range("not a plan of this distenv version");
+    size_t at = 3;
     JobPlan p;
-    auto h = hash::Hash128::from_hex(j.at("tree_hash").get<std::string>());
-    if (!h)
-      throw Error("plan: bad tree hash");
-    p.tree_hash = *h;
-    p.project = j.at("project");
-    p.entries = j.at("entries");
-    p.files = j.at("files");
-    p.bytes = j.at("bytes");
-    for (const auto& item : j.at("sizes"))
-      p.sizes.emplace_back(item.at(0).get<uint64_t>(), item.at(1).get<std::string>());
+    p.tree_hash.high = get_u64(bytes, at);
+    p.tree_hash.low = get_u64(bytes, at);
+    const uint64_t length = get_varint(bytes, at);
+    if (length > bytes.size() - at)
+      throw std::out_of_range("truncated project");
+    p.project = bytes.substr(at, length);
+    at += length;
+    p.entries = get_varint(bytes, at);
+    p.files = get_varint(bytes, at);
+    p.bytes = get_varint(bytes, at);
+    const uint64_t n = get_varint(bytes, at);
+    if (n > bytes.size()) // at least one byte each
+      throw std::out_of_range("too many contents");
+    p.contents.reserve(n);
+    for (uint64_t i = 0; i < n; ++i) {
+      Content c;
+      c.hash.high = get_u64(bytes, at);
+      c.hash.low = get_u64(bytes, at);
+      c.size = get_varint(bytes, at);
+      c.count = get_varint(bytes, at);
+      p.contents.push_back(c);
+    }
     return p;
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const std::out_of_range& e) {
     throw Error(std::string("plan from rank 0 is malformed: ") + e.what());
   }
 }
@@ -61,8 +97,8 @@ uint64_t JobPlan::disk_estimate(uint64_t block) const {
   if (block == 0)
     block = 4096;
   uint64_t total = entries * block;
-  for (const auto& [size, path] : sizes)
-    total += (size + block - 1) / block * block;
+  for (const Content& c : contents)
+    total += c.count * ((c.size + block - 1) / block * block);
   return total;
 }
 

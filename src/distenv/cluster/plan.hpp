@@ -12,19 +12,26 @@
 namespace distenv::cluster {
 
 // What rank 0 broadcasts after reading: the identity of the environment and
-// its file list with sizes (each machine estimates the space it needs with
-// its own block size; the per-file delta will use the list too).
+// the distinct contents of its files (hash, size, how many files hold it).
+// Each machine estimates from it the space it needs, with its own block
+// size, and which contents it lacks (the per-file delta). The wire form is
+// binary: 16 bytes of hash and two small numbers per distinct content.
 struct JobPlan {
+  struct Content {
+    hash::Hash128 hash;
+    uint64_t size = 0;
+    uint64_t count = 1; // files with this content
+  };
   hash::Hash128 tree_hash;
   std::string project; // install-relative project directory
   uint64_t entries = 0;
-  uint64_t files = 0;
+  uint64_t files = 0; // regular files and symlinks
   uint64_t bytes = 0;
-  std::vector<std::pair<uint64_t, std::string>> sizes; // (size, path) of files and symlinks
+  std::vector<Content> contents; // regular files' distinct contents, in first-seen path order
 
   static JobPlan from_tree(const layout::Tree& tree, const std::string& project);
   std::string encode() const;
-  static JobPlan decode(const std::string& text);
+  static JobPlan decode(const std::string& bytes);
 
   // Bytes the install takes on a file system with `block`-sized blocks:
   // each file rounded up, one block per entry for inodes and directories.

@@ -14,13 +14,23 @@ TEST(Plan, EncodeDecodeAndDiskEstimate) {
   p.entries = 4;
   p.files = 2;
   p.bytes = 5000;
-  p.sizes = {{1, "u/proj/a"}, {4999, "u/proj/b b"}};
-  auto q = cluster::JobPlan::decode(p.encode());
+  p.contents = {{hash::hash_bytes("a"), 1, 1}, {hash::hash_bytes("b"), 4999, 2}};
+  const std::string wire = p.encode();
+  auto q = cluster::JobPlan::decode(wire);
   EXPECT_EQ(q.tree_hash, p.tree_hash);
   EXPECT_EQ(q.project, "u/proj");
-  EXPECT_EQ(q.sizes, p.sizes);
-  EXPECT_EQ(q.disk_estimate(4096), 4 * 4096 + 4096 + 8192);
+  EXPECT_EQ(q.entries, 4u);
+  EXPECT_EQ(q.files, 2u);
+  EXPECT_EQ(q.bytes, 5000u);
+  ASSERT_EQ(q.contents.size(), 2u);
+  EXPECT_EQ(q.contents[1].hash, hash::hash_bytes("b"));
+  EXPECT_EQ(q.contents[1].size, 4999u);
+  EXPECT_EQ(q.contents[1].count, 2u);
+  EXPECT_EQ(q.disk_estimate(4096), 4 * 4096 + 4096 + 2 * 8192);
+  // Compact: 16 bytes of hash and two small numbers per distinct content.
+  EXPECT_LE(wire.size(), 3 + 16 + 1 + 6 + 3 + 1 + 2 * (16 + 2 + 1));
   EXPECT_THROW(cluster::JobPlan::decode("{}"), Error);
+  EXPECT_THROW(cluster::JobPlan::decode(wire.substr(0, wire.size() - 3)), Error);
 }
 
 TEST(Plan, ReceiversAreMachinesWithoutTheEnvironmentOnePerStore) {
