@@ -5,6 +5,7 @@
 #include <distenv/cluster/machines.hpp>
 #include <distenv/cluster/plan.hpp>
 #include <distenv/install/async_install.hpp>
+#include <distenv/install/local_contents.hpp>
 #include <distenv/install/store.hpp>
 #include <distenv/layout/metadata.hpp>
 #include <distenv/pack/async_pack.hpp>
@@ -25,6 +26,7 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <unordered_set>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -54,6 +56,7 @@ private:
 struct Transfer {
   report::Install install = report::Install::reused;
   uint64_t bytes_received = 0;
+  uint64_t local_files = 0, local_bytes = 0; // copied from environments already here
   double install_seconds = 0;
   uint64_t archive_bytes = 0; // rank 0: stream size
   double seconds = 0;
@@ -113,12 +116,35 @@ private:
       cluster::StoreState st;
       st.store_id = m_store.identity();
       st.has = m_store.has(m_plan.tree_hash);
-      if (!st.has)
+      if (!st.has) {
         install::check_free_space(m_store.envs_dir(), m_plan.disk_estimate(m_store.block_size()));
+        // The per-file delta: which of the plan's contents are here already.
+        std::vector<hash::Hash128> wanted;
+        for (const cluster::JobPlan::Content& c : m_plan.contents)
+          wanted.push_back(c.hash);
+        m_here = std::make_unique<install::LocalContents>(m_store, wanted);
+      }
       return transport::encode(st);
     });
     for (const cluster::Machine& m : m_machines.all)
       m_states.push_back(transport::decode<cluster::StoreState>(replies[static_cast<size_t>(m.leader)]));
+  }
+
+  // Which contents at least one receiver lacks: one bit per distinct content
+  // of the plan, OR-reduced over every rank (a collective every rank reaches
+  // after the agreed check; those that do not receive give zeros).
+  void decide_contents(bool receiving) {
+    std::string lacking((m_plan.contents.size() + 7) / 8, '\0');
+    if (receiving)
+      for (size_t i = 0; i < m_plan.contents.size(); ++i)
+        if (!m_here || !m_here->has(m_plan.contents[i].hash))
+          lacking[i / 8] = static_cast<char>(lacking[i / 8] | (1 << (i % 8)));
+    lacking = m_ctx.world.all_or(lacking);
+    if (!m_root)
+      return;
+    for (size_t i = 0; i < m_plan.contents.size(); ++i)
+      if (!(lacking[i / 8] & (1 << (i % 8))))
+        m_everyone_has.insert(m_plan.contents[i].hash.hex());
   }
 
   void transfer() {
@@ -130,8 +156,10 @@ private:
     // Every rank takes part in the split, outside the step: a collective
     // that only some ranks reach would never end.
     std::unique_ptr<transport::Comm> group;
-    if (!receivers.empty())
+    if (!receivers.empty()) {
+      decide_contents(receiving);
       group = m_ctx.world.split(m_root || receiving ? 0 : -1);
+    }
     m_agree.phase([&] {
       std::exception_ptr failure;
       try {
@@ -157,14 +185,21 @@ private:
     if (!failure) {
       try {
         if (receiving)
-          installer.emplace(m_store, m_plan.tree_hash, m_plan.disk_estimate(m_store.block_size()), k_depth,
-                            [this](uint64_t bytes) {
-                              if (m_ctx.observer)
-                                m_ctx.observer->installed(bytes);
-                            });
-        if (m_root)
-          packer.emplace(m_prepared->tree, pack::PackOptions{m_o.chunk_size, m_o.zstd_level, m_o.zstd_threads},
-                         k_depth);
+          installer.emplace(
+              m_store, m_plan.tree_hash, m_plan.disk_estimate(m_store.block_size()), k_depth,
+              [this](uint64_t bytes) {
+                if (m_ctx.observer)
+                  m_ctx.observer->installed(bytes);
+              },
+              m_here.get());
+        if (m_root) {
+          pack::PackOptions po;
+          po.chunk_size = m_o.chunk_size;
+          po.zstd_level = m_o.zstd_level;
+          po.zstd_threads = m_o.zstd_threads;
+          po.send = [this](const hash::Hash128& h) { return m_everyone_has.count(h.hex()) == 0; };
+          packer.emplace(m_prepared->tree, po, k_depth);
+        }
       } catch (...) {
         failure = std::current_exception();
         installer.reset();
@@ -195,6 +230,8 @@ private:
         installer->abort(r.sink_error);
       const install::Store::Result done = installer->finish();
       m_transfer.install = done.reused ? report::Install::reused : report::Install::received;
+      m_transfer.local_files = done.local_files;
+      m_transfer.local_bytes = done.local_bytes;
       m_transfer.install_seconds = seconds_since(start);
       if (m_root)
         m_transfer.bytes_received = done.reused ? 0 : m_transfer.archive_bytes;
@@ -288,6 +325,8 @@ private:
       mine.project_dir = (root() / m_plan.project).string();
       mine.install = m_transfer.install;
       mine.bytes_received = m_transfer.bytes_received;
+      mine.local_files = m_transfer.local_files;
+      mine.local_bytes = m_transfer.local_bytes;
       mine.install_seconds = m_transfer.install_seconds;
       if (m_local > 0) {
         workers::Supervised s;
@@ -374,6 +413,8 @@ private:
   std::string m_plan_bytes;
   cluster::JobPlan m_plan;
   std::vector<cluster::StoreState> m_states; // by machine
+  std::unique_ptr<install::LocalContents> m_here; // receivers: contents already here
+  std::unordered_set<std::string> m_everyone_has;  // rank 0: contents sent by reference
   Transfer m_transfer;
   std::optional<install::Store::InUse> m_in_use; // --gc leaves it alone while we run
   layout::Metadata m_meta;

@@ -51,7 +51,11 @@ int run_pack_to(const cli::Options& o) {
   warn(p);
   auto start = std::chrono::steady_clock::now();
   pack::FileChunkSink sink(o.pack_to);
-  pack::PackStats stats = pack::pack_tree(p.tree, sink, {o.chunk_size, o.zstd_level, o.zstd_threads});
+  pack::PackOptions po;
+  po.chunk_size = o.chunk_size;
+  po.zstd_level = o.zstd_level;
+  po.zstd_threads = o.zstd_threads;
+  pack::PackStats stats = pack::pack_tree(p.tree, sink, po);
   fmt::print("packed {} entries, {} -> {} in {:.2f} s: {}\n", stats.entries,
              human_bytes(stats.content_bytes), human_bytes(stats.archive_bytes),
              seconds_since(start), o.pack_to.string());

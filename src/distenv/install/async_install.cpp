@@ -28,12 +28,12 @@ private:
 } // namespace
 
 AsyncInstall::AsyncInstall(Store& store, hash::Hash128 expected, uint64_t disk_bytes, size_t depth,
-                           std::function<void(uint64_t)> progress)
+                           std::function<void(uint64_t)> progress, pack::LocalFiles* local)
     : m_pipe(depth), m_progress(std::move(progress)) {
-  m_thread = std::thread([this, &store, expected, disk_bytes] {
+  m_thread = std::thread([this, &store, expected, disk_bytes, local] {
     try {
       Progress source(m_pipe, m_progress);
-      m_result = store.install(expected, disk_bytes, source);
+      m_result = store.install(expected, disk_bytes, source, local);
       if (m_result.reused) // nothing was read: release the feeder
         m_pipe.fail(std::make_exception_ptr(Error("already installed")));
     } catch (...) {

@@ -6,6 +6,7 @@
 #include <distenv/util/error.hpp>
 #include <distenv/util/files.hpp>
 #include <distenv/util/units.hpp>
+#include <distenv/util/varint.hpp>
 
 #include <boost/filesystem/operations.hpp>
 #include <fmt/format.h>
@@ -17,6 +18,8 @@
 #include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <cstdio>
+#include <memory>
 #include <random>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -219,6 +222,7 @@ Store::Collected Store::collect(size_t keep) {
     // Disappear at once under a name no run trusts, then delete.
     const fs::path trash = envs_dir() / fmt::format(".incoming-gc-{}-{}", envs[i].name, ::getpid());
     if (::rename(dir.c_str(), trash.c_str()) == 0) {
+      ::unlink(index_of(*hash::Hash128::from_hex(envs[i].name)).c_str());
       for (fs::recursive_directory_iterator it(trash, ec), end; !ec && it != end; it.increment(ec))
         if (fs::is_regular_file(it->symlink_status()))
           result.bytes_freed += fs::file_size(it->path(), ec);
@@ -263,7 +267,7 @@ uint64_t Store::block_size() const {
 }
 
 Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t disk_bytes,
-                             pack::ChunkSource& source) {
+                             pack::ChunkSource& source, pack::LocalFiles* local) {
   Result result;
   if (expected && has(*expected)) {
     result.dir = path_of(*expected);
@@ -296,18 +300,52 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
     throw Error(fmt::format("{}: cannot create: {}", incoming.dir().string(), errno_text(errno)));
   ::chmod(incoming.dir().c_str(), 0755); // whatever the umask: the environment's root is 0755
 
-  pack::ExtractResult extracted = pack::extract(source, incoming.dir());
+  // The content index, written as files arrive (memory stays flat).
+  const fs::path index_tmp = incoming.dir().string() + ".files";
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> index(std::fopen(index_tmp.c_str(), "we"), &std::fclose);
+  if (!index)
+    throw Error(fmt::format("{}: cannot create: {}", index_tmp.string(), errno_text(errno)));
+  struct RemoveIndex {
+    const fs::path& path;
+    bool keep = false;
+    ~RemoveIndex() {
+      if (!keep)
+        ::unlink(path.c_str());
+    }
+  } remove_index{index_tmp};
+  std::string record;
+  pack::ExtractResult extracted =
+      pack::extract(source, incoming.dir(), local, [&](const hash::Hash128& h, uint64_t size, const std::string& path) {
+        record.clear();
+        put_u64(record, h.high);
+        put_u64(record, h.low);
+        put_varint(record, size);
+        put_varint(record, path.size());
+        record += path;
+        if (std::fwrite(record.data(), 1, record.size(), index.get()) != record.size())
+          throw Error(fmt::format("{}: {}", index_tmp.string(), errno_text(errno)));
+      });
+  if (std::fflush(index.get()) != 0)
+    throw Error(fmt::format("{}: {}", index_tmp.string(), errno_text(errno)));
   if (expected && !(extracted.tree_hash == *expected))
     throw Error(fmt::format("received environment does not match its hash: expected {}, got {}",
                             expected->hex(), extracted.tree_hash.hex()));
   result.tree_hash = extracted.tree_hash;
   result.dir = path_of(extracted.tree_hash);
   result.bytes_written = extracted.bytes;
+  result.local_files = extracted.local_files;
+  result.local_bytes = extracted.local_bytes;
   if (!expected && has(extracted.tree_hash)) {
     result.reused = true;
     return result; // Incoming removes the duplicate
   }
   sync_filesystem(incoming.dir());
+  // The index first: an index without its environment is never read; an
+  // environment without its index is only not reused.
+  if (::rename(index_tmp.c_str(), index_of(extracted.tree_hash).c_str()) != 0)
+    throw Error(fmt::format("cannot rename {} to {}: {}", index_tmp.string(), index_of(extracted.tree_hash).string(),
+                            errno_text(errno)));
+  remove_index.keep = true;
   if (::rename(incoming.dir().c_str(), result.dir.c_str()) != 0)
     throw Error(fmt::format("cannot rename {} to {}: {}", incoming.dir().string(),
                             result.dir.string(), errno_text(errno)));

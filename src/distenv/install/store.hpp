@@ -1,6 +1,7 @@
 #pragma once
 
 #include <distenv/hash/hash.hpp>
+#include <distenv/pack/archive_reader.hpp>
 #include <distenv/pack/chunks.hpp>
 
 #include <boost/filesystem/path.hpp>
@@ -56,16 +57,22 @@ public:
     fs::path dir;
     bool reused = false;       // it was already there; the source was not read
     uint64_t bytes_written = 0;
+    uint64_t local_files = 0, local_bytes = 0; // of those: copied from other environments here
     hash::Hash128 tree_hash;
   };
+
+  // The content index written beside each environment installed by this
+  // version: the hash, size and path of every regular file in it.
+  fs::path index_of(const hash::Hash128& tree) const { return envs_dir() / (tree.hex() + ".files"); }
 
   // Installs the stream from `source` as `expected` (when given; otherwise the
   // tree hash of what arrives names it). Waits for any other installer on this
   // store, reuses a complete install without reading `source`, checks that
   // `disk_bytes` are free, extracts into a temporary sibling, verifies the
   // tree hash and renames. On any failure nothing is left but the lock file.
-  Result install(std::optional<hash::Hash128> expected, uint64_t disk_bytes,
-                 pack::ChunkSource& source);
+  // Contents the stream sends by reference come from `local`.
+  Result install(std::optional<hash::Hash128> expected, uint64_t disk_bytes, pack::ChunkSource& source,
+                 pack::LocalFiles* local = nullptr);
 
   // Marks `tree` as in use for the object's lifetime (a shared flock on its
   // directory, dropped by the kernel if the process dies) and records the

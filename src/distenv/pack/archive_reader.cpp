@@ -5,12 +5,18 @@
 #include <distenv/util/files.hpp>
 #include <distenv/util/paths.hpp>
 #include <distenv/util/units.hpp>
+#include <distenv/util/varint.hpp>
+#include <distenv/pack/archive_writer.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fcntl.h>
+#include <optional>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cstdlib>
 #include <sys/statvfs.h>
 #include <cstring>
@@ -104,6 +110,44 @@ private:
   uint64_t m_since = 0; // reserved since the last reading
 };
 
+// A file the packer sent by reference: its content hash and size.
+std::optional<std::pair<hash::Hash128, uint64_t>> reference(struct archive_entry* entry) {
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  archive_entry_xattr_reset(entry);
+  while (archive_entry_xattr_next(entry, &name, &value, &size) == ARCHIVE_OK)
+    if (name && std::string_view(name) == k_local_xattr && size == 24) {
+      const std::string_view v(static_cast<const char*>(value), size);
+      size_t at = 0;
+      hash::Hash128 h;
+      h.high = get_u64(v, at);
+      h.low = get_u64(v, at);
+      return std::make_pair(h, get_u64(v, at));
+    }
+  return std::nullopt;
+}
+
+// Creates `path` (its directory exists: it came earlier in the sorted
+// stream) and fills it from the local copy of `hash`.
+void fill_from_local(LocalFiles& local, const hash::Hash128& hash, uint64_t size, const std::string& path,
+                     unsigned mode, time_t mtime, const std::string& name) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0)
+    throw Error(fmt::format("received archive: entry '{}': cannot create: {}", name, errno_text(errno)));
+  try {
+    local.copy_to(hash, size, fd, name);
+    const struct timespec times[2] = {{mtime, 0}, {mtime, 0}};
+    if (::fchmod(fd, mode) != 0 || ::futimens(fd, times) != 0)
+      throw Error(fmt::format("entry '{}': {}", name, errno_text(errno)));
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  if (::close(fd) != 0)
+    throw Error(fmt::format("entry '{}': {}", name, errno_text(errno)));
+}
+
 // The modes an environment's entries get, whatever the archive says: those
 // the packer writes (git's rule), so nothing installed is writable by others.
 unsigned installed_mode(EntryType type, unsigned mode) {
@@ -137,7 +181,8 @@ std::string entry_problem(const std::string& path, EntryType type, unsigned mode
   return {};
 }
 
-ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) {
+ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest, LocalFiles* local,
+                      const FileCallback& on_file) {
   ReadContext ctx{source, nullptr};
   std::unique_ptr<struct archive, ReadDeleter> in(archive_read_new());
   archive_read_support_filter_zstd(in.get());
@@ -226,6 +271,25 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
     record.mode = installed_mode(type, mode);
     archive_entry_set_perm(entry, record.mode);
     if (type == EntryType::file) {
+      if (const auto ref = reference(entry)) { // sent by reference: the data is here already
+        if (!local)
+          throw Error(fmt::format("received archive: entry '{}': refers to content {} that was not sent", name,
+                                  ref->first.hex()));
+        space.reserve(ref->second, name);
+        fill_from_local(*local, ref->first, ref->second, root + "/" + name, record.mode,
+                        archive_entry_mtime(entry), name);
+        record.size = ref->second;
+        record.content = ref->first;
+        if (on_file)
+          on_file(record.content, record.size, name);
+        tree.add(record);
+        ++result.entries;
+        ++result.files;
+        ++result.local_files;
+        result.bytes += record.size;
+        result.local_bytes += record.size;
+        continue;
+      }
       if (archive_entry_size_is_set(entry) == 0)
         throw Error(fmt::format("received archive: entry '{}': no size", name));
       space.reserve(static_cast<uint64_t>(archive_entry_size(entry)), name);
@@ -263,6 +327,8 @@ ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest) 
       }
       record.size = written;
       record.content = hasher.digest();
+      if (on_file)
+        on_file(record.content, record.size, name);
       ++result.files;
       result.bytes += written;
     } else if (type == EntryType::symlink) {

@@ -1,6 +1,8 @@
 // tar+zstd writer (libarchive) over a chunk sink.
 #include <distenv/pack/archive_writer.hpp>
 
+#include <distenv/util/varint.hpp>
+
 #include <distenv/util/error.hpp>
 
 #include <archive.h>
@@ -43,7 +45,7 @@ struct EntryDeleter {
 class Writer {
 public:
   Writer(ChunkSink& sink, const PackOptions& options)
-      : m_ctx{Chunker(sink, options.chunk_size), nullptr}, m_archive(archive_write_new()) {
+      : m_ctx{Chunker(sink, options.chunk_size), nullptr}, m_archive(archive_write_new()), m_send(options.send) {
     struct archive* a = m_archive.get();
     check(archive_write_add_filter_zstd(a), "zstd filter");
     check(archive_write_set_filter_option(a, "zstd", "compression-level",
@@ -79,8 +81,22 @@ public:
       archive_entry_set_filetype(entry, AE_IFREG);
       archive_entry_set_size(entry, static_cast<la_int64_t>(e.size));
     }
+    const bool by_reference = e.type == EntryType::file && m_send && !m_send(e.hash);
+    if (by_reference) {
+      std::string mark;
+      put_u64(mark, e.hash.high);
+      put_u64(mark, e.hash.low);
+      put_u64(mark, e.size);
+      archive_entry_set_size(entry, 0);
+      archive_entry_xattr_add_entry(entry, k_local_xattr, mark.data(), mark.size());
+    }
     check(archive_write_header(m_archive.get(), entry), e.path);
     ++m_stats.entries;
+    if (by_reference) {
+      ++m_stats.referenced_files;
+      m_stats.referenced_bytes += e.size;
+      return;
+    }
     if (e.type != EntryType::file)
       return;
     if (e.content)
@@ -143,6 +159,7 @@ private:
   std::unique_ptr<struct archive, ArchiveDeleter> m_archive;
   std::unique_ptr<struct archive_entry, EntryDeleter> m_entry{archive_entry_new()};
   std::vector<char> m_buffer = std::vector<char>(1 << 20);
+  std::function<bool(const hash::Hash128&)> m_send;
   PackStats m_stats;
 };
 

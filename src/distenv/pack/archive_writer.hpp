@@ -3,6 +3,8 @@
 #include <distenv/layout/layout.hpp>
 #include <distenv/pack/chunks.hpp>
 
+#include <functional>
+
 namespace distenv::pack {
 
 using hash::EntryType;
@@ -11,12 +13,21 @@ struct PackOptions {
   size_t chunk_size = 1 << 20;
   int zstd_level = 3;
   int zstd_threads = 0; // 0: zstd's single-threaded mode
+  // The per-file delta: false for a content every receiver holds already.
+  // Such a file travels as a reference (its hash and size, no data) that
+  // the receiver fills from its local copy. Unset: every content is sent.
+  std::function<bool(const hash::Hash128&)> send;
 };
+
+// The xattr that marks a file sent by reference: 16 bytes of content hash
+// and 8 of size (little end first).
+inline constexpr const char* k_local_xattr = "distenv.local";
 
 struct PackStats {
   uint64_t archive_bytes = 0; // compressed bytes handed to the sink
   uint64_t entries = 0;
-  uint64_t content_bytes = 0;
+  uint64_t content_bytes = 0; // sent with their data
+  uint64_t referenced_files = 0, referenced_bytes = 0; // sent by reference
 };
 
 // Streams the tree as tar (pax) + zstd into `sink` in fixed-size chunks,

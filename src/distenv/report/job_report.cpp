@@ -42,6 +42,8 @@ nlohmann::ordered_json JobReport::json() const {
     m["install"] = r.install;
     m["received"] = r.install == Install::received;
     m["bytes_received"] = r.bytes_received;
+    m["local_files"] = r.local_files;
+    m["local_bytes"] = r.local_bytes;
     m["install_seconds"] = r.install_seconds;
     m["peak_rss_kib"] = r.peak_rss_kib;
     nlohmann::ordered_json ws = nlohmann::ordered_json::array();
@@ -90,8 +92,12 @@ std::string JobReport::summary() const {
   for (const MachineResult& r : results) {
     std::string line =
         fmt::format("  {:<12} {} rank{}  {:<8}", r.host, r.ranks, r.ranks == 1 ? " " : "s", to_string(r.install));
-    if (r.install == Install::received)
+    if (r.install == Install::received) {
       line += fmt::format(" {} in {:.2f} s", human_bytes(r.bytes_received), r.install_seconds);
+      if (r.local_files)
+        line += fmt::format(", {} file{} ({}) from local copies", r.local_files, r.local_files == 1 ? "" : "s",
+                            human_bytes(r.local_bytes));
+    }
     line += fmt::format("  {}", r.project_dir);
     if (!r.workers.empty()) {
       int wok = 0;

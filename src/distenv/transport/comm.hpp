@@ -60,6 +60,8 @@ public:
   virtual std::vector<std::string> gather(const std::string& mine, int root) = 0;
   // The largest value any rank gave ("did anyone fail").
   virtual int all_max(int value) = 0;
+  // Bitwise OR of every rank's bytes (all of one length): who lacks what.
+  virtual std::string all_or(const std::string& bits) = 0;
   // Ranks giving the same color >= 0 form a group, ordered by rank; a negative
   // color takes part in the split but gets no group (nullptr).
   virtual std::unique_ptr<Comm> split(int color) = 0;

@@ -170,6 +170,13 @@ public:
       out = std::max(out, std::stoi(v));
     return out;
   }
+  std::string all_or(const std::string& bits) override {
+    std::string out = bits;
+    for (const std::string& other : collective(fmt::format("all_or of {} bytes", bits.size()), bits))
+      for (size_t i = 0; i < out.size(); ++i)
+        out[i] = static_cast<char>(out[i] | other[i]);
+    return out;
+  }
   std::unique_ptr<Comm> split(int color) override { return split_by("split", color); }
   std::unique_ptr<Comm> split_machine() override {
     int machine;

@@ -158,6 +158,14 @@ int MpiComm::all_max(int value) {
   return out;
 }
 
+std::string MpiComm::all_or(const std::string& bits) {
+  std::string out(bits.size(), '\0');
+  check(MPI_Allreduce(bits.data(), out.data(), to_int(bits.size(), "MPI_Allreduce"), MPI_UNSIGNED_CHAR, MPI_BOR,
+                      m_comm),
+        "MPI_Allreduce");
+  return out;
+}
+
 std::unique_ptr<Comm> MpiComm::split(int color) {
   MPI_Comm part;
   check(MPI_Comm_split(m_comm, color < 0 ? MPI_UNDEFINED : color, m_rank, &part), "MPI_Comm_split");

@@ -28,6 +28,7 @@ public:
   std::vector<std::string> all_gather(const std::string& mine) override;
   std::vector<std::string> gather(const std::string& mine, int root) override;
   int all_max(int value) override;
+  std::string all_or(const std::string& bits) override;
   std::unique_ptr<Comm> split(int color) override;
   std::unique_ptr<Comm> split_machine() override;
   void send(int dest, int tag, Bytes data) override;

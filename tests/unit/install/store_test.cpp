@@ -124,7 +124,7 @@ TEST(Store, StaleIncomingFromACrashIsRemoved) {
   auto p = test::plan(t / "proj");
   write(t / "dest/envs/.incoming-deadbeef-12345/half-written", "x");
   auto r = test::install_locally(p, t / "dest");
-  EXPECT_EQ(listing(t / "dest/envs"), (std::vector<std::string>{".lock", p.tree.tree_hash.hex()}));
+  EXPECT_EQ(listing(t / "dest/envs"), (std::vector<std::string>{".lock", p.tree.tree_hash.hex(), p.tree.tree_hash.hex() + ".files"}));
   EXPECT_EQ(hash_on_disk(r.dir), p.tree.tree_hash);
 }
 
@@ -170,7 +170,7 @@ TEST(Store, ConcurrentInstallersEndWithOneIntactInstall) {
   }
   EXPECT_EQ(fresh, 1);
   EXPECT_EQ(reused, k_processes - 1);
-  EXPECT_EQ(listing(t / "dest/envs"), (std::vector<std::string>{".lock", p.tree.tree_hash.hex()}));
+  EXPECT_EQ(listing(t / "dest/envs"), (std::vector<std::string>{".lock", p.tree.tree_hash.hex(), p.tree.tree_hash.hex() + ".files"}));
   EXPECT_EQ(hash_on_disk(install::Store(t / "dest").path_of(p.tree.tree_hash)), p.tree.tree_hash);
 }
 
@@ -200,7 +200,9 @@ TEST(Store, CollectKeepsTheMostRecentlyUsedAndThoseInUse) {
   busy.reset();
   auto again = store.collect(2);
   EXPECT_EQ(again.removed, std::vector<std::string>{trees[0].hex()});
-  std::vector<std::string> left{".lock", trees[2].hex(), trees[3].hex()};
+  // each environment with its content index; the removed ones' indexes went too
+  std::vector<std::string> left{".lock", trees[2].hex(), trees[2].hex() + ".files", trees[3].hex(),
+                                trees[3].hex() + ".files"};
   std::sort(left.begin(), left.end());
   EXPECT_EQ(listing(t / "dest/envs"), left);
 }

@@ -13,6 +13,7 @@
 
 #include <boost/filesystem/operations.hpp>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <random>
 
@@ -115,6 +116,61 @@ TEST_F(FakeCluster, FiveMachinesInstallOnceAndRunTheirWorkers) {
   const FakeJobResult again = run_fake_job(machines, options);
   expect_agreed(again, 0);
   EXPECT_NE(again.root().out.find("nothing sent"), std::string::npos) << again.root().out;
+}
+
+// The per-file delta: after a change, only what a machine lacks travels,
+// the rest is copied from the environments it has; every installed tree is
+// the source's, byte for byte.
+TEST_F(FakeCluster, OnlyWhatChangedTravelsAndEachMachineGetsExactlyTheSource) {
+  auto machines = cluster(5);
+  options.report = dir / "r.json";
+  auto run = [&] {
+    tree_hash = plan(project).tree.tree_hash.hex();
+    expect_agreed(run_fake_job(machines, options), 0);
+    for (const FakeMachine& m : machines) {
+      const fs::path proj = m.dest / "envs" / tree_hash / "proj";
+      for (const char* f : {"a.txt", "data/b.bin", "zz.bin", "distenv.toml"})
+        EXPECT_EQ(slurp(proj / f), slurp(project / f)) << m.host << ": " << f;
+      EXPECT_EQ(incoming(m), 0u) << m.host;
+    }
+    return nlohmann::json::parse(slurp(dir / "r.json"));
+  };
+  auto local_files = [](const nlohmann::json& report) {
+    std::vector<int> out;
+    for (const auto& m : report["per_machine"])
+      out.push_back(m["local_files"]);
+    return out;
+  };
+  const uint64_t cold = run()["archive_bytes"];
+
+  // One small file changed, one added: they travel, the rest is copied here.
+  write(project / "a.txt", "hello again\n");
+  write(project / "new.txt", "new\n");
+  auto r = run();
+  EXPECT_LT(r["archive_bytes"].get<uint64_t>(), cold / 10) << "more than the change travelled";
+  EXPECT_EQ(local_files(r), std::vector<int>(5, 4)) << "b.bin, zz.bin, distenv.toml and the metadata";
+  EXPECT_EQ(slurp(machines[2].dest / "envs" / tree_hash / "proj/new.txt"), "new\n");
+
+  // Someone edited zz.bin inside node3's installed environments: node3 does
+  // not count on those copies, so zz.bin travels and node3 gets the real one.
+  const std::string before = tree_hash;
+  for (fs::directory_iterator it(machines[3].dest / "envs"), end; it != end; ++it)
+    if (fs::is_directory(it->path()) && it->path().filename().string()[0] != '.')
+      write(it->path() / "proj/zz.bin", "edited in place\n");
+  write(project / "a.txt", "and again\n");
+  r = run();
+  EXPECT_EQ(local_files(r), std::vector<int>(5, 4)) << "b.bin, new.txt, distenv.toml and the metadata";
+  EXPECT_GT(r["archive_bytes"].get<uint64_t>(), uint64_t(48) << 10) << "zz.bin travelled";
+  EXPECT_EQ(slurp(machines[3].dest / "envs" / before / "proj/zz.bin"), "edited in place\n")
+      << "the old environment is left as it is";
+
+  // A machine with nothing: every content travels; the others take it from
+  // the stream; all end with the same tree.
+  fs::remove_all(machines[4].dest);
+  write(project / "a.txt", "once more\n");
+  r = run();
+  EXPECT_EQ(local_files(r), std::vector<int>(5, 0));
+  EXPECT_GT(r["archive_bytes"].get<uint64_t>(), cold * 9 / 10);
 }
 
 // Each phase failing on one machine (the reading machine, and another):

@@ -1,0 +1,124 @@
+// Contents already on this machine, for the per-file delta.
+#include <distenv/install/local_contents.hpp>
+
+#include <distenv/util/error.hpp>
+#include <distenv/util/files.hpp>
+#include <distenv/util/varint.hpp>
+
+#include <boost/filesystem/operations.hpp>
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace distenv::install {
+
+LocalContents::LocalContents(const Store& store, const std::vector<hash::Hash128>& wanted)
+    : m_cache(store.dest() / "hash-cache") {
+  std::unordered_map<hash::Hash128, bool, Key> want;
+  for (const hash::Hash128& h : wanted)
+    want.emplace(h, false);
+  boost::system::error_code ec;
+  for (fs::directory_iterator it(store.envs_dir(), ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() != 32 + 6 || name.compare(32, 6, ".files") != 0)
+      continue;
+    const auto tree = hash::Hash128::from_hex(name.substr(0, 32));
+    if (!tree)
+      continue;
+    try {
+      if (!store.has(*tree))
+        continue; // an index whose environment is gone (or never came)
+    } catch (const Error&) {
+      continue; // not to be trusted: not a source of contents either
+    }
+    std::string index;
+    try {
+      index = read_file(it->path());
+    } catch (const Error&) {
+      continue;
+    }
+    const fs::path root = store.path_of(*tree);
+    try {
+      for (size_t at = 0; at < index.size();) {
+        hash::Hash128 h;
+        h.high = get_u64(index, at);
+        h.low = get_u64(index, at);
+        const uint64_t size = get_varint(index, at);
+        const uint64_t length = get_varint(index, at);
+        if (length > index.size() - at)
+          break;
+        const std::string path = index.substr(at, length);
+        at += length;
+        auto w = want.find(h);
+        if (w == want.end() || w->second)
+          continue;
+        // Counted on only if it still holds what it held when installed.
+        const fs::path candidate = root / path;
+        struct stat st {};
+        if (::lstat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != size)
+          continue;
+        uint64_t read_size = 0;
+        try {
+          if (!(m_cache.hash(candidate, read_size) == h))
+            continue;
+        } catch (const Error&) {
+          continue;
+        }
+        w->second = true;
+        m_found.emplace(h, candidate);
+      }
+    } catch (const std::out_of_range&) {
+      continue; // a torn index: what was read of it is still checked and fine
+    }
+  }
+}
+
+LocalContents::~LocalContents() { m_cache.save(); }
+
+void LocalContents::copy_to(const hash::Hash128& hash, uint64_t size, int fd, const std::string& entry) {
+  const auto it = m_found.find(hash);
+  if (it == m_found.end())
+    throw Error(fmt::format("received archive: entry '{}': content {} is not on this machine", entry, hash.hex()));
+  const fs::path& from = it->second;
+  const int in = ::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (in < 0)
+    throw Error(fmt::format("entry '{}': local copy {}: {}", entry, from.string(), errno_text(errno)));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{in};
+  if (::ioctl(fd, FICLONE, in) == 0) {
+    // Shared blocks, no data read: the source must still be what was checked.
+    uint64_t now_size = 0;
+    if (!(m_cache.hash(from, now_size) == hash) || now_size != size)
+      throw Error(fmt::format("entry '{}': local copy {} changed during the install; run again", entry,
+                              from.string()));
+    return;
+  }
+  hash::Hasher hasher;
+  std::vector<char> buffer(1 << 20);
+  uint64_t done = 0;
+  for (;;) {
+    const ssize_t n = ::read(in, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      throw Error(fmt::format("entry '{}': local copy {}: {}", entry, from.string(), errno_text(errno)));
+    if (n == 0)
+      break;
+    hasher.update(buffer.data(), static_cast<size_t>(n));
+    if (!write_fully(fd, buffer.data(), static_cast<size_t>(n)))
+      throw Error(fmt::format("writing '{}': {}", entry, errno_text(errno)));
+    done += static_cast<uint64_t>(n);
+  }
+  if (done != size || !(hasher.digest() == hash))
+    throw Error(fmt::format("entry '{}': local copy {} changed during the install; run again", entry,
+                            from.string()));
+}
+
+} // namespace distenv::install

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <distenv/hash/hash_cache.hpp>
+#include <distenv/install/store.hpp>
+#include <distenv/pack/archive_reader.hpp>
+
+#include <unordered_map>
+#include <vector>
+
+namespace distenv::install {
+
+// The contents a machine's store already holds, for the per-file delta:
+// found through the content index of each installed environment, and each
+// checked against its recorded hash before it is counted on (through a
+// stat-keyed hash cache kept in the store, so an unchanged file is not read
+// again). A file someone edited inside an installed environment no longer
+// matches: it is not used, and that content is received instead.
+//
+// copy_to() fills a new file with a reflink clone where the file system
+// can (no data copied; the clone shares nothing the new environment could
+// change in the old one), else a copy, hashed on the way. Never a hard link:
+// a worker that writes into its tree must not change another environment.
+class LocalContents : public pack::LocalFiles {
+public:
+  LocalContents(const Store& store, const std::vector<hash::Hash128>& wanted);
+  ~LocalContents() override;
+
+  bool has(const hash::Hash128& h) const { return m_found.count(h) > 0; }
+  size_t count() const { return m_found.size(); }
+  void copy_to(const hash::Hash128& hash, uint64_t size, int fd, const std::string& entry) override;
+
+private:
+  struct Key {
+    size_t operator()(const hash::Hash128& h) const { return static_cast<size_t>(h.low); }
+  };
+  hash::HashCache m_cache;
+  std::unordered_map<hash::Hash128, fs::path, Key> m_found;
+};
+
+} // namespace distenv::install
