@@ -43,6 +43,13 @@ LocalContents::LocalContents(const Store& store, const std::vector<hash::Hash128
       continue;
     }
     const fs::path root = store.path_of(*tree);
+    std::unique_ptr<Store::InUse> in_use;
+    try {
+      in_use = std::make_unique<Store::InUse>(store, *tree);
+    } catch (const Error&) {
+      continue; // removed meanwhile
+    }
+    const size_t before = m_found.size();
     try {
       for (size_t at = 0; at < index.size();) {
         hash::Hash128 h;
@@ -73,8 +80,10 @@ LocalContents::LocalContents(const Store& store, const std::vector<hash::Hash128
         m_found.emplace(h, candidate);
       }
     } catch (const std::out_of_range&) {
-      continue; // a torn index: what was read of it is still checked and fine
+      // a torn index: what was read of it is checked and fine
     }
+    if (m_found.size() > before)
+      m_sources.push_back(std::move(in_use));
   }
 }
 

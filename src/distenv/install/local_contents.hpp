@@ -4,6 +4,7 @@
 #include <distenv/install/store.hpp>
 #include <distenv/pack/archive_reader.hpp>
 
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -35,6 +36,9 @@ private:
   };
   hash::HashCache m_cache;
   std::unordered_map<hash::Hash128, fs::path, Key> m_found;
+  // The environments copies come from are in use (gc leaves them) until the
+  // install is done.
+  std::vector<std::unique_ptr<Store::InUse>> m_sources;
 };
 
 } // namespace distenv::install
