@@ -83,19 +83,26 @@ HashCache::HashCache(boost::filesystem::path file) : m_file(std::move(file)) {
   }
 }
 
-Hash128 HashCache::hash(const boost::filesystem::path& path, uint64_t& size) {
+std::optional<Hash128> HashCache::known(const boost::filesystem::path& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-    const Key key{st.st_dev, st.st_ino};
-    std::lock_guard lock(m_mutex);
-    const auto it = m_entries.find(key);
-    if (it != m_entries.end() && it->second.size == static_cast<uint64_t>(st.st_size) &&
-        it->second.mtime_ns == ns(st.st_mtim) && it->second.ctime_ns == ns(st.st_ctim)) {
-      ++m_hits;
-      it->second.used = true;
-      size = it->second.size;
-      return it->second.hash;
-    }
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    return std::nullopt;
+  std::lock_guard lock(m_mutex);
+  const auto it = m_entries.find({st.st_dev, st.st_ino});
+  if (it == m_entries.end() || it->second.size != static_cast<uint64_t>(st.st_size) ||
+      it->second.mtime_ns != ns(st.st_mtim) || it->second.ctime_ns != ns(st.st_ctim))
+    return std::nullopt;
+  ++m_hits;
+  it->second.used = true;
+  return it->second.hash;
+}
+
+Hash128 HashCache::hash(const boost::filesystem::path& path, uint64_t& size) {
+  if (const auto h = known(path)) {
+    struct stat st {};
+    ::stat(path.c_str(), &st);
+    size = static_cast<uint64_t>(st.st_size);
+    return *h;
   }
   ++m_misses;
   const Hash128 h = hash_file(path, size);

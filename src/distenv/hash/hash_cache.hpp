@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <utility>
 
@@ -34,6 +35,10 @@ public:
   // The hash of the regular file `path` (and its size), from the cache when
   // its stat still matches, else by reading it. Thread-safe.
   Hash128 hash(const boost::filesystem::path& path, uint64_t& size);
+
+  // The cached hash of `path` when its stat still matches (nothing is read;
+  // the entry counts as used).
+  std::optional<Hash128> known(const boost::filesystem::path& path);
 
   // Writes the entries this object used (looked up or hashed), so the cache
   // holds what the environment is now and nothing else (atomically; best

@@ -19,9 +19,10 @@ namespace distenv::install {
 
 LocalContents::LocalContents(const Store& store, const std::vector<hash::Hash128>& wanted)
     : m_cache(store.dest() / "hash-cache") {
-  std::unordered_map<hash::Hash128, bool, Key> want;
+  std::unordered_map<hash::Hash128, std::vector<fs::path>, Key> candidates;
   for (const hash::Hash128& h : wanted)
-    want.emplace(h, false);
+    candidates.emplace(h, std::vector<fs::path>{});
+  std::vector<std::pair<hash::Hash128, std::unique_ptr<Store::InUse>>> sources;
   boost::system::error_code ec;
   for (fs::directory_iterator it(store.envs_dir(), ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
@@ -30,60 +31,59 @@ LocalContents::LocalContents(const Store& store, const std::vector<hash::Hash128
     const auto tree = hash::Hash128::from_hex(name.substr(0, 32));
     if (!tree)
       continue;
+    std::string index;
+    std::unique_ptr<Store::InUse> in_use;
     try {
       if (!store.has(*tree))
         continue; // an index whose environment is gone (or never came)
-    } catch (const Error&) {
-      continue; // not to be trusted: not a source of contents either
-    }
-    std::string index;
-    try {
+      in_use = std::make_unique<Store::InUse>(store, *tree);
       index = read_file(it->path());
     } catch (const Error&) {
-      continue;
+      continue; // removed meanwhile, or not to be trusted: not a source of contents
     }
     const fs::path root = store.path_of(*tree);
-    std::unique_ptr<Store::InUse> in_use;
-    try {
-      in_use = std::make_unique<Store::InUse>(store, *tree);
-    } catch (const Error&) {
-      continue; // removed meanwhile
-    }
-    const size_t before = m_found.size();
     try {
       for (size_t at = 0; at < index.size();) {
         hash::Hash128 h;
         h.high = get_u64(index, at);
         h.low = get_u64(index, at);
-        const uint64_t size = get_varint(index, at);
+        get_varint(index, at); // size: the file's own is checked when it is used
         const uint64_t length = get_varint(index, at);
         if (length > index.size() - at)
           break;
-        const std::string path = index.substr(at, length);
+        const auto w = candidates.find(h);
+        if (w != candidates.end())
+          w->second.push_back(root / index.substr(at, length));
         at += length;
-        auto w = want.find(h);
-        if (w == want.end() || w->second)
-          continue;
-        // Counted on only if it still holds what it held when installed.
-        const fs::path candidate = root / path;
-        struct stat st {};
-        if (::lstat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != size)
-          continue;
-        uint64_t read_size = 0;
-        try {
-          if (!(m_cache.hash(candidate, read_size) == h))
-            continue;
-        } catch (const Error&) {
-          continue;
-        }
-        w->second = true;
-        m_found.emplace(h, candidate);
       }
     } catch (const std::out_of_range&) {
-      // a torn index: what was read of it is checked and fine
+      // a torn index: what was read of it is checked before use like the rest
     }
-    if (m_found.size() > before)
-      m_sources.push_back(std::move(in_use));
+    m_sources.push_back(std::move(in_use));
+  }
+  // Counted on only if a copy still holds what it held when installed: one
+  // the hash cache vouches for (nothing read), else one hashed again now.
+  for (auto& [h, paths] : candidates) {
+    for (const fs::path& p : paths)
+      if (const auto known = m_cache.known(p); known && *known == h) {
+        m_found.emplace(h, p);
+        break;
+      }
+    if (m_found.count(h))
+      continue;
+    for (const fs::path& p : paths) {
+      struct stat st {};
+      if (::lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+        continue;
+      uint64_t size = 0;
+      try {
+        if (m_cache.hash(p, size) == h) {
+          m_found.emplace(h, p);
+          break;
+        }
+      } catch (const Error&) {
+      }
+    }
   }
 }
 
