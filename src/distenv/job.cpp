@@ -232,6 +232,8 @@ private:
       m_transfer.install = done.reused ? report::Install::reused : report::Install::received;
       m_transfer.local_files = done.local_files;
       m_transfer.local_bytes = done.local_bytes;
+      if (m_here && !done.reused)
+        m_here->learn(m_store, m_plan.tree_hash);
       m_transfer.install_seconds = seconds_since(start);
       if (m_root)
         m_transfer.bytes_received = done.reused ? 0 : m_transfer.archive_bytes;

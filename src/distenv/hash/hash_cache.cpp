@@ -116,6 +116,14 @@ Hash128 HashCache::hash(const boost::filesystem::path& path, uint64_t& size) {
   return h;
 }
 
+void HashCache::remember(const boost::filesystem::path& path, const Hash128& h) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    return;
+  std::lock_guard lock(m_mutex);
+  m_entries[{st.st_dev, st.st_ino}] = {static_cast<uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim), h, true};
+}
+
 void HashCache::save() {
   if (m_file.empty())
     return;

@@ -40,6 +40,10 @@ public:
   // the entry counts as used).
   std::optional<Hash128> known(const boost::filesystem::path& path);
 
+  // Records `h` as the hash of `path` as it is now (by its stat; nothing is
+  // read): for files whose bytes were hashed as they were written.
+  void remember(const boost::filesystem::path& path, const Hash128& h);
+
   // Writes the entries this object used (looked up or hashed), so the cache
   // holds what the environment is now and nothing else (atomically; best
   // effort: a failure only costs time).

@@ -30,6 +30,11 @@ public:
   size_t count() const { return m_found.size(); }
   void copy_to(const hash::Hash128& hash, uint64_t size, int fd, const std::string& entry) override;
 
+  // The environment `tree` was just installed (its bytes hashed as they were
+  // written): its files go into the store's hash cache, so that the next
+  // delta need not read them to trust them.
+  void learn(const Store& store, const hash::Hash128& tree);
+
 private:
   struct Key {
     size_t operator()(const hash::Hash128& h) const { return static_cast<size_t>(h.low); }
