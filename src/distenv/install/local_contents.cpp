@@ -17,6 +17,31 @@
 
 namespace distenv::install {
 
+namespace {
+
+// Calls `each(hash, path)` for every record of a content index (written by
+// Store::install: 16 bytes of hash, size, path length, path). A torn index
+// ends early: what was read of it is checked before use like the rest.
+template <typename Each>
+void for_each_record(const std::string& index, Each&& each) {
+  try {
+    for (size_t at = 0; at < index.size();) {
+      hash::Hash128 h;
+      h.high = get_u64(index, at);
+      h.low = get_u64(index, at);
+      get_varint(index, at); // size: a file's own is checked when it is used
+      const uint64_t length = get_varint(index, at);
+      if (length > index.size() - at)
+        return;
+      each(h, std::string_view(index).substr(at, length));
+      at += length;
+    }
+  } catch (const std::out_of_range&) {
+  }
+}
+
+} // namespace
+
 LocalContents::LocalContents(const Store& store, const std::vector<hash::Hash128>& wanted)
     : m_cache(store.dest() / "hash-cache") {
   std::unordered_map<hash::Hash128, std::vector<fs::path>, Key> candidates;
@@ -42,23 +67,10 @@ LocalContents::LocalContents(const Store& store, const std::vector<hash::Hash128
       continue; // removed meanwhile, or not to be trusted: not a source of contents
     }
     const fs::path root = store.path_of(*tree);
-    try {
-      for (size_t at = 0; at < index.size();) {
-        hash::Hash128 h;
-        h.high = get_u64(index, at);
-        h.low = get_u64(index, at);
-        get_varint(index, at); // size: the file's own is checked when it is used
-        const uint64_t length = get_varint(index, at);
-        if (length > index.size() - at)
-          break;
-        const auto w = candidates.find(h);
-        if (w != candidates.end())
-          w->second.push_back(root / index.substr(at, length));
-        at += length;
-      }
-    } catch (const std::out_of_range&) {
-      // a torn index: what was read of it is checked before use like the rest
-    }
+    for_each_record(index, [&](const hash::Hash128& h, std::string_view path) {
+      if (const auto w = candidates.find(h); w != candidates.end())
+        w->second.push_back(root / std::string(path));
+    });
     m_sources.push_back(std::move(in_use));
   }
   // Counted on only if a copy still holds what it held when installed: one
@@ -133,20 +145,9 @@ void LocalContents::learn(const Store& store, const hash::Hash128& tree) {
     return;
   }
   const fs::path root = store.path_of(tree);
-  try {
-    for (size_t at = 0; at < index.size();) {
-      hash::Hash128 h;
-      h.high = get_u64(index, at);
-      h.low = get_u64(index, at);
-      get_varint(index, at);
-      const uint64_t length = get_varint(index, at);
-      if (length > index.size() - at)
-        return;
-      m_cache.remember(root / index.substr(at, length), h);
-      at += length;
-    }
-  } catch (const std::out_of_range&) {
-  }
+  for_each_record(index, [&](const hash::Hash128& h, std::string_view path) {
+    m_cache.remember(root / std::string(path), h);
+  });
 }
 
 } // namespace distenv::install
