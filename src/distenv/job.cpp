@@ -116,6 +116,15 @@ private:
       cluster::StoreState st;
       st.store_id = m_store.identity();
       st.has = m_store.has(m_plan.tree_hash);
+      if (st.has) { // in use from now on: a gc running meanwhile must leave it
+        try {
+          m_in_use = std::make_shared<install::Store::InUse>(m_store, m_plan.tree_hash);
+        } catch (const InputError&) {
+          throw;
+        } catch (const Error&) {
+          st.has = false; // removed just now: it will be sent
+        }
+      }
       if (!st.has) {
         install::check_free_space(m_store.envs_dir(), m_plan.disk_estimate(m_store.block_size()));
         // The per-file delta: which of the plan's contents are here already.
@@ -229,6 +238,7 @@ private:
       if (r.sink_error)
         installer->abort(r.sink_error);
       const install::Store::Result done = installer->finish();
+      m_in_use = done.in_use;
       m_transfer.install = done.reused ? report::Install::reused : report::Install::received;
       m_transfer.local_files = done.local_files;
       m_transfer.local_bytes = done.local_bytes;
@@ -248,7 +258,8 @@ private:
         return;
       if (!m_store.has(m_plan.tree_hash))
         throw Error(fmt::format("the environment is not in {} after the install", m_store.envs_dir().string()));
-      m_in_use.emplace(m_store, m_plan.tree_hash);
+      if (!m_in_use) // a machine that shares a store another machine installed into
+        m_in_use = std::make_shared<install::Store::InUse>(m_store, m_plan.tree_hash);
       const fs::path file = root() / layout::k_metadata_path;
       m_meta = layout::metadata_from_json(read_file(file), file.string());
       if (m_meta.runtime.empty())
@@ -418,7 +429,7 @@ private:
   std::unique_ptr<install::LocalContents> m_here; // receivers: contents already here
   std::unordered_set<std::string> m_everyone_has;  // rank 0: contents sent by reference
   Transfer m_transfer;
-  std::optional<install::Store::InUse> m_in_use; // --gc leaves it alone while we run
+  std::shared_ptr<install::Store::InUse> m_in_use; // --gc leaves it alone while we run
   layout::Metadata m_meta;
   int m_local = 0, m_first = 0, m_total = 0; // workers here, first global id, all
 };

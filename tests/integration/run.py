@@ -235,6 +235,46 @@ def localhost_daemonized_worker_does_not_outlive_the_job():
 
 
 @test
+def localhost_concurrent_overlapping_installs_and_gc():
+    """Two jobs install environments that share most of their files into one
+    store at the same time, while a gc runs: both succeed, each tree is its
+    source's (copies come from an environment gc must leave alone)."""
+    with Scratch() as t:
+        base = copy_example(t / "a")
+        data = os.path.join(base, "data")
+        os.makedirs(data)
+        for i in range(30):
+            with open(os.path.join(data, f"f{i}.bin"), "wb") as f:
+                f.write(os.urandom(32 << 10))
+        store = t / "store"
+        r = subprocess.run([BOOTSTRAP, "-p", base, "-d", store, "-w", "1", "--", "true"], env=root_env(),
+                           capture_output=True, text=True, timeout=120)
+        equal(r.returncode, 0, f"first install\n{r.stderr}")
+        projects = []
+        for name in ("b", "c"):
+            shutil.copytree(t / "a", t / name, symlinks=True)
+            p = os.path.join(t / name, "alice", "sweep")
+            with open(os.path.join(p, "data", f"only-{name}.txt"), "w") as f:
+                f.write(name + "\n")
+            projects.append(p)
+        jobs = [subprocess.Popen([BOOTSTRAP, "-p", p, "-d", store, "-w", "1", "--report", t / f"{i}.json", "--",
+                                  "true"], env=root_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for i, p in enumerate(projects)]
+        gc = subprocess.run([BOOTSTRAP, "--gc", "0", "-d", store], env=root_env(), capture_output=True, text=True,
+                            timeout=120)
+        equal(gc.returncode, 0, f"gc\n{gc.stderr}")
+        for i, (job, p) in enumerate(zip(jobs, projects)):
+            out, err = job.communicate(timeout=120)
+            equal(job.returncode, 0, f"job {i}\n{out}\n{err}")
+            tree = report(t / f"{i}.json")["tree_hash"]
+            ref_tree, expected = reference_tree(t, p, f"ref{i}")
+            equal(tree, ref_tree, f"job {i}: tree hash")
+            if os.path.isdir(os.path.join(store, "envs", tree)):  # a later gc may have removed it: fine
+                equal(tree_listing(os.path.join(store, "envs", tree)), expected, f"job {i}: installed tree")
+        equal(glob.glob(os.path.join(store, "envs", ".incoming-*")), [], "leftovers")
+
+
+@test
 def localhost_store_another_user_made_is_refused():
     """Another local user creates the victim's default store first and puts a
     poisoned environment in it (the tree hash is public: --plan prints it).

@@ -270,10 +270,17 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
                              pack::ChunkSource& source, pack::LocalFiles* local) {
   Result result;
   if (expected && has(*expected)) {
-    result.dir = path_of(*expected);
-    result.reused = true;
-    result.tree_hash = *expected;
-    return result;
+    try {
+      result.in_use = std::make_shared<InUse>(*this, *expected);
+      result.dir = path_of(*expected);
+      result.reused = true;
+      result.tree_hash = *expected;
+      return result;
+    } catch (const InputError&) {
+      throw;
+    } catch (const Error&) {
+      // removed meanwhile (gc): install it under the lock below
+    }
   }
   boost::system::error_code ec;
   open();
@@ -281,6 +288,7 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
 
   FileLock lock(envs / ".lock");
   if (expected && has(*expected)) { // another installer finished while we waited
+    result.in_use = std::make_shared<InUse>(*this, *expected);
     result.dir = path_of(*expected);
     result.reused = true;
     result.tree_hash = *expected;
@@ -350,6 +358,7 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
     throw Error(fmt::format("cannot rename {} to {}: {}", incoming.dir().string(),
                             result.dir.string(), errno_text(errno)));
   incoming.commit();
+  result.in_use = std::make_shared<InUse>(*this, extracted.tree_hash); // still under the store lock
   return result;
 }
 

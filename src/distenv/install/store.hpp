@@ -6,6 +6,7 @@
 
 #include <boost/filesystem/path.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,12 +54,17 @@ public:
   // Fundamental block size of the store's file system (for space estimates).
   uint64_t block_size() const;
 
+  class InUse;
+
   struct Result {
     fs::path dir;
     bool reused = false;       // it was already there; the source was not read
     uint64_t bytes_written = 0;
     uint64_t local_files = 0, local_bytes = 0; // of those: copied from other environments here
     hash::Hash128 tree_hash;
+    // The environment marked in use from before the store lock is released,
+    // so that a gc running meanwhile cannot remove it before its job uses it.
+    std::shared_ptr<InUse> in_use;
   };
 
   // The content index written beside each environment installed by this
