@@ -97,7 +97,7 @@ private:
       check_output_path(m_o.report, "--report");
       m_prepared = prepare(m_o);
       for (const std::string& w : m_prepared->warnings)
-        m_ctx.err << "distenv: warning: " << w << "\n";
+        m_ctx.err << "distenv: warning: " + w + "\n"; // one write per line: see run_job
       m_ctx.err << std::flush;
       m_plan = cluster::JobPlan::from_tree(m_prepared->tree, m_prepared->layout.project);
       return m_plan.encode();
@@ -385,7 +385,7 @@ private:
       job.wall_seconds = seconds_since(m_start);
       m_ctx.out << job.summary() << std::flush;
       for (const std::string& f : job.failures())
-        m_ctx.err << "distenv: error: " << f << "\n";
+        m_ctx.err << "distenv: error: " + f + "\n";
       m_ctx.err << std::flush;
       write_report(m_o.report, job.json());
       exit_code = job.exit_code();
@@ -443,7 +443,9 @@ int run_job(const cli::Options& o, JobContext& ctx) {
   } catch (const cluster::PhaseFailed& f) {
     if (ctx.world.rank() == 0) {
       for (const std::string& line : f.lines())
-        ctx.err << "distenv: error: " << line << "\n";
+        // One write per line: a launcher that forwards stdout and stderr
+        // separately (SLURM) may interleave them, but never within a write.
+        ctx.err << "distenv: error: " + line + "\n";
       ctx.err << std::flush;
     }
     return f.exit_code();

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 namespace distenv::hash {
@@ -33,6 +34,32 @@ uint64_t get64(const char* p) {
 }
 
 int64_t ns(const struct timespec& t) { return int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
+
+int64_t now_ns() {
+  struct timespec t {};
+  ::clock_gettime(CLOCK_REALTIME, &t);
+  return ns(t);
+}
+
+// File systems whose timestamps come from another machine's clock.
+bool on_network_fs(const boost::filesystem::path& path) {
+  struct statfs fs {};
+  if (::statfs(path.c_str(), &fs) != 0)
+    return true;
+  switch (static_cast<unsigned long>(fs.f_type)) {
+  case 0x6969:     // NFS
+  case 0xFF534D42: // CIFS
+  case 0xFE534D42: // SMB2
+  case 0x65735546: // FUSE
+  case 0x0BD00BD0: // Lustre
+  case 0x47504653: // GPFS
+  case 0x19830326: // BeeGFS
+  case 0x00C36400: // CephFS
+    return true;
+  default:
+    return false;
+  }
+}
 
 } // namespace
 
@@ -110,33 +137,36 @@ Hash128 HashCache::hash(const boost::filesystem::path& path, uint64_t& size) {
   // changes while being read gets a new ctime and is read again next time).
   struct stat after {};
   if (::stat(path.c_str(), &after) == 0 && S_ISREG(after.st_mode) && static_cast<uint64_t>(after.st_size) == size) {
-    std::lock_guard lock(m_mutex);
-    m_entries[{after.st_dev, after.st_ino}] = {size, ns(after.st_mtim), ns(after.st_ctim), h, true};
+    record(path, after, h);
   }
   return h;
+}
+
+void HashCache::record(const boost::filesystem::path& path, const struct stat& st, const Hash128& h) {
+  const int64_t margin = on_network_fs(path) ? k_racy_network_ns : k_racy_local_ns;
+  const int64_t snap = now_ns(); // the stat was taken just before this
+  std::lock_guard lock(m_mutex);
+  m_entries[{st.st_dev, st.st_ino}] = {static_cast<uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim), h, true,
+                                       snap - margin};
 }
 
 void HashCache::remember(const boost::filesystem::path& path, const Hash128& h) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
     return;
-  std::lock_guard lock(m_mutex);
-  m_entries[{st.st_dev, st.st_ino}] = {static_cast<uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim), h, true};
+  record(path, st, h);
 }
 
 void HashCache::save() {
   if (m_file.empty())
     return;
-  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
   std::string body;
   {
     std::lock_guard lock(m_mutex);
     body.reserve(m_entries.size() * k_record);
     for (const auto& [key, e] : m_entries) {
-      if (!e.used || std::max(e.mtime_ns, e.ctime_ns) > now - k_racy_ns)
-        continue; // gone from the environment, or racy: may change within its timestamp's tick
+      if (!e.used || (e.racy_after_ns && std::max(e.mtime_ns, e.ctime_ns) > e.racy_after_ns))
+        continue; // gone from the environment, or racy: could change within its timestamps' tick
       put64(body, key.first);
       put64(body, key.second);
       put64(body, e.size);

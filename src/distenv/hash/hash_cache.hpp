@@ -11,6 +11,8 @@
 #include <mutex>
 #include <utility>
 
+#include <sys/stat.h>
+
 namespace distenv::hash {
 
 // Content hashes remembered by what stat(2) says of a file, like git's index
@@ -19,15 +21,18 @@ namespace distenv::hash {
 // an unchanged environment reads no file contents. ctime cannot be set by
 // users, so an edit that restores the mtime is still seen.
 //
-// A file changed within the same clock tick as it was hashed would keep its
-// mtime; such "racy" entries (changed less than k_racy_ns before the cache
-// is saved) are not saved, so they are hashed again next time. A cache file
+// A file changed within the same clock tick as its stat was taken would keep
+// its timestamps; such "racy" entries (changed less than a margin before the
+// stat: 50 ms on a local file system, whose timestamps come from this
+// machine's clock, 2 s on a network one, whose clock may be skewed) are not
+// saved, so they are hashed again next time. A cache file
 // that is missing, foreign (another user's, another format) or corrupt is
 // ignored and replaced: it is never trusted. It is only an optimisation:
 // the tree hash still verifies every byte at install.
 class HashCache {
 public:
-  static constexpr int64_t k_racy_ns = 2'000'000'000;
+  static constexpr int64_t k_racy_local_ns = 50'000'000;
+  static constexpr int64_t k_racy_network_ns = 2'000'000'000;
 
   // Loads `file` when it can be trusted.
   explicit HashCache(boost::filesystem::path file);
@@ -64,7 +69,9 @@ private:
     int64_t mtime_ns, ctime_ns;
     Hash128 hash;
     bool used = false;
+    int64_t racy_after_ns = 0; // changed after this: too close to the stat to keep (0: loaded, vetted)
   };
+  void record(const boost::filesystem::path& path, const struct stat& st, const Hash128& h);
   using Key = std::pair<uint64_t, uint64_t>; // device, inode
 
   boost::filesystem::path m_file;

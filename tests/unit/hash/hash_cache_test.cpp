@@ -39,11 +39,14 @@ uint64_t hits_after_reload(const fs::path& cache_file, const std::vector<fs::pat
   return cache.hits();
 }
 
-// ctime is "now" whatever we do, so an entry is racy (too recent to keep)
-// until k_racy_ns have passed. Tests make files old by moving the clock of
-// the cache instead: they save, then check with a cache that believes the
-// save happened long after. Simplest honest way: wait out the window once.
-void wait_out_racy_window() { ::usleep(static_cast<useconds_t>(hash::HashCache::k_racy_ns / 1000 + 100000)); }
+// A file's ctime is "now" whatever we do, so an entry whose stat is taken
+// right after a change is racy (not kept). Tests let the window pass before
+// the cache looks at the files (the longer, network margin: TMPDIR could be
+// anywhere). Waiting longer only makes the files older: a clock that jumps
+// forward cannot make this fail.
+void wait_out_racy_window() {
+  ::usleep(static_cast<useconds_t>(hash::HashCache::k_racy_network_ns / 1000 + 100000));
+}
 
 } // namespace
 
@@ -51,6 +54,7 @@ TEST(HashCache, UnchangedFilesAreNotReadAgain) {
   TempDir t;
   write(t / "a", "alpha");
   write(t / "b", "beta");
+  wait_out_racy_window();
   {
     hash::HashCache cache(t / "cache");
     uint64_t size = 0;
@@ -58,7 +62,6 @@ TEST(HashCache, UnchangedFilesAreNotReadAgain) {
     cache.hash(t / "b", size);
     EXPECT_EQ(cache.misses(), 2u);
     EXPECT_EQ(cache.hits(), 0u);
-    wait_out_racy_window();
     cache.save();
   }
   EXPECT_EQ(hits_after_reload(t / "cache", {t / "a", t / "b"}), 2u);
@@ -73,7 +76,7 @@ TEST(HashCache, RacyEntriesAreNotSaved) {
   hash::HashCache cache(t / "cache");
   uint64_t size = 0;
   cache.hash(t / "fresh", size);
-  cache.save(); // the file changed less than 2 s ago: it could change again within its mtime's tick
+  cache.save(); // it changed right before its stat: it could change again within the same tick
   EXPECT_EQ(hits_after_reload(t / "cache", {t / "fresh"}), 0u);
 }
 
@@ -84,12 +87,12 @@ TEST(HashCache, EveryKindOfChangeIsSeen) {
   write(t / "grown", "cc");
   age(t / "same-size", 100);
   age(t / "replaced", 100);
+  wait_out_racy_window();
   {
     hash::HashCache cache(t / "cache");
     uint64_t size = 0;
     for (const char* f : {"same-size", "replaced", "grown"})
       cache.hash(t / f, size);
-    wait_out_racy_window();
     cache.save();
   }
   // Same size, mtime put back as it was: the ctime still moves.
@@ -113,11 +116,11 @@ TEST(HashCache, EveryKindOfChangeIsSeen) {
 TEST(HashCache, CorruptForeignOrOpenCacheFilesAreIgnored) {
   TempDir t;
   write(t / "a", "alpha");
+  wait_out_racy_window();
   {
     hash::HashCache cache(t / "cache");
     uint64_t size = 0;
     cache.hash(t / "a", size);
-    wait_out_racy_window();
     cache.save();
   }
   ASSERT_EQ(hits_after_reload(t / "cache", {t / "a"}), 1u);
