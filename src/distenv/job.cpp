@@ -153,7 +153,7 @@ private:
       return;
     for (size_t i = 0; i < m_plan.contents.size(); ++i)
       if (!(lacking[i / 8] & (1 << (i % 8))))
-        m_everyone_has.insert(m_plan.contents[i].hash.hex());
+        m_everyone_has.insert(m_plan.contents[i].hash);
   }
 
   void transfer() {
@@ -206,7 +206,7 @@ private:
           po.chunk_size = m_o.chunk_size;
           po.zstd_level = m_o.zstd_level;
           po.zstd_threads = m_o.zstd_threads;
-          po.send = [this](const hash::Hash128& h) { return m_everyone_has.count(h.hex()) == 0; };
+          po.send = [this](const hash::Hash128& h) { return m_everyone_has.count(h) == 0; };
           packer.emplace(m_prepared->tree, po, k_depth);
         }
       } catch (...) {
@@ -427,7 +427,7 @@ private:
   cluster::JobPlan m_plan;
   std::vector<cluster::StoreState> m_states; // by machine
   std::unique_ptr<install::LocalContents> m_here; // receivers: contents already here
-  std::unordered_set<std::string> m_everyone_has;  // rank 0: contents sent by reference
+  std::unordered_set<hash::Hash128> m_everyone_has; // rank 0: contents sent by reference
   Transfer m_transfer;
   std::shared_ptr<install::Store::InUse> m_in_use; // --gc leaves it alone while we run
   layout::Metadata m_meta;

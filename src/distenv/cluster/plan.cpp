@@ -10,11 +10,6 @@
 
 namespace distenv::cluster {
 
-namespace {
-struct ContentKey {
-  size_t operator()(const hash::Hash128& h) const { return static_cast<size_t>(h.low); }
-};
-} // namespace
 
 JobPlan JobPlan::from_tree(const layout::Tree& tree, const std::string& project) {
   JobPlan p;
@@ -23,7 +18,7 @@ JobPlan JobPlan::from_tree(const layout::Tree& tree, const std::string& project)
   p.entries = tree.entries.size();
   p.files = tree.files;
   p.bytes = tree.bytes;
-  std::unordered_map<hash::Hash128, size_t, ContentKey> seen;
+  std::unordered_map<hash::Hash128, size_t> seen;
   for (const layout::FileEntry& e : tree.entries) {
     if (e.type != hash::EntryType::file)
       continue;

@@ -44,7 +44,7 @@ void for_each_record(const std::string& index, Each&& each) {
 
 LocalContents::LocalContents(const Store& store, const std::vector<hash::Hash128>& wanted)
     : m_cache(store.dest() / "hash-cache") {
-  std::unordered_map<hash::Hash128, std::vector<fs::path>, Key> candidates;
+  std::unordered_map<hash::Hash128, std::vector<fs::path>> candidates;
   for (const hash::Hash128& h : wanted)
     candidates.emplace(h, std::vector<fs::path>{});
   std::vector<std::pair<hash::Hash128, std::unique_ptr<Store::InUse>>> sources;

@@ -36,11 +36,8 @@ public:
   void learn(const Store& store, const hash::Hash128& tree);
 
 private:
-  struct Key {
-    size_t operator()(const hash::Hash128& h) const { return static_cast<size_t>(h.low); }
-  };
   hash::HashCache m_cache;
-  std::unordered_map<hash::Hash128, fs::path, Key> m_found;
+  std::unordered_map<hash::Hash128, fs::path> m_found;
   // The environments copies come from are in use (gc leaves them) until the
   // install is done.
   std::vector<std::unique_ptr<Store::InUse>> m_sources;
