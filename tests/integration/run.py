@@ -111,7 +111,7 @@ def started_rank(mpirun_pid):
     """The rank mpirun started (its child), not the rank's guard (a child of
     the rank, named distenv-guard)."""
     kids = subprocess.run(["pgrep", "-P", str(mpirun_pid), "-f", f"^{BOOTSTRAP}"], capture_output=True,
-                          text=True).stdout.split()
+                          text=True, errors="replace").stdout.split()
     check(len(kids) == 1, f"one rank expected under mpirun, found {kids}")
     return int(kids[0])
 
@@ -170,7 +170,7 @@ def localhost_killed_rank_takes_its_workers_along():
         p = subprocess.Popen(cmd, env=root_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         timer = watchdog(p, 150)
         read_until(p.stdout, NPROC, lambda l: l.rstrip().endswith("] started"), "every worker started its sleeps")
-        sleeps = subprocess.run(["pgrep", "-f", f"^sleep ({a}|{b})$"], capture_output=True, text=True).stdout.split()
+        sleeps = subprocess.run(["pgrep", "-f", f"^sleep ({a}|{b})$"], capture_output=True, text=True, errors="replace").stdout.split()
         equal(len(sleeps), 2 * NPROC, "workers' children running")
         os.kill(started_rank(p.pid), signal.SIGKILL)
         p.communicate()
@@ -180,7 +180,7 @@ def localhost_killed_rank_takes_its_workers_along():
         while time.time() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in sleeps):
             time.sleep(0.2)
         left = [pid for pid in sleeps if os.path.exists(f"/proc/{pid}") and
-                "sleep" in open(f"/proc/{pid}/cmdline").read()]
+                "sleep" in open(f"/proc/{pid}/cmdline", errors="replace").read()]
         equal(left, [], "workers' children left running")
 
 
@@ -713,7 +713,7 @@ def cluster_gc_keeps_recent_and_in_use_environments():
 
 def bootstrap_pids():
     """distenv-bootstrap processes -> the simulated host whose network they are in."""
-    out = subprocess.run(["pgrep", "-f", f"^{BOOTSTRAP}"], capture_output=True, text=True).stdout.split()
+    out = subprocess.run(["pgrep", "-f", f"^{BOOTSTRAP}"], capture_output=True, text=True, errors="replace").stdout.split()
     where = {}
     for pid in out:
         ns = subprocess.run(["ip", "netns", "identify", pid], capture_output=True, text=True).stdout.strip()
