@@ -71,13 +71,20 @@ public:
 
   int run() {
     m_machines = cluster::discover_machines(m_ctx.world, m_ctx.host); // machines: ranks grouped by host
+    timed("machines");
     read();                                     // read: rank 0 reads the environment; all get the plan
+    timed("read");
     check();                                    // check: each machine's store; who receives is decided
+    timed("check");
     transfer();                                 // transfer: pack, broadcast, install where it is missing
+    timed("transfer");
     activate();                                 // activate: installed metadata, runtime, an in-use mark
+    timed("activate");
     each_machine();                             // each-machine: once-per-machine commands
+    timed("each_machine");
     number_workers();                           // workers: numbered across machines,
     const std::vector<std::string> results = run_workers(); // started and supervised on each
+    timed("workers");
     return report(results);                     // report: the summary on rank 0; one exit code for all
   }
 
@@ -85,6 +92,12 @@ private:
   void observe(std::string_view phase) {
     if (m_ctx.observer)
       m_ctx.observer->phase(phase);
+  }
+  // The phase that just ended, and how long it took on this rank.
+  void timed(const char* phase) {
+    const auto now = clock::now();
+    m_phases.emplace_back(phase, std::chrono::duration<double>(now - m_phase_start).count());
+    m_phase_start = now;
   }
   bool leader() const { return m_machines.leader; }
   int self() const { return m_machines.self; }
@@ -378,6 +391,7 @@ private:
       job.hashed_files = m_prepared ? m_prepared->hashed_files : 0;
       job.cached_files = m_prepared ? m_prepared->cached_files : 0;
       job.transfer_seconds = m_transfer.seconds;
+      job.phase_seconds = m_phases;
       job.command = command();
       for (const std::string& r : results)
         if (!r.empty())
@@ -421,6 +435,8 @@ private:
   install::Store m_store;
   const bool m_root;
   const clock::time_point m_start = clock::now();
+  clock::time_point m_phase_start = m_start;
+  std::vector<std::pair<std::string, double>> m_phases;
   cluster::Machines m_machines;
   std::optional<Prepared> m_prepared; // rank 0
   std::string m_plan_bytes;

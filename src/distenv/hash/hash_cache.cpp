@@ -7,9 +7,12 @@
 #include <boost/filesystem/operations.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -61,6 +64,21 @@ bool on_network_fs(const boost::filesystem::path& path) {
   }
 }
 
+// One cache file per project ever read: those of projects not read for 30
+// days go when a new one is made (a file in use is touched at least daily).
+void prune_stale(const boost::filesystem::path& dir) {
+  boost::system::error_code ec;
+  const std::time_t cutoff = ::time(nullptr) - 30 * 86400;
+  for (boost::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    struct stat st {};
+    if (name.rfind("hashes-", 0) == 0 && name.find(".tmp-") == std::string::npos &&
+        ::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
+        st.st_mtime < cutoff)
+      ::unlink(it->path().c_str());
+  }
+}
+
 } // namespace
 
 boost::filesystem::path HashCache::default_file(const boost::filesystem::path& project,
@@ -88,7 +106,12 @@ HashCache::HashCache(boost::filesystem::path file) : m_file(std::move(file)) {
     return;
   if (::stat(m_file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
       (st.st_mode & 022))
+  {
+    m_fresh = true;
     return; // missing, or not ours alone: not trusted
+  }
+  if (st.st_mtime < ::time(nullptr) - 86400)
+    ::utimensat(AT_FDCWD, m_file.c_str(), nullptr, 0); // in use: not stale (see prune_stale)
   std::string data;
   try {
     data = read_file(m_file);
@@ -108,11 +131,18 @@ HashCache::HashCache(boost::filesystem::path file) : m_file(std::move(file)) {
     m_entries[{get64(r), get64(r + 8)}] = {get64(r + 16), static_cast<int64_t>(get64(r + 24)),
                                            static_cast<int64_t>(get64(r + 32)), {get64(r + 40), get64(r + 48)}};
   }
+  m_loaded = m_entries.size();
 }
 
 std::optional<Hash128> HashCache::known(const boost::filesystem::path& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+  if (::stat(path.c_str(), &st) != 0)
+    return std::nullopt;
+  return known(st);
+}
+
+std::optional<Hash128> HashCache::known(const struct stat& st) {
+  if (!S_ISREG(st.st_mode))
     return std::nullopt;
   std::lock_guard lock(m_mutex);
   const auto it = m_entries.find({st.st_dev, st.st_ino});
@@ -148,6 +178,7 @@ void HashCache::record(const boost::filesystem::path& path, const struct stat& s
   std::lock_guard lock(m_mutex);
   m_entries[{st.st_dev, st.st_ino}] = {static_cast<uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim), h, true,
                                        snap - margin};
+  m_changed = true;
 }
 
 void HashCache::remember(const boost::filesystem::path& path, const Hash128& h) {
@@ -163,6 +194,9 @@ void HashCache::save() {
   std::string body;
   {
     std::lock_guard lock(m_mutex);
+    if (!m_changed && m_loaded == m_entries.size() &&
+        std::all_of(m_entries.begin(), m_entries.end(), [](const auto& kv) { return kv.second.used; }))
+      return; // every entry loaded was used, none added: the file says it already
     body.reserve(m_entries.size() * k_record);
     for (const auto& [key, e] : m_entries) {
       if (!e.used || (e.racy_after_ns && std::max(e.mtime_ns, e.ctime_ns) > e.racy_after_ns))
@@ -181,8 +215,10 @@ void HashCache::save() {
   put64(out, sum.high);
   put64(out, sum.low);
   try {
-    write_file_atomic(m_file, out);
+    write_file_atomic(m_file, out, Durability::none);
     ::chmod(m_file.c_str(), 0600);
+    if (m_fresh)
+      prune_stale(m_file.parent_path());
   } catch (const std::exception&) {
   }
 }

@@ -44,14 +44,19 @@ public:
   // The cached hash of `path` when its stat still matches (nothing is read;
   // the entry counts as used).
   std::optional<Hash128> known(const boost::filesystem::path& path);
+  // The same for a regular file whose stat the caller has just taken (a
+  // directory walk's): no system call.
+  std::optional<Hash128> known(const struct stat& st);
 
   // Records `h` as the hash of `path` as it is now (by its stat; nothing is
   // read): for files whose bytes were hashed as they were written.
   void remember(const boost::filesystem::path& path, const Hash128& h);
 
   // Writes the entries this object used (looked up or hashed), so the cache
-  // holds what the environment is now and nothing else (atomically; best
-  // effort: a failure only costs time).
+  // holds what the environment is now and nothing else (atomically, without
+  // fsync: a torn file fails its checksum and is ignored; best effort: a
+  // failure only costs time). Nothing is written when that is what the file
+  // already holds.
   void save();
 
   uint64_t hits() const { return m_hits; }
@@ -77,6 +82,9 @@ private:
   boost::filesystem::path m_file;
   std::mutex m_mutex;
   std::map<Key, Entry> m_entries;
+  size_t m_loaded = 0;    // entries read from the file
+  bool m_changed = false; // an entry recorded since
+  bool m_fresh = false;   // no usable file was there: a new one is made
   std::atomic<uint64_t> m_hits{0}, m_misses{0};
 };
 

@@ -28,6 +28,7 @@ struct FileEntry {
   std::optional<std::string> content; // ... unless they were rewritten here
   std::string link_target;
   hash::Hash128 hash;
+  bool hashed = false; // `hash` is known already (from the hash cache)
 
   hash::TreeRecord record() const { return {path, type, mode, size, hash}; }
 };

@@ -15,8 +15,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <dirent.h>
+#include <fcntl.h>
 #include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <sys/stat.h>
@@ -29,8 +32,8 @@ namespace {
 
 class Walker {
 public:
-  Walker(const env::Environment& env, const Layout& layout, Tree& tree)
-      : m_env(env), m_layout(layout), m_tree(tree) {}
+  Walker(const env::Environment& env, const Layout& layout, Tree& tree, hash::HashCache* cache)
+      : m_env(env), m_layout(layout), m_tree(tree), m_cache(cache) {}
 
   void walk_all() {
     // The directories between the install root and each root ship too, so
@@ -53,7 +56,7 @@ public:
       struct stat st {};
       stat_or_throw(root, st);
       add_dir(root, st);
-      walk(root, root, rules);
+      walk(root, root, "", m_layout.to_install(root), rules);
     }
   }
 
@@ -77,47 +80,72 @@ private:
     return std::find(m_env.roots.begin(), m_env.roots.end(), dir) != m_env.roots.end();
   }
 
-  void add_dir(const fs::path& p, const struct stat& st) {
+  void add_dir(const fs::path& p, const struct stat& st) { add_dir(m_layout.to_install(p), st); }
+  void add_dir(std::string installed, const struct stat& st) {
     FileEntry e;
-    e.path = m_layout.to_install(p);
+    e.path = std::move(installed);
     e.type = EntryType::directory;
     e.mode = 0755;
     e.mtime = st.st_mtime;
     m_tree.entries.push_back(std::move(e));
   }
 
-  void walk(const fs::path& root, const fs::path& dir, const env::IgnoreRules& rules) {
-    boost::system::error_code ec;
-    fs::directory_iterator it(dir, ec);
-    if (ec)
-      throw InputError(fmt::format("{}: {}", dir.string(), errno_text(ec.value())));
-    for (fs::directory_iterator end; it != end; it.increment(ec)) {
-      if (ec)
-        throw InputError(fmt::format("{}: {}", dir.string(), errno_text(ec.value())));
-      const fs::path p = it->path();
-      if (p.filename() == ".git")
-        continue; // a repository or a submodule's .git file
+  // `dir` is `rel` below its root (for the ignore rules) and `installed`
+  // below the install root. Entries are stat'ed relative to the directory's
+  // descriptor (no lookup from / per file), and a regular file whose stat the
+  // hash cache knows gets its hash here, with no further system call.
+  void walk(const fs::path& root, const fs::path& dir, const std::string& rel, const std::string& installed,
+            const env::IgnoreRules& rules) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
+    if (!d) {
+      const int err = errno;
+      if (fd >= 0)
+        ::close(fd);
+      throw InputError(fmt::format("{}: {}", dir.string(), errno_text(err)));
+    }
+    std::unique_ptr<DIR, int (*)(DIR*)> closer(d, ::closedir);
+    for (;;) {
+      errno = 0;
+      const struct dirent* de = ::readdir(d);
+      if (!de) {
+        if (errno)
+          throw InputError(fmt::format("{}: {}", dir.string(), errno_text(errno)));
+        break;
+      }
+      const std::string_view name = de->d_name;
+      if (name == "." || name == ".." || name == ".git")
+        continue; // .git: a repository or a submodule's .git file
+      const fs::path p = dir / de->d_name;
       struct stat st {};
-      stat_or_throw(p, st);
+      if (::fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        throw InputError(fmt::format("{}: {}", p.string(), errno_text(errno)));
       const bool is_dir = S_ISDIR(st.st_mode);
       if (is_dir && is_other_root(p))
         continue; // a nested root ships on its own, with its own ignore file
-      if (rules.ignored(generic(p.lexically_relative(root)), is_dir))
+      const std::string child_rel = join(rel, name);
+      if (rules.ignored(child_rel, is_dir))
         continue;
+      std::string child_installed = join(installed, name);
       if (is_dir) {
-        add_dir(p, st);
-        walk(root, p, rules);
+        add_dir(child_installed, st);
+        walk(root, p, child_rel, child_installed, rules);
       } else if (S_ISREG(st.st_mode)) {
         FileEntry e;
-        e.path = m_layout.to_install(p);
+        e.path = std::move(child_installed);
         e.type = EntryType::file;
         e.mode = (st.st_mode & 0111) ? 0755 : 0644;
         e.size = static_cast<uint64_t>(st.st_size);
         e.mtime = st.st_mtime;
         e.source = p;
+        if (m_cache)
+          if (const auto h = m_cache->known(st)) {
+            e.hash = *h;
+            e.hashed = true;
+          }
         m_tree.entries.push_back(std::move(e));
       } else if (S_ISLNK(st.st_mode)) {
-        add_symlink(p, st);
+        add_symlink(p, child_installed, st);
       } else {
         const char* what = S_ISFIFO(st.st_mode)   ? "a named pipe"
                            : S_ISSOCK(st.st_mode) ? "a socket"
@@ -127,12 +155,22 @@ private:
     }
   }
 
+  static std::string join(const std::string& dir, std::string_view name) {
+    std::string out;
+    out.reserve(dir.size() + 1 + name.size());
+    out += dir;
+    if (!out.empty())
+      out += '/';
+    out += name;
+    return out;
+  }
+
   bool inside_roots(const fs::path& p) const {
     return std::any_of(m_env.roots.begin(), m_env.roots.end(),
                        [&](const fs::path& r) { return is_within(p, r); });
   }
 
-  void add_symlink(const fs::path& p, const struct stat& st) {
+  void add_symlink(const fs::path& p, const std::string& installed, const struct stat& st) {
     boost::system::error_code ec;
     fs::path target = fs::read_symlink(p, ec);
     if (ec)
@@ -148,7 +186,6 @@ private:
     std::string link = target.is_absolute()
                            ? generic(resolved.lexically_relative(p.parent_path()))
                            : generic(target);
-    const std::string installed = m_layout.to_install(p);
     if (std::string why = symlink_problem(installed, link); !why.empty())
       throw InputError(fmt::format("{}: symlink to {}: {}; add it to .distenvignore or point it "
                                    "straight at its target",
@@ -167,6 +204,7 @@ private:
   const env::Environment& m_env;
   const Layout& m_layout;
   Tree& m_tree;
+  hash::HashCache* m_cache;
 };
 
 FileEntry& entry_for(Tree& tree, const std::string& path) {
@@ -233,7 +271,7 @@ Metadata make_metadata(const env::Environment& env, const Layout& layout) {
 void hash_files(Tree& tree, unsigned threads, hash::HashCache* cache) {
   std::vector<FileEntry*> pending;
   for (FileEntry& e : tree.entries)
-    if (e.type == EntryType::file && !e.content)
+    if (e.type == EntryType::file && !e.content && !e.hashed)
       pending.push_back(&e);
   std::atomic<size_t> next{0};
   std::exception_ptr failure;
@@ -265,7 +303,7 @@ void hash_files(Tree& tree, unsigned threads, hash::HashCache* cache) {
 
 Tree build_tree(const env::Environment& env, const Layout& layout, unsigned threads, hash::HashCache* cache) {
   Tree tree;
-  Walker(env, layout, tree).walk_all();
+  Walker(env, layout, tree, cache).walk_all();
   apply_rewrites(env, layout, tree);
 
   FileEntry meta_dir;

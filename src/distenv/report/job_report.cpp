@@ -31,6 +31,10 @@ nlohmann::ordered_json JobReport::json() const {
   j["algorithm"] = algorithm;
   j["transfer_seconds"] = transfer_seconds;
   j["wall_seconds"] = wall_seconds;
+  nlohmann::ordered_json phases = nlohmann::ordered_json::object();
+  for (const auto& [name, secs] : phase_seconds)
+    phases[name] = secs;
+  j["phase_seconds"] = phases;
   j["command"] = command;
   nlohmann::ordered_json ms = nlohmann::ordered_json::array();
   for (const MachineResult& r : results) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace distenv::report {
@@ -53,6 +54,9 @@ struct JobReport {
   uint64_t cached_files = 0; // ... and knew these from its hash cache
   double wall_seconds = 0;
   double transfer_seconds = 0;
+  // Rank 0's time in each phase, in order ("machines", "read", "check", ...):
+  // where a run's time went.
+  std::vector<std::pair<std::string, double>> phase_seconds;
   std::vector<MachineResult> results; // by machine
   std::vector<std::string> command;   // empty: install only
 

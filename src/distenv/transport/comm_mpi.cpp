@@ -3,7 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
 #include <climits>
+#include <ctime>
 #include <cstdlib>
 #include <numeric>
 
@@ -40,6 +43,30 @@ std::vector<int> offsets(const std::vector<long long>& sizes, std::vector<int>& 
   }
   to_int(total, what);
   return displs;
+}
+
+// Waits for a nonblocking collective without keeping a core busy: a rank
+// that waits long (for rank 0 to read the environment, for another machine's
+// workers to end) would otherwise spin in MPI for all of it, taking the CPU
+// from its own machine's workers and installs. The first 200 us are spent
+// polling, so a fast collective costs what a blocking one does; then the
+// rank sleeps between polls, 10 us doubling to 1 ms (a waiting rank answers
+// within 1 ms, which is noise next to anything distenv waits for).
+void settle(MPI_Request& request, const char* call) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  long pause_ns = 0;
+  for (;;) {
+    int done = 0;
+    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), call);
+    if (done)
+      return;
+    if (clock::now() - start < std::chrono::microseconds(200))
+      continue;
+    pause_ns = std::min(std::max(pause_ns * 2, 10'000L), 1'000'000L);
+    const struct timespec pause {0, pause_ns};
+    ::nanosleep(&pause, nullptr);
+  }
 }
 
 std::vector<std::string> split_parts(const std::string& all, const std::vector<int>& counts,
@@ -120,49 +147,62 @@ MpiComm::~MpiComm() {
 
 std::string MpiComm::broadcast(const std::string& data, int root) {
   unsigned long long size = data.size();
-  check(MPI_Bcast(&size, 1, MPI_UNSIGNED_LONG_LONG, root, m_comm), "MPI_Bcast");
+  MPI_Request r;
+  check(MPI_Ibcast(&size, 1, MPI_UNSIGNED_LONG_LONG, root, m_comm, &r), "MPI_Ibcast");
+  settle(r, "MPI_Ibcast");
   std::string out = m_rank == root ? data : std::string(size, '\0');
-  check(MPI_Bcast(out.data(), to_int(size, "MPI_Bcast"), MPI_BYTE, root, m_comm), "MPI_Bcast");
+  check(MPI_Ibcast(out.data(), to_int(size, "MPI_Ibcast"), MPI_BYTE, root, m_comm, &r), "MPI_Ibcast");
+  settle(r, "MPI_Ibcast");
   return out;
 }
 
 std::vector<std::string> MpiComm::all_gather(const std::string& mine) {
   long long size = static_cast<long long>(mine.size());
   std::vector<long long> sizes(static_cast<size_t>(m_size));
-  check(MPI_Allgather(&size, 1, MPI_LONG_LONG, sizes.data(), 1, MPI_LONG_LONG, m_comm), "MPI_Allgather");
+  MPI_Request r;
+  check(MPI_Iallgather(&size, 1, MPI_LONG_LONG, sizes.data(), 1, MPI_LONG_LONG, m_comm, &r), "MPI_Iallgather");
+  settle(r, "MPI_Iallgather");
   std::vector<int> counts;
   const std::vector<int> displs = offsets(sizes, counts, "MPI_Allgatherv");
   std::string all(static_cast<size_t>(std::accumulate(sizes.begin(), sizes.end(), 0LL)), '\0');
-  check(MPI_Allgatherv(mine.data(), counts[static_cast<size_t>(m_rank)], MPI_BYTE, all.data(), counts.data(),
-                       displs.data(), MPI_BYTE, m_comm),
-        "MPI_Allgatherv");
+  check(MPI_Iallgatherv(mine.data(), counts[static_cast<size_t>(m_rank)], MPI_BYTE, all.data(), counts.data(),
+                        displs.data(), MPI_BYTE, m_comm, &r),
+        "MPI_Iallgatherv");
+  settle(r, "MPI_Iallgatherv");
   return split_parts(all, counts, displs);
 }
 
 std::vector<std::string> MpiComm::gather(const std::string& mine, int root) {
   long long size = static_cast<long long>(mine.size());
   std::vector<long long> sizes(m_rank == root ? static_cast<size_t>(m_size) : 0);
-  check(MPI_Gather(&size, 1, MPI_LONG_LONG, sizes.data(), 1, MPI_LONG_LONG, root, m_comm), "MPI_Gather");
+  MPI_Request r;
+  check(MPI_Igather(&size, 1, MPI_LONG_LONG, sizes.data(), 1, MPI_LONG_LONG, root, m_comm, &r), "MPI_Igather");
+  settle(r, "MPI_Igather");
   std::vector<int> counts;
   const std::vector<int> displs = offsets(sizes, counts, "MPI_Gatherv");
   std::string all(static_cast<size_t>(std::accumulate(sizes.begin(), sizes.end(), 0LL)), '\0');
-  check(MPI_Gatherv(mine.data(), to_int(mine.size(), "MPI_Gatherv"), MPI_BYTE, all.data(), counts.data(),
-                    displs.data(), MPI_BYTE, root, m_comm),
-        "MPI_Gatherv");
+  check(MPI_Igatherv(mine.data(), to_int(mine.size(), "MPI_Igatherv"), MPI_BYTE, all.data(), counts.data(),
+                     displs.data(), MPI_BYTE, root, m_comm, &r),
+        "MPI_Igatherv");
+  settle(r, "MPI_Igatherv");
   return m_rank == root ? split_parts(all, counts, displs) : std::vector<std::string>{};
 }
 
 int MpiComm::all_max(int value) {
   int out = 0;
-  check(MPI_Allreduce(&value, &out, 1, MPI_INT, MPI_MAX, m_comm), "MPI_Allreduce");
+  MPI_Request r;
+  check(MPI_Iallreduce(&value, &out, 1, MPI_INT, MPI_MAX, m_comm, &r), "MPI_Iallreduce");
+  settle(r, "MPI_Iallreduce");
   return out;
 }
 
 std::string MpiComm::all_or(const std::string& bits) {
   std::string out(bits.size(), '\0');
-  check(MPI_Allreduce(bits.data(), out.data(), to_int(bits.size(), "MPI_Allreduce"), MPI_UNSIGNED_CHAR, MPI_BOR,
-                      m_comm),
-        "MPI_Allreduce");
+  MPI_Request r;
+  check(MPI_Iallreduce(bits.data(), out.data(), to_int(bits.size(), "MPI_Iallreduce"), MPI_UNSIGNED_CHAR, MPI_BOR,
+                       m_comm, &r),
+        "MPI_Iallreduce");
+  settle(r, "MPI_Iallreduce");
   return out;
 }
 

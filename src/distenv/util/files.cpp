@@ -94,7 +94,7 @@ void write_file(const fs::path& path, const std::string& content) {
   write_all(f.fd, content, path);
 }
 
-void write_file_atomic(const fs::path& path, const std::string& content) {
+void write_file_atomic(const fs::path& path, const std::string& content, Durability d) {
   fs::path tmp = path;
   tmp += fmt::format(".tmp-{}", ::getpid());
   {
@@ -104,7 +104,7 @@ void write_file_atomic(const fs::path& path, const std::string& content) {
       throw Error(fmt::format("cannot write {}: {}", path.string(), errno_text(errno)));
     try {
       write_all(f.fd, content, path);
-      if (::fsync(f.fd) != 0)
+      if (d == Durability::synced && ::fsync(f.fd) != 0)
         throw Error(fmt::format("cannot write {}: fsync: {}", path.string(), errno_text(errno)));
     } catch (...) {
       ::unlink(tmp.c_str());

@@ -14,8 +14,11 @@ std::string read_file(const fs::path& path);
 void write_file(const fs::path& path, const std::string& content);
 
 // Write to a temporary sibling, fsync and rename: readers see the old file or
-// the new one, never a torn one.
-void write_file_atomic(const fs::path& path, const std::string& content);
+// the new one, never a torn one. `none` skips the fsync, for files whose
+// readers detect a torn one themselves (a checksummed cache): after a crash
+// such a file may be empty or old, never half of each.
+enum class Durability { synced, none };
+void write_file_atomic(const fs::path& path, const std::string& content, Durability d = Durability::synced);
 
 // Checks, before anything runs, that `path` (given with `option`, e.g.
 // "--report"; nothing to check when empty) can be written as a new file:

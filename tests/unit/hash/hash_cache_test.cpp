@@ -143,3 +143,55 @@ TEST(HashCache, CorruptForeignOrOpenCacheFilesAreIgnored) {
   ::chmod((t / "short").c_str(), 0600);
   EXPECT_EQ(hits_after_reload(t / "short", {t / "a"}), 0u);
 }
+
+TEST(HashCache, AnUnchangedRunLeavesTheFileAloneAndADroppedFileIsForgotten) {
+  TempDir t;
+  write(t / "a", "alpha");
+  write(t / "b", "beta");
+  wait_out_racy_window();
+  {
+    hash::HashCache cache(t / "cache");
+    uint64_t size = 0;
+    cache.hash(t / "a", size);
+    cache.hash(t / "b", size);
+    cache.save();
+  }
+  struct stat before {};
+  ASSERT_EQ(::stat((t / "cache").c_str(), &before), 0);
+  {
+    hash::HashCache cache(t / "cache");
+    struct stat st {};
+    ASSERT_EQ(::lstat((t / "a").c_str(), &st), 0);
+    EXPECT_TRUE(cache.known(st)); // a walk's own stat: no system call
+    EXPECT_TRUE(cache.known(t / "b"));
+    cache.save(); // every entry used, none new: nothing to write
+  }
+  struct stat after {};
+  ASSERT_EQ(::stat((t / "cache").c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino); // not replaced
+  {
+    hash::HashCache cache(t / "cache");
+    EXPECT_TRUE(cache.known(t / "a"));
+    cache.save(); // b is no longer part of the environment
+  }
+  EXPECT_EQ(hits_after_reload(t / "cache", {t / "b"}), 0u);
+}
+
+TEST(HashCache, CacheFilesOfProjectsNotReadFor30DaysGoWhenANewOneIsMade) {
+  TempDir t;
+  write(t / "a", "alpha");
+  write(t / "hashes-old", "x");
+  write(t / "hashes-recent", "x");
+  write(t / "other-file", "x");
+  age(t / "hashes-old", 40 * 86400);
+  age(t / "other-file", 40 * 86400);
+  age(t / "hashes-recent", 10 * 86400);
+  hash::HashCache cache(t / "hashes-new");
+  uint64_t size = 0;
+  cache.hash(t / "a", size);
+  cache.save();
+  EXPECT_TRUE(fs::exists(t / "hashes-new"));
+  EXPECT_FALSE(fs::exists(t / "hashes-old"));
+  EXPECT_TRUE(fs::exists(t / "hashes-recent"));
+  EXPECT_TRUE(fs::exists(t / "other-file")); // not ours to remove
+}
