@@ -173,9 +173,12 @@ Hash128 HashCache::hash(const boost::filesystem::path& path, uint64_t& size) {
 }
 
 void HashCache::record(const boost::filesystem::path& path, const struct stat& st, const Hash128& h) {
-  const int64_t margin = on_network_fs(path) ? k_racy_network_ns : k_racy_local_ns;
   const int64_t snap = now_ns(); // the stat was taken just before this
   std::lock_guard lock(m_mutex);
+  auto fs = m_network_fs.find(st.st_dev); // one statfs per file system, not per file
+  if (fs == m_network_fs.end())
+    fs = m_network_fs.emplace(st.st_dev, on_network_fs(path)).first;
+  const int64_t margin = fs->second ? k_racy_network_ns : k_racy_local_ns;
   m_entries[{st.st_dev, st.st_ino}] = {static_cast<uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim), h, true,
                                        snap - margin};
   m_changed = true;

@@ -82,6 +82,7 @@ private:
   boost::filesystem::path m_file;
   std::mutex m_mutex;
   std::map<Key, Entry> m_entries;
+  std::map<uint64_t, bool> m_network_fs; // by device: are its timestamps another machine's?
   size_t m_loaded = 0;    // entries read from the file
   bool m_changed = false; // an entry recorded since
   bool m_fresh = false;   // no usable file was there: a new one is made

@@ -116,25 +116,43 @@ void LocalContents::copy_to(const hash::Hash128& hash, uint64_t size, int fd, co
   // A clone shares blocks (no data read); otherwise copy. Either way the
   // source was checked before (read, or vouched for by its stat), and it must
   // still be what was checked once the copy is made.
-  if (::ioctl(fd, FICLONE, in) != 0) {
-    std::vector<char> buffer(1 << 20);
-    for (;;) {
-      const ssize_t n = ::read(in, buffer.data(), buffer.size());
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        throw Error(fmt::format("entry '{}': local copy {}: {}", entry, from.string(), errno_text(errno)));
-      if (n == 0)
-        break;
-      if (!write_fully(fd, buffer.data(), static_cast<size_t>(n)))
-        throw Error(fmt::format("writing '{}': {}", entry, errno_text(errno)));
-    }
-  }
+  if (::ioctl(fd, FICLONE, in) != 0)
+    copy_bytes(in, fd, entry, from);
   struct stat st {};
   const auto still = m_cache.known(from);
   if (!still || !(*still == hash) || ::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) != size)
     throw Error(fmt::format("entry '{}': local copy {} changed during the install; run again", entry,
                             from.string()));
+}
+
+// copy_file_range first: the kernel copies without a trip through user space
+// (and a network or copy-on-write file system may copy without moving the
+// data); read and write where it cannot (older kernels, some file systems).
+void LocalContents::copy_bytes(int in, int out, const std::string& entry, const fs::path& from) {
+  bool kernel = true;
+  for (;;) {
+    ssize_t n;
+    if (kernel) {
+      n = ::copy_file_range(in, nullptr, out, nullptr, size_t(1) << 30, 0);
+      if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP ||
+                    errno == EBADF)) {
+        kernel = false; // nothing was copied by the failed call: go on from where we are
+        continue;
+      }
+    } else {
+      if (!m_buffer)
+        m_buffer.reset(new char[k_buffer]); // once, and not zeroed: it is overwritten before use
+      n = ::read(in, m_buffer.get(), k_buffer);
+      if (n > 0 && !write_fully(out, m_buffer.get(), static_cast<size_t>(n)))
+        throw Error(fmt::format("writing '{}': {}", entry, errno_text(errno)));
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      throw Error(fmt::format("entry '{}': local copy {}: {}", entry, from.string(), errno_text(errno)));
+    if (n == 0)
+      return;
+  }
 }
 
 void LocalContents::learn(const Store& store, const hash::Hash128& tree) {

@@ -36,7 +36,11 @@ public:
   void learn(const Store& store, const hash::Hash128& tree);
 
 private:
+  static constexpr size_t k_buffer = size_t(1) << 20;
+  void copy_bytes(int in, int out, const std::string& entry, const fs::path& from);
+
   hash::HashCache m_cache;
+  std::unique_ptr<char[]> m_buffer; // for copies the kernel cannot make
   std::unordered_map<hash::Hash128, fs::path> m_found;
   // The environments copies come from are in use (gc leaves them) until the
   // install is done.
