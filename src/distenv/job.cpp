@@ -116,6 +116,7 @@ private:
       return m_plan.encode();
     });
     m_plan_bytes = plan;
+    m_plan_size = plan.size();
   }
 
   void check() {
@@ -386,6 +387,7 @@ private:
       job.machines = m_machines.count();
       job.ranks = m_ctx.world.size();
       job.archive_bytes = m_transfer.archive_bytes;
+      job.plan_bytes = m_plan_size;
       job.algorithm = m_transfer.algorithm;
       job.receivers = m_transfer.receivers;
       job.hashed_files = m_prepared ? m_prepared->hashed_files : 0;
@@ -440,6 +442,7 @@ private:
   cluster::Machines m_machines;
   std::optional<Prepared> m_prepared; // rank 0
   std::string m_plan_bytes;
+  uint64_t m_plan_size = 0; // bytes of the plan every rank received
   cluster::JobPlan m_plan;
   std::vector<cluster::StoreState> m_states; // by machine
   std::unique_ptr<install::LocalContents> m_here; // receivers: contents already here

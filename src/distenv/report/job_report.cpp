@@ -24,6 +24,7 @@ nlohmann::ordered_json JobReport::json() const {
   j["tree_hash"] = tree_hash;
   j["machines"] = machines;
   j["ranks"] = ranks;
+  j["plan_bytes"] = plan_bytes;
   j["archive_bytes"] = archive_bytes;
   j["receivers"] = receivers;
   j["hashed_files"] = hashed_files;

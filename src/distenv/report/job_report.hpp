@@ -48,6 +48,7 @@ struct JobReport {
   int machines = 0;
   int ranks = 0;
   uint64_t archive_bytes = 0;  // size of the packed stream (0 when nothing was sent)
+  uint64_t plan_bytes = 0;     // size of the plan broadcast to every rank
   std::string algorithm;       // "chain", "binary tree", "" when nothing was sent
   int receivers = 0;
   uint64_t hashed_files = 0; // rank 0 read these to hash them ...

@@ -45,25 +45,31 @@ std::vector<int> offsets(const std::vector<long long>& sizes, std::vector<int>& 
   return displs;
 }
 
-// Waits for a nonblocking collective without keeping a core busy: a rank
-// that waits long (for rank 0 to read the environment, for another machine's
-// workers to end) would otherwise spin in MPI for all of it, taking the CPU
-// from its own machine's workers and installs. The first 200 us are spent
-// polling, so a fast collective costs what a blocking one does; then the
-// rank sleeps between polls, 10 us doubling to 1 ms (a waiting rank answers
-// within 1 ms, which is noise next to anything distenv waits for).
-void settle(MPI_Request& request, const char* call) {
+// Waits for a nonblocking call without keeping a core busy: a rank that
+// waits long (for rank 0 to read the environment, for another machine's
+// workers to end, for the next chunk on a slow link) would otherwise spin in
+// MPI for all of it, taking the CPU from its own machine's workers, installer
+// and decompression. The first 200 us are spent polling, so a fast call costs
+// what a blocking one does; then the rank sleeps between polls, 10 us
+// doubling up to `max_pause_ns`: 1 ms for collectives (noise next to anything
+// distenv waits for), 100 us for the data path, where a poll also moves this
+// rank's sends along.
+constexpr long k_collective_pause_ns = 1'000'000;
+constexpr long k_data_pause_ns = 100'000;
+
+void settle(MPI_Request& request, const char* call, MPI_Status* status = MPI_STATUS_IGNORE,
+            long max_pause_ns = k_collective_pause_ns) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   long pause_ns = 0;
   for (;;) {
     int done = 0;
-    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), call);
+    check(MPI_Test(&request, &done, status), call);
     if (done)
       return;
     if (clock::now() - start < std::chrono::microseconds(200))
       continue;
-    pause_ns = std::min(std::max(pause_ns * 2, 10'000L), 1'000'000L);
+    pause_ns = std::min(std::max(pause_ns * 2, 10'000L), max_pause_ns);
     const struct timespec pause {0, pause_ns};
     ::nanosleep(&pause, nullptr);
   }
@@ -100,7 +106,7 @@ public:
   }
   void wait() override {
     if (!m_done)
-      check(MPI_Wait(&m_request, &m_status), "MPI_Wait");
+      settle(m_request, "MPI_Test", &m_status, k_data_pause_ns);
     m_done = true;
   }
   void cancel() override {
@@ -233,9 +239,11 @@ std::unique_ptr<Request> MpiComm::isend(int dest, int tag, Bytes data) {
 
 Received MpiComm::recv(int source, int tag, MutableBytes buffer) {
   MPI_Status status;
-  check(MPI_Recv(buffer.data(), to_int(buffer.size(), "MPI_Recv"), MPI_BYTE, source == k_any ? MPI_ANY_SOURCE : source,
-                 tag == k_any ? MPI_ANY_TAG : tag, m_comm, &status),
-        "MPI_Recv");
+  MPI_Request r;
+  check(MPI_Irecv(buffer.data(), to_int(buffer.size(), "MPI_Irecv"), MPI_BYTE,
+                  source == k_any ? MPI_ANY_SOURCE : source, tag == k_any ? MPI_ANY_TAG : tag, m_comm, &r),
+        "MPI_Irecv");
+  settle(r, "MPI_Test", &status, k_data_pause_ns);
   int count = 0;
   check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
   return {status.MPI_TAG, status.MPI_SOURCE, static_cast<size_t>(count)};
