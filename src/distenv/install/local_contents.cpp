@@ -118,8 +118,8 @@ void LocalContents::copy_to(const hash::Hash128& hash, uint64_t size, int fd, co
   // still be what was checked once the copy is made.
   if (::ioctl(fd, FICLONE, in) != 0)
     copy_bytes(in, fd, entry, from);
-  struct stat st {};
-  const auto still = m_cache.known(from);
+  struct stat source {}, st {};
+  const auto still = ::fstat(in, &source) == 0 ? m_cache.known(source) : std::nullopt;
   if (!still || !(*still == hash) || ::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) != size)
     throw Error(fmt::format("entry '{}': local copy {} changed during the install; run again", entry,
                             from.string()));

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <cstdlib>
 #include <sys/statvfs.h>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -128,17 +129,39 @@ std::optional<std::pair<hash::Hash128, uint64_t>> reference(struct archive_entry
   return std::nullopt;
 }
 
+// The process's umask, read without changing it (umask(2) can only be read
+// by setting it, which would race with threads creating files); 077 (the
+// strictest) where /proc does not say.
+mode_t current_umask() {
+  static const mode_t mask = [] {
+    std::FILE* f = std::fopen("/proc/self/status", "re");
+    unsigned value = 077;
+    if (f) {
+      char line[256];
+      while (std::fgets(line, sizeof line, f))
+        if (std::sscanf(line, "Umask: %o", &value) == 1)
+          break;
+      std::fclose(f);
+    }
+    return static_cast<mode_t>(value);
+  }();
+  return mask;
+}
+
 // Creates `path` (its directory exists: it came earlier in the sorted
-// stream) and fills it from the local copy of `hash`.
+// stream) and fills it from the local copy of `hash`. Created with its final
+// mode, so only a umask that takes bits from it costs a chmod (each metadata
+// change is a transaction on a journaling file system, and a delta install
+// makes thousands).
 void fill_from_local(LocalFiles& local, const hash::Hash128& hash, uint64_t size, const std::string& path,
                      unsigned mode, time_t mtime, const std::string& name) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0)
     throw Error(fmt::format("received archive: entry '{}': cannot create: {}", name, errno_text(errno)));
   try {
     local.copy_to(hash, size, fd, name);
     const struct timespec times[2] = {{mtime, 0}, {mtime, 0}};
-    if (::fchmod(fd, mode) != 0 || ::futimens(fd, times) != 0)
+    if (((mode & current_umask()) != 0 && ::fchmod(fd, mode) != 0) || ::futimens(fd, times) != 0)
       throw Error(fmt::format("entry '{}': {}", name, errno_text(errno)));
   } catch (...) {
     ::close(fd);
