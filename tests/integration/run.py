@@ -494,6 +494,19 @@ def cluster_delta_every_kind_of_change_byte_for_byte():
         rep = run_and_compare("hosts with different environments")
         by_host = {m["host"]: m for m in rep["per_machine"]}
         equal(by_host["node2"]["local_files"], 0, "node2 had nothing to copy from")
+        # Someone edits a file inside node3's installed environments (as root
+        # can, modes notwithstanding): that copy is not used, the content is
+        # received, and every host's new tree is still exactly the source's.
+        victims = glob.glob(os.path.join(host_disk("node3"), "distenv", "envs", "*", "**", "data", "f07.bin"),
+                            recursive=True)
+        check(victims, "node3 holds no installed copy of f07.bin to corrupt")
+        for victim in victims:
+            with open(victim, "r+b") as f:
+                f.write(b"corrupted in place")
+        open(os.path.join(data, "f08.bin"), "r+b").write(b"once more")
+        rep = run_and_compare("a corrupted installed file")
+        check(rep["archive_bytes"] > 120 << 10,  # f07 and f08, 64 KiB of random bytes each
+              f"the edited content was not sent again: {rep['archive_bytes']} bytes")
 
 
 @test
