@@ -9,6 +9,7 @@
 #include <distenv/install/store.hpp>
 #include <distenv/layout/metadata.hpp>
 #include <distenv/pack/async_pack.hpp>
+#include <distenv/pack/estimate.hpp>
 #include <distenv/pipeline.hpp>
 #include <distenv/report/job_report.hpp>
 #include <distenv/transport/chunk_broadcast.hpp>
@@ -24,6 +25,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <unordered_set>
@@ -59,6 +61,7 @@ struct Transfer {
   uint64_t local_files = 0, local_bytes = 0; // copied from environments already here
   double install_seconds = 0;
   uint64_t archive_bytes = 0; // rank 0: stream size
+  uint64_t chunk_bytes = 0;
   double seconds = 0;
   std::string algorithm;
   int receivers = 0;
@@ -197,12 +200,49 @@ private:
     });
   }
 
+  // How the stream travels and in what chunks: rank 0 decides from the
+  // archive's estimated size (a compressed sample of what is to be sent) and
+  // the number of machines, unless --broadcast / --chunk-size say, and tells
+  // the group. A rank 0 that has failed still tells (the stream then aborts).
+  std::pair<transport::Method, size_t> choose_broadcast(transport::Comm& group, std::exception_ptr& failure) {
+    std::string how;
+    if (m_root) {
+      transport::Method method = m_o.broadcast.value_or(transport::Method::chain());
+      size_t chunk = m_o.chunk_size ? m_o.chunk_size : size_t(1) << 20;
+      if (!failure && (!m_o.broadcast || !m_o.chunk_size)) {
+        try {
+          const uint64_t estimate = pack::estimate_archive_bytes(
+              m_prepared->tree, [this](const hash::Hash128& h) { return m_everyone_has.count(h) == 0; },
+              m_o.zstd_level);
+          if (!m_o.chunk_size)
+            chunk = transport::choose_chunk_size(group.size(), estimate);
+          if (!m_o.broadcast)
+            method = transport::choose_method(group.size(), estimate, chunk);
+        } catch (...) {
+          failure = std::current_exception();
+        }
+      }
+      if (method.kind == transport::Method::two_tree && group.size() <= 2)
+        method = transport::Method::chain(); // one receiver: both trees would be the one link
+      how = fmt::format("{} {} {}", static_cast<int>(method.kind), method.fanout, chunk);
+    }
+    how = group.broadcast(how, 0);
+    int kind = 0, fanout = 0;
+    unsigned long long chunk = 0;
+    if (std::sscanf(how.c_str(), "%d %d %llu", &kind, &fanout, &chunk) != 3 || chunk == 0)
+      throw transport::CommError("malformed broadcast choice from rank 0");
+    return {transport::Method{static_cast<transport::Method::Kind>(kind), fanout}, static_cast<size_t>(chunk)};
+  }
+
   // The pipelined broadcast from rank 0 to the receiving machines, each of
   // which installs while the stream passes through. A rank that has failed
   // (`failure`) still takes its part, so that nobody waits for it: rank 0
   // tells everyone to abort, a receiver forwards without installing.
   void stream(transport::Comm& group, bool receiving, std::exception_ptr failure) {
     const auto start = clock::now();
+    const auto [method, chunk] = choose_broadcast(group, failure);
+    m_transfer.algorithm = transport::method_name(method);
+    m_transfer.chunk_bytes = chunk;
     std::optional<install::AsyncInstall> installer;
     std::optional<pack::AsyncPack> packer;
     if (!failure) {
@@ -217,7 +257,7 @@ private:
               m_here.get());
         if (m_root) {
           pack::PackOptions po;
-          po.chunk_size = m_o.chunk_size;
+          po.chunk_size = chunk;
           po.zstd_level = m_o.zstd_level;
           po.zstd_threads = m_o.zstd_threads;
           po.send = [this](const hash::Hash128& h) { return m_everyone_has.count(h) == 0; };
@@ -228,16 +268,14 @@ private:
         installer.reset();
       }
     }
-    // The archive's size is known only once packed: the content size stands
-    // in for it, which keeps the chain a little longer than the model would.
-    const int fanout =
-        m_o.fanout ? m_o.fanout : transport::choose_fanout(group.size(), m_plan.bytes, m_o.chunk_size);
-    m_transfer.algorithm = transport::fanout_name(fanout);
-    const transport::Links links = transport::tree_links(group.rank(), group.size(), 0, fanout);
     FailedSource failed(failure);
     pack::ChunkSource* source = m_root ? (packer ? &packer->source() : &failed) : nullptr;
-    const transport::BroadcastResult r = transport::broadcast_chunks(
-        group, links, m_o.chunk_size, static_cast<int>(k_depth), source, installer ? &installer->sink() : nullptr);
+    pack::ChunkSink* sink = installer ? &installer->sink() : nullptr;
+    const transport::BroadcastResult r =
+        method.kind == transport::Method::mpi
+            ? transport::broadcast_chunks_collective(group, 0, chunk, static_cast<int>(k_depth), source, sink)
+            : transport::broadcast_chunks(group, transport::schedule(method, group.rank(), group.size(), 0), chunk,
+                                          static_cast<int>(k_depth), source, sink);
     if (failure)
       std::rethrow_exception(failure);
     if (m_root) {
@@ -389,6 +427,7 @@ private:
       job.archive_bytes = m_transfer.archive_bytes;
       job.plan_bytes = m_plan_size;
       job.algorithm = m_transfer.algorithm;
+      job.chunk_bytes = m_transfer.chunk_bytes;
       job.receivers = m_transfer.receivers;
       job.hashed_files = m_prepared ? m_prepared->hashed_files : 0;
       job.cached_files = m_prepared ? m_prepared->cached_files : 0;

@@ -52,7 +52,7 @@ int run_pack_to(const cli::Options& o) {
   auto start = std::chrono::steady_clock::now();
   pack::FileChunkSink sink(o.pack_to);
   pack::PackOptions po;
-  po.chunk_size = o.chunk_size;
+  po.chunk_size = o.chunk_size ? o.chunk_size : size_t(1) << 20; // a file: no pipeline to fill
   po.zstd_level = o.zstd_level;
   po.zstd_threads = o.zstd_threads;
   pack::PackStats stats = pack::pack_tree(p.tree, sink, po);
@@ -74,7 +74,7 @@ int run_install_from(const cli::Options& o) {
       throw InputError(fmt::format("--tree-hash {}: expected 32 hex digits", *o.tree_hash));
   }
   auto start = std::chrono::steady_clock::now();
-  pack::FileChunkSource source(o.install_from, o.chunk_size);
+  pack::FileChunkSource source(o.install_from, o.chunk_size ? o.chunk_size : size_t(1) << 20);
   install::Store store = store_for(o);
   install::Store::Result r = store.install(expected, 0, source);
   fmt::print("{} {} ({} written in {:.2f} s)\n", r.reused ? "already installed:" : "installed:",

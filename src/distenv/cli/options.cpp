@@ -59,7 +59,7 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
                "[options] -- CMD ARGS...",
                "distenv-bootstrap"};
   app.set_version_flag("--version", DISTENV_VERSION);
-  std::string project, dest = o.dest.string(), report, pack_to, install_from, chunk = "1MiB";
+  std::string project, dest = o.dest.string(), report, pack_to, install_from, chunk = "auto";
   std::string julia_version, tree_hash;
   app.add_option("-p,--project", project,
                  "environment directory: a Julia project or a directory with distenv.toml "
@@ -84,7 +84,9 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   app.add_option("--install-from", install_from,
                  "install a packed environment from a file into --dest");
   app.add_option("--tree-hash", tree_hash, "with --install-from: the hash it must have");
-  app.add_option("--chunk-size", chunk, "size of the chunks the archive travels in (default 1MiB)");
+  app.add_option("--chunk-size", chunk,
+                 "size of the chunks the archive travels in, or auto (default: from the archive's "
+                 "estimated size and the number of machines, 64KiB-4MiB)");
   app.add_option("--zstd-level", o.zstd_level, "zstd compression level")->check(CLI::Range(1, 19));
   app.add_option("--zstd-threads", o.zstd_threads,
                  "zstd worker threads on the packing machine (default 0: one thread, least memory)")
@@ -99,7 +101,9 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
                "Julia: run Pkg.instantiate() once per machine before the --each-machine commands");
   app.add_option("--grace", o.grace_seconds, "seconds between SIGTERM and SIGKILL for workers")
       ->check(CLI::Range(0.0, 3600.0));
-  app.add_option("--broadcast", broadcast, "auto, chain, tree (binary), or a fan-out number");
+  app.add_option("--broadcast", broadcast,
+                 "how the archive travels: auto (the cost model's choice), chain, tree (binary), "
+                 "twotree, mpi (the MPI library's own broadcast), or a tree fan-out number");
   app.add_flag("-v,--verbose", o.verbose, "say more about each step");
   app.add_option("command", o.command, "worker command (after --)");
 
@@ -121,20 +125,19 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
     o.julia_version = julia_version;
   if (!tree_hash.empty())
     o.tree_hash = tree_hash;
-  auto size = parse_size(chunk);
-  if (!size || *size < 4096 || *size > (1ull << 30))
-    throw InputError(fmt::format("--chunk-size {}: expected a size between 4KiB and 1GiB", chunk));
-  o.chunk_size = static_cast<size_t>(*size);
+  if (chunk != "auto") {
+    auto size = parse_size(chunk);
+    if (!size || *size < 4096 || *size > (1ull << 30))
+      throw InputError(fmt::format("--chunk-size {}: expected auto or a size between 4KiB and 1GiB", chunk));
+    o.chunk_size = static_cast<size_t>(*size);
+  }
   if (workers != "auto" && !(o.workers = positive_int(workers)))
     throw InputError(fmt::format("--workers {}: expected a number of workers (1 or more) or auto", workers));
   if (o.workers > k_max_workers)
     throw InputError(fmt::format("--workers {}: at most {} workers per machine", workers, k_max_workers));
-  if (broadcast == "chain")
-    o.fanout = 1;
-  else if (broadcast == "tree")
-    o.fanout = 2;
-  else if (broadcast != "auto" && !(o.fanout = positive_int(broadcast)))
-    throw InputError(fmt::format("--broadcast {}: expected auto, chain, tree or a fan-out", broadcast));
+  if (broadcast != "auto" && !(o.broadcast = transport::parse_method(broadcast)))
+    throw InputError(
+        fmt::format("--broadcast {}: expected auto, chain, tree, twotree, mpi or a fan-out", broadcast));
   if (o.dest.empty())
     throw InputError("--dest: must not be empty");
   // Workers run elsewhere (the installed project): paths they are given must

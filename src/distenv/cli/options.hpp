@@ -1,5 +1,7 @@
 #pragma once
 
+#include <distenv/transport/schedule.hpp>
+
 #include <boost/filesystem/path.hpp>
 
 #include <optional>
@@ -23,7 +25,7 @@ struct Options {
   fs::path pack_to;                  // write the packed environment to a file
   fs::path install_from;             // install a packed environment from a file
   std::optional<std::string> tree_hash; // expected hash for --install-from
-  size_t chunk_size = 1 << 20;
+  size_t chunk_size = 0; // 0: chosen from the archive's estimated size and the machines
   int zstd_level = 3;
   int zstd_threads = 0;               // compression workers (0: single-threaded)
   unsigned hash_threads = 2;
@@ -31,7 +33,7 @@ struct Options {
   std::vector<std::string> each_machine; // once-per-machine shell commands
   bool instantiate = false;          // Julia: Pkg.instantiate() once per machine
   double grace_seconds = 5.0;        // SIGTERM -> SIGKILL for workers
-  int fanout = 0;                    // broadcast tree fan-out; 0 = choose by cost model
+  std::optional<transport::Method> broadcast; // none: chosen by the cost model
   bool verbose = false;
   std::vector<std::string> command;  // after "--"
 };

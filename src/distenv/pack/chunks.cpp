@@ -12,9 +12,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <stdexcept>
+
 namespace distenv::pack {
 
-Chunker::Chunker(ChunkSink& sink, size_t chunk_size) : m_sink(sink), m_buffer(chunk_size) {}
+Chunker::Chunker(ChunkSink& sink, size_t chunk_size) : m_sink(sink), m_buffer(chunk_size) {
+  if (chunk_size == 0)
+    throw std::logic_error("a chunk size of 0");
+}
 
 void Chunker::write(const void* data, size_t size) {
   const auto* p = static_cast<const std::byte*>(data);
@@ -85,6 +90,8 @@ void FileChunkSink::close() {
 
 FileChunkSource::FileChunkSource(const boost::filesystem::path& path, size_t chunk_size)
     : m_path(path), m_buffer(chunk_size) {
+  if (chunk_size == 0)
+    throw std::logic_error("a chunk size of 0");
   m_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (m_fd < 0)
     throw InputError(fmt::format("{}: {}", path.string(), errno_text(errno)));

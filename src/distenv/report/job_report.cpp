@@ -30,6 +30,7 @@ nlohmann::ordered_json JobReport::json() const {
   j["hashed_files"] = hashed_files;
   j["cached_files"] = cached_files;
   j["algorithm"] = algorithm;
+  j["chunk_bytes"] = chunk_bytes;
   j["transfer_seconds"] = transfer_seconds;
   j["wall_seconds"] = wall_seconds;
   nlohmann::ordered_json phases = nlohmann::ordered_json::object();

@@ -49,7 +49,8 @@ struct JobReport {
   int ranks = 0;
   uint64_t archive_bytes = 0;  // size of the packed stream (0 when nothing was sent)
   uint64_t plan_bytes = 0;     // size of the plan broadcast to every rank
-  std::string algorithm;       // "chain", "binary tree", "" when nothing was sent
+  std::string algorithm;       // "chain", "binary tree", "two-tree", "mpi"; "" when nothing was sent
+  uint64_t chunk_bytes = 0;    // the stream's chunk size (0 when nothing was sent)
   int receivers = 0;
   uint64_t hashed_files = 0; // rank 0 read these to hash them ...
   uint64_t cached_files = 0; // ... and knew these from its hash cache

@@ -31,6 +31,7 @@ public:
   virtual void cancel() = 0; // receives only: give up waiting
   virtual size_t size() const = 0; // a completed receive: bytes received
   virtual int source() const = 0; // a completed receive: who sent it
+  virtual int tag() const = 0;    // a completed receive: its tag
 };
 
 struct Received {
@@ -43,6 +44,11 @@ struct Received {
 // (MPI: a communicator; tests: threads of one process). Every collective must
 // be called by every rank of the group, in the same order. Failures of the
 // transport itself throw CommError.
+// Polls `requests` until one has completed (its index): 200 us of polling,
+// then sleeps between polls, 10 us doubling to 100 us, so a rank that waits
+// long does not keep a core busy.
+size_t poll_any(const std::vector<Request*>& requests);
+
 class Comm {
 public:
   static constexpr int k_any = -1; // any source (recv/irecv) or any tag (recv)
@@ -75,6 +81,14 @@ public:
   // A message larger than `buffer` is a CommError.
   virtual Received recv(int source, int tag, MutableBytes buffer) = 0;
   virtual std::unique_ptr<Request> irecv(int source, int tag, MutableBytes buffer) = 0;
+  // Blocks until at least one of `requests` (not empty, of this Comm) has
+  // completed; returns the index of one that has. The default polls test()
+  // without keeping a core busy (see poll_any).
+  virtual size_t wait_any(const std::vector<Request*>& requests) { return poll_any(requests); }
+  // ---- collectives over the stream (bytes)
+  // Starts a broadcast of `buffer` (every rank gives the same size) from
+  // `root`; collectives started this way complete in the order started.
+  virtual std::unique_ptr<Request> ibroadcast(MutableBytes buffer, int root) = 0;
 
   // Ends the whole job, every rank, now, with `exit_code`. Does not return.
   [[noreturn]] virtual void abort(int exit_code) = 0;

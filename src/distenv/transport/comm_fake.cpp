@@ -110,6 +110,7 @@ public:
   void cancel() override {}
   size_t size() const override { return 0; }
   int source() const override { return 0; }
+  int tag() const override { return 0; }
 };
 
 class FakeRecv : public Request {
@@ -135,6 +136,11 @@ public:
   void cancel() override { m_done = true; }
   size_t size() const override { return m_received.size; }
   int source() const override { return m_received.source; }
+  int tag() const override { return m_received.tag; }
+
+  // Lock held: could test() complete now, or will it never?
+  bool ready() const { return m_done || m_group->has_message(m_rank, m_source, m_tag); }
+  std::string never() const { return m_done ? "" : m_group->sender_gone(m_rank, m_source); }
 
 private:
   void finish(const Group::Message& m) {
@@ -201,6 +207,44 @@ public:
   }
   std::unique_ptr<Request> irecv(int source, int tag, MutableBytes buffer) override {
     return std::make_unique<FakeRecv>(m_group, m_rank, source, tag, buffer);
+  }
+  // Sends complete at once; receives wait on the network's condition, and
+  // fail, like recv, when their sender has left.
+  size_t wait_any(const std::vector<Request*>& requests) override {
+    if (requests.empty())
+      throw CommError("wait_any: no request to wait for");
+    std::vector<FakeRecv*> receives;
+    for (size_t i = 0; i < requests.size(); ++i) {
+      auto* r = dynamic_cast<FakeRecv*>(requests[i]);
+      if (!r)
+        return i; // a send: already complete
+      receives.push_back(r);
+    }
+    {
+      Lock lock(m_group->net->mutex);
+      m_group->wait(
+          lock, [&] { return std::any_of(receives.begin(), receives.end(), [](FakeRecv* r) { return r->ready(); }); },
+          [&] {
+            for (FakeRecv* r : receives)
+              if (std::string why = r->never(); !why.empty())
+                return why;
+            return std::string();
+          });
+    }
+    for (size_t i = 0; i < receives.size(); ++i)
+      if (receives[i]->test())
+        return i;
+    throw CommError("wait_any: a ready receive did not complete");
+  }
+  // The fake's collectives complete when every rank has called them: this
+  // one is done when it returns.
+  std::unique_ptr<Request> ibroadcast(MutableBytes buffer, int root) override {
+    const std::string mine = m_rank == root ? std::string(reinterpret_cast<const char*>(buffer.data()), buffer.size())
+                                            : std::string(buffer.size(), '\0');
+    const std::string got =
+        collective(fmt::format("ibroadcast of {} bytes from {}", buffer.size(), root), mine)[static_cast<size_t>(root)];
+    std::memcpy(buffer.data(), got.data(), std::min(got.size(), buffer.size()));
+    return std::make_unique<FakeSend>();
   }
 
   void abort(int exit_code) override {

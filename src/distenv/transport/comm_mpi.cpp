@@ -85,15 +85,19 @@ std::vector<std::string> split_parts(const std::string& all, const std::vector<i
 
 class MpiRequest : public Request {
 public:
-  MpiRequest(bool receive) : m_receive(receive) {}
+  enum Kind { send, receive, collective };
+  MpiRequest(Kind kind) : m_kind(kind) {}
+  MpiRequest(bool receive) : m_kind(receive ? Kind::receive : Kind::send) {}
   ~MpiRequest() override {
     if (m_done || m_request == MPI_REQUEST_NULL)
       return;
-    if (m_receive) { // nobody will read it: stop waiting for it
+    if (m_kind == Kind::receive) { // nobody will read it: stop waiting for it
       MPI_Cancel(&m_request);
       MPI_Wait(&m_request, &m_status);
-    } else { // completes on its own; whoever owns the buffer keeps it alive
+    } else if (m_kind == Kind::send) { // completes on its own; whoever owns the buffer keeps it alive
       MPI_Request_free(&m_request);
+    } else { // a collective can be neither cancelled nor freed: it must end
+      MPI_Wait(&m_request, &m_status);
     }
   }
   bool test() override {
@@ -110,7 +114,7 @@ public:
     m_done = true;
   }
   void cancel() override {
-    if (m_done || !m_receive)
+    if (m_done || m_kind != Kind::receive)
       return;
     check(MPI_Cancel(&m_request), "MPI_Cancel");
     check(MPI_Wait(&m_request, &m_status), "MPI_Wait");
@@ -122,10 +126,11 @@ public:
     return count > 0 ? static_cast<size_t>(count) : 0;
   }
   int source() const override { return m_status.MPI_SOURCE; }
+  int tag() const override { return m_status.MPI_TAG; }
 
   MPI_Request m_request = MPI_REQUEST_NULL;
   MPI_Status m_status{};
-  bool m_receive;
+  Kind m_kind;
   bool m_done = false;
 };
 
@@ -255,6 +260,13 @@ std::unique_ptr<Request> MpiComm::irecv(int source, int tag, MutableBytes buffer
                   source == k_any ? MPI_ANY_SOURCE : source, tag == k_any ? MPI_ANY_TAG : tag, m_comm,
                   &r->m_request),
         "MPI_Irecv");
+  return r;
+}
+
+std::unique_ptr<Request> MpiComm::ibroadcast(MutableBytes buffer, int root) {
+  auto r = std::make_unique<MpiRequest>(MpiRequest::Kind::collective);
+  check(MPI_Ibcast(buffer.data(), to_int(buffer.size(), "MPI_Ibcast"), MPI_BYTE, root, m_comm, &r->m_request),
+        "MPI_Ibcast");
   return r;
 }
 

@@ -35,6 +35,7 @@ public:
   std::unique_ptr<Request> isend(int dest, int tag, Bytes data) override;
   Received recv(int source, int tag, MutableBytes buffer) override;
   std::unique_ptr<Request> irecv(int source, int tag, MutableBytes buffer) override;
+  std::unique_ptr<Request> ibroadcast(MutableBytes buffer, int root) override;
   [[noreturn]] void abort(int exit_code) override;
 
 private:

@@ -124,7 +124,7 @@ TEST(CliErrors, BadInputExitsTwoAndWritesNothing) {
                    "dev packages A (Manifest.toml:2:8) and B (Manifest.toml:4:8) would be "
                    "installed at the same path: both are " + (t / "X").string());
   expect_bad_input({"-p", (t / "twice").string(), "-d", d, "--chunk-size", "1"}, dest,
-                   "--chunk-size 1: expected a size between 4KiB and 1GiB", false);
+                   "--chunk-size 1: expected auto or a size between 4KiB and 1GiB", false);
   expect_bad_input({"-p", (t / "twice").string(), "-d", d, "--julia-version", "one"}, dest,
                    "--julia-version one: expected MAJOR.MINOR, e.g. 1.10", false);
   expect_bad_input({"-d", d, "--workers", "0"}, dest,

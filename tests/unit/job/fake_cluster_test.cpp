@@ -118,6 +118,27 @@ TEST_F(FakeCluster, FiveMachinesInstallOnceAndRunTheirWorkers) {
   EXPECT_NE(again.root().out.find("nothing sent"), std::string::npos) << again.root().out;
 }
 
+// Every way the stream can travel gets every byte to every machine, and the
+// report names it.
+TEST_F(FakeCluster, EveryBroadcastMethodDeliversTheEnvironmentEverywhere) {
+  for (const auto& [method, name] : std::vector<std::pair<transport::Method, std::string>>{
+           {transport::Method::chain(), "chain"},
+           {transport::Method::binary_tree(), "binary tree"},
+           {transport::Method{transport::Method::tree, 3}, "3-ary tree"},
+           {transport::Method::twotree(), "two-tree"},
+           {transport::Method::mpi_bcast(), "mpi"}}) {
+    SCOPED_TRACE(name);
+    auto machines = cluster(7, "disk-" + std::to_string(static_cast<int>(method.kind)) + "-" +
+                                   std::to_string(method.fanout) + "-");
+    options.broadcast = method;
+    const FakeJobResult r = run_fake_job(machines, options);
+    expect_agreed(r, 0);
+    for (const FakeMachine& m : machines)
+      EXPECT_TRUE(installed(m)) << m.host;
+    EXPECT_NE(r.root().out.find("to 7 machines by " + name), std::string::npos) << r.root().out;
+  }
+}
+
 // The per-file delta: after a change, only what a machine lacks travels,
 // the rest is copied from the environments it has; every installed tree is
 // the source's, byte for byte.
@@ -277,7 +298,7 @@ TEST_F(FakeCluster, ReceiverWhoseDiskFillsMidInstallIsNamedAndTheOthersComplete)
 
 TEST_F(FakeCluster, StreamDamagedOnTheWayToOneMachineIsRefusedThere) {
   auto machines = cluster(5);
-  options.fanout = 1; // a chain: 0 -> 1 -> 2 -> 3 -> 4
+  options.broadcast = transport::Method::chain(); // 0 -> 1 -> 2 -> 3 -> 4
   // One byte of the 5th chunk flips on its way to node2: the chunk lies in
   // the random data, which zstd stores as it is, so the archive stays
   // readable and only the content differs.
