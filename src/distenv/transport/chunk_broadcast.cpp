@@ -250,14 +250,20 @@ BroadcastResult broadcast_chunks_collective(Comm& comm, int root, size_t chunk_s
   constexpr uint64_t k_end = ~uint64_t(0), k_abort = ~uint64_t(0) - 1;
   constexpr size_t k_head = 8;
   const size_t window = static_cast<size_t>(depth < 1 ? 1 : depth);
+  // Each slot of the window has a communicator of its own, so that no two
+  // broadcasts in flight share one (some libraries, SimGrid's SMPI among
+  // them, mismatch concurrent nonblocking collectives on one communicator).
   struct Entry {
     explicit Entry(size_t size) : buffer(size) {}
     ChunkBuffer buffer;
+    std::unique_ptr<Comm> lane;
     std::unique_ptr<Request> request;
   };
   std::deque<Entry> entries;
-  for (size_t i = 0; i < window; ++i)
+  for (size_t i = 0; i < window; ++i) {
     entries.emplace_back(k_head + chunk_size);
+    entries.back().lane = comm.split(0);
+  }
   auto header = [](Entry& e) {
     uint64_t v;
     std::memcpy(&v, e.buffer.data(), k_head);
@@ -265,7 +271,7 @@ BroadcastResult broadcast_chunks_collective(Comm& comm, int root, size_t chunk_s
   };
   auto set_header = [](Entry& e, uint64_t v) { std::memcpy(e.buffer.data(), &v, k_head); };
   auto start = [&](Entry& e) {
-    e.request = comm.ibroadcast(MutableBytes(e.buffer.data(), e.buffer.size()), root);
+    e.request = e.lane->ibroadcast(MutableBytes(e.buffer.data(), e.buffer.size()), root);
   };
   auto leak_unfinished = [&] {
     for (Entry& e : entries)

@@ -4,11 +4,20 @@
 
 namespace distenv::transport {
 
-// Where the broadcast's chunk buffers come from: a link-time seam, so that a
-// simulation of thousands of ranks (scripts/smpi) can give every rank the
-// same shared memory instead of real payload (chunk_buffer.cpp: new/delete).
+// What the transport takes from the platform it runs on, as a link-time
+// seam: platform.cpp for real runs; scripts/smpi links its own, so that a
+// simulation of thousands of ranks shares one payload buffer among all of
+// them (SMPI_SHARED_MALLOC) and waits in simulated time.
+//
+// Where the broadcast's chunk buffers come from.
 std::byte* allocate_chunk(size_t size);
 void free_chunk(std::byte* buffer, size_t size);
+// A clock for how long a wait has lasted, and a pause (< 1 s) between polls.
+double monotonic_seconds();
+void pause_for(long nanoseconds);
+// Whether waits block in the library instead of polling (a simulation,
+// where polling only costs simulated time and makes the simulation slow).
+bool waits_block();
 
 // One chunk buffer, owned.
 class ChunkBuffer {

@@ -44,7 +44,8 @@ struct Received {
 // (MPI: a communicator; tests: threads of one process). Every collective must
 // be called by every rank of the group, in the same order. Failures of the
 // transport itself throw CommError.
-// Polls `requests` until one has completed (its index): 200 us of polling,
+// Polls `requests` until one has completed (its index): 1 ms of polling (a
+// chunk's time on a fast link: no latency added while the stream flows),
 // then sleeps between polls, 10 us doubling to 100 us, so a rank that waits
 // long does not keep a core busy.
 size_t poll_any(const std::vector<Request*>& requests);

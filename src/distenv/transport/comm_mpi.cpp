@@ -1,12 +1,12 @@
 // The Comm seam over MPI: byte collectives, point to point, abort.
 #include <distenv/transport/comm_mpi.hpp>
 
+#include <distenv/transport/chunk_buffer.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <climits>
-#include <ctime>
 #include <cstdlib>
 #include <numeric>
 
@@ -49,29 +49,33 @@ std::vector<int> offsets(const std::vector<long long>& sizes, std::vector<int>& 
 // waits long (for rank 0 to read the environment, for another machine's
 // workers to end, for the next chunk on a slow link) would otherwise spin in
 // MPI for all of it, taking the CPU from its own machine's workers, installer
-// and decompression. The first 200 us are spent polling, so a fast call costs
-// what a blocking one does; then the rank sleeps between polls, 10 us
-// doubling up to `max_pause_ns`: 1 ms for collectives (noise next to anything
-// distenv waits for), 100 us for the data path, where a poll also moves this
-// rank's sends along.
+// and decompression. The first `spin_seconds` are spent polling (200 us for
+// collectives; 1 ms on the data path, a chunk's time on a fast link, so no
+// latency is added while the stream flows), so a fast call costs what a
+// blocking one does; then the rank sleeps between polls, 10 us doubling up to
+// `max_pause_ns`: 1 ms for collectives (noise next to anything distenv waits
+// for), 100 us for the data path, where a poll also moves this rank's sends
+// along. In a simulation (waits_block) the library's own wait is used.
 constexpr long k_collective_pause_ns = 1'000'000;
 constexpr long k_data_pause_ns = 100'000;
 
 void settle(MPI_Request& request, const char* call, MPI_Status* status = MPI_STATUS_IGNORE,
-            long max_pause_ns = k_collective_pause_ns) {
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
+            long max_pause_ns = k_collective_pause_ns, double spin_seconds = 200e-6) {
+  if (waits_block()) {
+    check(MPI_Wait(&request, status), call);
+    return;
+  }
+  const double start = monotonic_seconds();
   long pause_ns = 0;
   for (;;) {
     int done = 0;
     check(MPI_Test(&request, &done, status), call);
     if (done)
       return;
-    if (clock::now() - start < std::chrono::microseconds(200))
+    if (monotonic_seconds() - start < spin_seconds)
       continue;
     pause_ns = std::min(std::max(pause_ns * 2, 10'000L), max_pause_ns);
-    const struct timespec pause {0, pause_ns};
-    ::nanosleep(&pause, nullptr);
+    pause_for(pause_ns);
   }
 }
 
@@ -110,7 +114,7 @@ public:
   }
   void wait() override {
     if (!m_done)
-      settle(m_request, "MPI_Test", &m_status, k_data_pause_ns);
+      settle(m_request, "MPI_Test", &m_status, k_data_pause_ns, 1e-3);
     m_done = true;
   }
   void cancel() override {
@@ -248,7 +252,7 @@ Received MpiComm::recv(int source, int tag, MutableBytes buffer) {
   check(MPI_Irecv(buffer.data(), to_int(buffer.size(), "MPI_Irecv"), MPI_BYTE,
                   source == k_any ? MPI_ANY_SOURCE : source, tag == k_any ? MPI_ANY_TAG : tag, m_comm, &r),
         "MPI_Irecv");
-  settle(r, "MPI_Test", &status, k_data_pause_ns);
+  settle(r, "MPI_Test", &status, k_data_pause_ns, 1e-3);
   int count = 0;
   check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
   return {status.MPI_TAG, status.MPI_SOURCE, static_cast<size_t>(count)};
@@ -261,6 +265,30 @@ std::unique_ptr<Request> MpiComm::irecv(int source, int tag, MutableBytes buffer
                   &r->m_request),
         "MPI_Irecv");
   return r;
+}
+
+size_t MpiComm::wait_any(const std::vector<Request*>& requests) {
+  if (!waits_block())
+    return poll_any(requests);
+  std::vector<MPI_Request> handles;
+  for (Request* r : requests) {
+    auto* m = dynamic_cast<MpiRequest*>(r);
+    if (!m)
+      throw CommError("wait_any: a request of another transport");
+    if (m->m_done)
+      return handles.size();
+    handles.push_back(m->m_request);
+  }
+  int index = MPI_UNDEFINED;
+  MPI_Status status;
+  check(MPI_Waitany(static_cast<int>(handles.size()), handles.data(), &index, &status), "MPI_Waitany");
+  if (index == MPI_UNDEFINED)
+    throw CommError("wait_any: no active request");
+  auto* done = static_cast<MpiRequest*>(requests[static_cast<size_t>(index)]);
+  done->m_request = handles[static_cast<size_t>(index)];
+  done->m_status = status;
+  done->m_done = true;
+  return static_cast<size_t>(index);
 }
 
 std::unique_ptr<Request> MpiComm::ibroadcast(MutableBytes buffer, int root) {

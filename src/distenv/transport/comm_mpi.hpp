@@ -36,6 +36,7 @@ public:
   Received recv(int source, int tag, MutableBytes buffer) override;
   std::unique_ptr<Request> irecv(int source, int tag, MutableBytes buffer) override;
   std::unique_ptr<Request> ibroadcast(MutableBytes buffer, int root) override;
+  size_t wait_any(const std::vector<Request*>& requests) override;
   [[noreturn]] void abort(int exit_code) override;
 
 private:
