@@ -224,6 +224,8 @@ private:
       }
       if (method.kind == transport::Method::two_tree && group.size() <= 2)
         method = transport::Method::chain(); // one receiver: both trees would be the one link
+      if (!m_o.chunk_size)
+        chunk = transport::fit_chunk(method, group.size(), chunk);
       how = fmt::format("{} {} {}", static_cast<int>(method.kind), method.fanout, chunk);
     }
     how = group.broadcast(how, 0);
@@ -275,7 +277,7 @@ private:
         method.kind == transport::Method::mpi
             ? transport::broadcast_chunks_collective(group, 0, chunk, static_cast<int>(k_depth), source, sink)
             : transport::broadcast_chunks(group, transport::schedule(method, group.rank(), group.size(), 0), chunk,
-                                          static_cast<int>(k_depth), source, sink);
+                                          transport::pipeline_depth(method, group.size()), source, sink);
     if (failure)
       std::rethrow_exception(failure);
     if (m_root) {

@@ -60,6 +60,9 @@ int main(int argc, char** argv) {
     method = *m;
   else
     MPI_Abort(MPI_COMM_WORLD, 2);
+  if (std::strtoull(argv[3], nullptr, 10) == 0)
+    chunk = transport::fit_chunk(method, ranks, chunk);
+  const int depth = transport::pipeline_depth(method, ranks);
   {
     auto world = transport::MpiComm::world();
     Stream source(size, chunk);
@@ -72,7 +75,7 @@ int main(int argc, char** argv) {
       // segmented broadcast, which is what the library's algorithm gives.
       transport::broadcast_chunks_collective(*world, 0, chunk, 1, rank == 0 ? &source : nullptr, nullptr);
     else
-      transport::broadcast_chunks(*world, transport::schedule(method, rank, ranks, 0), chunk, 3,
+      transport::broadcast_chunks(*world, transport::schedule(method, rank, ranks, 0), chunk, depth,
                                   rank == 0 ? &source : nullptr, nullptr);
     MPI_Barrier(world->handle()); // everyone has it
     const double seconds = MPI_Wtime() - start;

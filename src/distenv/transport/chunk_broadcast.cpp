@@ -49,6 +49,8 @@ struct Tree {
     for (Slot& s : slots)
       if (!s.sends.empty())
         s.buffer.leak();
+    for (auto& r : closing)
+      r.release(); // a zero-byte send: nothing to keep alive, and it must not be waited for here
   }
 
   Links links;
@@ -70,15 +72,25 @@ struct Tree {
     for (int child : links.children)
       s.sends.push_back(comm.isend(child, k_tag_data, Bytes(s.buffer.data(), size)));
   }
-  // Every pending send done, then `tag` (end / abort) to every child: the
-  // children see it after the last chunk.
+  // `tag` (end / abort) to every child, after the chunks sent before it:
+  // messages from one rank to another are matched in the order sent, so it
+  // need not wait for them (a rank that waited here could wait for a child
+  // whose buffers wait for the other tree's chunks, which may come through
+  // a rank waiting for us).
   void finish(Comm& comm, int tag) {
-    for (Slot& s : slots)
-      s.wait_sends();
     for (int child : links.children)
-      comm.send(child, tag, {});
+      closing.push_back(comm.isend(child, tag, {}));
     ended = true;
   }
+  // Every send done: the buffers may go.
+  void drain() {
+    for (Slot& s : slots)
+      s.wait_sends();
+    for (auto& r : closing)
+      r->wait();
+    closing.clear();
+  }
+  std::vector<std::unique_ptr<Request>> closing;
 };
 
 void feed(pack::ChunkSink*& sink, pack::Bytes chunk, BroadcastResult& result) {
@@ -123,6 +135,8 @@ BroadcastResult send_from_root(Comm& comm, std::deque<Tree>& trees, size_t chunk
       std::exception_ptr failure = std::current_exception();
       for (Tree& t : trees)
         t.finish(comm, k_tag_abort);
+      for (Tree& t : trees)
+        t.drain();
       std::rethrow_exception(failure);
     }
     if (chunk.empty())
@@ -138,6 +152,8 @@ BroadcastResult send_from_root(Comm& comm, std::deque<Tree>& trees, size_t chunk
   }
   for (Tree& t : trees)
     t.finish(comm, k_tag_end);
+  for (Tree& t : trees)
+    t.drain();
   close(sink, result);
   return result;
 }
@@ -212,6 +228,8 @@ BroadcastResult receive(Comm& comm, std::deque<Tree>& trees, pack::ChunkSink* si
       throw CommError("broadcast: stalled (every buffer waits for a chunk that cannot come)");
     comm.wait_any(waiting);
   }
+  for (Tree& t : trees)
+    t.drain();
   for (const Tree& t : trees)
     if (!aborted && !t.ready.empty())
       throw CommError("broadcast: a tree ended with chunks out of order");

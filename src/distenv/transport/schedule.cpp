@@ -209,4 +209,17 @@ uint64_t choose_chunk_size(int size, uint64_t bytes) {
   return clamped / lo * lo; // a multiple of 64 KiB
 }
 
+int pipeline_depth(const Method& m, int size) {
+  if (m.kind != Method::two_tree || size <= 2)
+    return 3;
+  return std::max(3, 1 + in_order_levels(1, size - 1));
+}
+
+uint64_t fit_chunk(const Method& m, int size, uint64_t chunk, uint64_t budget) {
+  constexpr uint64_t step = 64 << 10;
+  const uint64_t buffers = static_cast<uint64_t>(m.kind == Method::two_tree ? 2 : 1) * pipeline_depth(m, size);
+  const uint64_t most = std::max(step, budget / buffers / step * step);
+  return std::min(chunk, most);
+}
+
 } // namespace distenv::transport

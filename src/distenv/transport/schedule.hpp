@@ -64,4 +64,13 @@ Method choose_method(int size, uint64_t bytes, uint64_t chunk);
 // costs stay small; at most 4 MiB, so memory stays small).
 uint64_t choose_chunk_size(int size, uint64_t bytes);
 
+// Chunk buffers per tree for `m` over `size` ranks: 3 for one tree; for the
+// two-tree, one per level (a rank's two parents are at different depths, so
+// one tree's chunks wait for the other's: fewer buffers stall the stream).
+int pipeline_depth(const Method& m, int size);
+
+// `chunk` made small enough that the stream's buffers (trees x depth chunks
+// per rank) stay within `budget` bytes, in multiples of 64 KiB.
+uint64_t fit_chunk(const Method& m, int size, uint64_t chunk, uint64_t budget = 48 << 20);
+
 } // namespace distenv::transport
