@@ -510,6 +510,29 @@ def cluster_delta_every_kind_of_change_byte_for_byte():
 
 
 @test
+def cluster_every_broadcast_method():
+    """Every way the archive can travel, for real across the simulated hosts:
+    each host's installed tree is the source's, byte for byte."""
+    need_root()
+    hosts = vcluster_hosts()
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        for method, name in [("chain", "chain"), ("tree", "binary tree"), ("twotree", "two-tree"), ("mpi", "mpi"),
+                             ("auto", None)]:
+            wipe_cluster_stores()
+            r, _ = cluster_run(t, ["--broadcast", method, "--chunk-size", "64KiB"], project=project)
+            equal(r.code, 0, f"{method}\n{r}")
+            rep = report(t / "r.json")
+            if name:
+                equal(rep["algorithm"], name, f"{method}: algorithm")
+            tree, expected = reference_tree(t, project, method)
+            equal(rep["tree_hash"], tree, f"{method}: tree hash")
+            for h in hosts:
+                got = tree_listing(os.path.join(host_disk(h), "distenv", "envs", tree))
+                check(got == expected, f"{method}: {h}'s tree differs")
+
+
+@test
 def cluster_only_the_host_that_lacks_it_receives():
     need_root()
     hosts = vcluster_hosts()
