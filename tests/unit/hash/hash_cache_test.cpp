@@ -39,6 +39,17 @@ uint64_t hits_after_reload(const fs::path& cache_file, const std::vector<fs::pat
   return cache.hits();
 }
 
+// Hashes `files` through a cache loaded from `cache_file` and saves it:
+// (misses, hits).
+std::pair<uint64_t, uint64_t> hash_and_save(const fs::path& cache_file, const std::vector<fs::path>& files) {
+  hash::HashCache cache(cache_file);
+  uint64_t size = 0;
+  for (const fs::path& f : files)
+    cache.hash(f, size);
+  cache.save();
+  return {cache.misses(), cache.hits()};
+}
+
 // A file's ctime is "now" whatever we do, so an entry whose stat is taken
 // right after a change is racy (not kept). Tests let the window pass before
 // the cache looks at the files (the longer, network margin: TMPDIR could be
@@ -55,15 +66,7 @@ TEST(HashCache, UnchangedFilesAreNotReadAgain) {
   write(t / "a", "alpha");
   write(t / "b", "beta");
   wait_out_racy_window();
-  {
-    hash::HashCache cache(t / "cache");
-    uint64_t size = 0;
-    cache.hash(t / "a", size);
-    cache.hash(t / "b", size);
-    EXPECT_EQ(cache.misses(), 2u);
-    EXPECT_EQ(cache.hits(), 0u);
-    cache.save();
-  }
+  EXPECT_EQ(hash_and_save(t / "cache", {t / "a", t / "b"}), (std::pair<uint64_t, uint64_t>{2, 0}));
   EXPECT_EQ(hits_after_reload(t / "cache", {t / "a", t / "b"}), 2u);
   struct stat st {};
   ::stat((t / "cache").c_str(), &st);
@@ -149,13 +152,7 @@ TEST(HashCache, AnUnchangedRunLeavesTheFileAloneAndADroppedFileIsForgotten) {
   write(t / "a", "alpha");
   write(t / "b", "beta");
   wait_out_racy_window();
-  {
-    hash::HashCache cache(t / "cache");
-    uint64_t size = 0;
-    cache.hash(t / "a", size);
-    cache.hash(t / "b", size);
-    cache.save();
-  }
+  hash_and_save(t / "cache", {t / "a", t / "b"});
   struct stat before {};
   ASSERT_EQ(::stat((t / "cache").c_str(), &before), 0);
   {
