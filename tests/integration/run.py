@@ -242,10 +242,7 @@ def localhost_concurrent_overlapping_installs_and_gc():
     with Scratch() as t:
         base = copy_example(t / "a")
         data = os.path.join(base, "data")
-        os.makedirs(data)
-        for i in range(30):
-            with open(os.path.join(data, f"f{i}.bin"), "wb") as f:
-                f.write(os.urandom(32 << 10))
+        add_random_files(data, 30, 32 << 10)
         store = t / "store"
         r = subprocess.run([BOOTSTRAP, "-p", base, "-d", store, "-w", "1", "--", "true"], env=root_env(),
                            capture_output=True, text=True, timeout=120)
@@ -327,6 +324,23 @@ def cluster_run(t, args, export=(), extra_env=None, project=None):
     r = mpirun(["-p", project, "-d", "/scratch/distenv", "--report", t / "r.json"] + list(args),
                cluster=True, export=export, extra_env=extra_env)
     return r, project
+
+
+def add_random_files(directory, count, size, name="f{i}.bin"):
+    os.makedirs(directory)
+    for i in range(count):
+        with open(os.path.join(directory, name.format(i=i)), "wb") as f:
+            f.write(os.urandom(size))
+
+
+def expect_source_tree_on_hosts(t, project, rep, hosts, what):
+    """Each host's installed tree is, byte for byte, what a full install of the source gives."""
+    tree, expected = reference_tree(t, project, what.replace(" ", "-"))
+    equal(rep["tree_hash"], tree, f"{what}: tree hash")
+    for h in hosts:
+        got = tree_listing(os.path.join(host_disk(h), "distenv", "envs", tree))
+        check(got == expected, f"{what}: {h}'s tree differs: " +
+              str(sorted(set(got.items()) ^ set(expected.items()))[:3]))
 
 
 def wipe_cluster_stores():
@@ -450,22 +464,14 @@ def cluster_delta_every_kind_of_change_byte_for_byte():
     with Scratch() as t:
         project = copy_example(t / "src")
         data = os.path.join(project, "data")
-        os.makedirs(data)
-        for i in range(40):
-            with open(os.path.join(data, f"f{i:02d}.bin"), "wb") as f:
-                f.write(os.urandom(64 << 10))
+        add_random_files(data, 40, 64 << 10, "f{i:02d}.bin")
         os.symlink("data/f00.bin", os.path.join(project, "current"))
 
         def run_and_compare(what):
             r, _ = cluster_run(t, [], project=project)
             equal(r.code, 0, f"{what}\n{r}")
             rep = report(t / "r.json")
-            tree, expected = reference_tree(t, project, what.replace(" ", "-"))
-            equal(rep["tree_hash"], tree, f"{what}: tree hash")
-            for h in hosts:
-                got = tree_listing(os.path.join(host_disk(h), "distenv", "envs", tree))
-                check(got == expected, f"{what}: {h}'s tree differs: " +
-                      str(sorted(set(got.items()) ^ set(expected.items()))[:3]))
+            expect_source_tree_on_hosts(t, project, rep, hosts, what)
             return rep
 
         cold = run_and_compare("cold")["archive_bytes"]
@@ -525,11 +531,7 @@ def cluster_every_broadcast_method():
             rep = report(t / "r.json")
             if name:
                 equal(rep["algorithm"], name, f"{method}: algorithm")
-            tree, expected = reference_tree(t, project, method)
-            equal(rep["tree_hash"], tree, f"{method}: tree hash")
-            for h in hosts:
-                got = tree_listing(os.path.join(host_disk(h), "distenv", "envs", tree))
-                check(got == expected, f"{method}: {h}'s tree differs")
+            expect_source_tree_on_hosts(t, project, rep, hosts, method)
 
 
 @test
