@@ -15,6 +15,9 @@ namespace distenv {
 Prepared prepare(const cli::Options& o) {
   env::ReadOptions read;
   read.project_dir = o.project;
+  read.test_deps = o.test_deps;
+  read.gitignore = o.gitignore;
+  read.allow_secrets = o.allow_secrets;
   if (o.julia_version) {
     read.julia_version = env::parse_julia_version(*o.julia_version);
     if (!read.julia_version)

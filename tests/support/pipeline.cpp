@@ -6,8 +6,15 @@
 namespace distenv::test {
 
 Planned plan(const fs::path& project, std::optional<std::pair<int, int>> julia_version) {
+  env::ReadOptions options;
+  options.project_dir = project;
+  options.julia_version = julia_version;
+  return plan(options);
+}
+
+Planned plan(const env::ReadOptions& options) {
   Planned p;
-  p.env = env::read_environment({project, julia_version});
+  p.env = env::read_environment(options);
   p.layout = layout::make_layout(p.env);
   p.tree = layout::build_tree(p.env, p.layout, 2);
   return p;

@@ -13,6 +13,7 @@ struct Planned {
   layout::Tree tree;
 };
 Planned plan(const fs::path& project, std::optional<std::pair<int, int>> julia_version = {});
+Planned plan(const env::ReadOptions& options);
 
 // plan() + pack into memory in `chunk_size` chunks + install into `dest`.
 install::Store::Result install_locally(const Planned& p, const fs::path& dest,

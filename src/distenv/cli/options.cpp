@@ -71,6 +71,15 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
                "the store is shared by the group that owns --dest: trust what its members installed");
   app.add_option("--julia-version", julia_version,
                  "pick the manifest Julia X.Y would pick (default: the newest versioned one)");
+  app.add_flag("--test-deps", o.test_deps,
+               "Julia: also ship the [sources] paths of test-only [extras] (for Pkg.test on the machines)");
+  bool no_gitignore = false;
+  app.add_flag("--no-gitignore", no_gitignore,
+               "ship what .gitignore leaves out too (by default, roots inside a git work tree ship what git "
+               "would commit, plus the project and manifest files)");
+  app.add_flag("--allow-secrets", o.allow_secrets,
+               "ship private keys and credential files (.ssh/, .gnupg/, id_rsa, .netrc, ...) found in the roots "
+               "instead of refusing");
   app.add_flag("--plan", o.plan, "print what would ship and where, then exit; sends nothing");
   app.add_flag("--status", o.status,
                "print one row per machine: threads, load, free memory, free space at --dest, "
@@ -123,6 +132,7 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   o.install_from = install_from;
   if (!julia_version.empty())
     o.julia_version = julia_version;
+  o.gitignore = !no_gitignore;
   if (!tree_hash.empty())
     o.tree_hash = tree_hash;
   if (chunk != "auto") {

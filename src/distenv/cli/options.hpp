@@ -18,6 +18,9 @@ struct Options {
   fs::path dest;                     // node-local store (absolute); default $DISTENV_DEST or /tmp/distenv-<user>
   bool shared_store = false;         // the store's group is trusted too (install::Store::Sharing::group)
   std::optional<std::string> julia_version;
+  bool test_deps = false;            // Julia: ship the [sources] of test-only [extras] too
+  bool gitignore = true;             // leave out what git ignores in roots inside a work tree
+  bool allow_secrets = false;        // ship private keys and credential files found in the roots
   bool plan = false;                 // print what would ship, touch nothing
   int gc_keep = -1;                  // --gc N: keep the N most recently used environments
   bool status = false;               // one row per machine: threads, load, memory, space, runtime

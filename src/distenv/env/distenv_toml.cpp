@@ -64,6 +64,10 @@ void read_distenv_toml(Environment& env, const fs::path& file) {
     } else if (key == "exclude") {
       for (const std::string& pattern : expect_strings(doc, value, key))
         env.exclude.add(pattern);
+    } else if (key == "gitignore") {
+      if (!value.as_boolean())
+        throw InputError(fmt::format("{}: gitignore must be true or false", doc.where(value)));
+      env.gitignore = env.gitignore && value.as_boolean()->get();
     } else if (key == "runtime") {
       act.runtime = expect_string(doc, value, key);
     } else if (key == "runtime_hint") {
@@ -85,8 +89,8 @@ void read_distenv_toml(Environment& env, const fs::path& file) {
       for (const auto& [name, v] : *table)
         set_env(act, std::string(name.str()), expect_string(doc, v, "env." + std::string(name.str())));
     } else {
-      throw InputError(fmt::format("{}: unknown key '{}' (known: roots, exclude, env, runtime, "
-                                   "runtime_hint, command, each_machine)",
+      throw InputError(fmt::format("{}: unknown key '{}' (known: roots, exclude, gitignore, env, "
+                                   "runtime, runtime_hint, command, each_machine)",
                                    doc.where(value), key));
     }
   }

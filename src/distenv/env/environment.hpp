@@ -51,15 +51,26 @@ struct Environment {
   std::string manifest_format; // "1.0", "2.0", ... ("" when no manifest)
   std::vector<fs::path> roots; // canonical; roots[0] == project_dir; unique
   std::vector<std::string> root_from; // for each root: where it was declared ("distenv.toml:2:9")
+  // Single files that ship whatever ignore rules say, without the rest of
+  // their directory: a workspace root's project and manifest files, a
+  // manifest named by `manifest =` outside the roots, the project file and
+  // the chosen manifest even when .gitignore lists them. Canonical, unique.
+  std::vector<fs::path> files;
   std::vector<DevPackage> dev_packages;
   std::vector<PathRef> path_refs;
   IgnoreRules exclude; // from distenv.toml; applies in every root
+  bool gitignore = true;      // roots inside a git work tree leave out what git ignores
+  bool allow_secrets = false; // ship private keys and credential files found in the roots
   Activation activation;
+  std::vector<std::string> warnings; // one line each, for --plan and the job's stderr
 };
 
 struct ReadOptions {
   fs::path project_dir;
   std::optional<std::pair<int, int>> julia_version; // (major, minor)
+  bool test_deps = false; // Julia: follow [sources] of test-only [extras] too
+  bool gitignore = true;
+  bool allow_secrets = false;
 };
 
 // Reads the environment at `options.project_dir`. Bad input throws InputError
@@ -72,6 +83,12 @@ Environment read_environment(const ReadOptions& options);
 // system, a home directory (ssh keys, shell history, ...) or a directory
 // holding home directories.
 void add_root(Environment& env, const fs::path& dir, const std::string& where, const std::string& declared);
+
+// The checks of add_root alone.
+void check_root(const fs::path& dir, const std::string& where, const std::string& declared);
+
+// Adds one file (canonical) to env.files unless it is there.
+void add_file(Environment& env, const fs::path& file);
 
 // "1.10" -> (1, 10); nullopt when malformed.
 std::optional<std::pair<int, int>> parse_julia_version(const std::string& text);

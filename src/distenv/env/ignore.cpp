@@ -1,7 +1,12 @@
 // .distenvignore / distenv.toml `exclude` patterns with gitignore semantics.
 #include <distenv/env/ignore.hpp>
 
+#include <distenv/util/command.hpp>
 #include <distenv/util/glob.hpp>
+
+#include <fmt/format.h>
+
+#include <sys/stat.h>
 
 namespace distenv::env {
 
@@ -62,6 +67,60 @@ bool IgnoreRules::ignored(std::string_view path, bool is_dir) const {
       result = !rule.negate;
   }
   return result;
+}
+
+namespace {
+
+bool inside_work_tree(const fs::path& root) {
+  for (fs::path p = root; !p.empty(); p = p.parent_path()) {
+    struct stat st {};
+    if (::lstat((p / ".git").c_str(), &st) == 0)
+      return true;
+    if (p == p.parent_path())
+      break;
+  }
+  return false;
+}
+
+} // namespace
+
+std::optional<std::unordered_set<std::string>> git_ignored(const fs::path& root, std::string& warning) {
+  if (!inside_work_tree(root))
+    return std::nullopt;
+  auto fail = [&](const CommandResult& r) {
+    std::string why = r.started ? r.err.substr(0, r.err.find('\n')) : "git is not installed";
+    if (why.rfind("fatal: ", 0) == 0)
+      why.erase(0, 7);
+    warning = fmt::format("{}: is in a git work tree, but .gitignore could not be applied ({}); everything in "
+                          "it ships (--no-gitignore says that is what you want)",
+                          root.string(), why.empty() ? fmt::format("git exited with {}", r.status) : why);
+    return std::nullopt;
+  };
+  // A root its repository ignores (a dev package under an ignored dev/)
+  // was named on purpose: it ships whole. (git check-ignore: 0 ignored,
+  // 1 not ignored.)
+  const CommandResult check = run_command({"git", "check-ignore", "-q", "."}, root);
+  if (check.started && check.status == 0)
+    return std::nullopt;
+  if (!check.started || check.status != 1)
+    return fail(check);
+  const CommandResult r = run_command(
+      {"git", "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"}, root);
+  if (!r.started || r.status != 0)
+    return fail(r);
+  std::unordered_set<std::string> paths;
+  for (size_t pos = 0; pos < r.out.size();) {
+    size_t end = r.out.find('\0', pos);
+    if (end == std::string::npos)
+      end = r.out.size();
+    std::string path = r.out.substr(pos, end - pos);
+    pos = end + 1;
+    if (path == "./" || path.rfind("../", 0) == 0)
+      return std::nullopt;
+    if (!path.empty())
+      paths.insert(std::move(path));
+  }
+  return paths;
 }
 
 } // namespace distenv::env

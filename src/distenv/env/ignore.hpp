@@ -1,7 +1,11 @@
 #pragma once
 
+#include <distenv/util/files.hpp>
+
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace distenv::env {
@@ -30,5 +34,14 @@ private:
   };
   std::vector<Rule> m_rules;
 };
+
+// What git leaves out below `root`, as git itself decides (.gitignore at
+// every level, .git/info/exclude, core.excludesFile; tracked files are never
+// ignored): root-relative paths of untracked files and directories its rules
+// match, a directory with a trailing '/'. nullopt when `root` is not inside
+// a git work tree, or is itself ignored by its repository (a directory the
+// user named on purpose). When git is needed but cannot answer (not
+// installed, refuses the repository), nullopt and `warning` says why.
+std::optional<std::unordered_set<std::string>> git_ignored(const fs::path& root, std::string& warning);
 
 } // namespace distenv::env

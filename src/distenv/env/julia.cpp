@@ -1,5 +1,7 @@
-// Reading a Julia project: which manifest Julia would pick, its dev packages
-// (format 1.0 and 2.x), [sources] paths, and [sources] chains between packages.
+// Reading a Julia project the way Julia's own loading code does
+// (base/loading.jl: base_project, workspace_manifest,
+// project_file_manifest_path): which manifest Julia would use, the dev
+// packages it names, [sources] paths, and which files a workspace needs.
 #include <distenv/env/julia.hpp>
 
 #include <distenv/env/toml_doc.hpp>
@@ -9,8 +11,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <deque>
 #include <map>
+#include <memory>
 #include <regex>
 #include <set>
 
@@ -23,6 +28,11 @@ bool is_file(const fs::path& p) {
   return fs::is_regular_file(p, ec);
 }
 
+bool is_dir(const fs::path& p) {
+  boost::system::error_code ec;
+  return fs::is_directory(p, ec);
+}
+
 // Manifest-v1.10.toml / JuliaManifest-v1.10.toml -> (1, 10)
 std::optional<std::pair<int, int>> manifest_version(const std::string& name) {
   static const std::regex k_versioned(R"((?:Julia)?Manifest-v(\d+)\.(\d+)\.toml)");
@@ -32,8 +42,8 @@ std::optional<std::pair<int, int>> manifest_version(const std::string& name) {
   return std::make_pair(std::stoi(m[1]), std::stoi(m[2]));
 }
 
-// Julia's own order (base/loading.jl): versioned names for the running
-// version first, then the plain ones; JuliaManifest before Manifest.
+// Julia's own order (base/loading.jl manifest_names): versioned names for the
+// running version first, then the plain ones; JuliaManifest before Manifest.
 std::vector<std::string> manifest_candidates(std::optional<std::pair<int, int>> version) {
   std::vector<std::string> names;
   if (version) {
@@ -60,18 +70,124 @@ fs::path resolve_declared(const std::string& declared, const fs::path& base) {
   if (p.find('\\') != std::string::npos && p.find('/') == std::string::npos)
     std::replace(p.begin(), p.end(), '\\', '/');
   fs::path path(p);
-  return path.is_absolute() ? path : base / path;
+  return (path.is_absolute() ? path : base / path).lexically_normal();
 }
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+const std::string* string_at(const toml::table& table, std::string_view key) {
+  const toml::node* n = table.get(key);
+  return n && n->as_string() ? &n->as_string()->get() : nullptr;
+}
+
+// Which [sources] of a project are followed: those of [deps] and [weakdeps]
+// (what loading and resolving need); test-only [extras] when asked for.
+enum class SourceUse { follow, test_only };
 
 class JuliaReader {
 public:
-  JuliaReader(Environment& env) : m_env(env) {}
+  JuliaReader(Environment& env, const ReadOptions& options) : m_env(env), m_options(options) {}
 
   std::string display(const fs::path& p) const { return display_path(p, m_env.project_dir); }
 
-  // A `path` value found in a TOML document: resolve it, check it, record it.
-  void add_path(const TomlDoc& doc, const toml::node& value, const std::string& name,
-                const std::string& uuid, const fs::path& base) {
+  const TomlDoc& project_doc(const fs::path& file) {
+    auto it = m_docs.find(file);
+    if (it == m_docs.end())
+      it = m_docs.emplace(file, std::make_unique<TomlDoc>(parse_toml_file(file, display(file)))).first;
+    return *it->second;
+  }
+
+  // Base.base_project: the project file of the nearest directory above the
+  // project whose `[workspace] projects` names the project's directory (the
+  // same directory, not the same text), or an empty path. The walk stops at
+  // the file system's root, or where it leaves the home directory when it
+  // started inside it.
+  fs::path base_project(const fs::path& project_file) {
+    const fs::path project_dir = project_file.parent_path();
+    std::string home = std::getenv("HOME") ? std::getenv("HOME") : "";
+    while (home.size() > 1 && home.back() == '/')
+      home.pop_back();
+    const bool started_in_home = !home.empty() && project_dir.string().rfind(home, 0) == 0;
+    for (fs::path current = project_dir;;) {
+      const fs::path parent = current.parent_path();
+      if (parent.empty() || parent == current)
+        return {};
+      if (started_in_home && parent.string().rfind(home, 0) != 0)
+        return {};
+      if (const fs::path file = find_julia_project(parent); !file.empty()) {
+        const TomlDoc& doc = project_doc(file);
+        if (const auto* ws = doc.table.get("workspace"); ws && ws->as_table())
+          if (const auto* projects = ws->as_table()->get("projects"); projects && projects->as_array())
+            for (const toml::node& entry : *projects->as_array()) {
+              if (!entry.as_string())
+                continue;
+              const fs::path member = parent / entry.as_string()->get();
+              boost::system::error_code ec;
+              if (is_dir(member) && fs::equivalent(member, project_dir, ec))
+                return file;
+            }
+      }
+      current = parent;
+    }
+  }
+
+  // Base.project_file_manifest_path: the workspace's manifest first (the
+  // topmost level that has one), then `manifest =` when that file exists,
+  // then the manifest names in the project's directory. `workspace` gets
+  // the project files of every workspace level above the project.
+  fs::path manifest_for(const fs::path& project_file, std::vector<fs::path>& workspace) {
+    if (const fs::path base = base_project(project_file); !base.empty()) {
+      workspace.push_back(base);
+      if (fs::path m = manifest_for(base, workspace); !m.empty())
+        return m;
+    }
+    const TomlDoc& doc = project_doc(project_file);
+    const fs::path dir = project_file.parent_path();
+    if (const toml::node* key = doc.table.get("manifest")) {
+      if (!key->as_string())
+        throw InputError(fmt::format("{}: manifest must be a string", doc.where(*key)));
+      const std::string& declared = key->as_string()->get();
+      const fs::path m = resolve_declared(declared, dir);
+      if (is_file(m)) {
+        m_manifest_key = {&doc, key};
+        return fs::canonical(m);
+      }
+      m_missing_key = {&doc, key};
+    }
+    auto version = m_options.julia_version ? m_options.julia_version : newest_manifest_version(dir);
+    for (const std::string& name : manifest_candidates(version))
+      if (is_file(dir / name))
+        return dir / name;
+    return {};
+  }
+
+  // A dev package must be the package its entry names.
+  void check_package(const std::string& where, const std::string& name, const std::string& uuid,
+                     const fs::path& dir) {
+    const fs::path file = find_julia_project(dir);
+    if (file.empty())
+      throw InputError(fmt::format("{}: dev package {}: {} is not a Julia package (no Project.toml or "
+                                   "JuliaProject.toml in it)",
+                                   where, name, dir.string()));
+    const TomlDoc& doc = project_doc(file);
+    const std::string* found = string_at(doc.table, "name");
+    if (!found || *found != name)
+      throw InputError(fmt::format("{}: dev package {}: {} is {}, not {}", where, name, file.string(),
+                                   found ? fmt::format("the package \"{}\"", *found) : "not a package (it has no name)",
+                                   name));
+    if (const std::string* found_uuid = string_at(doc.table, "uuid"); found_uuid && !uuid.empty() &&
+                                                                     lower(*found_uuid) != lower(uuid))
+      throw InputError(fmt::format("{}: dev package {}: uuid {}, but {} says {}", where, name, uuid,
+                                   file.string(), *found_uuid));
+  }
+
+  // A `path` value found in a TOML document: resolve it, check it, record
+  // it. False when it does not exist and `missing_ok`.
+  bool add_path(const TomlDoc& doc, const toml::node& value, const std::string& name, const std::string& uuid,
+                const fs::path& base, bool missing_ok = false) {
     const std::string where = doc.where(value);
     const auto* str = value.as_string();
     if (!str)
@@ -80,20 +196,24 @@ public:
     const fs::path resolved = resolve_declared(declared, base);
     boost::system::error_code ec;
     auto st = fs::status(resolved, ec);
-    if (!fs::exists(st))
-      throw InputError(fmt::format("{}: dev package {}: path \"{}\" does not exist ({})", where,
-                                   name, declared, resolved.lexically_normal().string()));
+    if (!fs::exists(st)) {
+      if (missing_ok)
+        return false;
+      throw InputError(fmt::format("{}: dev package {}: path \"{}\" does not exist ({})", where, name, declared,
+                                   resolved.string()));
+    }
     if (!fs::is_directory(st))
-      throw InputError(fmt::format("{}: dev package {}: path \"{}\" is not a directory ({})",
-                                   where, name, declared, resolved.lexically_normal().string()));
+      throw InputError(fmt::format("{}: dev package {}: path \"{}\" is not a directory ({})", where, name,
+                                   declared, resolved.string()));
     fs::path dir = fs::canonical(resolved, ec);
     if (ec)
-      throw InputError(fmt::format("{}: dev package {}: {}: {}", where, name, resolved.string(),
-                                   ec.message()));
+      throw InputError(fmt::format("{}: dev package {}: {}: {}", where, name, resolved.string(), ec.message()));
     if (fs::is_empty(dir, ec))
       throw InputError(fmt::format("{}: dev package {}: {} is empty (a git submodule that was "
                                    "not checked out?)",
                                    where, name, dir.string()));
+    check_root(dir, where, declared); // not the whole disk, not a home directory
+    check_package(where, name, uuid, dir);
 
     PathRef ref;
     ref.file = doc.path;
@@ -111,12 +231,13 @@ public:
         throw InputError(fmt::format(
             "dev packages {} ({}) and {} ({}) would be installed at the same path: both are {}",
             other.name, other.where, name, where, dir.string()));
-      return;
+      return true;
     }
     m_by_dir.emplace(dir, m_env.dev_packages.size());
     m_env.dev_packages.push_back(DevPackage{name, uuid, dir, declared, where});
     if (dir != m_env.project_dir)
       m_pending.push_back(dir);
+    return true;
   }
 
   void read_manifest(const TomlDoc& doc) {
@@ -130,19 +251,24 @@ public:
           const auto* entry = v.as_table();
           if (!entry)
             continue;
-          if (const toml::node* path = entry->get("path"))
-            add_path(doc, *path, std::string(key.str()),
-                     entry->get("uuid") && entry->get("uuid")->as_string()
-                         ? entry->get("uuid")->as_string()->get()
-                         : std::string(),
-                     base);
+          if (const toml::node* path = entry->get("path")) {
+            const std::string* uuid = string_at(*entry, "uuid");
+            add_path(doc, *path, std::string(key.str()), uuid ? *uuid : std::string(), base);
+          }
         }
       }
     };
-    if (const toml::node* format = doc.table.get("manifest_format")) {
+    const toml::node* format = doc.table.get("manifest_format");
+    // A format-1 manifest may have a package called manifest_format (an array).
+    if (format && !format->as_array()) {
       if (!format->as_string())
         throw InputError(fmt::format("{}: manifest_format must be a string", doc.where(*format)));
       m_env.manifest_format = format->as_string()->get();
+      const auto major = m_env.manifest_format.substr(0, m_env.manifest_format.find('.'));
+      if (major != "1" && major != "2")
+        m_env.warnings.push_back(fmt::format("{}: unknown manifest_format \"{}\" (Pkg knows 1.x and 2.x; it "
+                                             "warns of unexpected behaviour): its paths were read as format 2",
+                                             doc.where(*format), m_env.manifest_format));
       if (const toml::node* deps = doc.table.get("deps")) {
         if (!deps->as_table())
           throw InputError(fmt::format("{}: deps must be a table", doc.where(*deps)));
@@ -154,24 +280,49 @@ public:
     }
   }
 
-  // [sources] Name = {path = "..."}: relative to the project file's directory.
-  void read_sources(const TomlDoc& doc) {
+  // [sources] Name = {path = "..."}: relative to the project file's
+  // directory. Those of test-only [extras] are followed only when asked
+  // for; with a manifest, Julia never reads [sources], so one that is
+  // missing is a warning, not an error.
+  void read_sources(const TomlDoc& doc, bool have_manifest) {
     const toml::node* sources = doc.table.get("sources");
     if (!sources)
       return;
     if (!sources->as_table())
       throw InputError(fmt::format("{}: [sources] must be a table", doc.where(*sources)));
+    auto uuid_in = [&](const char* section, const std::string& name) -> const std::string* {
+      const toml::node* t = doc.table.get(section);
+      return t && t->as_table() ? string_at(*t->as_table(), name) : nullptr;
+    };
     for (const auto& [key, value] : *sources->as_table()) {
+      const std::string name(key.str());
       const auto* entry = value.as_table();
       if (!entry)
-        throw InputError(
-            fmt::format("{}: sources.{} must be a table", doc.where(value), key.str()));
-      if (const toml::node* path = entry->get("path"))
-        add_path(doc, *path, std::string(key.str()), "", doc.path.parent_path());
+        throw InputError(fmt::format("{}: sources.{} must be a table", doc.where(value), name));
+      const toml::node* path = entry->get("path");
+      if (path && (entry->get("url") || entry->get("rev")))
+        throw InputError(fmt::format("{}: sources.{}: `path` and `{}` cannot both be given (Pkg rejects it)",
+                                     doc.where(value), name, entry->get("url") ? "url" : "rev"));
+      if (!path)
+        continue;
+      const std::string* uuid = uuid_in("deps", name);
+      if (!uuid)
+        uuid = uuid_in("weakdeps", name);
+      if (!uuid && uuid_in("extras", name)) {
+        if (!m_options.test_deps)
+          continue; // test-only: --test-deps ships it
+        uuid = uuid_in("extras", name);
+      }
+      if (!add_path(doc, *path, name, uuid ? *uuid : std::string(), doc.path.parent_path(), have_manifest))
+        m_env.warnings.push_back(fmt::format(
+            "{}: sources.{}: path \"{}\" does not exist; Julia loads {} from the manifest, but Pkg cannot "
+            "resolve this project again",
+            doc.where(*path), name, path->as_string()->get(), name));
     }
   }
 
-  // Dev packages can declare their own [sources] (monorepo chains).
+  // Without a manifest, Pkg resolves from [sources], dev packages' own
+  // [sources] included (monorepo chains).
   void follow_chains() {
     std::set<fs::path> seen;
     while (!m_pending.empty()) {
@@ -180,82 +331,92 @@ public:
       if (!seen.insert(dir).second)
         continue;
       fs::path project = find_julia_project(dir);
-      if (project.empty())
-        continue;
-      read_sources(parse_toml_file(project, display(project)));
+      if (!project.empty())
+        read_sources(project_doc(project), false);
     }
   }
 
-  // The topmost directory above `dir` whose project lists it (or a workspace
-  // that lists it) in `[workspace] projects`, or an empty path.
-  fs::path workspace_root(const fs::path& dir) {
-    fs::path member = dir, root;
-    for (fs::path p = dir.parent_path(); !p.empty() && p != p.parent_path(); p = p.parent_path()) {
-      const fs::path project = find_julia_project(p);
-      if (project.empty())
-        continue;
-      const TomlDoc doc = parse_toml_file(project, display(project));
-      const toml::array* projects = nullptr;
-      if (const auto* ws = doc.table.get("workspace"); ws && ws->as_table())
-        if (const auto* list = ws->as_table()->get("projects"))
-          projects = list->as_array();
-      bool listed = false;
-      if (projects)
-        for (const toml::node& entry : *projects)
-          if (entry.as_string() && (p / entry.as_string()->get()).lexically_normal() == member.lexically_normal())
-            listed = true;
-      if (!listed)
-        break;
-      root = member = p;
-    }
-    return root;
+  // Every project file of a workspace (Pkg's collect_workspace): the root's
+  // members, and theirs.
+  void collect_workspace(const fs::path& project_file, std::set<fs::path>& out) {
+    if (!out.insert(project_file).second)
+      return;
+    const TomlDoc& doc = project_doc(project_file);
+    if (const auto* ws = doc.table.get("workspace"); ws && ws->as_table())
+      if (const auto* projects = ws->as_table()->get("projects"); projects && projects->as_array())
+        for (const toml::node& entry : *projects->as_array())
+          if (entry.as_string()) {
+            const fs::path dir = resolve_declared(entry.as_string()->get(), project_file.parent_path());
+            if (const fs::path member = find_julia_project(dir); !member.empty())
+              collect_workspace(fs::canonical(member), out);
+          }
   }
 
-  fs::path pick_manifest(const TomlDoc& project, const ReadOptions& options,
-                         bool& has_deps, bool& has_source_paths) {
-    const fs::path dir = project.path.parent_path();
+  void read(const fs::path& project_file) {
+    std::vector<fs::path> workspace;
+    m_env.manifest_file = manifest_for(project_file, workspace);
+    const bool have_manifest = !m_env.manifest_file.empty();
+    if (m_manifest_key.doc) {
+      // `manifest = "/abs/..."` or "../M.toml": rewritten to the installed manifest.
+      const toml::node& key = *m_manifest_key.node;
+      m_env.path_refs.push_back({m_manifest_key.doc->path, m_manifest_key.doc->where(key),
+                                 key.source().begin.line, key.source().begin.column, m_env.manifest_file,
+                                 key.as_string()->get()});
+    } else if (m_missing_key.doc) {
+      const toml::node& key = *m_missing_key.node;
+      m_env.warnings.push_back(fmt::format("{}: manifest \"{}\" does not exist: Julia uses {}", m_missing_key.doc->where(key),
+                                           key.as_string()->get(),
+                                           have_manifest ? display(m_env.manifest_file) : "no manifest"));
+    }
+    if (!workspace.empty()) {
+      // The workspace's levels above the project, every member's project
+      // file and the root's preferences ship as single files, so Julia and
+      // Pkg find the same workspace on every machine; the rest of the
+      // workspace ships only where the manifest uses it.
+      std::set<fs::path> files;
+      collect_workspace(workspace.back(), files);
+      files.insert(workspace.begin(), workspace.end());
+      for (const char* prefs : {"JuliaLocalPreferences.toml", "LocalPreferences.toml"})
+        if (const fs::path p = workspace.back().parent_path() / prefs; is_file(p))
+          files.insert(fs::canonical(p));
+      for (const fs::path& f : files)
+        add_file(m_env, fs::canonical(f));
+    }
+    if (have_manifest)
+      read_manifest(project_doc(m_env.manifest_file));
+    const TomlDoc& project = project_doc(project_file);
+    read_sources(project, have_manifest);
+    if (!have_manifest)
+      follow_chains();
+
     const auto* deps = project.table.get("deps");
-    has_deps = deps && deps->as_table() && !deps->as_table()->empty();
-    has_source_paths = project.table.get("sources") != nullptr;
-    if (const toml::node* explicit_manifest = project.table.get("manifest")) {
-      if (!explicit_manifest->as_string())
-        throw InputError(
-            fmt::format("{}: manifest must be a string", project.where(*explicit_manifest)));
-      fs::path m = resolve_declared(explicit_manifest->as_string()->get(), dir);
-      if (!is_file(m))
-        throw InputError(fmt::format("{}: manifest \"{}\" does not exist ({})",
-                                     project.where(*explicit_manifest),
-                                     explicit_manifest->as_string()->get(),
-                                     m.lexically_normal().string()));
-      return fs::canonical(m); // its path values are rewritten by path: one name for it
-    }
-    auto version = options.julia_version ? options.julia_version : newest_manifest_version(dir);
-    std::vector<std::string> names = manifest_candidates(version);
-    for (const std::string& name : names)
-      if (is_file(dir / name))
-        return dir / name;
-    // Julia 1.12 workspaces: a member without a manifest of its own uses the
-    // one of the topmost workspace root that lists it.
-    if (const fs::path root = workspace_root(dir); !root.empty()) {
-      auto root_version = options.julia_version ? options.julia_version : newest_manifest_version(root);
-      for (const std::string& name : manifest_candidates(root_version))
-        if (is_file(root / name))
-          return root / name;
-    }
-    if (has_deps && !has_source_paths) {
+    const bool has_deps = deps && deps->as_table() && !deps->as_table()->empty();
+    if (!have_manifest && has_deps && !project.table.get("sources")) {
       std::string looked;
-      for (const std::string& name : names)
+      const fs::path dir = project_file.parent_path();
+      for (const std::string& name : manifest_candidates(m_options.julia_version ? m_options.julia_version
+                                                                                 : newest_manifest_version(dir)))
         looked += (looked.empty() ? "" : ", ") + name;
-      throw InputError(fmt::format("{} lists [deps] but there is no manifest in {} (looked for {})",
-                                   project.display, dir.string(), looked));
+      throw InputError(fmt::format("{} lists [deps] but there is no manifest in {}{} (looked for {})",
+                                   project.display, dir.string(),
+                                   workspace.empty() ? ""
+                                                     : fmt::format(" nor in its workspace ({})",
+                                                                   workspace.back().parent_path().string()),
+                                   looked));
     }
-    return {};
   }
 
 private:
+  struct KeyRef {
+    const TomlDoc* doc = nullptr;
+    const toml::node* node = nullptr;
+  };
   Environment& m_env;
+  const ReadOptions& m_options;
+  std::map<fs::path, std::unique_ptr<TomlDoc>> m_docs;
   std::map<fs::path, size_t> m_by_dir;
   std::deque<fs::path> m_pending;
+  KeyRef m_manifest_key, m_missing_key;
 };
 
 } // namespace
@@ -286,17 +447,10 @@ std::vector<fs::path> list_manifests(const fs::path& dir) {
 }
 
 void read_julia(Environment& env, const ReadOptions& options) {
-  JuliaReader reader(env);
+  JuliaReader reader(env, options);
   env.kind = Kind::julia;
   env.project_file = find_julia_project(env.project_dir);
-  TomlDoc project = parse_toml_file(env.project_file, reader.display(env.project_file));
-
-  bool has_deps = false, has_source_paths = false;
-  env.manifest_file = reader.pick_manifest(project, options, has_deps, has_source_paths);
-  if (!env.manifest_file.empty())
-    reader.read_manifest(parse_toml_file(env.manifest_file, reader.display(env.manifest_file)));
-  reader.read_sources(project);
-  reader.follow_chains();
+  reader.read(env.project_file);
 
   env.activation.runtime = "julia";
   env.activation.runtime_hint =

@@ -49,6 +49,12 @@ std::vector<fs::path> home_directories() {
 void add_root(Environment& env, const fs::path& dir, const std::string& where, const std::string& declared) {
   if (std::find(env.roots.begin(), env.roots.end(), dir) != env.roots.end())
     return;
+  check_root(dir, where, declared);
+  env.roots.push_back(dir);
+  env.root_from.push_back(where);
+}
+
+void check_root(const fs::path& dir, const std::string& where, const std::string& declared) {
   const std::string what = fmt::format("{}: \"{}\"", where, declared);
   if (dir == dir.root_path())
     throw InputError(fmt::format("{} is the whole file system ({}): name the directories the environment needs",
@@ -63,8 +69,11 @@ void add_root(Environment& env, const fs::path& dir, const std::string& where, c
                                    "needs",
                                    what, dir.string(), home.string()));
   }
-  env.roots.push_back(dir);
-  env.root_from.push_back(where);
+}
+
+void add_file(Environment& env, const fs::path& file) {
+  if (std::find(env.files.begin(), env.files.end(), file) == env.files.end())
+    env.files.push_back(file);
 }
 
 Environment read_environment(const ReadOptions& options) {
@@ -76,6 +85,8 @@ Environment read_environment(const ReadOptions& options) {
     throw InputError(fmt::format("{}: not a directory", given.string()));
 
   Environment env;
+  env.gitignore = options.gitignore;
+  env.allow_secrets = options.allow_secrets;
   env.project_dir = fs::canonical(given, ec);
   if (ec)
     throw InputError(fmt::format("{}: {}", given.string(), ec.message()));
@@ -102,15 +113,18 @@ Environment read_environment(const ReadOptions& options) {
 
   for (const DevPackage& dev : env.dev_packages)
     add_root(env, dev.source, dev.where, dev.declared);
-  // A manifest outside the project (`manifest = "../Manifest.toml"`, a
-  // workspace root's) ships with its directory, so that it can be rewritten
-  // and found next to the project in the install tree.
+  // The project file, the chosen manifest (inside the project, or a
+  // workspace root's, or one `manifest =` names) and every file whose paths
+  // are rewritten ship whatever ignore rules say, without the rest of
+  // their directories.
+  if (!env.project_file.empty())
+    add_file(env, fs::canonical(env.project_file, ec));
   if (!env.manifest_file.empty()) {
     env.manifest_file = fs::canonical(env.manifest_file, ec);
-    const fs::path dir = env.manifest_file.parent_path();
-    if (std::none_of(env.roots.begin(), env.roots.end(), [&](const fs::path& r) { return is_within(dir, r); }))
-      add_root(env, dir, "the manifest", env.manifest_file.string());
+    add_file(env, env.manifest_file);
   }
+  for (const PathRef& ref : env.path_refs)
+    add_file(env, fs::canonical(ref.file, ec));
 
   // distenv.toml comes last: its variables override the Julia defaults.
   if (has_generic)

@@ -26,6 +26,8 @@ Layout make_layout(const env::Environment& env) {
   fs::path common = env.roots.front();
   for (const fs::path& root : env.roots)
     common = common_ancestor(common, root);
+  for (const fs::path& file : env.files)
+    common = common_ancestor(common, file.parent_path());
   Layout layout;
   layout.prefix = common.has_parent_path() && common != common.root_path() ? common.parent_path()
                                                                            : common;

@@ -63,12 +63,14 @@ struct Tree {
   uint64_t bytes = 0; // their content bytes
   hash::Hash128 tree_hash;
   Metadata metadata; // also shipped as k_metadata_path
+  std::vector<std::string> warnings; // from the walk (a .gitignore that could not be applied)
 };
 
 // The file that tells every machine how to activate the installed tree.
 inline constexpr const char* k_metadata_path = ".distenv/environment.json";
 
-// Walks the roots (ignore rules, no .git), rewrites the TOML path values,
+// Walks the roots (ignore rules, what git ignores, no .git; private keys and
+// credential files refused), adds env.files wherever they are, rewrites the TOML path values,
 // adds the activation metadata and hashes every file (`threads` readers).
 Tree build_tree(const env::Environment& env, const Layout& layout, unsigned threads = 2,
                 hash::HashCache* cache = nullptr);

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <set>
 #include <sys/stat.h>
+#include <unordered_set>
 #include <thread>
 #include <unistd.h>
 
@@ -53,11 +54,19 @@ public:
       boost::system::error_code ec;
       if (fs::is_regular_file(ignore_file, ec))
         rules.add_lines(read_input(ignore_file));
+      std::optional<std::unordered_set<std::string>> git;
+      if (m_env.gitignore) {
+        std::string warning;
+        git = env::git_ignored(root, warning);
+        if (!warning.empty())
+          m_tree.warnings.push_back(std::move(warning));
+      }
       struct stat st {};
       stat_or_throw(root, st);
       add_dir(root, st);
-      walk(root, root, "", m_layout.to_install(root), rules);
+      walk(root, "", m_layout.to_install(root), rules, git ? &*git : nullptr);
     }
+    add_single_files();
   }
 
 private:
@@ -94,8 +103,8 @@ private:
   // below the install root. Entries are stat'ed relative to the directory's
   // descriptor (no lookup from / per file), and a regular file whose stat the
   // hash cache knows gets its hash here, with no further system call.
-  void walk(const fs::path& root, const fs::path& dir, const std::string& rel, const std::string& installed,
-            const env::IgnoreRules& rules) {
+  void walk(const fs::path& dir, const std::string& rel, const std::string& installed,
+            const env::IgnoreRules& rules, const std::unordered_set<std::string>* git) {
     const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
     if (!d) {
@@ -124,26 +133,19 @@ private:
       if (is_dir && is_other_root(p))
         continue; // a nested root ships on its own, with its own ignore file
       const std::string child_rel = join(rel, name);
-      if (rules.ignored(child_rel, is_dir))
+      if (rules.ignored(child_rel, is_dir) || (git && git->count(is_dir ? child_rel + "/" : child_rel)))
         continue;
+      if (!m_env.allow_secrets)
+        if (const char* what = secret_kind(name, is_dir, rel))
+          throw InputError(fmt::format("{}: {}: it would be copied to every machine of the job; leave it out "
+                                       "(.distenvignore, or exclude in distenv.toml) or pass --allow-secrets",
+                                       shown(p), what));
       std::string child_installed = join(installed, name);
       if (is_dir) {
         add_dir(child_installed, st);
-        walk(root, p, child_rel, child_installed, rules);
+        walk(p, child_rel, child_installed, rules, git);
       } else if (S_ISREG(st.st_mode)) {
-        FileEntry e;
-        e.path = std::move(child_installed);
-        e.type = EntryType::file;
-        e.mode = (st.st_mode & 0111) ? 0755 : 0644;
-        e.size = static_cast<uint64_t>(st.st_size);
-        e.mtime = st.st_mtime;
-        e.source = p;
-        if (m_cache)
-          if (const auto h = m_cache->known(st)) {
-            e.hash = *h;
-            e.hashed = true;
-          }
-        m_tree.entries.push_back(std::move(e));
+        add_file(p, std::move(child_installed), st);
       } else if (S_ISLNK(st.st_mode)) {
         add_symlink(p, child_installed, st);
       } else {
@@ -153,6 +155,74 @@ private:
         throw InputError(fmt::format("{}: {} cannot ship; add it to .distenvignore", shown(p), what));
       }
     }
+  }
+
+  void add_file(const fs::path& p, std::string installed, const struct stat& st) {
+    FileEntry e;
+    e.path = std::move(installed);
+    e.type = EntryType::file;
+    e.mode = (st.st_mode & 0111) ? 0755 : 0644;
+    e.size = static_cast<uint64_t>(st.st_size);
+    e.mtime = st.st_mtime;
+    e.source = p;
+    if (m_cache)
+      if (const auto h = m_cache->known(st)) {
+        e.hash = *h;
+        e.hashed = true;
+      }
+    m_tree.entries.push_back(std::move(e));
+  }
+
+  // env.files the walk did not ship (outside every root, or left out by
+  // ignore rules), with the directories above them.
+  void add_single_files() {
+    std::unordered_set<std::string> present;
+    for (const FileEntry& e : m_tree.entries)
+      present.insert(e.path);
+    for (const fs::path& file : m_env.files) {
+      std::string installed = m_layout.to_install(file);
+      if (present.count(installed))
+        continue;
+      std::vector<fs::path> parents;
+      for (fs::path p = file.parent_path(); p != m_layout.prefix && is_within(p, m_layout.prefix); p = p.parent_path())
+        parents.push_back(p);
+      for (auto it = parents.rbegin(); it != parents.rend(); ++it)
+        if (present.insert(m_layout.to_install(*it)).second) {
+          struct stat st {};
+          stat_or_throw(*it, st);
+          add_dir(*it, st);
+        }
+      struct stat st {};
+      stat_or_throw(file, st);
+      if (!S_ISREG(st.st_mode))
+        throw InputError(fmt::format("{}: not a regular file", file.string()));
+      present.insert(installed);
+      add_file(file, std::move(installed), st);
+    }
+  }
+
+  // Private keys and credentials that should never be copied to a cluster
+  // by accident (the walk refuses them unless --allow-secrets).
+  static const char* secret_kind(std::string_view name, bool is_dir, std::string_view parent_rel) {
+    if (is_dir) {
+      if (name == ".ssh")
+        return "an ssh directory (private keys)";
+      if (name == ".gnupg")
+        return "a GnuPG directory (private keys)";
+      if (name == ".aws" || name == ".azure")
+        return "a cloud credentials directory";
+      if (name == "gcloud" && (parent_rel == ".config" || parent_rel.ends_with("/.config")))
+        return "a cloud credentials directory";
+      return nullptr;
+    }
+    for (std::string_view key : {"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk"})
+      if (name == key)
+        return "an ssh private key";
+    if (name == ".netrc" || name == ".git-credentials" || name == ".pgpass" || name == ".pypirc")
+      return "a credentials file";
+    if (name == "application_default_credentials.json")
+      return "a cloud credentials file";
+    return nullptr;
   }
 
   static std::string join(const std::string& dir, std::string_view name) {

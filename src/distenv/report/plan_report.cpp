@@ -5,6 +5,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
+
 namespace distenv::report {
 
 namespace {
@@ -45,14 +48,35 @@ std::vector<std::string> plan_warnings(const env::Environment& env, const layout
                                        const layout::Tree& tree) {
   constexpr uint64_t k_large_bytes = uint64_t(1) << 30;
   constexpr uint64_t k_many_files = 100000;
-  std::vector<std::string> out;
+  std::vector<std::string> out = env.warnings;
+  out.insert(out.end(), tree.warnings.begin(), tree.warnings.end());
   const std::vector<RootCount> counts = count_roots(env, layout, tree);
-  for (size_t i = 0; i < counts.size(); ++i)
-    if (counts[i].bytes > k_large_bytes || counts[i].files > k_many_files)
-      out.push_back(fmt::format("{}: {} ships {} in {} files: if the workers do not need all of it, leave the rest "
-                                "out (exclude in distenv.toml, or .distenvignore)",
-                                i < env.root_from.size() ? env.root_from[i] : "root", env.roots[i].string(),
-                                human_bytes(counts[i].bytes), counts[i].files));
+  for (size_t i = 0; i < counts.size(); ++i) {
+    if (counts[i].bytes <= k_large_bytes && counts[i].files <= k_many_files)
+      continue;
+    // The largest directories right below the root: where the bytes are.
+    const std::string prefix = counts[i].installed.empty() ? "" : counts[i].installed + "/";
+    std::map<std::string, uint64_t> below;
+    for (const layout::FileEntry& e : tree.entries) {
+      if (e.type == hash::EntryType::directory || e.path.compare(0, prefix.size(), prefix) != 0)
+        continue;
+      const size_t slash = e.path.find('/', prefix.size());
+      if (slash != std::string::npos)
+        below[e.path.substr(prefix.size(), slash - prefix.size()) + "/"] += e.size;
+    }
+    std::vector<std::pair<uint64_t, std::string>> largest;
+    for (const auto& [dir, bytes] : below)
+      largest.emplace_back(bytes, dir);
+    std::sort(largest.rbegin(), largest.rend());
+    std::string list;
+    for (size_t k = 0; k < std::min<size_t>(5, largest.size()); ++k)
+      list += fmt::format("{}{} {}", k ? ", " : "", largest[k].second, human_bytes(largest[k].first));
+    out.push_back(fmt::format("{}: {} ships {} in {} files{}: if the workers do not need all of it, leave the rest "
+                              "out (exclude in distenv.toml, or .distenvignore)",
+                              i < env.root_from.size() ? env.root_from[i] : "root", env.roots[i].string(),
+                              human_bytes(counts[i].bytes), counts[i].files,
+                              list.empty() ? "" : " (largest: " + list + ")"));
+  }
   return out;
 }
 
@@ -76,6 +100,15 @@ std::string plan_text(const env::Environment& env, const layout::Layout& layout,
   for (size_t i = 0; i < env.roots.size(); ++i)
     line("  {} -> {}  ({} files, {})", env.roots[i].string(), counts[i].installed, counts[i].files,
          human_bytes(counts[i].bytes));
+  std::vector<const fs::path*> single;
+  for (const fs::path& f : env.files)
+    if (std::none_of(env.roots.begin(), env.roots.end(), [&](const fs::path& r) { return is_within(f, r); }))
+      single.push_back(&f);
+  if (!single.empty()) {
+    line("single files (their directories do not ship):");
+    for (const fs::path* f : single)
+      line("  {} -> {}", f->string(), layout.to_install(*f));
+  }
   line("dev packages: {}", env.dev_packages.size());
   for (const env::DevPackage& d : env.dev_packages)
     line("  {}  {} -> {}  (declared \"{}\" at {})", d.name, d.source.string(),
@@ -113,6 +146,10 @@ nlohmann::ordered_json plan_json(const env::Environment& env, const layout::Layo
                      {"files", counts[i].files},
                      {"bytes", counts[i].bytes}});
   j["roots"] = roots;
+  ordered_json files = ordered_json::array(); // single files that ship whatever ignore rules say
+  for (const fs::path& f : env.files)
+    files.push_back({{"source", f.string()}, {"installed", layout.to_install(f)}});
+  j["ship_files"] = files;
   ordered_json devs = ordered_json::array();
   for (const env::DevPackage& d : env.dev_packages)
     devs.push_back({{"name", d.name},

@@ -117,12 +117,12 @@ TEST(CliErrors, BadInputExitsTwoAndWritesNothing) {
                    "Project.toml lists [deps] but there is no manifest in " +
                        (t / "nomanifest").string() + " (looked for JuliaManifest.toml, Manifest.toml)",
                    false);
-  write(t / "X/Project.toml", "");
+  write(t / "X/Project.toml", "name = \"A\"\n");
   write(t / "twice/Project.toml", "[deps]\nA = \"1\"\n");
   write(t / "twice/Manifest.toml", "[[A]]\npath = \"../X\"\n[[B]]\npath = \"../X/\"\n");
   expect_bad_input({"-p", (t / "twice").string(), "-d", d}, dest,
-                   "dev packages A (Manifest.toml:2:8) and B (Manifest.toml:4:8) would be "
-                   "installed at the same path: both are " + (t / "X").string());
+                   "Manifest.toml:4:8: dev package B: " + (t / "X/Project.toml").string() +
+                       " is the package \"A\", not B");
   expect_bad_input({"-p", (t / "twice").string(), "-d", d, "--chunk-size", "1"}, dest,
                    "--chunk-size 1: expected auto or a size between 4KiB and 1GiB", false);
   expect_bad_input({"-p", (t / "twice").string(), "-d", d, "--julia-version", "one"}, dest,

@@ -151,7 +151,10 @@ TEST(Julia, WorkspaceMemberUsesTheRootManifest) {
   auto e = read(t / "ws/app");
   EXPECT_EQ(e.manifest_file, t / "ws/Manifest.toml");
   EXPECT_EQ(dev(e, "Foo").source, t / "ws/lib/Foo");
-  EXPECT_NE(std::find(e.roots.begin(), e.roots.end(), t / "ws"), e.roots.end()) << "the workspace root ships";
+  // The workspace root ships its project and manifest files, not its whole directory.
+  EXPECT_EQ(std::find(e.roots.begin(), e.roots.end(), t / "ws"), e.roots.end());
+  EXPECT_NE(std::find(e.files.begin(), e.files.end(), t / "ws/Project.toml"), e.files.end());
+  EXPECT_NE(std::find(e.files.begin(), e.files.end(), t / "ws/Manifest.toml"), e.files.end());
   // not listed in the workspace: no manifest, an error
   write(t / "ws/other/Project.toml", "[deps]\nFoo = \"1\"\n");
   EXPECT_THROW(read(t / "ws/other"), InputError);
@@ -229,13 +232,29 @@ TEST(JuliaErrors, NothingThere) {
   EXPECT_EQ(input_error([&] { read(t / "missing"); }), (t / "missing").string() + ": no such directory");
 }
 
-TEST(JuliaErrors, TwoDevPackagesOneDirectory) {
+TEST(JuliaErrors, DevPathThatIsNotThePackageItNames) {
   TempDir t;
   write(t / "p/Project.toml", "[deps]\nA = \"1\"\n");
-  write(t / "X/Project.toml", "name = \"X\"\n");
+  write(t / "X/Project.toml", "name = \"A\"\nuuid = \"7876af07-990d-54b4-ab0e-23690620f79a\"\n");
   write(t / "p/Manifest.toml", "manifest_format = \"2.0\"\n[[deps.A]]\npath = \"../X\"\n"
-                               "[[deps.B]]\npath = \"../p/../X\"\n");
+                               "uuid = \"7876AF07-990D-54B4-AB0E-23690620F79A\"\n[[deps.B]]\npath = \"../p/../X\"\n");
   EXPECT_EQ(input_error([&] { read(t / "p"); }),
-            "dev packages A (Manifest.toml:3:8) and B (Manifest.toml:5:8) would be installed at "
-            "the same path: both are " + (t / "X").string());
+            "Manifest.toml:6:8: dev package B: " + (t / "X/Project.toml").string() + " is the package \"A\", not B");
+  // the right name with another uuid
+  write(t / "p/Manifest.toml", "manifest_format = \"2.0\"\n[[deps.A]]\npath = \"../X\"\n"
+                               "uuid = \"00000000-990d-54b4-ab0e-23690620f79a\"\n");
+  EXPECT_EQ(input_error([&] { read(t / "p"); }),
+            "Manifest.toml:3:8: dev package A: uuid 00000000-990d-54b4-ab0e-23690620f79a, but " +
+                (t / "X/Project.toml").string() + " says 7876af07-990d-54b4-ab0e-23690620f79a");
+  // a directory that is not a package at all (Pkg's fixtures have `path = ".."` to a home-like directory)
+  fs::create_directories(t / "notapkg/.ssh");
+  write(t / "notapkg/notes.txt", "x");
+  write(t / "p/Manifest.toml", "manifest_format = \"2.0\"\n[[deps.A]]\npath = \"../notapkg\"\n");
+  EXPECT_EQ(input_error([&] { read(t / "p"); }),
+            "Manifest.toml:3:8: dev package A: " + (t / "notapkg").string() +
+                " is not a Julia package (no Project.toml or JuliaProject.toml in it)");
+  write(t / "notapkg/Project.toml", "[deps]\n");
+  EXPECT_EQ(input_error([&] { read(t / "p"); }),
+            "Manifest.toml:3:8: dev package A: " + (t / "notapkg/Project.toml").string() +
+                " is not a package (it has no name), not A");
 }
