@@ -233,3 +233,53 @@ TEST(CliHardening, RootsThatAreTheFileSystemOrAHomeAreRefused) {
                        ": everything in it would ship (ssh keys, shell history, ...); name the directories the "
                        "environment needs\n");
 }
+
+// Julia fidelity through the command line: a workspace member plans with the
+// root's manifest and ships only what that manifest uses; a secret in a
+// root is bad input until it is left out; the user's switches.
+TEST(CliJulia, WorkspaceMemberShipsWhatTheRootManifestUses) {
+  TempDir t;
+  const fs::path ws = t / "ws";
+  write(ws / "Project.toml", "[workspace]\nprojects = [\"./core/\"]\n");
+  write(ws / "Manifest.toml", "manifest_format = \"2.0\"\n[[deps.Lib]]\npath = \"lib/Lib\"\n");
+  write(ws / "lib/Lib/Project.toml", "name = \"Lib\"\n");
+  write(ws / "lib/Lib/src/Lib.jl", "module Lib end\n");
+  write(ws / "core/Project.toml", "manifest = \"" + (ws / "core/Stale.toml").string() + "\"\n[deps]\nLib = \"1\"\n");
+  write(ws / "core/Stale.toml", "manifest_format = \"2.0\"\n");
+  write(ws / "python/big.bin", std::string(1 << 20, 'p'));
+  auto r = run_bootstrap({"--plan", "-p", (ws / "core").string(), "-d", (t / "dest").string(), "--report",
+                          (t / "plan.json").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(test::slurp(t / "plan.json"));
+  EXPECT_EQ(j["manifest"], (ws / "Manifest.toml").string());
+  EXPECT_LT(j["bytes"].get<uint64_t>(), 4096u) << r.out;
+  EXPECT_NE(r.out.find("single files (their directories do not ship):"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find((ws / "Manifest.toml").string() + " -> ws/Manifest.toml"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err, "");
+}
+
+TEST(CliJulia, SecretsAreBadInputUntilLeftOutOrAllowed) {
+  TempDir t;
+  const std::string d = (t / "dest").string();
+  write(t / "p/distenv.toml", "");
+  write(t / "p/.netrc", "machine example.org password x\n");
+  expect_bad_input({"-p", (t / "p").string(), "-d", d}, t / "dest",
+                   ".netrc: a credentials file: it would be copied to every machine of the job; leave it out "
+                   "(.distenvignore, or exclude in distenv.toml) or pass --allow-secrets",
+                   false);
+  auto r = run_bootstrap({"--plan", "--allow-secrets", "-p", (t / "p").string(), "-d", d});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  write(t / "p/distenv.toml", "exclude = [\".netrc\"]\n");
+  r = run_bootstrap({"--plan", "-p", (t / "p").string(), "-d", d});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST(CliJulia, DevPathThatIsNotThePackageIsBadInput) {
+  TempDir t;
+  write(t / "p/Project.toml", "[deps]\nFoo = \"1\"\n");
+  write(t / "p/Manifest.toml", "manifest_format = \"2.0\"\n[[deps.Foo]]\npath = \"../Other\"\n");
+  write(t / "Other/Project.toml", "name = \"Other\"\n");
+  expect_bad_input({"-p", (t / "p").string(), "-d", (t / "dest").string()}, t / "dest",
+                   "Manifest.toml:3:8: dev package Foo: " + (t / "Other/Project.toml").string() +
+                       " is the package \"Other\", not Foo");
+}
