@@ -72,7 +72,7 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   app.add_option("--julia-version", julia_version,
                  "pick the manifest Julia X.Y would pick (default: the newest versioned one)");
   app.add_flag("--test-deps", o.test_deps,
-               "Julia: also ship the [sources] paths of test-only [extras] (for Pkg.test on the machines)");
+               "Julia: also ship what tests use: the [sources] paths of test-only [extras] and packages nested in the roots that the manifest does not name (for Pkg.test on the machines)");
   bool no_gitignore = false;
   app.add_flag("--no-gitignore", no_gitignore,
                "ship what .gitignore leaves out too (by default, roots inside a git work tree ship what git "

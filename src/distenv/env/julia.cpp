@@ -449,6 +449,7 @@ std::vector<fs::path> list_manifests(const fs::path& dir) {
 void read_julia(Environment& env, const ReadOptions& options) {
   JuliaReader reader(env, options);
   env.kind = Kind::julia;
+  env.leave_out_unused_packages = !options.test_deps;
   env.project_file = find_julia_project(env.project_dir);
   reader.read(env.project_file);
 

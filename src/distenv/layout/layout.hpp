@@ -64,6 +64,7 @@ struct Tree {
   hash::Hash128 tree_hash;
   Metadata metadata; // also shipped as k_metadata_path
   std::vector<std::string> warnings; // from the walk (a .gitignore that could not be applied)
+  std::vector<std::string> left_out; // Julia packages inside a root that the environment does not use
 };
 
 // The file that tells every machine how to activate the installed tree.

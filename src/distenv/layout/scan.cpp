@@ -11,6 +11,7 @@
 
 #include <boost/filesystem/operations.hpp>
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <algorithm>
 #include <atomic>
@@ -142,6 +143,10 @@ private:
                                        shown(p), what));
       std::string child_installed = join(installed, name);
       if (is_dir) {
+        if (m_env.leave_out_unused_packages && unused_package(fd, de->d_name)) {
+          m_tree.left_out.push_back(shown(p));
+          continue;
+        }
         add_dir(child_installed, st);
         walk(p, child_rel, child_installed, rules, git);
       } else if (S_ISREG(st.st_mode)) {
@@ -171,6 +176,33 @@ private:
         e.hashed = true;
       }
     m_tree.entries.push_back(std::move(e));
+  }
+
+  // A Julia package inside a root that the environment does not use (not a
+  // dev package, not a root): Julia cannot load it from there, so it stays
+  // home (a monorepo's other packages). distenv.toml `roots` ships one anyway.
+  static bool unused_package(int dir_fd, const char* name) {
+    for (const char* file : {"JuliaProject.toml", "Project.toml"}) {
+      const std::string rel = std::string(name) + "/" + file;
+      struct stat st {};
+      if (::fstatat(dir_fd, rel.c_str(), &st, 0) != 0 || !S_ISREG(st.st_mode))
+        continue;
+      const int fd = ::openat(dir_fd, rel.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        return false;
+      std::string text(static_cast<size_t>(std::min<off_t>(st.st_size, 1 << 20)), '\0');
+      const ssize_t n = ::read(fd, text.data(), text.size());
+      ::close(fd);
+      text.resize(n > 0 ? static_cast<size_t>(n) : 0);
+      toml::table t;
+      try {
+        t = toml::parse(text);
+      } catch (const toml::parse_error&) {
+        return false; // not ours to judge: it ships
+      }
+      return t.get("name") && t.get("name")->is_string() && t.get("uuid") && t.get("uuid")->is_string();
+    }
+    return false;
   }
 
   // env.files the walk did not ship (outside every root, or left out by

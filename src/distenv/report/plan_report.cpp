@@ -109,6 +109,13 @@ std::string plan_text(const env::Environment& env, const layout::Layout& layout,
     for (const fs::path* f : single)
       line("  {} -> {}", f->string(), layout.to_install(*f));
   }
+  if (!tree.left_out.empty()) {
+    line("left out: {} Julia packages inside the roots that the manifest does not use (distenv.toml roots ships "
+         "one anyway):",
+         tree.left_out.size());
+    for (const std::string& dir : tree.left_out)
+      line("  {}", dir);
+  }
   line("dev packages: {}", env.dev_packages.size());
   for (const env::DevPackage& d : env.dev_packages)
     line("  {}  {} -> {}  (declared \"{}\" at {})", d.name, d.source.string(),
@@ -150,6 +157,7 @@ nlohmann::ordered_json plan_json(const env::Environment& env, const layout::Layo
   for (const fs::path& f : env.files)
     files.push_back({{"source", f.string()}, {"installed", layout.to_install(f)}});
   j["ship_files"] = files;
+  j["left_out_packages"] = tree.left_out;
   ordered_json devs = ordered_json::array();
   for (const env::DevPackage& d : env.dev_packages)
     devs.push_back({{"name", d.name},

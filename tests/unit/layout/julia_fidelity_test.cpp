@@ -319,3 +319,28 @@ TEST(JuliaFidelity, PrivateKeysAndCredentialsAreRefusedUnlessLeftOutOrAllowed) {
   write(t / "p/id_rsa.pub", "ssh-ed25519 AAAA public\n");
   EXPECT_NO_THROW(test::plan(t / "p")) << "a public key is not a secret";
 }
+
+TEST(JuliaFidelity, PackagesInsideTheProjectThatItDoesNotUseStayHome) {
+  // A monorepo's root project: lib/ holds many packages, the manifest uses one.
+  TempDir t;
+  const fs::path repo = t / "mono";
+  package(repo, "Mono", "[deps]\nUsed = \"" + k_uuid_a + "\"\n");
+  write(repo / "Manifest.toml", "manifest_format = \"2.0\"\n[[deps.Used]]\npath = \"lib/Used\"\n");
+  package(repo / "lib/Used", "Used");
+  package(repo / "lib/Other", "Other");
+  write(repo / "lib/Other/big.dat", std::string(500000, 'o'));
+  write(repo / "docs/Project.toml", "[deps]\n"); // an environment, not a package: it ships
+  auto p = test::plan(repo);
+  EXPECT_TRUE(ships(p, "mono/lib/Used/src/Used.jl"));
+  EXPECT_TRUE(ships(p, "mono/docs/Project.toml"));
+  EXPECT_FALSE(ships(p, "mono/lib/Other/big.dat"));
+  EXPECT_EQ(p.tree.left_out, (std::vector<std::string>{"lib/Other"}));
+  expect_installed_resolves(p, t / "dest");
+  // Named in distenv.toml roots, or with --test-deps, it ships.
+  write(repo / "distenv.toml", "roots = [\"lib/Other\"]\n");
+  EXPECT_TRUE(ships(test::plan(repo), "mono/lib/Other/big.dat"));
+  fs::remove(repo / "distenv.toml");
+  auto o = at(repo);
+  o.test_deps = true;
+  EXPECT_TRUE(ships(test::plan(o), "mono/lib/Other/big.dat"));
+}
