@@ -12,6 +12,7 @@
 #include <distenv/pack/estimate.hpp>
 #include <distenv/pipeline.hpp>
 #include <distenv/report/job_report.hpp>
+#include <distenv/report/progress.hpp>
 #include <distenv/transport/chunk_broadcast.hpp>
 #include <distenv/transport/codec.hpp>
 #include <distenv/util/error.hpp>
@@ -112,8 +113,9 @@ private:
         return std::string();
       check_output_path(m_o.report, "--report");
       m_prepared = prepare(m_o);
-      for (const std::string& w : m_prepared->warnings)
-        m_ctx.err << "distenv: warning: " + w + "\n"; // one write per line: see run_job
+      if (!m_o.quiet)
+        for (const std::string& w : m_prepared->warnings)
+          m_ctx.err << "distenv: warning: " + w + "\n"; // one write per line: see run_job
       m_ctx.err << std::flush;
       m_plan = cluster::JobPlan::from_tree(m_prepared->tree, m_prepared->layout.project);
       return m_plan.encode();
@@ -246,6 +248,7 @@ private:
     m_transfer.algorithm = transport::method_name(method);
     m_transfer.chunk_bytes = chunk;
     std::optional<install::AsyncInstall> installer;
+    std::optional<report::Progress> progress; // rank 0, before the packer that reports to it
     std::optional<pack::AsyncPack> packer;
     if (!failure) {
       try {
@@ -263,6 +266,17 @@ private:
           po.zstd_level = m_o.zstd_level;
           po.zstd_threads = m_o.zstd_threads;
           po.send = [this](const hash::Hash128& h) { return m_everyone_has.count(h) == 0; };
+          if (m_ctx.progress) {
+            uint64_t total = 0;
+            for (const layout::FileEntry& e : m_prepared->tree.entries)
+              if (e.type == hash::EntryType::file && m_everyone_has.count(e.hash) == 0)
+                total += e.size;
+            progress.emplace(m_ctx.progress, report::Progress::style_for(m_ctx.progress, m_o.quiet),
+                             fmt::format("sending to {} machine{}", m_transfer.receivers,
+                                         m_transfer.receivers == 1 ? "" : "s"),
+                             total);
+            po.progress = [&progress](uint64_t done) { progress->update(done); };
+          }
           packer.emplace(m_prepared->tree, po, k_depth);
         }
       } catch (...) {
@@ -283,6 +297,8 @@ private:
     if (m_root) {
       m_transfer.archive_bytes = r.bytes;
       packer->finish();
+      if (progress)
+        progress->finish();
     } else {
       m_transfer.bytes_received = r.bytes;
       if (!r.complete)
@@ -440,7 +456,8 @@ private:
         if (!r.empty())
           job.results.push_back(transport::decode<report::MachineResult>(r));
       job.wall_seconds = seconds_since(m_start);
-      m_ctx.out << job.summary() << std::flush;
+      if (!m_o.quiet)
+        m_ctx.out << job.summary() << std::flush;
       for (const std::string& f : job.failures())
         m_ctx.err << "distenv: error: " + f + "\n";
       m_ctx.err << std::flush;

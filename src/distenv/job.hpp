@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <ostream>
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,7 @@ struct JobContext {
   std::ostream& out;                    // rank 0's summary
   std::ostream& err;                    // rank 0's error lines
   JobObserver* observer = nullptr;
+  std::FILE* progress = nullptr;        // rank 0's progress lines (stderr), or none
 };
 
 // The job: one rank per machine (or a singleton without mpirun): read,

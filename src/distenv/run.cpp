@@ -100,6 +100,7 @@ int run_mpi(const cli::Options& o, int argc, const char* const* argv) {
     return run_gc(o, *world, host);
   workers::ProcessRunner runner;
   JobContext ctx{*world, host, runner, workers::current_environment(), std::cout, std::cerr};
+  ctx.progress = stderr;
   return run_job(o, ctx);
 }
 

@@ -114,6 +114,7 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
                  "how the archive travels: auto (the cost model's choice), chain, tree (binary), "
                  "twotree, mpi (the MPI library's own broadcast), or a tree fan-out number");
   app.add_flag("-v,--verbose", o.verbose, "say more about each step");
+  app.add_flag("-q,--quiet", o.quiet, "print only errors and worker output (no progress, no summary)");
   app.add_option("command", o.command, "worker command (after --)");
 
   try {

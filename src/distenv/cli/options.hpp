@@ -38,6 +38,7 @@ struct Options {
   double grace_seconds = 5.0;        // SIGTERM -> SIGKILL for workers
   std::optional<transport::Method> broadcast; // none: chosen by the cost model
   bool verbose = false;
+  bool quiet = false;                // errors and worker output only
   std::vector<std::string> command;  // after "--"
 };
 

@@ -45,7 +45,8 @@ struct EntryDeleter {
 class Writer {
 public:
   Writer(ChunkSink& sink, const PackOptions& options)
-      : m_ctx{Chunker(sink, options.chunk_size), nullptr}, m_archive(archive_write_new()), m_send(options.send) {
+      : m_ctx{Chunker(sink, options.chunk_size), nullptr}, m_archive(archive_write_new()), m_send(options.send),
+        m_progress(options.progress) {
     struct archive* a = m_archive.get();
     check(archive_write_add_filter_zstd(a), "zstd filter");
     check(archive_write_set_filter_option(a, "zstd", "compression-level",
@@ -104,6 +105,8 @@ public:
     else
       write_file(e);
     m_stats.content_bytes += e.size;
+    if (m_progress)
+      m_progress(m_stats.content_bytes);
   }
 
   PackStats finish() {
@@ -148,6 +151,8 @@ private:
       hasher.update(m_buffer.data(), static_cast<size_t>(n));
       write_data(m_buffer.data(), static_cast<size_t>(n), e.path);
       done += static_cast<uint64_t>(n);
+      if (m_progress && done < e.size)
+        m_progress(m_stats.content_bytes + done); // a large file reports as it goes
     }
     char extra;
     if (done != e.size || ::read(fd, &extra, 1) != 0 || !(hasher.digest() == e.hash))
@@ -160,6 +165,7 @@ private:
   std::unique_ptr<struct archive_entry, EntryDeleter> m_entry{archive_entry_new()};
   std::vector<char> m_buffer = std::vector<char>(1 << 20);
   std::function<bool(const hash::Hash128&)> m_send;
+  std::function<void(uint64_t)> m_progress;
   PackStats m_stats;
 };
 

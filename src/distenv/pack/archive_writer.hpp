@@ -17,6 +17,8 @@ struct PackOptions {
   // Such a file travels as a reference (its hash and size, no data) that
   // the receiver fills from its local copy. Unset: every content is sent.
   std::function<bool(const hash::Hash128&)> send;
+  // Content bytes packed so far, after each file (on the packing thread).
+  std::function<void(uint64_t)> progress;
 };
 
 // The xattr that marks a file sent by reference: 16 bytes of content hash

@@ -1,0 +1,80 @@
+// Rank 0's progress line while the environment travels.
+#include <distenv/report/progress.hpp>
+
+#include <distenv/util/units.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <unistd.h>
+
+namespace distenv::report {
+
+Progress::Style Progress::style_for(std::FILE* out, bool quiet) {
+  if (quiet)
+    return Style::quiet;
+  return ::isatty(::fileno(out)) ? Style::live : Style::lines;
+}
+
+Progress::Progress(std::FILE* out, Style style, std::string what, uint64_t total_bytes,
+                   std::chrono::milliseconds log_interval)
+    : m_out(out), m_style(style), m_what(std::move(what)), m_total(total_bytes), m_log_interval(log_interval) {}
+
+Progress::~Progress() { finish(); }
+
+void Progress::update(uint64_t done) {
+  if (m_style == Style::quiet)
+    return;
+  std::lock_guard lock(m_mutex);
+  if (m_finished)
+    return;
+  const auto now = std::chrono::steady_clock::now();
+  const int tenth = m_total ? static_cast<int>(std::min<uint64_t>(done * 10 / m_total, 10)) : 0;
+  if (m_style == Style::live) {
+    if (m_drawn && now - m_last_print < std::chrono::milliseconds(100))
+      return;
+  } else if (tenth <= std::max(m_last_tenth, 0) || now - m_last_print < m_log_interval) {
+    return; // a line per 10%, at most one per 2 s
+  }
+  m_last_print = now;
+  m_last_tenth = tenth;
+  print(done, false);
+}
+
+void Progress::print(uint64_t done, bool last) {
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
+  const double rate = seconds > 0.5 ? done / seconds : 0; // no rate from the first blocks
+  const unsigned percent = m_total ? static_cast<unsigned>(std::min<uint64_t>(done * 100 / m_total, 100)) : 100;
+  std::string line = fmt::format("distenv: {} {:3}%  {} of {}", m_what, percent, human_bytes(done), human_bytes(m_total));
+  if (rate > 0)
+    line += fmt::format("  {}/s", human_bytes(static_cast<uint64_t>(rate)));
+  if (!last && rate > 0 && done < m_total)
+    line += fmt::format("  {:.0f} s left", (m_total - done) / rate);
+  if (m_style == Style::live) {
+    std::fprintf(m_out, "\r%s\x1b[K", line.c_str());
+    m_drawn = true;
+  } else {
+    std::fprintf(m_out, "%s\n", line.c_str());
+  }
+  std::fflush(m_out);
+}
+
+void Progress::finish(const std::string& summary) {
+  if (m_style == Style::quiet)
+    return;
+  std::lock_guard lock(m_mutex);
+  if (m_finished)
+    return;
+  m_finished = true;
+  if (summary.empty() && m_style == Style::lines && m_last_tenth >= 0 && m_last_tenth < 10)
+    print(m_total, true); // the log shows the end too
+  if (m_style == Style::live && m_drawn) {
+    std::fprintf(m_out, "\r\x1b[K%s", summary.empty() ? "" : (summary + "\n").c_str());
+    std::fflush(m_out);
+  } else if (!summary.empty()) {
+    std::fprintf(m_out, "%s\n", summary.c_str());
+    std::fflush(m_out);
+  }
+}
+
+} // namespace distenv::report
