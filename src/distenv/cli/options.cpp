@@ -125,6 +125,25 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   } catch (const CLI::ParseError& e) {
     throw InputError(e.what());
   }
+  // Modes exclude each other, and take no worker command.
+  std::vector<std::string> modes;
+  if (o.plan)
+    modes.push_back("--plan");
+  if (o.status)
+    modes.push_back("--status");
+  if (o.gc_keep >= 0)
+    modes.push_back("--gc");
+  if (!pack_to.empty())
+    modes.push_back("--pack-to");
+  if (!install_from.empty())
+    modes.push_back("--install-from");
+  if (modes.size() > 1)
+    throw InputError(fmt::format("{} and {} cannot be used together: each is a mode of its own", modes[0], modes[1]));
+  if (!modes.empty() && !o.command.empty())
+    throw InputError(fmt::format("{} takes no worker command (got '{}'); run the job without {} to start workers",
+                                 modes[0], o.command.front(), modes[0]));
+  if (!tree_hash.empty() && install_from.empty())
+    throw InputError("--tree-hash needs --install-from (a job checks the hash of what it sends by itself)");
   if (!project.empty())
     o.project = project;
   o.dest = dest;

@@ -176,9 +176,20 @@ TEST(CliHardening, ReportThatCannotBeWrittenIsBadInputBeforeTheJob) {
                        ": directory " + (t / "no/dir").string() + ": no such file or directory\n");
   EXPECT_EQ(r.out.find("RAN"), std::string::npos);
   EXPECT_FALSE(fs::exists(t / "dest"));
-  auto p = run_bootstrap({"--plan", "-p", (t / "work/app").string(), "--pack-to", (t / "work").string()});
+  auto p = run_bootstrap({"-p", (t / "work/app").string(), "--pack-to", (t / "work").string()});
   EXPECT_EQ(p.exit_code, 2);
   EXPECT_EQ(p.err, "distenv: error: --pack-to " + (t / "work").string() + ": is a directory\n");
+}
+
+TEST(CliHardening, ModesExcludeEachOtherAndTakeNoCommand) {
+  TempDir t;
+  const std::string d = (t / "dest").string();
+  expect_bad_input({"--status", "-d", d}, t / "dest",
+                   "--plan and --status cannot be used together: each is a mode of its own", false);
+  expect_bad_input({"-d", d, "extra"}, t / "dest",
+                   "--plan takes no worker command (got 'extra'); run the job without --plan to start workers", false);
+  expect_bad_input({"--tree-hash", "abc", "-d", d}, t / "dest",
+                   "--tree-hash needs --install-from (a job checks the hash of what it sends by itself)", false);
 }
 
 // Workers run in the installed project: every path they are given is
