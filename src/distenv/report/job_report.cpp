@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace distenv::report {
 
 const char* to_string(Install install) {
@@ -90,15 +92,27 @@ std::string JobReport::summary() const {
     }
   out += fmt::format("distenv: {} machine{} ({} rank{}), environment {}\n", machines, machines == 1 ? "" : "s",
                      ranks, ranks == 1 ? "" : "s", tree_hash);
+  // The source machine (machine 0) packs what it installs: it receives nothing.
+  const bool source_installed = std::any_of(results.begin(), results.end(), [](const MachineResult& r) {
+    return r.machine == 0 && r.install == Install::received;
+  });
+  const int remote = receivers - (source_installed ? 1 : 0);
   if (receivers == 0)
-    out += "distenv: every machine already had it: nothing sent\n";
+    out += fmt::format("distenv: every machine already had it: nothing sent\n");
+  else if (remote == 0)
+    out += fmt::format("distenv: installed locally ({} packed) in {:.2f} s\n", human_bytes(archive_bytes),
+                       transfer_seconds);
   else
-    out += fmt::format("distenv: sent {} to {} machine{} by {} in {:.2f} s\n", human_bytes(archive_bytes), receivers,
-                       receivers == 1 ? "" : "s", algorithm, transfer_seconds);
+    out += fmt::format("distenv: sent {} to {} machine{} by {} in {:.2f} s{}\n", human_bytes(archive_bytes), remote,
+                       remote == 1 ? "" : "s", algorithm, transfer_seconds,
+                       source_installed ? ", installed here too" : "");
   for (const MachineResult& r : results) {
-    std::string line =
-        fmt::format("  {:<12} {} rank{}  {:<8}", r.host, r.ranks, r.ranks == 1 ? " " : "s", to_string(r.install));
-    if (r.install == Install::received) {
+    const bool source = r.machine == 0 && r.install == Install::received;
+    std::string line = fmt::format("  {:<12} {} rank{}  {:<8}", r.host, r.ranks, r.ranks == 1 ? " " : "s",
+                                   source ? "source" : to_string(r.install));
+    if (source) {
+      line += fmt::format(" installed in {:.2f} s", r.install_seconds);
+    } else if (r.install == Install::received) {
       line += fmt::format(" {} in {:.2f} s", human_bytes(r.bytes_received), r.install_seconds);
       if (r.local_files)
         line += fmt::format(", {} file{} ({}) from local copies", r.local_files, r.local_files == 1 ? "" : "s",
