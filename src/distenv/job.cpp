@@ -321,24 +321,48 @@ private:
     m_transfer.seconds = seconds_since(start);
   }
 
+  // Every machine checks what it installed (metadata, runtime) and tells
+  // rank 0 how it came to be there; rank 0 prints the per-machine table
+  // now, before once-per-machine steps and workers (a sweep may run hours).
   void activate() {
-    m_agree.phase([&] {
+    const std::vector<std::string> installs = m_agree.gather(0, [&] {
       observe("activate");
       if (!leader())
-        return;
+        return std::string();
       if (!m_store.has(m_plan.tree_hash))
         throw Error(fmt::format("the environment is not in {} after the install", m_store.envs_dir().string()));
       if (!m_in_use) // a machine that shares a store another machine installed into
         m_in_use = std::make_shared<install::Store::InUse>(m_store, m_plan.tree_hash);
       const fs::path file = root() / layout::k_metadata_path;
       m_meta = layout::metadata_from_json(read_file(file), file.string());
-      if (m_meta.runtime.empty())
-        return;
-      const auto env = activation(std::nullopt);
-      if (find_program(m_meta.runtime, workers::env_value(env, "PATH")).empty())
-        throw Error(fmt::format("runtime '{}' not found on PATH{}{}", m_meta.runtime,
-                                m_meta.runtime_hint.empty() ? "" : "; ", m_meta.runtime_hint));
+      if (!m_meta.runtime.empty()) {
+        const auto env = activation(std::nullopt);
+        if (find_program(m_meta.runtime, workers::env_value(env, "PATH")).empty())
+          throw Error(fmt::format("runtime '{}' not found on PATH{}{}", m_meta.runtime,
+                                  m_meta.runtime_hint.empty() ? "" : "; ", m_meta.runtime_hint));
+      }
+      return transport::encode(machine_result());
     });
+    if (m_root && !m_o.quiet) {
+      report::JobReport job = job_report(installs);
+      m_ctx.out << job.install_summary() << std::flush;
+    }
+  }
+
+  // This machine's part of the report, before its workers ran.
+  report::MachineResult machine_result() const {
+    report::MachineResult mine;
+    mine.host = m_ctx.host;
+    mine.machine = self();
+    mine.ranks = m_machines.mine().ranks;
+    mine.install_dir = root().string();
+    mine.project_dir = (root() / m_plan.project).string();
+    mine.install = m_transfer.install;
+    mine.bytes_received = m_transfer.bytes_received;
+    mine.local_files = m_transfer.local_files;
+    mine.local_bytes = m_transfer.local_bytes;
+    mine.install_seconds = m_transfer.install_seconds;
+    return mine;
   }
 
   // Once-per-machine steps, in order; the first failure stops them, and
@@ -400,17 +424,7 @@ private:
       observe("workers");
       if (!leader())
         return std::string();
-      report::MachineResult mine;
-      mine.host = m_ctx.host;
-      mine.machine = self();
-      mine.ranks = m_machines.mine().ranks;
-      mine.install_dir = root().string();
-      mine.project_dir = (root() / m_plan.project).string();
-      mine.install = m_transfer.install;
-      mine.bytes_received = m_transfer.bytes_received;
-      mine.local_files = m_transfer.local_files;
-      mine.local_bytes = m_transfer.local_bytes;
-      mine.install_seconds = m_transfer.install_seconds;
+      report::MachineResult mine = machine_result();
       if (m_local > 0) {
         workers::Supervised s;
         try {
@@ -432,32 +446,38 @@ private:
     });
   }
 
+  // The job as rank 0 reports it, from every machine's encoded result.
+  report::JobReport job_report(const std::vector<std::string>& results) const {
+    report::JobReport job;
+    job.tree_hash = m_plan.tree_hash.hex();
+    job.machines = m_machines.count();
+    job.ranks = m_ctx.world.size();
+    job.archive_bytes = m_transfer.archive_bytes;
+    job.plan_bytes = m_plan_size;
+    job.algorithm = m_transfer.algorithm;
+    job.chunk_bytes = m_transfer.chunk_bytes;
+    job.receivers = m_transfer.receivers;
+    job.hashed_files = m_prepared ? m_prepared->hashed_files : 0;
+    job.cached_files = m_prepared ? m_prepared->cached_files : 0;
+    job.transfer_seconds = m_transfer.seconds;
+    job.phase_seconds = m_phases;
+    job.command = command();
+    for (const std::string& r : results)
+      if (!r.empty())
+        job.results.push_back(transport::decode<report::MachineResult>(r));
+    job.wall_seconds = seconds_since(m_start);
+    return job;
+  }
+
   int report(const std::vector<std::string>& results) {
     int exit_code = 0;
     m_agree.phase([&] {
       observe("report");
       if (!m_root)
         return;
-      report::JobReport job;
-      job.tree_hash = m_plan.tree_hash.hex();
-      job.machines = m_machines.count();
-      job.ranks = m_ctx.world.size();
-      job.archive_bytes = m_transfer.archive_bytes;
-      job.plan_bytes = m_plan_size;
-      job.algorithm = m_transfer.algorithm;
-      job.chunk_bytes = m_transfer.chunk_bytes;
-      job.receivers = m_transfer.receivers;
-      job.hashed_files = m_prepared ? m_prepared->hashed_files : 0;
-      job.cached_files = m_prepared ? m_prepared->cached_files : 0;
-      job.transfer_seconds = m_transfer.seconds;
-      job.phase_seconds = m_phases;
-      job.command = command();
-      for (const std::string& r : results)
-        if (!r.empty())
-          job.results.push_back(transport::decode<report::MachineResult>(r));
-      job.wall_seconds = seconds_since(m_start);
+      const report::JobReport job = job_report(results);
       if (!m_o.quiet)
-        m_ctx.out << job.summary() << std::flush;
+        m_ctx.out << job.workers_summary() << std::flush;
       for (const std::string& f : job.failures())
         m_ctx.err << "distenv: error: " + f + "\n";
       m_ctx.err << std::flush;

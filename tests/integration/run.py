@@ -53,6 +53,11 @@ def localhost_ranks(np):
         equal(len(rep["per_machine"]), 1, "per-machine entries")
         equal(rep["per_machine"][0]["ranks"], np, "ranks on the machine")
         contains(r.out, f"1 machine ({np} rank{'s' if np > 1 else ''})", "summary")
+        # the install table is printed when the environment is in place, before any worker's output
+        first_worker_line = re.search(r"^\[", r.out, re.M)
+        table = r.out.find("distenv: installed locally")
+        check(first_worker_line and 0 <= table < first_worker_line.start(),
+              f"install table before the workers' output\n{r.out}")
         equal(open(t / "each.log").read().count("ran"), 1, "each-machine runs")
         rows = parse_vars(r.out)
         equal(len(rows), NPROC, "workers (one per hardware thread)")

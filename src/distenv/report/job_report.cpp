@@ -82,14 +82,8 @@ int JobReport::exit_code() const {
   return 0;
 }
 
-std::string JobReport::summary() const {
+std::string JobReport::install_summary() const {
   std::string out;
-  int workers = 0, ok = 0;
-  for (const MachineResult& r : results)
-    for (const auto& w : r.workers) {
-      ++workers;
-      ok += w.status == 0;
-    }
   out += fmt::format("distenv: {} machine{} ({} rank{}), environment {}\n", machines, machines == 1 ? "" : "s",
                      ranks, ranks == 1 ? "" : "s", tree_hash);
   // The source machine (machine 0) packs what it installs: it receives nothing.
@@ -114,18 +108,27 @@ std::string JobReport::summary() const {
       line += fmt::format(" installed in {:.2f} s", r.install_seconds);
     } else if (r.install == Install::received) {
       line += fmt::format(" {} in {:.2f} s", human_bytes(r.bytes_received), r.install_seconds);
-      if (r.local_files)
-        line += fmt::format(", {} file{} ({}) from local copies", r.local_files, r.local_files == 1 ? "" : "s",
-                            human_bytes(r.local_bytes));
     }
-    line += fmt::format("  {}", r.project_dir);
-    if (!r.workers.empty()) {
-      int wok = 0;
-      for (const auto& w : r.workers)
-        wok += w.status == 0;
-      line += fmt::format("  workers {}/{} ok", wok, r.workers.size());
-    }
-    out += line + "\n";
+    if (r.install == Install::received && r.local_files)
+      line += fmt::format(", {} file{} ({}) from local copies", r.local_files, r.local_files == 1 ? "" : "s",
+                          human_bytes(r.local_bytes));
+    out += line + fmt::format("  {}\n", r.project_dir);
+  }
+  return out;
+}
+
+std::string JobReport::workers_summary() const {
+  std::string out;
+  int workers = 0, ok = 0;
+  for (const MachineResult& r : results) {
+    if (r.workers.empty())
+      continue;
+    int wok = 0;
+    for (const auto& w : r.workers)
+      wok += w.status == 0;
+    workers += static_cast<int>(r.workers.size());
+    ok += wok;
+    out += fmt::format("  {:<12} workers {}/{} ok\n", r.host, wok, r.workers.size());
   }
   if (!command.empty())
     out += fmt::format("distenv: workers {}/{} ok; wall time {:.2f} s\n", ok, workers, wall_seconds);

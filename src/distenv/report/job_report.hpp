@@ -63,7 +63,13 @@ struct JobReport {
   std::vector<std::string> command;   // empty: install only
 
   nlohmann::ordered_json json() const;
-  std::string summary() const;
+  // What rank 0 prints when the environment is in place on every machine
+  // (before once-per-machine steps and workers): where it went, received,
+  // reused or shared, one line per machine.
+  std::string install_summary() const;
+  // What it prints at the end: workers per machine, the total, wall time.
+  std::string workers_summary() const;
+  std::string summary() const { return install_summary() + workers_summary(); }
   // Workers that did not succeed, as "host: worker 5 exited with 3".
   std::vector<std::string> failures() const;
   int exit_code() const; // 0, or the first failed worker's status
