@@ -651,11 +651,12 @@ def cluster_missing_runtime_names_every_host():
 LAUNCHER = os.path.join(REPO, "launcher", "distenv")
 
 
-def launcher(args, cluster=False, timeout=120):
+def launcher(args, cluster=False, timeout=120, extra_env=None):
     env = cluster_env() if cluster else root_env()
     for k in [k for k in env if k.startswith(("DISTENV_", "JULIA_"))]:
         del env[k]  # the launcher forwards these: the test decides which are set
     env["DISTENV_BOOTSTRAP"] = BOOTSTRAP
+    env.update(extra_env or {})
     t = time.time()
     proc = subprocess.run([LAUNCHER] + args, env=env, capture_output=True, text=True, timeout=timeout)
     return Result(proc, time.time() - t)
@@ -672,7 +673,22 @@ def launcher_dry_run_prints_the_mpirun_line():
     r = launcher(["plan", "-p", "/x/proj", "--dry-run"])
     equal(r.out.strip(), f"{BOOTSTRAP} --plan -p /x/proj", "plan line")
     r = launcher(["fly"])
-    equal((r.code, r.err.strip()), (2, "distenv: error: unknown command 'fly' (run, status, gc, plan)"), "bad command")
+    equal((r.code, r.err.strip()), (2, "distenv: error: unknown command 'fly': run, status, plan, gc, path, version "
+                                       "(see distenv --help)"), "bad command")
+    r = launcher(["stauts"])
+    equal((r.code, r.err.strip()), (2, "distenv: error: unknown command 'stauts' (did you mean 'status'?): run, status, "
+                                       "plan, gc, path, version (see distenv --help)"), "a typo")
+    r = launcher(["--help"])
+    equal(r.code, 0, "help")
+    check("set -euo" not in r.out and "distenv path" in r.out, f"help text\n{r.out}")
+    r = launcher(["version"])
+    check(r.code == 0 and r.out.startswith("distenv (launcher) ") and "distenv-bootstrap " in r.out
+          and "MPI: Open MPI" in r.out, f"version\n{r}")
+    # only what belongs to distenv and to Julia is forwarded
+    env_vars = dict(DISTENV_PROJECT="/elsewhere", DISTENV_DEST="/scratch/d", JULIA_NUM_THREADS="4")
+    r = launcher(["run", "--hosts", "n1", "--dry-run", "--", "true"], extra_env=env_vars)
+    check(" -x DISTENV_DEST" in r.out and " -x JULIA_NUM_THREADS" in r.out and "DISTENV_PROJECT" not in r.out,
+          f"forwarded variables\n{r.out}")
 
 
 @test
@@ -694,6 +710,30 @@ def cluster_launcher_unreachable_host_fails_fast_or_is_skipped():
         equal(r.code, 0, f"exit code with --skip-unreachable\n{r}")
         contains(r.err, "distenv: warning: node9: unreachable", "warning")
         equal(sorted(m["host"] for m in report(t / "r.json")["per_machine"]), sorted(hosts), "machines used")
+
+
+@test
+def cluster_path_is_the_same_on_every_host():
+    """The seed package's way: install with `distenv run` (no command), then point
+    Distributed's addprocs(...; dir=DIR, exeflags="--project=DIR") at `distenv path`."""
+    need_root()
+    hosts = vcluster_hosts()
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        dest = "/scratch/distenv-path"
+        r = launcher(["run", "-H", os.path.join(REPO, "hostfiles", "vcluster"), "-p", project, "-d", dest,
+                      "--report", t / "r.json"], cluster=True)
+        equal(r.code, 0, f"install\n{r}")
+        p = launcher(["path", "-p", project, "-d", dest])
+        equal(p.code, 0, f"path\n{p}")
+        path = p.out.strip()
+        check(path.startswith(dest + "/envs/") and path.endswith("/alice/sweep"), f"path {path}")
+        equal({m["project_dir"] for m in report(t / "r.json")["per_machine"]}, {path}, "every machine's project dir")
+        for h in hosts:
+            on_host = os.path.join(host_disk(h), os.path.relpath(path, "/scratch"))
+            check(os.path.isfile(os.path.join(on_host, "Project.toml")), f"{path} on {h}")
+        for h in hosts:
+            shutil.rmtree(os.path.join(host_disk(h), "distenv-path"), ignore_errors=True)
 
 
 @test
@@ -951,7 +991,7 @@ def sbatch_template(t, project, command):
     """sbatch --wait of the template on the local SLURM (scripts/slurm-local)."""
     env = root_env()
     env["SLURM_CONF"] = subprocess.check_output([SLURM_LOCAL, "env"], text=True).split("=", 1)[1].strip()
-    env.update(DISTENV_PROJECT=project, DISTENV_DEST=t / "dest", DISTENV_BOOTSTRAP=BOOTSTRAP,
+    env.update(DISTENV_JOB_PROJECT=project, DISTENV_DEST=t / "dest", DISTENV_BOOTSTRAP=BOOTSTRAP,
                OMPI_MCA_btl="self,tcp")  # fake nodes of one machine: no shared-memory transport
     for k in [k for k in env if k.startswith("SLURM_") and k != "SLURM_CONF"]:
         del env[k]  # not a job step of some outer allocation

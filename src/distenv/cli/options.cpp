@@ -5,8 +5,14 @@
 #include <distenv/util/units.hpp>
 
 #include <CLI/CLI.hpp>
+#include <archive.h>
 #include <boost/filesystem/operations.hpp>
+#include <boost/version.hpp>
 #include <fmt/format.h>
+#include <mpi.h>
+#include <toml++/toml.h>
+#include <xxhash.h>
+#include <zstd.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -19,6 +25,25 @@
 #endif
 
 namespace distenv::cli {
+
+// `--version`: ours, and the MPI library's and key libraries' this binary
+// runs with (MPI_Get_library_version may be called before MPI_Init).
+static std::string version_text() {
+  char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int length = 0, major = 0, minor = 0;
+  MPI_Get_library_version(mpi, &length);
+  MPI_Get_version(&major, &minor);
+  std::string mpi_line(mpi, static_cast<size_t>(std::max(0, length)));
+  mpi_line = mpi_line.substr(0, mpi_line.find_first_of("\n,"));
+  const unsigned xxh = XXH_versionNumber();
+  return fmt::format("distenv-bootstrap {}\n"
+                     "  MPI: {} (MPI {}.{})\n"
+                     "  Boost {}.{}.{}, {}, zstd {}, xxHash {}.{}.{}, toml++ {}.{}.{}, CLI11 {}, fmt {}.{}.{}",
+                     DISTENV_VERSION, mpi_line, major, minor, BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000,
+                     BOOST_VERSION % 100, archive_version_string(), ZSTD_versionString(), xxh / 10000, xxh / 100 % 100,
+                     xxh % 100, TOML_LIB_MAJOR, TOML_LIB_MINOR, TOML_LIB_PATCH, CLI11_VERSION, FMT_VERSION / 10000,
+                     FMT_VERSION / 100 % 100, FMT_VERSION % 100);
+}
 
 namespace {
 
@@ -58,7 +83,7 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
                "  mpirun -hostfile hosts --map-by ppr:1:node --bind-to none distenv-bootstrap "
                "[options] -- CMD ARGS...",
                "distenv-bootstrap"};
-  app.set_version_flag("--version", DISTENV_VERSION);
+  app.set_version_flag("--version", version_text);
   std::string project, dest = o.dest.string(), report, pack_to, install_from, chunk = "auto";
   std::string julia_version, tree_hash;
   app.add_option("-p,--project", project,
