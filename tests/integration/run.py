@@ -737,6 +737,43 @@ def cluster_path_is_the_same_on_every_host():
 
 
 @test
+def cluster_installed_prefix_runs_a_job():
+    """cmake --install into a prefix: programs, man pages, completion, modulefile,
+    docs and templates in place, and a job runs across the hosts from the prefix alone."""
+    need_root()
+    hosts = vcluster_hosts()
+    build = os.path.dirname(os.path.dirname(BOOTSTRAP))
+    with Scratch() as t:
+        prefix = t / "prefix"
+        r = subprocess.run(["cmake", "--install", build, "--prefix", prefix], capture_output=True, text=True)
+        equal(r.returncode, 0, f"cmake --install\n{r.stdout}{r.stderr}")
+        for f in ["bin/distenv", "bin/distenv-bootstrap", "share/man/man1/distenv.1",
+                  "share/man/man1/distenv-bootstrap.1", "share/bash-completion/completions/distenv",
+                  "share/bash-completion/completions/distenv-bootstrap", "share/distenv/modulefiles/distenv/0.1.0",
+                  "share/doc/distenv/README.md", "share/doc/distenv/LICENSE", "share/distenv/templates/distenv.sbatch"]:
+            check(os.path.isfile(os.path.join(prefix, f)), f"{f} installed")
+        page = open(os.path.join(prefix, "share/man/man1/distenv-bootstrap.1")).read()
+        check(page.startswith(".\\\"") and "broadcast" in page and ".SH OPTIONS" in page,
+              "the man page documents the options")
+        comp = subprocess.run(["bash", "-c", f"source {prefix}/share/bash-completion/completions/distenv; complete -p distenv"],
+                              capture_output=True, text=True)
+        contains(comp.stdout, "complete -F _distenv distenv", "bash completion")
+        env = cluster_env()
+        for k in [k for k in env if k.startswith(("DISTENV_", "JULIA_"))]:
+            del env[k]
+        env["PATH"] = f"{prefix}/bin:" + ":".join(p for p in env["PATH"].split(":") if not p.startswith(REPO))
+        project = copy_example(t / "src")
+        r = subprocess.run(["distenv", "run", "-H", os.path.join(REPO, "hostfiles", "vcluster"), "-p", project,
+                            "-d", "/scratch/distenv-prefix", "--report", t / "r.json", "--", "sh", "-c",
+                            "echo from-the-prefix"], env=env, capture_output=True, text=True, timeout=180)
+        equal(r.returncode, 0, f"job from the prefix\n{r.stdout}{r.stderr}")
+        equal(sorted(m["host"] for m in report(t / "r.json")["per_machine"]), sorted(hosts), "machines")
+        equal({h for h, _, text in worker_lines(r.stdout) if text == "from-the-prefix"}, set(hosts), "workers on every host")
+        for h in hosts:
+            shutil.rmtree(os.path.join(host_disk(h), "distenv-prefix"), ignore_errors=True)
+
+
+@test
 def cluster_status_one_row_per_machine():
     need_root()
     hosts = vcluster_hosts()

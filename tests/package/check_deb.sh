@@ -1,0 +1,21 @@
+#!/bin/sh
+# The Debian package CPack makes from a build directory: the programs, man
+# pages, completion, modulefile, templates and docs inside, and its library
+# dependencies computed by dpkg-shlibdeps.  check_deb.sh BUILD_DIR VERSION
+set -eu
+build=$1 version=$2
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+cpack -G DEB --config "$build/CPackConfig.cmake" -B "$out" >"$out/cpack.log" 2>&1 || { cat "$out/cpack.log"; exit 1; }
+deb=$(ls "$out"/*.deb)
+dpkg-deb -c "$deb" >"$out/list"
+for f in bin/distenv bin/distenv-bootstrap share/man/man1/distenv.1 share/man/man1/distenv-bootstrap.1 \
+         share/bash-completion/completions/distenv "share/distenv/modulefiles/distenv/$version" \
+         share/distenv/templates/distenv.sbatch share/doc/distenv/LICENSE; do
+  grep -q "/$f\$" "$out/list" || { echo "$deb: missing $f"; cat "$out/list"; exit 1; }
+done
+depends=$(dpkg-deb -f "$deb" Depends)
+case $depends in
+  *libarchive*) echo "$(basename "$deb"): Depends: $depends" ;;
+  *) echo "$deb: no library dependencies computed: '$depends'"; exit 1 ;;
+esac
