@@ -16,6 +16,7 @@
 #include <distenv/transport/chunk_broadcast.hpp>
 #include <distenv/transport/codec.hpp>
 #include <distenv/util/error.hpp>
+#include <distenv/util/style.hpp>
 #include <distenv/util/files.hpp>
 #include <distenv/util/units.hpp>
 #include <distenv/cluster/status.hpp>
@@ -115,7 +116,7 @@ private:
       m_prepared = prepare(m_o);
       if (!m_o.quiet)
         for (const std::string& w : m_prepared->warnings)
-          m_ctx.err << "distenv: warning: " + w + "\n"; // one write per line: see run_job
+          m_ctx.err << warning_prefix() + w + "\n"; // one write per line: see run_job
       m_ctx.err << std::flush;
       m_plan = cluster::JobPlan::from_tree(m_prepared->tree, m_prepared->layout.project);
       return m_plan.encode();
@@ -479,7 +480,7 @@ private:
       if (!m_o.quiet)
         m_ctx.out << job.workers_summary() << std::flush;
       for (const std::string& f : job.failures())
-        m_ctx.err << "distenv: error: " + f + "\n";
+        m_ctx.err << error_prefix() + f + "\n";
       m_ctx.err << std::flush;
       write_report(m_o.report, job.json());
       exit_code = job.exit_code();
@@ -542,15 +543,15 @@ int run_job(const cli::Options& o, JobContext& ctx) {
       for (const std::string& line : f.lines())
         // One write per line: a launcher that forwards stdout and stderr
         // separately (SLURM) may interleave them, but never within a write.
-        ctx.err << "distenv: error: " + line + "\n";
+        ctx.err << error_prefix() + line + "\n";
       ctx.err << std::flush;
     }
     return f.exit_code();
   } catch (const transport::CommError& e) {
-    ctx.err << fmt::format("distenv: error: {}: {}; ending the job\n", ctx.host, e.what()) << std::flush;
+    ctx.err << fmt::format("{}{}: {}; ending the job\n", error_prefix(), ctx.host, e.what()) << std::flush;
     ctx.world.abort(1);
   } catch (const std::exception& e) { // outside every phase: the others cannot learn of it
-    ctx.err << fmt::format("distenv: error: {}: {}; ending the job\n", ctx.host, e.what()) << std::flush;
+    ctx.err << fmt::format("{}{}: {}; ending the job\n", error_prefix(), ctx.host, e.what()) << std::flush;
     ctx.world.abort(1);
   }
   return 1; // not reached: abort() does not return

@@ -10,6 +10,7 @@
 #include <distenv/report/plan_report.hpp>
 #include <distenv/transport/comm_mpi.hpp>
 #include <distenv/util/error.hpp>
+#include <distenv/util/style.hpp>
 #include <distenv/util/files.hpp>
 #include <distenv/util/units.hpp>
 #include <distenv/workers/activation.hpp>
@@ -30,7 +31,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 void warn(const Prepared& p) {
   for (const std::string& w : p.warnings)
-    std::fprintf(stderr, "distenv: warning: %s\n", w.c_str());
+    std::fprintf(stderr, "%s%s\n", warning_prefix().c_str(), w.c_str());
 }
 
 int run_plan(const cli::Options& o) {
@@ -112,6 +113,7 @@ int run(int argc, const char* const* argv) {
     if (!options)
       return 0;
     const cli::Options& o = *options;
+    set_color(o.color);
     if (o.plan || o.status || o.gc_keep >= 0 || !o.install_from.empty())
       check_output_path(o.report, "--report"); // the job: rank 0 checks it
     check_output_path(o.pack_to, "--pack-to");
@@ -123,10 +125,10 @@ int run(int argc, const char* const* argv) {
       return run_install_from(o);
     return run_mpi(o, argc, argv);
   } catch (const Error& e) {
-    std::fprintf(stderr, "distenv: error: %s\n", e.what());
+    std::fprintf(stderr, "%s%s\n", error_prefix().c_str(), e.what());
     return e.exit_code();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "distenv: error: %s\n", e.what());
+    std::fprintf(stderr, "%s%s\n", error_prefix().c_str(), e.what());
     return 1;
   }
 }

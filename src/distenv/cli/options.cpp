@@ -140,6 +140,11 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
                  "twotree, mpi (the MPI library's own broadcast), or a tree fan-out number");
   app.add_flag("-v,--verbose", o.verbose, "say more about each step");
   app.add_flag("-q,--quiet", o.quiet, "print only errors and worker output (no progress, no summary)");
+  std::string color = "auto";
+  app.add_option("--color", color,
+                 "colour in distenv's error and warning lines: auto (on a terminal, unless NO_COLOR is set), "
+                 "always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
   app.add_option("command", o.command, "worker command (after --)");
 
   try {
@@ -178,6 +183,7 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   if (!julia_version.empty())
     o.julia_version = julia_version;
   o.gitignore = !no_gitignore;
+  o.color = color == "always" ? ColorMode::always : color == "never" ? ColorMode::never : ColorMode::auto_;
   if (!tree_hash.empty())
     o.tree_hash = tree_hash;
   if (chunk != "auto") {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <distenv/transport/schedule.hpp>
+#include <distenv/util/style.hpp>
 
 #include <boost/filesystem/path.hpp>
 
@@ -39,6 +40,7 @@ struct Options {
   std::optional<transport::Method> broadcast; // none: chosen by the cost model
   bool verbose = false;
   bool quiet = false;                // errors and worker output only
+  ColorMode color = ColorMode::auto_; // --color: error/warning lines in colour
   std::vector<std::string> command;  // after "--"
 };
 

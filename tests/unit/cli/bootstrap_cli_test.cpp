@@ -294,3 +294,28 @@ TEST(CliJulia, DevPathThatIsNotThePackageIsBadInput) {
                    "Manifest.toml:3:8: dev package Foo: " + (t / "Other/Project.toml").string() +
                        " is the package \"Other\", not Foo");
 }
+
+TEST(CliOutput, ColourOnlyWhenAskedForOrOnATerminal) {
+  TempDir t;
+  const std::string missing = (t / "missing").string();
+  auto r = run_bootstrap({"--plan", "-p", missing, "--color", "always"});
+  EXPECT_EQ(r.err, "distenv: \x1b[1;31merror:\x1b[0m " + missing + ": no such directory\n");
+  r = run_bootstrap({"--plan", "-p", missing}); // auto, and stderr is a pipe here
+  EXPECT_EQ(r.err, "distenv: error: " + missing + ": no such directory\n");
+  r = run_bootstrap({"--plan", "-p", missing, "--color", "never"});
+  EXPECT_EQ(r.err, "distenv: error: " + missing + ": no such directory\n");
+  r = run_bootstrap({"--plan", "-p", missing, "--color", "blue"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "distenv: error: --color: blue not in {auto,always,never}\n");
+}
+
+TEST(CliOutput, QuietKeepsErrorsAndWorkerOutputOnly) {
+  TempDir t;
+  test::copy_fixture("generic", t.path());
+  auto r = run_bootstrap({"-q", "-p", (t / "work/app").string(), "-d", (t / "dest").string(), "--", "sh", "-c",
+                          "echo WORKER-SAYS"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("WORKER-SAYS"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("distenv:"), std::string::npos) << r.out;
+}
