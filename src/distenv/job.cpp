@@ -426,6 +426,7 @@ private:
       if (!leader())
         return std::string();
       report::MachineResult mine = machine_result();
+      mine.phase_seconds = m_phases;
       if (m_local > 0) {
         workers::Supervised s;
         try {
@@ -478,7 +479,7 @@ private:
         return;
       const report::JobReport job = job_report(results);
       if (!m_o.quiet)
-        m_ctx.out << job.workers_summary() << std::flush;
+        m_ctx.out << job.workers_summary(m_o.verbose) << std::flush;
       for (const std::string& f : job.failures())
         m_ctx.err << error_prefix() + f + "\n";
       m_ctx.err << std::flush;

@@ -138,7 +138,7 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   app.add_option("--broadcast", broadcast,
                  "how the archive travels: auto (the cost model's choice), chain, tree (binary), "
                  "twotree, mpi (the MPI library's own broadcast), or a tree fan-out number");
-  app.add_flag("-v,--verbose", o.verbose, "say more about each step");
+  app.add_flag("-v,--verbose", o.verbose, "also print each machine's time in each phase");
   app.add_flag("-q,--quiet", o.quiet, "print only errors and worker output (no progress, no summary)");
   std::string color = "auto";
   app.add_option("--color", color,

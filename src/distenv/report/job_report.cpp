@@ -54,6 +54,10 @@ nlohmann::ordered_json JobReport::json() const {
     m["local_bytes"] = r.local_bytes;
     m["install_seconds"] = r.install_seconds;
     m["peak_rss_kib"] = r.peak_rss_kib;
+    nlohmann::ordered_json mp = nlohmann::ordered_json::object();
+    for (const auto& [name, secs] : r.phase_seconds)
+      mp[name] = secs;
+    m["phase_seconds"] = mp;
     nlohmann::ordered_json ws = nlohmann::ordered_json::array();
     for (const auto& w : r.workers)
       ws.push_back({{"worker", w.id}, {"exit_code", w.status}, {"how", w.how}});
@@ -117,9 +121,16 @@ std::string JobReport::install_summary() const {
   return out;
 }
 
-std::string JobReport::workers_summary() const {
+std::string JobReport::workers_summary(bool verbose) const {
   std::string out;
   int workers = 0, ok = 0;
+  if (verbose)
+    for (const MachineResult& r : results) {
+      std::string line = fmt::format("  {:<12} seconds:", r.host);
+      for (const auto& [name, secs] : r.phase_seconds)
+        line += fmt::format(" {} {:.3f}", name, secs);
+      out += line + "\n";
+    }
   for (const MachineResult& r : results) {
     if (r.workers.empty())
       continue;

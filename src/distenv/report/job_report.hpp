@@ -32,6 +32,10 @@ struct MachineResult {
   uint64_t local_files = 0, local_bytes = 0; // copied from environments already on the machine
   double install_seconds = 0;
   uint64_t peak_rss_kib = 0; // of the machine's leader rank
+  // The leader rank's time in each phase up to its workers ("machines",
+  // "read", "check", "transfer", "activate", "each_machine"): where each
+  // machine's time went (-v, and the JSON report).
+  std::vector<std::pair<std::string, double>> phase_seconds;
   struct Worker {
     int id = 0;     // global
     int status = 0; // 0 ok, exit code, 128+signal, 127 could not start
@@ -41,7 +45,8 @@ struct MachineResult {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineResult::Worker, id, status, how)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineResult, host, machine, ranks, install_dir, project_dir, install,
-                                   bytes_received, local_files, local_bytes, install_seconds, peak_rss_kib, workers)
+                                   bytes_received, local_files, local_bytes, install_seconds, peak_rss_kib, phase_seconds,
+                                   workers)
 
 struct JobReport {
   std::string tree_hash;
@@ -68,7 +73,8 @@ struct JobReport {
   // reused or shared, one line per machine.
   std::string install_summary() const;
   // What it prints at the end: workers per machine, the total, wall time.
-  std::string workers_summary() const;
+  // `verbose`: each machine's time per phase too.
+  std::string workers_summary(bool verbose = false) const;
   std::string summary() const { return install_summary() + workers_summary(); }
   // Workers that did not succeed, as "host: worker 5 exited with 3".
   std::vector<std::string> failures() const;

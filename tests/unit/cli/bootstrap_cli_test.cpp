@@ -319,3 +319,15 @@ TEST(CliOutput, QuietKeepsErrorsAndWorkerOutputOnly) {
   EXPECT_NE(r.out.find("WORKER-SAYS"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("distenv:"), std::string::npos) << r.out;
 }
+
+TEST(CliOutput, VerboseGivesEachMachinesTimePerPhase) {
+  TempDir t;
+  test::copy_fixture("generic", t.path());
+  auto r = run_bootstrap({"-v", "-p", (t / "work/app").string(), "-d", (t / "dest").string(), "--report",
+                          (t / "r.json").string(), "--", "true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(" seconds: machines "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" transfer "), std::string::npos) << r.out;
+  auto j = nlohmann::json::parse(test::slurp(t / "r.json"));
+  EXPECT_TRUE(j["per_machine"][0]["phase_seconds"].contains("each_machine")) << j.dump();
+}
