@@ -564,9 +564,16 @@ int run_gc(const cli::Options& o, transport::Comm& world, const std::string& hos
   if (machines.leader) {
     try {
       install::Store store = store_for(o);
-      auto c = store.collect(static_cast<size_t>(o.gc_keep));
-      line = fmt::format("{}: removed {} ({}), kept {}, in use {}", host, c.removed.size(),
-                         human_bytes(c.bytes_freed), c.kept.size(), c.busy.size());
+      auto c = store.collect(static_cast<size_t>(o.gc_keep), o.gc_dry_run);
+      line = fmt::format("{}: {} {} ({}), kept {}, in use {}", host, o.gc_dry_run ? "would remove" : "removed",
+                         c.removed.size(), human_bytes(c.bytes_freed), c.kept.size(), c.busy.size());
+      for (size_t i = 0; i < c.removed.size(); ++i) {
+        char used[32] = "";
+        struct tm tm {};
+        if (::localtime_r(&c.removed_used[i], &tm))
+          std::strftime(used, sizeof used, "%Y-%m-%d %H:%M", &tm);
+        line += fmt::format("\n  {}  last used {}", c.removed[i], used);
+      }
     } catch (const std::exception& e) {
       line = fmt::format("{}: gc failed: {}", host, e.what());
     }
@@ -574,7 +581,7 @@ int run_gc(const cli::Options& o, transport::Comm& world, const std::string& hos
   const std::vector<std::string> all = world.gather(line, 0);
   for (const std::string& l : all)
     if (!l.empty())
-      std::printf("distenv: gc %s\n", l.c_str());
+      std::printf("distenv: gc%s %s\n", o.gc_dry_run ? " (dry run)" : "", l.c_str());
   return 0;
 }
 

@@ -818,9 +818,18 @@ def cluster_gc_keeps_recent_and_in_use_environments():
         deadline = time.time() + 30
         while time.time() < deadline and len([l for l in leftover_processes(marker) if " sh -c" in l]) < len(hosts):
             time.sleep(0.2)
+        before = {h: envs_on(h) for h in hosts}
+        r = launcher(["gc", "-H", os.path.join(REPO, "hostfiles", "vcluster"), "-d", "/scratch/distenv",
+                      "--keep", "0", "--dry-run"], cluster=True)
+        equal(r.code, 0, f"gc --dry-run\n{r}")
+        for h in hosts:
+            contains(r.out, f"distenv: gc (dry run) {h}: would remove 2 (", "per-host line of the dry run")
+            equal(envs_on(h), before[h], f"{h}: a dry run removes nothing")
         r = launcher(["gc", "-H", os.path.join(REPO, "hostfiles", "vcluster"), "-d", "/scratch/distenv",
                       "--keep", "0"], cluster=True)
         equal(r.code, 0, f"gc\n{r}")
+        for tree in trees[1:]:
+            equal(r.out.count(f"  {tree}  last used "), len(hosts), f"{tree} listed as removed on every host")
         for h in hosts:
             contains(r.out, f"distenv: gc {h}: removed 2 (", "per-host line")
             contains(r.out, "in use 1", "the environment in use is kept")

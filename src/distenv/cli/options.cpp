@@ -113,6 +113,7 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
                  "on every machine, keep the N most recently used environments in --dest and "
                  "remove the others (never one in use)")
       ->check(CLI::Range(0, 1000000));
+  app.add_flag("--gc-dry-run", o.gc_dry_run, "with --gc: list what it would remove on every machine, remove nothing");
   app.add_option("--report", report, "write a JSON report to this file");
   app.add_option("--pack-to", pack_to, "write the packed environment (tar+zstd) to a file");
   app.add_option("--install-from", install_from,
@@ -172,6 +173,8 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   if (!modes.empty() && !o.command.empty())
     throw InputError(fmt::format("{} takes no worker command (got '{}'); run the job without {} to start workers",
                                  modes[0], o.command.front(), modes[0]));
+  if (o.gc_dry_run && o.gc_keep < 0)
+    throw InputError("--gc-dry-run needs --gc N");
   if (!tree_hash.empty() && install_from.empty())
     throw InputError("--tree-hash needs --install-from (a job checks the hash of what it sends by itself)");
   if (!project.empty())

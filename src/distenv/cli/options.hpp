@@ -24,6 +24,7 @@ struct Options {
   bool allow_secrets = false;        // ship private keys and credential files found in the roots
   bool plan = false;                 // print what would ship, touch nothing
   int gc_keep = -1;                  // --gc N: keep the N most recently used environments
+  bool gc_dry_run = false;           // --gc-dry-run: say what --gc would remove, remove nothing
   bool status = false;               // one row per machine: threads, load, memory, space, runtime
   fs::path report;                   // JSON report file
   fs::path pack_to;                  // write the packed environment to a file

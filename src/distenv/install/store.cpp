@@ -184,7 +184,7 @@ Store::InUse::~InUse() {
     ::close(m_fd);
 }
 
-Store::Collected Store::collect(size_t keep) {
+Store::Collected Store::collect(size_t keep, bool dry_run) {
   Collected result;
   boost::system::error_code ec;
   if (!fs::is_directory(envs_dir(), ec))
@@ -219,6 +219,15 @@ Store::Collected Store::collect(size_t keep) {
       result.busy.push_back(envs[i].name);
       continue;
     }
+    if (dry_run) {
+      for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+        if (fs::is_regular_file(it->symlink_status()))
+          result.bytes_freed += fs::file_size(it->path(), ec);
+      result.removed.push_back(envs[i].name);
+      result.removed_used.push_back(envs[i].used);
+      ::close(fd);
+      continue;
+    }
     // Disappear at once under a name no run trusts, then delete.
     const fs::path trash = envs_dir() / fmt::format(".incoming-gc-{}-{}", envs[i].name, ::getpid());
     if (::rename(dir.c_str(), trash.c_str()) == 0) {
@@ -228,6 +237,7 @@ Store::Collected Store::collect(size_t keep) {
           result.bytes_freed += fs::file_size(it->path(), ec);
       remove_tree(trash);
       result.removed.push_back(envs[i].name);
+      result.removed_used.push_back(envs[i].used);
     }
     ::close(fd);
   }

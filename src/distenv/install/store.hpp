@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <optional>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -96,16 +97,18 @@ public:
   };
 
   struct Collected {
-    std::vector<std::string> removed; // hashes
+    std::vector<std::string> removed; // hashes (with dry_run: those it would remove)
     std::vector<std::string> kept;
     std::vector<std::string> busy; // beyond `keep` but in use: kept
+    std::vector<std::time_t> removed_used; // when each removed one was last used
     uint64_t bytes_freed = 0;
   };
 
   // Garbage collection: keeps the `keep` most recently used environments and
   // removes the others, except those in use. An environment disappears with
   // one rename (a later run never sees half of it) and is deleted after.
-  Collected collect(size_t keep);
+  // `dry_run`: nothing is removed; the result says what would be.
+  Collected collect(size_t keep, bool dry_run = false);
 
 private:
   // InputError unless `dir` (lstat) is owned and writable as the store allows.

@@ -178,6 +178,7 @@ TEST(Store, CollectKeepsTheMostRecentlyUsedAndThoseInUse) {
   TempDir t;
   install::Store store(t / "dest");
   std::vector<hash::Hash128> trees;
+  std::vector<std::time_t> used;
   for (int i = 0; i < 4; ++i) {
     write(t / ("p" + std::to_string(i) + "/distenv.toml"), "");
     write(t / ("p" + std::to_string(i) + "/data"), std::string(1000, 'a' + i));
@@ -185,12 +186,20 @@ TEST(Store, CollectKeepsTheMostRecentlyUsedAndThoseInUse) {
     test::install_locally(p, t / "dest");
     trees.push_back(p.tree.tree_hash);
     // used in order 0, 1, 2, 3: 3 is the most recent
-    fs::last_write_time(store.path_of(p.tree.tree_hash), std::time(nullptr) - 1000 + i * 10);
+    used.push_back(std::time(nullptr) - 1000 + i * 10);
+    fs::last_write_time(store.path_of(p.tree.tree_hash), used.back());
   }
   std::optional<install::Store::InUse> busy;
   busy.emplace(store, trees[0]); // a job runs with the oldest: marks it used now
   fs::last_write_time(store.path_of(trees[0]), std::time(nullptr) - 5000); // and pretend it is old
+  const auto dry = store.collect(2, true); // says what it would do, does nothing
+  EXPECT_EQ(dry.removed, std::vector<std::string>{trees[1].hex()});
+  EXPECT_EQ(dry.busy, std::vector<std::string>{trees[0].hex()});
+  EXPECT_GE(dry.bytes_freed, 1000u);
+  EXPECT_TRUE(store.has(trees[1]));
   auto c = store.collect(2);
+  ASSERT_EQ(c.removed_used.size(), 1u);
+  EXPECT_EQ(c.removed_used[0], used[1]) << "when the removed environment was last used";
   EXPECT_EQ(c.kept, (std::vector<std::string>{trees[3].hex(), trees[2].hex()}));
   EXPECT_EQ(c.removed, std::vector<std::string>{trees[1].hex()});
   EXPECT_EQ(c.busy, std::vector<std::string>{trees[0].hex()});
