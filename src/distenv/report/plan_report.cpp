@@ -120,9 +120,15 @@ std::string plan_text(const env::Environment& env, const layout::Layout& layout,
   for (const env::DevPackage& d : env.dev_packages)
     line("  {}  {} -> {}  (declared \"{}\" at {})", d.name, d.source.string(),
          layout.to_install(d.source), d.declared, d.where);
-  line("rewritten paths: {}", tree.rewritten.size());
+  const auto changed = std::count_if(tree.rewritten.begin(), tree.rewritten.end(),
+                                     [](const layout::RewrittenPath& r) { return r.original != r.rewritten; });
+  line("path values: {} ({} rewritten, {} already relative and unchanged)", tree.rewritten.size(), changed,
+       tree.rewritten.size() - changed);
   for (const layout::RewrittenPath& r : tree.rewritten)
-    line("  {}  \"{}\" -> \"{}\"  (resolves to {})", r.where, r.original, r.rewritten, r.target);
+    if (r.original != r.rewritten)
+      line("  {}  \"{}\" -> \"{}\"  (resolves to {})", r.where, r.original, r.rewritten, r.target);
+    else
+      line("  {}  \"{}\" unchanged  (resolves to {})", r.where, r.original, r.target);
   const auto& act = env.activation;
   if (!act.runtime.empty())
     line("runtime      {}", act.runtime);
