@@ -587,8 +587,9 @@ int run_gc(const cli::Options& o, transport::Comm& world, const std::string& hos
 
 int run_status(const cli::Options& o, transport::Comm& world, const std::string& host) {
   const cluster::Machines machines = cluster::discover_machines(world, host);
-  // The runtime to look for: the environment's, when there is one to read.
-  std::string runtime = "julia", hint;
+  // The runtime to look for: the environment's, when there is one to read;
+  // else each machine reports the runtimes its installed environments need.
+  std::string runtime, hint;
   if (world.rank() == 0) {
     try {
       env::ReadOptions read;
@@ -597,7 +598,6 @@ int run_status(const cli::Options& o, transport::Comm& world, const std::string&
       runtime = e.activation.runtime;
       hint = e.activation.runtime_hint;
     } catch (const Error&) {
-      hint = "install Julia with juliaup (https://julialang.org/install/) and put `julia` on PATH";
     }
   }
   runtime = world.broadcast(runtime, 0);

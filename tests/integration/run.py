@@ -790,6 +790,21 @@ def cluster_status_one_row_per_machine():
             check(x["runtime_version"].startswith("Python 3"), f"runtime version {x['runtime_version']}")
         for h in hosts:
             check(re.search(rf"^{h} +{NPROC} ", r.out, re.M), f"row for {h}\n{r.out}")
+        # Without a project: each machine names the runtimes its installed environments need,
+        # and each environment's size and last use.
+        r, _ = cluster_run(t, ["--", "true"], project=copy_example(t / "src2"))
+        equal(r.code, 0, f"install\n{r}")
+        tree = report(t / "r.json")["tree_hash"]
+        r = launcher(["status", "-H", os.path.join(REPO, "hostfiles", "vcluster"), "-d", "/scratch/distenv",
+                      "--report", t / "s2.json"], cluster=True)
+        equal(r.code, 0, f"status without a project\n{r}")
+        for x in report(t / "s2.json"):
+            check(any(v.startswith("python3: Python 3") for v in x["installed_runtimes"]),
+                  f"{x['host']}: runtimes of what is installed {x['installed_runtimes']}")
+            mine = [e for e in x["environments"] if e["hash"] == tree]
+            check(len(mine) == 1 and mine[0]["bytes"] > 0 and mine[0]["last_used"] > time.time() - 3600
+                  and mine[0]["project"] == "alice/sweep", f"{x['host']}: {x['environments']}")
+        contains(r.out, f"{tree[:8]} alice/sweep (", "the table's environment column")
 
 
 @test

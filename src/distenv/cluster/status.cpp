@@ -8,6 +8,9 @@
 
 #include <boost/filesystem/operations.hpp>
 #include <fmt/format.h>
+#include <algorithm>
+#include <sys/stat.h>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -79,7 +82,12 @@ std::string MachineStatus::encode() const {
                    {"runtime", runtime},
                    {"runtime_version", runtime_version},
                    {"runtime_hint", runtime_hint},
-                   {"environments", environments}};
+                   {"installed_runtimes", installed_runtimes}};
+  nlohmann::json envs = nlohmann::json::array();
+  for (const Installed& e : environments)
+    envs.push_back({{"hash", e.hash}, {"project", e.project}, {"runtime", e.runtime}, {"bytes", e.bytes},
+                    {"last_used", e.used}});
+  j["environments"] = envs;
   const std::vector<std::uint8_t> bytes = nlohmann::json::to_cbor(j); // CBOR: paths need not be UTF-8
   return std::string(bytes.begin(), bytes.end());
 }
@@ -98,7 +106,9 @@ MachineStatus MachineStatus::decode(const std::string& text) {
   s.runtime = j.at("runtime");
   s.runtime_version = j.at("runtime_version");
   s.runtime_hint = j.at("runtime_hint");
-  s.environments = j.at("environments").get<std::vector<std::string>>();
+  s.installed_runtimes = j.at("installed_runtimes").get<std::vector<std::string>>();
+  for (const auto& e : j.at("environments"))
+    s.environments.push_back({e.at("hash"), e.at("project"), e.at("runtime"), e.at("bytes"), e.at("last_used")});
   return s;
 }
 
@@ -122,25 +132,57 @@ MachineStatus collect_status(const fs::path& dest, const std::string& runtime, c
     const std::string name = it->path().filename().string();
     if (name.size() != 32 || name.find_first_not_of("0123456789abcdef") != std::string::npos)
       continue;
-    std::string project = "?";
+    MachineStatus::Installed e{name, "?"};
     try {
-      project = layout::metadata_from_json(read_file(it->path() / layout::k_metadata_path), name).project;
+      const layout::Metadata m = layout::metadata_from_json(read_file(it->path() / layout::k_metadata_path), name);
+      e.project = m.project;
+      e.runtime = m.runtime;
     } catch (const std::exception&) {
     }
-    s.environments.push_back(name + " " + project);
+    struct stat st {};
+    if (::stat(it->path().c_str(), &st) == 0)
+      e.used = st.st_mtime;
+    boost::system::error_code walk;
+    for (fs::recursive_directory_iterator f(it->path(), walk), fend; !walk && f != fend; f.increment(walk))
+      if (fs::is_regular_file(f->symlink_status()))
+        e.bytes += fs::file_size(f->path(), walk);
+    s.environments.push_back(std::move(e));
   }
-  std::sort(s.environments.begin(), s.environments.end());
+  std::sort(s.environments.begin(), s.environments.end(),
+            [](const auto& a, const auto& b) { return a.used != b.used ? a.used > b.used : a.hash < b.hash; });
+  if (runtime.empty()) { // no project: the runtimes of what is installed
+    std::vector<std::string> seen;
+    for (const auto& e : s.environments)
+      if (!e.runtime.empty() && std::find(seen.begin(), seen.end(), e.runtime) == seen.end()) {
+        seen.push_back(e.runtime);
+        const char* path = std::getenv("PATH");
+        std::string v = find_program(e.runtime, path ? path : "").empty() ? "" : version_of(e.runtime);
+        s.installed_runtimes.push_back(e.runtime + ": " + (v.empty() ? "missing" : v));
+      }
+  }
   return s;
 }
 
 std::string status_table(const std::vector<MachineStatus>& rows) {
   std::string out = fmt::format("{:<14} {:>7} {:>6} {:>10} {:>10}  {:<24} {}\n", "host", "threads", "load",
-                                "mem free", "dest free", "runtime", "environments");
+                                "mem free", "dest free", "runtime", "environments (size, last used)");
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  auto ago = [now](int64_t t) {
+    const int64_t s = std::max<int64_t>(0, now - t);
+    return s < 3600 ? fmt::format("{} min ago", s / 60) : s < 172800 ? fmt::format("{} h ago", s / 3600)
+                                                                      : fmt::format("{} days ago", s / 86400);
+  };
   for (const MachineStatus& s : rows) {
     std::string runtime = s.runtime.empty() ? "-" : s.runtime_version;
+    if (s.runtime.empty() && !s.installed_runtimes.empty()) {
+      runtime.clear();
+      for (const std::string& r : s.installed_runtimes)
+        runtime += (runtime.empty() ? "" : ", ") + r;
+    }
     std::string envs;
-    for (const std::string& e : s.environments)
-      envs += (envs.empty() ? "" : ", ") + e.substr(0, 8) + e.substr(32);
+    for (const auto& e : s.environments)
+      envs += fmt::format("{}{} {} ({}, {})", envs.empty() ? "" : "; ", e.hash.substr(0, 8), e.project,
+                          human_bytes(e.bytes), ago(e.used));
     out += fmt::format("{:<14} {:>7} {:>6.2f} {:>10} {:>10}  {:<24} {}\n", s.host, s.threads, s.load1,
                        human_bytes(s.mem_available), human_bytes(s.dest_free), runtime, envs.empty() ? "-" : envs);
   }

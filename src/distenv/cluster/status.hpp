@@ -20,7 +20,17 @@ struct MachineStatus {
   std::string runtime;      // name
   std::string runtime_version; // first line of `runtime --version`, or "missing"
   std::string runtime_hint;
-  std::vector<std::string> environments; // "<hash> <project>" installed at --dest
+  struct Installed {
+    std::string hash;
+    std::string project; // install-relative project directory
+    std::string runtime; // what its workers need ("" for none)
+    uint64_t bytes = 0;  // its files
+    int64_t used = 0;    // last use (the directory's mtime, seconds since the epoch)
+  };
+  std::vector<Installed> environments; // installed at --dest, most recently used first
+  // Without a project to read: the version of each runtime the installed
+  // environments need, "name: version" ("missing" when it is not on PATH).
+  std::vector<std::string> installed_runtimes;
 
   std::string encode() const;
   nlohmann::ordered_json json() const; // for --report
