@@ -3,6 +3,8 @@
 
 #include <distenv/pack/archive_writer.hpp>
 
+#include <algorithm>
+
 namespace distenv::test {
 
 Planned plan(const fs::path& project, std::optional<std::pair<int, int>> julia_version) {
@@ -18,6 +20,14 @@ Planned plan(const env::ReadOptions& options) {
   p.layout = layout::make_layout(p.env);
   p.tree = layout::build_tree(p.env, p.layout, 2);
   return p;
+}
+
+std::vector<std::string> dev_names(const env::Environment& e) {
+  std::vector<std::string> names;
+  for (const auto& d : e.dev_packages)
+    names.push_back(d.name);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 install::Store::Result install_locally(const Planned& p, const fs::path& dest, size_t chunk_size) {

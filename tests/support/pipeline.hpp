@@ -15,6 +15,9 @@ struct Planned {
 Planned plan(const fs::path& project, std::optional<std::pair<int, int>> julia_version = {});
 Planned plan(const env::ReadOptions& options);
 
+// The names of the environment's dev packages, sorted.
+std::vector<std::string> dev_names(const env::Environment& e);
+
 // plan() + pack into memory in `chunk_size` chunks + install into `dest`.
 install::Store::Result install_locally(const Planned& p, const fs::path& dest,
                                        size_t chunk_size = 64 << 10);

@@ -3,6 +3,7 @@
 #include <distenv/env/environment.hpp>
 #include <distenv/util/error.hpp>
 
+#include "support/pipeline.hpp"
 #include "support/temp_dir.hpp"
 
 #include <boost/filesystem/operations.hpp>
@@ -12,20 +13,13 @@
 
 using namespace distenv;
 using distenv::test::TempDir;
+using distenv::test::dev_names;
 using distenv::test::write;
 
 namespace {
 
 env::Environment read(const fs::path& dir, std::optional<std::pair<int, int>> version = {}) {
   return env::read_environment({dir, version});
-}
-
-std::vector<std::string> dev_names(const env::Environment& e) {
-  std::vector<std::string> names;
-  for (const auto& d : e.dev_packages)
-    names.push_back(d.name);
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 const env::DevPackage& dev(const env::Environment& e, const std::string& name) {

@@ -17,6 +17,7 @@
 
 using namespace distenv;
 using distenv::test::TempDir;
+using distenv::test::dev_names;
 using distenv::test::write;
 
 namespace {
@@ -32,14 +33,6 @@ void package(const fs::path& dir, const std::string& name, const std::string& ex
 bool ships(const test::Planned& p, const std::string& path) {
   return std::any_of(p.tree.entries.begin(), p.tree.entries.end(),
                      [&](const layout::FileEntry& e) { return e.path == path; });
-}
-
-std::vector<std::string> dev_names(const env::Environment& e) {
-  std::vector<std::string> names;
-  for (const auto& d : e.dev_packages)
-    names.push_back(d.name);
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 std::string input_error(const env::ReadOptions& o) {
