@@ -681,6 +681,11 @@ def launcher_dry_run_prints_the_mpirun_line():
     r = launcher(["--help"])
     equal(r.code, 0, "help")
     check("set -euo" not in r.out and "distenv path" in r.out, f"help text\n{r.out}")
+    r = launcher(["run", "--help"])
+    check(r.code == 0 and "--hosts" in r.out and "--dry-run" in r.out and "--broadcast" in r.out,
+          f"run --help shows the launcher's and the bootstrap's options\n{r.out}")
+    r = launcher(["run", "--hosts", "n1", "--dry-run", "--", "julia", "-h"])
+    check(r.out.rstrip().endswith("-- julia -h"), f"-h after -- belongs to the command\n{r.out}")
     r = launcher(["version"])
     check(r.code == 0 and r.out.startswith("distenv (launcher) ") and "distenv-bootstrap " in r.out
           and "MPI: Open MPI" in r.out, f"version\n{r}")
