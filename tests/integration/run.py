@@ -648,7 +648,7 @@ def cluster_missing_runtime_names_every_host():
 
 # ---------------------------------------------------------------- launcher
 
-LAUNCHER = os.path.join(REPO, "launcher", "distenv")
+LAUNCHER = os.path.join(os.path.dirname(BOOTSTRAP), "distenv")
 
 
 def launcher(args, cluster=False, timeout=120, extra_env=None):
@@ -668,16 +668,16 @@ def launcher_dry_run_prints_the_mpirun_line():
                   "--workers", "4", "--dry-run", "--", "julia", "sweep.jl"])
     equal(r.code, 0, f"exit code\n{r}")
     root = "--allow-run-as-root " if os.geteuid() == 0 else ""
-    equal(r.out.strip(), f"mpirun {root}--host n1\\,n2 -np 2 --map-by ppr:1:node --bind-to none --mca btl tcp\\,self "
+    equal(r.out.strip(), f"mpirun {root}--host n1,n2 -np 2 --map-by ppr:1:node --bind-to none --mca btl tcp,self "
                          f"-x MYVAR -x DISTENV_BOOTSTRAP {BOOTSTRAP} -p /x/proj --workers 4 -- julia sweep.jl", "mpirun line")
     r = launcher(["plan", "-p", "/x/proj", "--dry-run"])
     equal(r.out.strip(), f"{BOOTSTRAP} --plan -p /x/proj", "plan line")
     r = launcher(["fly"])
-    equal((r.code, r.err.strip()), (2, "distenv: error: unknown command 'fly': run, status, plan, gc, path, version "
-                                       "(see distenv --help)"), "bad command")
+    equal((r.code, r.err.strip()), (2, "distenv: error: unknown command 'fly': run, status, plan, gc, path, pack, "
+                                       "install, version (see distenv --help)"), "bad command")
     r = launcher(["stauts"])
     equal((r.code, r.err.strip()), (2, "distenv: error: unknown command 'stauts' (did you mean 'status'?): run, status, "
-                                       "plan, gc, path, version (see distenv --help)"), "a typo")
+                                       "plan, gc, path, pack, install, version (see distenv --help)"), "a typo")
     r = launcher(["--help"])
     equal(r.code, 0, "help")
     check("set -euo" not in r.out and "distenv path" in r.out, f"help text\n{r.out}")
@@ -687,7 +687,7 @@ def launcher_dry_run_prints_the_mpirun_line():
     r = launcher(["run", "--hosts", "n1", "--dry-run", "--", "julia", "-h"])
     check(r.out.rstrip().endswith("-- julia -h"), f"-h after -- belongs to the command\n{r.out}")
     r = launcher(["version"])
-    check(r.code == 0 and r.out.startswith("distenv (launcher) ") and "distenv-bootstrap " in r.out
+    check(r.code == 0 and r.out.startswith("distenv 0.") and "distenv-bootstrap " in r.out
           and "MPI: Open MPI" in r.out, f"version\n{r}")
     # only what belongs to distenv and to Julia is forwarded
     env_vars = dict(DISTENV_PROJECT="/elsewhere", DISTENV_DEST="/scratch/d", JULIA_NUM_THREADS="4")

@@ -1,0 +1,416 @@
+// `distenv`: the front end that writes the mpirun line for distenv-bootstrap.
+#include <distenv/launch/launcher.hpp>
+
+#include <distenv/util/command.hpp>
+#include <distenv/util/error.hpp>
+#include <distenv/util/files.hpp>
+#include <distenv/util/style.hpp>
+
+#ifndef DISTENV_VERSION
+#define DISTENV_VERSION "0.1.0"
+#endif
+
+#include <boost/filesystem/operations.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace distenv::launch {
+
+namespace {
+
+const std::vector<std::string> k_modes{"run", "status", "plan", "gc", "path", "pack", "install", "version"};
+
+const char* const k_usage = R"(distenv: install a development environment on every machine of a job and run workers there.
+
+  distenv run     [HOSTS] [LAUNCH OPTIONS] [BOOTSTRAP OPTIONS] [-- CMD ARGS...]
+  distenv status  [HOSTS] [LAUNCH OPTIONS] [BOOTSTRAP OPTIONS]
+  distenv gc      [HOSTS] [LAUNCH OPTIONS] [--keep N] [--dry-run] [BOOTSTRAP OPTIONS]
+                  keep the N (default 3) most recently used environments in --dest on every
+                  machine, remove the others (never one in use) and list them; --dry-run lists
+                  what it would remove and removes nothing
+  distenv plan    [BOOTSTRAP OPTIONS]      what would ship and where (this machine, no MPI)
+  distenv path    [-p DIR] [-d DEST]       the installed project directory: the same path on every
+                  machine for the same --dest (Distributed's addprocs(...; dir=DIR,
+                  exeflags="--project=DIR")); no MPI
+  distenv pack    --pack-to FILE [BOOTSTRAP OPTIONS]                  the packed environment, to a file
+  distenv install --install-from FILE [--tree-hash H] [-d DEST]       install such a file here
+  distenv version                          versions of distenv, MPI and libraries
+
+HOSTS:  -H, --hostfile FILE   machines, one per line (a slots= count is ignored)
+        --hosts A,B,C         machines on the command line
+        (neither: the SLURM/PBS allocation, or this machine)
+LAUNCH OPTIONS:
+  --mca KEY VALUE      passed to mpirun (repeatable)
+  -x VAR               forward an environment variable (repeatable); DISTENV_DEST,
+                       DISTENV_BOOTSTRAP and JULIA_* variables that are set are always forwarded
+  --skip-unreachable   probe every machine first and run on those that answer
+  --probe-timeout S    seconds a machine has to answer the probe (default 10)
+  --mpirun PATH        the mpirun to use (default: mpirun on PATH)
+  --dry-run            print the command line and exit (gc: see above)
+Rank 0 (the first machine; this one when it is listed) reads the environment.
+Machines are probed through the agent mpirun itself would use
+(OMPI_MCA_plm_rsh_agent, else ssh); an unreachable machine is named and the
+run stops before mpirun starts, unless --skip-unreachable.
+BOOTSTRAP OPTIONS: anything distenv-bootstrap takes (listed below).
+)";
+
+bool is_local(const std::string& m) {
+  if (m == "localhost" || m.rfind("127.", 0) == 0)
+    return true;
+  const std::string h = host_name();
+  return m == h || m == h.substr(0, h.find('.'));
+}
+
+std::string bootstrap_path() {
+  if (const char* b = std::getenv("DISTENV_BOOTSTRAP"); b && *b)
+    return b;
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    const fs::path here = fs::path(self).parent_path();
+    for (const fs::path& c : {here / "distenv-bootstrap"}) {
+      boost::system::error_code ec;
+      if (fs::exists(c, ec) && ::access(c.c_str(), X_OK) == 0)
+        return c.string();
+    }
+  }
+  const char* path = std::getenv("PATH");
+  std::string found = find_program("distenv-bootstrap", path ? path : "");
+  if (found.empty())
+    throw Error("distenv-bootstrap not found next to distenv or on PATH (set DISTENV_BOOTSTRAP)");
+  return found;
+}
+
+// Replaces this process with `argv` (the exit code becomes the program's).
+[[noreturn]] void exec(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execvp(args[0], args.data());
+  throw Error(fmt::format("{}: {}", argv[0], std::strerror(errno)), 127);
+}
+
+// Every machine answers through mpirun's own agent, all at once; the ones
+// that do not are named. Returns those that answered.
+std::vector<std::string> probe(const std::vector<std::string>& machines, const Command& c) {
+  std::string agent = std::getenv("OMPI_MCA_plm_rsh_agent") ? std::getenv("OMPI_MCA_plm_rsh_agent") : "ssh";
+  agent = agent.substr(0, agent.find(':'));
+  std::vector<std::string> agent_cmd;
+  std::istringstream words(agent);
+  for (std::string w; words >> w;)
+    agent_cmd.push_back(w);
+  if (agent_cmd.empty())
+    agent_cmd.push_back("ssh");
+  if (fs::path(agent_cmd[0]).filename() == "ssh")
+    agent_cmd.insert(agent_cmd.end(), {"-o", "BatchMode=yes", "-o", fmt::format("ConnectTimeout={:g}", c.probe_timeout)});
+  struct Probe {
+    std::string machine;
+    CommandResult result;
+  };
+  std::vector<Probe> probes(machines.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < machines.size(); ++i) {
+    probes[i].machine = machines[i];
+    if (is_local(machines[i])) {
+      probes[i].result.started = true;
+      probes[i].result.status = 0;
+      continue;
+    }
+    threads.emplace_back([&, i] {
+      std::vector<std::string> argv{"timeout", fmt::format("{:g}", c.probe_timeout)};
+      argv.insert(argv.end(), agent_cmd.begin(), agent_cmd.end());
+      argv.insert(argv.end(), {machines[i], "true"});
+      probes[i].result = run_command(argv, ".");
+    });
+  }
+  for (std::thread& t : threads)
+    t.join();
+  std::vector<std::string> reachable;
+  bool failed = false;
+  for (const Probe& p : probes) {
+    if (p.result.started && p.result.status == 0) {
+      reachable.push_back(p.machine);
+      continue;
+    }
+    std::string err = p.result.err;
+    while (!err.empty() && err.back() == '\n')
+      err.pop_back();
+    const std::string why = p.result.status == 124
+                                ? fmt::format("no answer within {:g} s", c.probe_timeout)
+                                : fmt::format("{} (exit {})", err.substr(err.rfind('\n') + 1), p.result.status);
+    if (c.skip_unreachable) {
+      std::fprintf(stderr, "%s%s: unreachable through %s: %s; skipped\n", warning_prefix().c_str(),
+                   p.machine.c_str(), agent_cmd[0].c_str(), why.c_str());
+    } else {
+      std::fprintf(stderr, "%s%s: unreachable through %s: %s (use --skip-unreachable to run without it)\n",
+                   error_prefix().c_str(), p.machine.c_str(), agent_cmd[0].c_str(), why.c_str());
+      failed = true;
+    }
+  }
+  if (failed)
+    throw Error("", 1);
+  if (reachable.empty())
+    throw Error("no machine answered");
+  return reachable;
+}
+
+std::vector<std::string> environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e)
+    env.emplace_back(*e);
+  return env;
+}
+
+} // namespace
+
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& choices) {
+  for (const std::string& c : choices)
+    if (word.size() >= 2 && c.compare(0, 2, word, 0, 2) == 0)
+      return c;
+  return "";
+}
+
+std::string shell_quote(const std::string& word) {
+  static const std::regex k_plain(R"([A-Za-z0-9_@%+=:,./-]+)");
+  if (!word.empty() && std::regex_match(word, k_plain))
+    return word;
+  std::string out = "'";
+  for (char ch : word)
+    out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
+}
+
+std::optional<Command> parse(int argc, const char* const* argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty())
+    throw InputError("a command is needed: run, status, plan, gc, path, pack, install, version (see distenv --help)");
+  Command c;
+  c.mode = args.front();
+  if (c.mode == "-h" || c.mode == "--help" || c.mode == "help") {
+    c.mode = "help";
+    return c;
+  }
+  if (c.mode == "--version")
+    c.mode = "version";
+  if (std::find(k_modes.begin(), k_modes.end(), c.mode) == k_modes.end()) {
+    const std::string hint = did_you_mean(c.mode, k_modes);
+    throw InputError(fmt::format("unknown command '{}'{}: run, status, plan, gc, path, pack, install, version "
+                                 "(see distenv --help)",
+                                 c.mode, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+  }
+  const bool launches = c.mode == "run" || c.mode == "status" || c.mode == "gc";
+  auto need = [&](size_t i, size_t n, const std::string& what) {
+    if (i + n >= args.size())
+      throw InputError(fmt::format("{} needs {}", args[i], what));
+  };
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      c.command.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+      break;
+    }
+    if (a == "-h" || a == "--help") {
+      c.mode = "help";
+      return c;
+    }
+    if (!launches && (a == "-H" || a == "--hostfile" || a == "--hosts"))
+      throw InputError(fmt::format("{} runs on this machine: no hosts ({})", c.mode, a));
+    if (launches && (a == "-H" || a == "--hostfile")) {
+      need(i, 1, "a file");
+      c.hostfile = args[++i];
+    } else if (launches && a == "--hosts") {
+      need(i, 1, "a list");
+      std::stringstream list(args[++i]);
+      for (std::string h; std::getline(list, h, ',');)
+        if (!h.empty())
+          c.hosts.push_back(h);
+    } else if (launches && a == "--mca") {
+      need(i, 2, "KEY VALUE");
+      c.mca.push_back(args[++i]);
+      c.mca.push_back(args[++i]);
+    } else if (launches && a == "-x") {
+      need(i, 1, "a variable");
+      c.forward.push_back(args[++i]);
+    } else if (launches && a == "--skip-unreachable") {
+      c.skip_unreachable = true;
+    } else if (launches && a == "--probe-timeout") {
+      need(i, 1, "seconds");
+      try {
+        c.probe_timeout = std::stod(args[++i]);
+      } catch (const std::exception&) {
+        throw InputError(fmt::format("--probe-timeout {}: expected seconds", args[i]));
+      }
+    } else if (launches && a == "--mpirun") {
+      need(i, 1, "a path");
+      c.mpirun = args[++i];
+    } else if (a == "--dry-run") {
+      if (c.mode == "gc")
+        c.bootstrap_args.push_back("--gc-dry-run");
+      else
+        c.dry_run = true;
+    } else if (c.mode == "gc" && a == "--keep") {
+      need(i, 1, "N");
+      try {
+        c.keep = std::stoi(args[++i]);
+      } catch (const std::exception&) {
+        throw InputError(fmt::format("--keep {}: expected a number", args[i]));
+      }
+    } else {
+      c.bootstrap_args.push_back(a);
+    }
+  }
+  if (!launches && (!c.hostfile.empty() || !c.hosts.empty()))
+    throw InputError(fmt::format("{} runs on this machine: no hosts", c.mode));
+  if (!launches && !c.command.empty() && c.mode != "help")
+    throw InputError(fmt::format("{} takes no worker command", c.mode));
+  return c;
+}
+
+std::vector<std::string> machines(const Command& c) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& m) {
+    if (!m.empty() && std::find(out.begin(), out.end(), m) == out.end())
+      out.push_back(m);
+  };
+  if (!c.hostfile.empty()) {
+    std::ifstream in(c.hostfile.string());
+    if (!in)
+      throw InputError(fmt::format("{}: cannot read the hostfile", c.hostfile.string()));
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream words(line);
+      std::string name;
+      if (words >> name && name[0] != '#')
+        add(name);
+    }
+    if (out.empty())
+      throw InputError(fmt::format("{}: no machines in it", c.hostfile.string()));
+  } else {
+    for (const std::string& h : c.hosts)
+      add(h);
+  }
+  return out;
+}
+
+std::vector<std::string> command_line(const Command& c, const std::vector<std::string>& ms,
+                                      const std::string& bootstrap, const std::vector<std::string>& env,
+                                      bool as_root) {
+  std::vector<std::string> cmd;
+  if (c.mode == "plan" || c.mode == "path" || c.mode == "pack" || c.mode == "install") {
+    cmd = {bootstrap};
+    if (c.mode == "plan" || c.mode == "path")
+      cmd.push_back("--plan");
+    cmd.insert(cmd.end(), c.bootstrap_args.begin(), c.bootstrap_args.end());
+    return cmd;
+  }
+  cmd.push_back(c.mpirun);
+  if (as_root)
+    cmd.push_back("--allow-run-as-root");
+  if (!ms.empty()) {
+    std::vector<std::string> ordered;
+    for (const std::string& m : ms)
+      if (is_local(m))
+        ordered.push_back(m);
+    for (const std::string& m : ms)
+      if (!is_local(m))
+        ordered.push_back(m);
+    std::string list;
+    for (const std::string& m : ordered)
+      list += (list.empty() ? "" : ",") + m;
+    cmd.insert(cmd.end(), {"--host", list, "-np", std::to_string(ordered.size())});
+  }
+  cmd.insert(cmd.end(), {"--map-by", "ppr:1:node", "--bind-to", "none"});
+  for (size_t i = 0; i + 1 < c.mca.size(); i += 2)
+    cmd.insert(cmd.end(), {"--mca", c.mca[i], c.mca[i + 1]});
+  // What belongs to distenv and to Julia; never DISTENV_PROJECT, DISTENV_ROOT,
+  // ...: distenv sets those for its workers.
+  std::vector<std::string> forward = c.forward;
+  static const std::regex k_forwarded(R"((DISTENV_DEST|DISTENV_BOOTSTRAP|JULIA_[A-Z0-9_]+))");
+  std::vector<std::string> names;
+  for (const std::string& kv : env)
+    if (const std::string name = kv.substr(0, kv.find('=')); std::regex_match(name, k_forwarded))
+      names.push_back(name);
+  std::sort(names.begin(), names.end());
+  forward.insert(forward.end(), names.begin(), names.end());
+  for (const std::string& v : forward)
+    cmd.insert(cmd.end(), {"-x", v});
+  cmd.push_back(bootstrap);
+  if (c.mode == "status")
+    cmd.push_back("--status");
+  if (c.mode == "gc")
+    cmd.insert(cmd.end(), {"--gc", std::to_string(c.keep)});
+  cmd.insert(cmd.end(), c.bootstrap_args.begin(), c.bootstrap_args.end());
+  if (!c.command.empty()) {
+    cmd.push_back("--");
+    cmd.insert(cmd.end(), c.command.begin(), c.command.end());
+  }
+  return cmd;
+}
+
+int main(int argc, const char* const* argv) {
+  set_color(ColorMode::auto_);
+  try {
+    std::optional<Command> parsed = parse(argc, argv);
+    Command& c = *parsed;
+    if (c.mode == "help") {
+      std::fputs(k_usage, stdout);
+      std::fflush(stdout);
+      const CommandResult help = run_command({bootstrap_path(), "--help"}, ".");
+      const size_t options = help.out.find("Options:");
+      if (options != std::string::npos)
+        std::printf("\ndistenv-bootstrap's options (BOOTSTRAP OPTIONS):%s", help.out.substr(options + 8).c_str());
+      return 0;
+    }
+    if (c.mode == "version") {
+      std::printf("distenv %s\n", DISTENV_VERSION);
+      std::fflush(stdout);
+      exec({bootstrap_path(), "--version"});
+    }
+    const std::string bootstrap = bootstrap_path();
+    std::vector<std::string> ms = machines(c);
+    if (!ms.empty() && !c.dry_run && (c.mode == "run" || c.mode == "status" || c.mode == "gc"))
+      ms = probe(ms, c);
+    const std::vector<std::string> cmd = command_line(c, ms, bootstrap, environment(), ::geteuid() == 0);
+    if (c.dry_run) {
+      std::string line;
+      for (const std::string& w : cmd)
+        line += (line.empty() ? "" : " ") + shell_quote(w);
+      std::printf("%s\n", line.c_str());
+      return 0;
+    }
+    if (c.mode == "path") {
+      const CommandResult r = run_command(cmd, ".");
+      std::fputs(r.err.c_str(), stderr);
+      if (r.status != 0)
+        return r.status;
+      const size_t at = r.out.find("\nproject dir  ");
+      if (at == std::string::npos)
+        throw Error("distenv-bootstrap --plan did not say where the project goes");
+      std::printf("%s\n", r.out.substr(at + 14, r.out.find('\n', at + 1) - at - 14).c_str());
+      return 0;
+    }
+    exec(cmd);
+  } catch (const Error& e) {
+    if (*e.what())
+      std::fprintf(stderr, "%s%s\n", error_prefix().c_str(), e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s%s\n", error_prefix().c_str(), e.what());
+    return 1;
+  }
+}
+
+} // namespace distenv::launch

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <boost/filesystem/path.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace distenv::launch {
+
+namespace fs = boost::filesystem;
+
+// `distenv`: the user's front end. It writes the mpirun line (one rank per
+// machine) for distenv-bootstrap, probes the machines first, and runs the
+// modes that need no MPI directly:
+//   distenv run | status | gc   [HOSTS] [LAUNCH OPTIONS] [BOOTSTRAP OPTIONS] [-- CMD ARGS...]
+//   distenv plan | path | pack | install   [BOOTSTRAP OPTIONS]
+//   distenv version
+struct Command {
+  std::string mode;
+  fs::path hostfile;
+  std::vector<std::string> hosts;   // --hosts a,b,c
+  std::vector<std::string> mca;     // KEY VALUE pairs, flattened
+  std::vector<std::string> forward; // -x VAR
+  bool skip_unreachable = false;
+  double probe_timeout = 10;
+  std::string mpirun = "mpirun";
+  bool dry_run = false;
+  int keep = 3;                     // gc
+  std::vector<std::string> bootstrap_args; // passed through, in order
+  std::vector<std::string> command;        // after --
+};
+
+// Parses the command line (argv[0] is the program). Bad input throws
+// InputError; `--help` prints and returns nullopt.
+std::optional<Command> parse(int argc, const char* const* argv);
+
+// The machines, in order, each once: from the hostfile (first word of each
+// line; comments and blank lines skipped) or --hosts.
+std::vector<std::string> machines(const Command& c);
+
+// The command that runs: mpirun ... distenv-bootstrap ... for run, status
+// and gc (`machines` as given, this machine first when listed: rank 0 reads
+// the environment); distenv-bootstrap alone for the other modes.
+// `environment` is KEY=VALUE: what is set decides what is forwarded.
+std::vector<std::string> command_line(const Command& c, const std::vector<std::string>& machines,
+                                      const std::string& bootstrap, const std::vector<std::string>& environment,
+                                      bool as_root);
+
+// Shell-quotes one word for a line a person can paste (`--dry-run`).
+std::string shell_quote(const std::string& word);
+
+// The suggestion for an unknown mode ("stauts" -> "status"), or "".
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& choices);
+
+// The whole program: exit code (0, 1 failure, 2 bad input).
+int main(int argc, const char* const* argv);
+
+} // namespace distenv::launch

@@ -1,0 +1,88 @@
+// The distenv front end's pure parts: parsing, machines, the mpirun line.
+#include <distenv/launch/launcher.hpp>
+#include <distenv/util/error.hpp>
+
+#include "support/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace distenv;
+using distenv::test::TempDir;
+using distenv::test::write;
+
+namespace {
+
+launch::Command parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "distenv");
+  return *launch::parse(static_cast<int>(args.size()), args.data());
+}
+
+std::string error_of(std::vector<const char*> args) {
+  try {
+    parse(std::move(args));
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words)
+    out += (out.empty() ? "" : " ") + launch::shell_quote(w);
+  return out;
+}
+
+} // namespace
+
+TEST(Launcher, RunPassesWhatItDoesNotKnowToTheBootstrapInOrder) {
+  const auto c = parse({"run", "-H", "hosts", "-p", "proj", "--mca", "btl", "tcp,self", "--workers", "4", "-x", "V",
+                        "--", "julia", "-h"});
+  EXPECT_EQ(c.mode, "run");
+  EXPECT_EQ(c.hostfile, "hosts");
+  EXPECT_EQ(c.mca, (std::vector<std::string>{"btl", "tcp,self"}));
+  EXPECT_EQ(c.forward, (std::vector<std::string>{"V"}));
+  EXPECT_EQ(c.bootstrap_args, (std::vector<std::string>{"-p", "proj", "--workers", "4"}));
+  EXPECT_EQ(c.command, (std::vector<std::string>{"julia", "-h"}));
+}
+
+TEST(Launcher, TheMpirunLineOneRankPerMachineThisOneFirstWhatBelongsToUsForwarded) {
+  auto c = parse({"run", "--hosts", "n1,n2,n1", "-p", "/x", "--", "sh", "-c", "echo $HOME"});
+  const auto ms = launch::machines(c);
+  EXPECT_EQ(ms, (std::vector<std::string>{"n1", "n2"}));
+  const auto line = launch::command_line(
+      c, {"n1", "localhost"}, "/b/distenv-bootstrap",
+      {"DISTENV_PROJECT=/no", "DISTENV_DEST=/d", "JULIA_NUM_THREADS=4", "HOME=/root"}, false);
+  EXPECT_EQ(joined(line), "mpirun --host localhost,n1 -np 2 --map-by ppr:1:node --bind-to none -x DISTENV_DEST "
+                          "-x JULIA_NUM_THREADS /b/distenv-bootstrap -p /x -- sh -c 'echo $HOME'");
+  c = parse({"gc", "--keep", "1", "--dry-run"});
+  EXPECT_EQ(joined(launch::command_line(c, {}, "b", {}, true)),
+            "mpirun --allow-run-as-root --map-by ppr:1:node --bind-to none b --gc 1 --gc-dry-run");
+  c = parse({"path", "-p", "p"});
+  EXPECT_EQ(joined(launch::command_line(c, {}, "b", {}, false)), "b --plan -p p");
+}
+
+TEST(Launcher, HostfileNamesEachMachineOnce) {
+  TempDir t;
+  write(t / "hosts", "# the nodes\nnode1 slots=4\n\nnode2\nnode1\n");
+  const std::string file = (t / "hosts").string();
+  EXPECT_EQ(launch::machines(parse({"status", "-H", file.c_str()})), (std::vector<std::string>{"node1", "node2"}));
+  write(t / "empty", "# none\n");
+  const std::string empty = (t / "empty").string();
+  try {
+    launch::machines(parse({"run", "-H", empty.c_str()}));
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), empty + ": no machines in it");
+  }
+}
+
+TEST(Launcher, BadInputSaysWhatAndSuggests) {
+  EXPECT_EQ(error_of({"stauts"}), "unknown command 'stauts' (did you mean 'status'?): run, status, plan, gc, path, "
+                                  "pack, install, version (see distenv --help)");
+  EXPECT_EQ(error_of({"plan", "--hosts", "a"}), "plan runs on this machine: no hosts (--hosts)");
+  EXPECT_EQ(error_of({"run", "--mca", "btl"}), "--mca needs KEY VALUE");
+  EXPECT_EQ(error_of({"plan", "--", "x"}), "plan takes no worker command");
+  EXPECT_EQ(launch::shell_quote("it's"), "'it'\\''s'");
+  EXPECT_EQ(launch::shell_quote(""), "''");
+}
