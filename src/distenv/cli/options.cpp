@@ -88,14 +88,17 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   std::string julia_version, tree_hash;
   app.add_option("-p,--project", project,
                  "environment directory: a Julia project or a directory with distenv.toml "
-                 "(default: current directory)");
+                 "(default: current directory)")
+      ->type_name("DIR");
   app.add_option("-d,--dest", dest,
                  "node-local store for installed environments (default: $DISTENV_DEST or "
-                 "/tmp/distenv-<user>)");
+                 "/tmp/distenv-<user>)")
+      ->type_name("DIR");
   app.add_flag("--shared-store", o.shared_store,
                "the store is shared by the group that owns --dest: trust what its members installed");
   app.add_option("--julia-version", julia_version,
-                 "pick the manifest Julia X.Y would pick (default: the newest versioned one)");
+                 "pick the manifest Julia X.Y would pick (default: the newest versioned one)")
+      ->type_name("X.Y");
   app.add_flag("--test-deps", o.test_deps,
                "Julia: also ship what tests use: the [sources] paths of test-only [extras] and packages nested in the roots that the manifest does not name (for Pkg.test on the machines)");
   bool no_gitignore = false;
@@ -112,40 +115,53 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   app.add_option("--gc", o.gc_keep,
                  "on every machine, keep the N most recently used environments in --dest and "
                  "remove the others (never one in use)")
-      ->check(CLI::Range(0, 1000000));
+      ->check(CLI::Range(0, 1000000).description(""))
+      ->type_name("N");
   app.add_flag("--gc-dry-run", o.gc_dry_run, "with --gc: list what it would remove on every machine, remove nothing");
-  app.add_option("--report", report, "write a JSON report to this file");
-  app.add_option("--pack-to", pack_to, "write the packed environment (tar+zstd) to a file");
+  app.add_option("--report", report, "write a JSON report to this file")
+      ->type_name("FILE");
+  app.add_option("--pack-to", pack_to, "write the packed environment (tar+zstd) to a file")
+      ->type_name("FILE");
   app.add_option("--install-from", install_from,
-                 "install a packed environment from a file into --dest");
-  app.add_option("--tree-hash", tree_hash, "with --install-from: the hash it must have");
+                 "install a packed environment from a file into --dest")
+      ->type_name("FILE");
+  app.add_option("--tree-hash", tree_hash, "with --install-from: the hash it must have")
+      ->type_name("HASH");
   app.add_option("--chunk-size", chunk,
                  "size of the chunks the archive travels in, or auto (default: from the archive's "
-                 "estimated size and the number of machines, 64KiB-4MiB)");
-  app.add_option("--zstd-level", o.zstd_level, "zstd compression level")->check(CLI::Range(1, 19));
+                 "estimated size and the number of machines, 64KiB-4MiB)")
+      ->type_name("SIZE|auto");
+  app.add_option("--zstd-level", o.zstd_level, "zstd compression level, 1-19 (default 3)")->check(CLI::Range(1, 19).description(""))
+      ->type_name("N");
   app.add_option("--zstd-threads", o.zstd_threads,
                  "zstd worker threads on the packing machine (default 0: one thread, least memory)")
-      ->check(CLI::Range(0, 64));
+      ->check(CLI::Range(0, 64).description(""))
+      ->type_name("N");
   std::string workers = "auto", broadcast = "auto";
   app.add_option("-w,--workers", workers,
-                 "workers per machine: a number, or auto (the machine's hardware threads)");
+                 "workers per machine: a number, or auto (the machine's hardware threads)")
+      ->type_name("N|auto");
   app.add_option("--each-machine", o.each_machine,
                  "shell command to run once per machine after install, before workers (repeatable)")
-      ->allow_extra_args(false); // one command per --each-machine
+      ->allow_extra_args(false)
+      ->type_name("COMMAND"); // one command per --each-machine
   app.add_flag("--instantiate", o.instantiate,
                "Julia: run Pkg.instantiate() once per machine before the --each-machine commands");
-  app.add_option("--grace", o.grace_seconds, "seconds between SIGTERM and SIGKILL for workers")
-      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--grace", o.grace_seconds, "seconds between SIGTERM and SIGKILL for workers (default 5)")
+      ->check(CLI::Range(0.0, 3600.0).description(""))
+      ->type_name("SECONDS");
   app.add_option("--broadcast", broadcast,
                  "how the archive travels: auto (the cost model's choice), chain, tree (binary), "
-                 "twotree, mpi (the MPI library's own broadcast), or a tree fan-out number");
+                 "twotree, mpi (the MPI library's own broadcast), or a tree fan-out number")
+      ->type_name("METHOD");
   app.add_flag("-v,--verbose", o.verbose, "also print each machine's time in each phase");
   app.add_flag("-q,--quiet", o.quiet, "print only errors and worker output (no progress, no summary)");
   std::string color = "auto";
   app.add_option("--color", color,
                  "colour in distenv's error and warning lines: auto (on a terminal, unless NO_COLOR is set), "
                  "always or never")
-      ->check(CLI::IsMember({"auto", "always", "never"}));
+      ->check(CLI::IsMember({"auto", "always", "never"}).description(""))
+      ->type_name("WHEN");
   app.add_option("command", o.command, "worker command (after --)");
 
   try {
