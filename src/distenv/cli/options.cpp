@@ -14,6 +14,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <pwd.h>
@@ -28,6 +29,23 @@ namespace distenv::cli {
 
 // `--version`: ours, and the MPI library's and key libraries' this binary
 // runs with (MPI_Get_library_version may be called before MPI_Init).
+// Levenshtein distance, for "did you mean".
+static size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
 static std::string version_text() {
   char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = {};
   int length = 0, major = 0, minor = 0;
@@ -169,8 +187,26 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   } catch (const CLI::Success& e) {
     app.exit(e, std::cout, std::cerr);
     return std::nullopt;
+  } catch (const CLI::ExtrasError& e) {
+    // An option nobody knows: the nearest one that exists, as git does.
+    std::string word = e.what();
+    for (const std::string& arg : app.remaining())
+      if (arg.rfind("-", 0) == 0) {
+        word = arg.substr(0, arg.find('='));
+        break;
+      }
+    std::string best;
+    size_t best_distance = 3;
+    for (const CLI::Option* opt : app.get_options())
+      for (const std::string& name : opt->get_lnames()) {
+        const size_t d = edit_distance(word, "--" + name);
+        if (d < best_distance)
+          best_distance = d, best = "--" + name;
+      }
+    throw InputError(best.empty() ? fmt::format("{}; see --help", e.what())
+                                  : fmt::format("unknown option {} (did you mean {}?); see --help", word, best));
   } catch (const CLI::ParseError& e) {
-    throw InputError(e.what());
+    throw InputError(fmt::format("{}; see --help", e.what()));
   }
   // Modes exclude each other, and take no worker command.
   std::vector<std::string> modes;

@@ -129,7 +129,7 @@ TEST(CliErrors, BadInputExitsTwoAndWritesNothing) {
                    "--julia-version one: expected MAJOR.MINOR, e.g. 1.10", false);
   expect_bad_input({"-d", d, "--workers", "0"}, dest,
                    "--workers 0: expected a number of workers (1 or more) or auto", false);
-  expect_bad_input({"--no-such-option"}, dest, "The following argument was not expected: --no-such-option",
+  expect_bad_input({"--no-such-option"}, dest, "The following argument was not expected: --no-such-option; see --help",
                    false);
 }
 
@@ -306,7 +306,10 @@ TEST(CliOutput, ColourOnlyWhenAskedForOrOnATerminal) {
   EXPECT_EQ(r.err, "distenv: error: " + missing + ": no such directory\n");
   r = run_bootstrap({"--plan", "-p", missing, "--color", "blue"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "distenv: error: --color: blue not in {auto,always,never}\n");
+  EXPECT_EQ(r.err, "distenv: error: --color: blue not in {auto,always,never}; see --help\n");
+  r = run_bootstrap({"--plan", "--colour", "never"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "distenv: error: unknown option --colour (did you mean --color?); see --help\n");
 }
 
 TEST(CliOutput, QuietKeepsErrorsAndWorkerOutputOnly) {
