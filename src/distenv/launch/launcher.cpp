@@ -10,6 +10,7 @@
 #define DISTENV_VERSION "0.1.0"
 #endif
 
+#include <CLI/CLI.hpp>
 #include <boost/filesystem/operations.hpp>
 #include <fmt/format.h>
 
@@ -213,65 +214,64 @@ std::optional<Command> parse(int argc, const char* const* argv) {
                                  c.mode, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
   }
   const bool launches = c.mode == "run" || c.mode == "status" || c.mode == "gc";
-  auto need = [&](size_t i, size_t n, const std::string& what) {
-    if (i + n >= args.size())
-      throw InputError(fmt::format("{} needs {}", args[i], what));
-  };
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--") {
-      c.command.assign(args.begin() + static_cast<long>(i) + 1, args.end());
-      break;
+  // The worker command is everything after the first "--"; the rest is
+  // parsed by CLI11: the launcher's own options per subcommand, and what it
+  // does not know goes to distenv-bootstrap, in order.
+  auto dashes = std::find(args.begin(), args.end(), std::string("--"));
+  if (dashes != args.end())
+    c.command.assign(dashes + 1, args.end());
+  std::vector<std::string> mine(args.begin(), dashes);
+  if (std::find(mine.begin(), mine.end(), "-h") != mine.end() ||
+      std::find(mine.begin(), mine.end(), "--help") != mine.end()) {
+    c.mode = "help";
+    return c;
+  }
+  CLI::App app{"distenv", "distenv"};
+  app.require_subcommand(1, 1);
+  std::string hosts;
+  bool dry_run = false;
+  for (const std::string& mode : k_modes) {
+    CLI::App* sub = app.add_subcommand(mode);
+    sub->allow_extras();
+    sub->add_flag("--dry-run", dry_run);
+    if (mode == "run" || mode == "status" || mode == "gc") {
+      sub->add_option("-H,--hostfile", c.hostfile);
+      sub->add_option("--hosts", hosts);
+      sub->add_option("--mca", c.mca)
+          ->expected(2)
+          ->type_size(1)
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+          ->allow_extra_args(false);
+      sub->add_option("-x", c.forward)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+      sub->add_flag("--skip-unreachable", c.skip_unreachable);
+      sub->add_option("--probe-timeout", c.probe_timeout)->check(CLI::PositiveNumber.description(""));
+      sub->add_option("--mpirun", c.mpirun);
+    } else if (mode == c.mode) {
+      for (const char* name : {"-H", "--hostfile", "--hosts"})
+        if (std::find(mine.begin(), mine.end(), name) != mine.end())
+          throw InputError(fmt::format("{} runs on this machine: no hosts ({})", mode, name));
     }
-    if (a == "-h" || a == "--help") {
-      c.mode = "help";
-      return c;
-    }
-    if (!launches && (a == "-H" || a == "--hostfile" || a == "--hosts"))
-      throw InputError(fmt::format("{} runs on this machine: no hosts ({})", c.mode, a));
-    if (launches && (a == "-H" || a == "--hostfile")) {
-      need(i, 1, "a file");
-      c.hostfile = args[++i];
-    } else if (launches && a == "--hosts") {
-      need(i, 1, "a list");
-      std::stringstream list(args[++i]);
-      for (std::string h; std::getline(list, h, ',');)
-        if (!h.empty())
-          c.hosts.push_back(h);
-    } else if (launches && a == "--mca") {
-      need(i, 2, "KEY VALUE");
-      c.mca.push_back(args[++i]);
-      c.mca.push_back(args[++i]);
-    } else if (launches && a == "-x") {
-      need(i, 1, "a variable");
-      c.forward.push_back(args[++i]);
-    } else if (launches && a == "--skip-unreachable") {
-      c.skip_unreachable = true;
-    } else if (launches && a == "--probe-timeout") {
-      need(i, 1, "seconds");
-      try {
-        c.probe_timeout = std::stod(args[++i]);
-      } catch (const std::exception&) {
-        throw InputError(fmt::format("--probe-timeout {}: expected seconds", args[i]));
-      }
-    } else if (launches && a == "--mpirun") {
-      need(i, 1, "a path");
-      c.mpirun = args[++i];
-    } else if (a == "--dry-run") {
-      if (c.mode == "gc")
-        c.bootstrap_args.push_back("--gc-dry-run");
-      else
-        c.dry_run = true;
-    } else if (c.mode == "gc" && a == "--keep") {
-      need(i, 1, "N");
-      try {
-        c.keep = std::stoi(args[++i]);
-      } catch (const std::exception&) {
-        throw InputError(fmt::format("--keep {}: expected a number", args[i]));
-      }
-    } else {
-      c.bootstrap_args.push_back(a);
-    }
+    if (mode == "gc")
+      sub->add_option("--keep", c.keep)->check(CLI::NonNegativeNumber.description(""));
+  }
+  std::vector<std::string> reversed(mine.rbegin(), mine.rend()); // CLI11 takes them last first
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    throw InputError(fmt::format("{}; see distenv --help", e.what()));
+  }
+  if (c.mca.size() % 2)
+    throw InputError("--mca needs KEY VALUE");
+  c.bootstrap_args = app.get_subcommands().front()->remaining();
+  std::stringstream list(hosts);
+  for (std::string h; std::getline(list, h, ',');)
+    if (!h.empty())
+      c.hosts.push_back(h);
+  if (dry_run) {
+    if (c.mode == "gc")
+      c.bootstrap_args.push_back("--gc-dry-run");
+    else
+      c.dry_run = true;
   }
   if (!launches && (!c.hostfile.empty() || !c.hosts.empty()))
     throw InputError(fmt::format("{} runs on this machine: no hosts", c.mode));
