@@ -35,7 +35,6 @@ class Distenv(CMakePackage):
     depends_on("xxhash")
     depends_on("cli11@2:")
     depends_on("fmt@9:")
-    depends_on("spdlog")
     depends_on("nlohmann-json")
     depends_on("googletest", type="build", when="+tests")
     depends_on("git", type="run")  # .gitignore is asked of git itself

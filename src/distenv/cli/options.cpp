@@ -97,10 +97,10 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   o.hash_threads = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
 
   CLI::App app{"distenv-bootstrap: install a development environment on every machine of an "
-               "MPI job and start workers with it active.\n"
-               "  mpirun -hostfile hosts --map-by ppr:1:node --bind-to none distenv-bootstrap "
-               "[options] -- CMD ARGS...",
+               "MPI job and start workers with it active (one rank per machine).",
                "distenv-bootstrap"};
+  app.footer("Run under mpirun, one rank per machine (the distenv command writes this line):\n"
+             "  mpirun -hostfile hosts --map-by ppr:1:node --bind-to none distenv-bootstrap [OPTIONS] -- CMD ARGS...");
   app.set_version_flag("--version", version_text);
   std::string project, dest = o.dest.string(), report, pack_to, install_from, chunk = "auto";
   std::string julia_version, tree_hash;
