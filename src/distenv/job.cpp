@@ -41,6 +41,8 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 constexpr size_t k_depth = 3; // chunks in flight per stage: memory is a few chunks
+// After the stream, each receiver tells rank 0 whether it installed (1 byte).
+constexpr int k_tag_installed = 0x6410;
 
 double seconds_since(clock::time_point start) {
   return std::chrono::duration<double>(clock::now() - start).count();
@@ -272,10 +274,13 @@ private:
             for (const layout::FileEntry& e : m_prepared->tree.entries)
               if (e.type == hash::EntryType::file && m_everyone_has.count(e.hash) == 0)
                 total += e.size;
+            // The other machines it goes to (rank 0's own install is the
+            // summary's "installed here too").
+            const int others = group.size() - 1;
             progress.emplace(m_ctx.progress, report::Progress::style_for(m_ctx.progress, m_o.quiet),
-                             fmt::format("sending to {} machine{}", m_transfer.receivers,
-                                         m_transfer.receivers == 1 ? "" : "s"),
-                             total);
+                             others > 0 ? fmt::format("sending to {} machine{}", others, others == 1 ? "" : "s")
+                                        : std::string("installing here"),
+                             total, others, m_ctx.progress_interval);
             po.progress = [&progress](uint64_t done) { progress->update(done); };
           }
           packer.emplace(m_prepared->tree, po, k_depth);
@@ -293,33 +298,63 @@ private:
             ? transport::broadcast_chunks_collective(group, 0, chunk, static_cast<int>(k_depth), source, sink)
             : transport::broadcast_chunks(group, transport::schedule(method, group.rank(), group.size(), 0), chunk,
                                           transport::pipeline_depth(method, group.size()), source, sink);
-    if (failure)
-      std::rethrow_exception(failure);
+    std::exception_ptr error = failure;
+    bool installed = false;
+    if (!error) {
+      try {
+        installed = finish_stream(r, installer, packer, start);
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    // Rank 0 counts the machines that have installed (its progress line);
+    // every receiver tells it, whatever happened here, so it waits for none
+    // that will not tell.
+    if (m_root) {
+      for (int i = 1; i < group.size(); ++i) {
+        std::byte done{};
+        group.recv(transport::Comm::k_any, k_tag_installed, transport::MutableBytes(&done, 1));
+        if (progress && done == std::byte{1})
+          progress->installed();
+      }
+      if (progress && !error)
+        progress->finish();
+    } else {
+      const std::byte done{installed ? uint8_t(1) : uint8_t(0)};
+      group.send(0, k_tag_installed, transport::Bytes(&done, 1));
+    }
+    if (error)
+      std::rethrow_exception(error);
+    m_transfer.seconds = seconds_since(start);
+  }
+
+  // This machine's end of the stream: the packer's or the installer's.
+  // Whether the environment is now installed here.
+  bool finish_stream(const transport::BroadcastResult& r, std::optional<install::AsyncInstall>& installer,
+                     std::optional<pack::AsyncPack>& packer, clock::time_point start) {
     if (m_root) {
       m_transfer.archive_bytes = r.bytes;
       packer->finish();
-      if (progress)
-        progress->finish();
     } else {
       m_transfer.bytes_received = r.bytes;
       if (!r.complete)
-        return; // rank 0 says why; ~AsyncInstall leaves nothing behind
+        return false; // rank 0 says why; ~AsyncInstall leaves nothing behind
     }
-    if (installer) {
-      if (r.sink_error)
-        installer->abort(r.sink_error);
-      const install::Store::Result done = installer->finish();
-      m_in_use = done.in_use;
-      m_transfer.install = done.reused ? report::Install::reused : report::Install::received;
-      m_transfer.local_files = done.local_files;
-      m_transfer.local_bytes = done.local_bytes;
-      if (m_here && !done.reused)
-        m_here->learn(m_store, m_plan.tree_hash);
-      m_transfer.install_seconds = seconds_since(start);
-      if (m_root)
-        m_transfer.bytes_received = done.reused ? 0 : m_transfer.archive_bytes;
-    }
-    m_transfer.seconds = seconds_since(start);
+    if (!installer)
+      return false;
+    if (r.sink_error)
+      installer->abort(r.sink_error);
+    const install::Store::Result done = installer->finish();
+    m_in_use = done.in_use;
+    m_transfer.install = done.reused ? report::Install::reused : report::Install::received;
+    m_transfer.local_files = done.local_files;
+    m_transfer.local_bytes = done.local_bytes;
+    if (m_here && !done.reused)
+      m_here->learn(m_store, m_plan.tree_hash);
+    m_transfer.install_seconds = seconds_since(start);
+    if (m_root)
+      m_transfer.bytes_received = done.reused ? 0 : m_transfer.archive_bytes;
+    return true;
   }
 
   // Every machine checks what it installed (metadata, runtime) and tells

@@ -4,6 +4,7 @@
 #include <distenv/transport/comm.hpp>
 #include <distenv/workers/supervisor.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <ostream>
 #include <cstdio>
@@ -38,6 +39,7 @@ struct JobContext {
   std::ostream& err;                    // rank 0's error lines
   JobObserver* observer = nullptr;
   std::FILE* progress = nullptr;        // rank 0's progress lines (stderr), or none
+  std::chrono::milliseconds progress_interval{2000}; // the least time between two lines of a log
 };
 
 // The job: one rank per machine (or a singleton without mpirun): read,

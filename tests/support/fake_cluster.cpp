@@ -107,6 +107,11 @@ FakeJobResult run_fake_job(const std::vector<FakeMachine>& machines, const cli::
       std::ostringstream out, err;
       std::unique_ptr<transport::Comm> world = shared->network.world(static_cast<int>(rank));
       JobContext ctx{*world, machine.host, runner, machine.environment, out, err, &observer};
+      // Every rank gets a progress file (only rank 0 writes), as a log, a
+      // line for every tenth.
+      std::FILE* progress = std::tmpfile();
+      ctx.progress = progress;
+      ctx.progress_interval = std::chrono::milliseconds(0);
       try {
         end.exit_code = run_job(o, ctx);
       } catch (const transport::FakeAbort& a) {
@@ -119,6 +124,12 @@ FakeJobResult run_fake_job(const std::vector<FakeMachine>& machines, const cli::
       shared->network.leave(static_cast<int>(rank));
       end.out = out.str();
       end.err = err.str();
+      if (progress) {
+        end.progress.resize(static_cast<size_t>(std::max(0L, std::ftell(progress))));
+        std::rewind(progress);
+        end.progress.resize(std::fread(end.progress.data(), 1, end.progress.size(), progress));
+        std::fclose(progress);
+      }
       end.each_machine = runner.each_machine;
       end.workers = runner.workers;
       end.workers_stopped = runner.stopped;

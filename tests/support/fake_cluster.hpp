@@ -80,6 +80,7 @@ struct RankEnd {
   int exit_code = -1;
   bool aborted = false; // it called Comm::abort (a failure the job could not agree on)
   std::string out, err;
+  std::string progress; // what it wrote as progress lines (a log's)
   std::vector<workers::Spec> each_machine, workers;
   bool workers_stopped = false;
   std::vector<std::string> phases;

@@ -204,7 +204,7 @@ Method choose_method(int size, uint64_t bytes, uint64_t chunk) {
 uint64_t choose_chunk_size(int size, uint64_t bytes) {
   constexpr uint64_t lo = 64 << 10, hi = 4 << 20;
   const double levels = std::max(1.0, std::log2(std::max(2, size)));
-  const uint64_t c = static_cast<uint64_t>(0.1 * static_cast<double>(bytes) / levels);
+  const uint64_t c = static_cast<uint64_t>(0.05 * static_cast<double>(bytes) / levels);
   const uint64_t clamped = std::clamp(c, lo, hi);
   return clamped / lo * lo; // a multiple of 64 KiB
 }

@@ -59,9 +59,10 @@ double predicted_seconds(const Method& m, int size, uint64_t bytes, uint64_t chu
 Method choose_method(int size, uint64_t bytes, uint64_t chunk);
 
 // A chunk size for `size` ranks and a stream of about `bytes`: the pipeline's
-// fill costs a few chunks per level of the schedule, so the chunk is kept
-// near a tenth of the stream over log2(size) (at least 64 KiB, so per-message
-// costs stay small; at most 4 MiB, so memory stays small).
+// fill costs two chunks per level of the two-tree, so the chunk is kept near
+// a twentieth of the stream over log2(size): the fill is then about a tenth
+// of S/B (at least 64 KiB, so per-message costs stay small; at most 4 MiB,
+// so memory stays small).
 uint64_t choose_chunk_size(int size, uint64_t bytes);
 
 // Chunk buffers per tree for `m` over `size` ranks: 3 for one tree; for the

@@ -107,13 +107,19 @@ TEST_F(FakeCluster, FiveMachinesInstallOnceAndRunTheirWorkers) {
   EXPECT_NE(r.root().out.find("node0        1 rank   source   installed in"), std::string::npos)
       << "the source packs what it installs: it receives nothing\n" << r.root().out;
   EXPECT_NE(r.root().out.find("workers 10/10 ok"), std::string::npos) << r.root().out;
+  // The progress (a log's lines): the bytes, then each machine as it installs.
+  EXPECT_NE(r.root().progress.find("distenv: sending to 4 machines 100%"), std::string::npos) << r.root().progress;
+  EXPECT_NE(r.root().progress.find("installed on 4 of 4\n"), std::string::npos) << r.root().progress;
+  EXPECT_EQ(r.root().progress.find("installed on 5"), std::string::npos) << r.root().progress;
   for (const RankEnd& end : r.ranks) {
     EXPECT_EQ(end.phases, k_phases) << "machine " << end.machine;
     ASSERT_EQ(end.each_machine.size(), 1u);
     EXPECT_EQ(end.each_machine[0].argv, (std::vector<std::string>{"sh", "-c", "echo prepared"}));
     EXPECT_EQ(end.workers.size(), 2u);
-    if (end.machine > 0)
+    if (end.machine > 0) {
       EXPECT_EQ(end.out, "") << "only rank 0 prints";
+      EXPECT_EQ(end.progress, "") << "only rank 0 shows progress";
+    }
   }
   // A second run sends nothing.
   const FakeJobResult again = run_fake_job(machines, options);
@@ -284,6 +290,8 @@ TEST_F(FakeCluster, RankZeroFailingMidStreamAbortsEveryReceiver) {
     EXPECT_FALSE(installed(m)) << m.host;
     EXPECT_EQ(incoming(m), 0u) << m.host;
   }
+  EXPECT_EQ(r.root().progress.find("100%"), std::string::npos) << "nothing claims the end\n" << r.root().progress;
+  EXPECT_EQ(r.root().progress.find("installed on 1"), std::string::npos) << r.root().progress;
 }
 
 TEST_F(FakeCluster, ReceiverWhoseDiskFillsMidInstallIsNamedAndTheOthersComplete) {
@@ -293,6 +301,8 @@ TEST_F(FakeCluster, ReceiverWhoseDiskFillsMidInstallIsNamedAndTheOthersComplete)
   const FakeJobResult r = run_fake_job(machines, options);
   expect_agreed(r, 3);
   EXPECT_EQ(error_lines(r.root()), std::vector<std::string>{"node2: writing 'zz.bin': no space left on device"});
+  EXPECT_NE(r.root().progress.find("installed on 3 of 4\n"), std::string::npos) << r.root().progress;
+  EXPECT_EQ(r.root().progress.find("installed on 4 of 4"), std::string::npos) << r.root().progress;
   for (const FakeMachine& m : machines) {
     EXPECT_EQ(installed(m), m.host != "node2") << m.host;
     EXPECT_EQ(incoming(m), 0u) << m.host;

@@ -115,10 +115,10 @@ TEST(Schedule, CostModelChainForFewMachinesTwoTreeForMany) {
   EXPECT_EQ(choose_method(2, 256 * mib, mib), Method::chain());
   EXPECT_EQ(choose_method(8, 256 * mib, mib), Method::chain());
   EXPECT_EQ(choose_method(1024, 256 * mib, mib), Method::twotree());
-  // The two-tree stays near S/B at any size.
+  // The two-tree stays near S/B at any size: the fill is about a tenth of it.
   for (int n : {64, 256, 1024, 4096})
     EXPECT_LT(predicted_seconds(Method::twotree(), n, 256 * mib, choose_chunk_size(n, 256 * mib), b, 2e-6),
-              1.2 * 256 * mib / b)
+              1.12 * 256 * mib / b)
         << n;
 }
 
@@ -126,7 +126,7 @@ TEST(Schedule, ChunkSizeFromStreamAndMachines) {
   const uint64_t kib = 1 << 10, mib = 1 << 20;
   EXPECT_EQ(choose_chunk_size(2, 10 * kib), 64 * kib);        // at least 64 KiB
   EXPECT_EQ(choose_chunk_size(3, 4096 * mib), 4 * mib);       // at most 4 MiB
-  EXPECT_EQ(choose_chunk_size(1024, 256 * mib), 2560 * kib);  // 0.1 x 256 MiB / 10
+  EXPECT_EQ(choose_chunk_size(1024, 256 * mib), 1280 * kib);  // 0.05 x 256 MiB / 10
   EXPECT_LT(choose_chunk_size(4096, 256 * mib), choose_chunk_size(64, 256 * mib));
   EXPECT_EQ(choose_chunk_size(64, 256 * mib) % (64 * kib), 0u);
 }
