@@ -2,6 +2,7 @@
 #include <distenv/cli/options.hpp>
 
 #include <distenv/util/error.hpp>
+#include <distenv/util/suggest.hpp>
 #include <distenv/util/units.hpp>
 
 #include <CLI/CLI.hpp>
@@ -29,23 +30,6 @@ namespace distenv::cli {
 
 // `--version`: ours, and the MPI library's and key libraries' this binary
 // runs with (MPI_Get_library_version may be called before MPI_Init).
-// Levenshtein distance, for "did you mean".
-static size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j)
-    row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
 static std::string version_text() {
   char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = {};
   int length = 0, major = 0, minor = 0;
@@ -195,14 +179,11 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
         word = arg.substr(0, arg.find('='));
         break;
       }
-    std::string best;
-    size_t best_distance = 3;
+    std::vector<std::string> names;
     for (const CLI::Option* opt : app.get_options())
-      for (const std::string& name : opt->get_lnames()) {
-        const size_t d = edit_distance(word, "--" + name);
-        if (d < best_distance)
-          best_distance = d, best = "--" + name;
-      }
+      for (const std::string& name : opt->get_lnames())
+        names.push_back("--" + name);
+    const std::string best = nearest(word, names);
     throw InputError(best.empty() ? fmt::format("{}; see --help", e.what())
                                   : fmt::format("unknown option {} (did you mean {}?); see --help", word, best));
   } catch (const CLI::ParseError& e) {

@@ -3,6 +3,7 @@
 
 #include <distenv/util/command.hpp>
 #include <distenv/util/error.hpp>
+#include <distenv/util/suggest.hpp>
 #include <distenv/util/files.hpp>
 #include <distenv/util/style.hpp>
 
@@ -178,13 +179,6 @@ std::vector<std::string> environment() {
 
 } // namespace
 
-std::string did_you_mean(const std::string& word, const std::vector<std::string>& choices) {
-  for (const std::string& c : choices)
-    if (word.size() >= 2 && c.compare(0, 2, word, 0, 2) == 0)
-      return c;
-  return "";
-}
-
 std::string shell_quote(const std::string& word) {
   static const std::regex k_plain(R"([A-Za-z0-9_@%+=:,./-]+)");
   if (!word.empty() && std::regex_match(word, k_plain))
@@ -208,7 +202,7 @@ std::optional<Command> parse(int argc, const char* const* argv) {
   if (c.mode == "--version")
     c.mode = "version";
   if (std::find(k_modes.begin(), k_modes.end(), c.mode) == k_modes.end()) {
-    const std::string hint = did_you_mean(c.mode, k_modes);
+    const std::string hint = nearest(c.mode, k_modes);
     throw InputError(fmt::format("unknown command '{}'{}: run, status, plan, gc, path, pack, install, version "
                                  "(see distenv --help)",
                                  c.mode, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));

@@ -50,9 +50,6 @@ std::vector<std::string> command_line(const Command& c, const std::vector<std::s
 // Shell-quotes one word for a line a person can paste (`--dry-run`).
 std::string shell_quote(const std::string& word);
 
-// The suggestion for an unknown mode ("stauts" -> "status"), or "".
-std::string did_you_mean(const std::string& word, const std::vector<std::string>& choices);
-
 // The whole program: exit code (0, 1 failure, 2 bad input).
 int main(int argc, const char* const* argv);
 
