@@ -112,6 +112,54 @@ def localhost_second_run_sends_nothing():
         contains(second.out, "nothing sent", "summary")
 
 
+def run_on_a_terminal(cmd, env, timeout=120):
+    """Runs cmd with stdin, stdout and stderr on a new pseudo-terminal, as a
+    person at a terminal would; returns (exit code, everything it wrote)."""
+    import pty
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(cmd[0], cmd, env)
+    out = b""
+    dog = threading.Timer(timeout, lambda: os.kill(pid, signal.SIGKILL))
+    dog.start()
+    try:
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not data:
+                break
+            out += data
+    finally:
+        dog.cancel()
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+@test
+def localhost_progress_follows_the_terminal():
+    """mpirun hands its ranks a pipe for stderr: rank 0 still draws its live
+    line when mpirun writes to a terminal, and plain lines (no redraws) when
+    stderr goes to a file."""
+    with Scratch() as t:
+        project = t / "src/p"
+        add_random_files(project, 8, 1 << 20)
+        with open(os.path.join(project, "distenv.toml"), "w") as f:
+            f.write('command = ["true"]\n')
+        cmd = ["mpirun", "--oversubscribe", "--bind-to", "none", "-np", "1", BOOTSTRAP, "-p", project,
+               "-d", t / "tty-store"]
+        code, out = run_on_a_terminal([str(c) for c in cmd], root_env())
+        equal(code, 0, f"exit code\n{out}")
+        contains(out, "\rdistenv: installing here ", "the live line, drawn over itself")
+        check(re.search(r"installing here\s+\d+%.*of 8\.0 MiB\x1b\[K", out), f"percentage and size\n{out!r}")
+        contains(out, "\r\x1b[Kdistenv: 1 machine", "the line cleared before the summary")
+        r = mpirun(["-p", project, "-d", t / "log-store"])
+        equal(r.code, 0, f"exit code\n{r}")
+        check("\r" not in r.err and "\x1b" not in r.err, f"a log gets no redraws nor colour\n{r.err!r}")
+
+
 def started_rank(mpirun_pid):
     """The rank mpirun started (its child), not the rank's guard (a child of
     the rank, named distenv-guard)."""

@@ -1,6 +1,7 @@
 // Rank 0's progress line while the environment travels.
 #include <distenv/report/progress.hpp>
 
+#include <distenv/util/style.hpp>
 #include <distenv/util/units.hpp>
 
 #include <fmt/format.h>
@@ -13,7 +14,7 @@ namespace distenv::report {
 Progress::Style Progress::style_for(std::FILE* out, bool quiet) {
   if (quiet)
     return Style::quiet;
-  return ::isatty(::fileno(out)) ? Style::live : Style::lines;
+  return reaches_terminal(::fileno(out)) ? Style::live : Style::lines;
 }
 
 Progress::Progress(std::FILE* out, Style style, std::string what, uint64_t total_bytes, int machines,

@@ -33,7 +33,8 @@ public:
   // live line is cleared, a log gets nothing more.
   void finish(const std::string& summary = "");
 
-  // live on a terminal, lines elsewhere, quiet when asked for.
+  // live when `out` reaches a terminal (through mpirun too: util/style's
+  // reaches_terminal), lines elsewhere, quiet when asked for.
   static Style style_for(std::FILE* out, bool quiet);
 
 private:

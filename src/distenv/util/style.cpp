@@ -2,6 +2,7 @@
 #include <distenv/util/style.hpp>
 
 #include <atomic>
+#include <string>
 #include <cstdlib>
 #include <unistd.h>
 
@@ -11,10 +12,27 @@ namespace {
 std::atomic<bool> g_color{false};
 }
 
+bool launcher_writes_to_terminal(int fd, long parent, const std::string& proc) {
+  auto link = [](const std::string& path) {
+    char buffer[4096];
+    const ssize_t n = ::readlink(path.c_str(), buffer, sizeof buffer - 1);
+    return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : std::string();
+  };
+  const std::string dir = proc + "/" + std::to_string(parent);
+  const std::string exe = link(dir + "/exe");
+  const std::string name = exe.substr(exe.find_last_of('/') + 1);
+  if (name != "orterun" && name != "mpirun" && name != "mpiexec" && name != "prterun")
+    return false;
+  const std::string target = link(dir + "/fd/" + std::to_string(fd));
+  return target.rfind("/dev/pts/", 0) == 0 || target.rfind("/dev/tty", 0) == 0;
+}
+
+bool reaches_terminal(int fd) { return ::isatty(fd) || launcher_writes_to_terminal(fd, ::getppid()); }
+
 void set_color(ColorMode mode) {
   const char* no_color = std::getenv("NO_COLOR");
   g_color = mode == ColorMode::always ||
-            (mode == ColorMode::auto_ && ::isatty(STDERR_FILENO) && !(no_color && *no_color));
+            (mode == ColorMode::auto_ && reaches_terminal(STDERR_FILENO) && !(no_color && *no_color));
 }
 
 bool color_enabled() { return g_color; }
