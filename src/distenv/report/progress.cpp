@@ -23,18 +23,9 @@ Progress::Progress(std::FILE* out, Style style, std::string what, uint64_t total
       m_log_interval(log_interval) {}
 
 // Not finished: the job failed on the way; the line ends, claiming nothing.
-Progress::~Progress() {
-  if (m_style == Style::quiet)
-    return;
-  std::lock_guard lock(m_mutex);
-  if (m_finished)
-    return;
-  m_finished = true;
-  if (m_style == Style::live && m_drawn) {
-    std::fprintf(m_out, "\r\x1b[K");
-    std::fflush(m_out);
-  }
-}
+Progress::~Progress() { end(false, ""); }
+
+void Progress::finish(const std::string& summary) { end(true, summary); }
 
 namespace {
 
@@ -111,26 +102,25 @@ void Progress::print(bool last) {
   std::fflush(m_out);
 }
 
-void Progress::finish(const std::string& summary) {
+void Progress::end(bool finished, const std::string& summary) {
   if (m_style == Style::quiet)
     return;
   std::lock_guard lock(m_mutex);
   if (m_finished)
     return;
   m_finished = true;
-  // The log shows the end too, if it showed anything.
-  if (summary.empty() && m_style == Style::lines && m_last_tenth >= 0 &&
+  // A log that showed progress shows the end too, when there is one.
+  if (finished && summary.empty() && m_style == Style::lines && m_last_tenth >= 0 &&
       m_last_tenth < tenths(m_total, m_total, m_installed, m_machines)) {
     m_done = m_total;
     print(true);
   }
-  if (m_style == Style::live && m_drawn) {
-    std::fprintf(m_out, "\r\x1b[K%s", summary.empty() ? "" : (summary + "\n").c_str());
-    std::fflush(m_out);
-  } else if (!summary.empty()) {
-    std::fprintf(m_out, "%s\n", summary.c_str());
-    std::fflush(m_out);
-  }
+  const std::string last = finished && !summary.empty() ? summary + "\n" : "";
+  if (m_style == Style::live && m_drawn)
+    std::fprintf(m_out, "\r\x1b[K%s", last.c_str());
+  else
+    std::fprintf(m_out, "%s", last.c_str());
+  std::fflush(m_out);
 }
 
 } // namespace distenv::report

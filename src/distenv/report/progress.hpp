@@ -41,6 +41,8 @@ private:
   // Whether a log gets a line now (the lock is held).
   bool log_line_due(int tenth, std::chrono::steady_clock::time_point now) const;
   void print(bool last);
+  // The end of the line: `finished` (finish()) or not (the destructor).
+  void end(bool finished, const std::string& summary);
 
   std::FILE* m_out;
   const Style m_style;
