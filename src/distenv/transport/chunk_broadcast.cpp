@@ -216,6 +216,17 @@ BroadcastResult receive(Comm& comm, std::deque<Tree>& trees, pack::ChunkSink* si
       break;
     if (moved)
       continue;
+    // Sends that have completed since their slot was last looked at are let
+    // go first: waiting on a completed request returns at once, and the
+    // loop would spin (a core busy, and simulated time spent) until the
+    // next chunk came.
+    bool collected = false;
+    for (Tree& t : trees)
+      for (Slot& s : t.slots)
+        collected = std::erase_if(s.sends, [](const std::unique_ptr<Request>& r) { return r->test(); }) > 0 ||
+                    collected;
+    if (collected)
+      continue;
     std::vector<Request*> waiting; // nothing moved: wait for a receive or a send
     for (Tree& t : trees) {
       if (t.pending)
