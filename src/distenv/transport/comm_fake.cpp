@@ -21,6 +21,7 @@ struct FakeNetwork::Shared {
   std::vector<bool> left;           // by world rank
   std::string aborted;              // why, when the job was aborted
   std::map<int, std::function<void(int, std::string&)>> tamper; // by destination world rank
+  size_t waits_on_done = 0; // wait_any given a request its caller knew was done
 };
 
 namespace {
@@ -105,12 +106,21 @@ Received copy_out(const Group::Message& m, MutableBytes buffer) {
 
 class FakeSend : public Request {
 public:
-  bool test() override { return true; }
+  bool test() override {
+    m_seen_done = true;
+    return true;
+  }
+  // test() or wait_any said it was done: waiting on it again returns at once.
+  bool seen_done() const { return m_seen_done; }
+  void saw_done() { m_seen_done = true; }
   void wait() override {}
   void cancel() override {}
   size_t size() const override { return 0; }
   int source() const override { return 0; }
   int tag() const override { return 0; }
+
+private:
+  bool m_seen_done = false;
 };
 
 class FakeRecv : public Request {
@@ -216,8 +226,16 @@ public:
     std::vector<FakeRecv*> receives;
     for (size_t i = 0; i < requests.size(); ++i) {
       auto* r = dynamic_cast<FakeRecv*>(requests[i]);
-      if (!r)
-        return i; // a send: already complete
+      if (!r) { // a send: already complete
+        if (auto* s = dynamic_cast<FakeSend*>(requests[i])) {
+          if (s->seen_done()) {
+            Lock lock(m_group->net->mutex);
+            ++m_group->net->waits_on_done;
+          }
+          s->saw_done();
+        }
+        return i;
+      }
       receives.push_back(r);
     }
     {
@@ -388,6 +406,11 @@ void FakeNetwork::tamper_with(int to, std::function<void(int, std::string&)> tam
 std::string FakeNetwork::aborted() const {
   Lock lock(m_shared->mutex);
   return m_shared->aborted;
+}
+
+size_t FakeNetwork::waits_on_done() const {
+  Lock lock(m_shared->mutex);
+  return m_shared->waits_on_done;
 }
 
 } // namespace distenv::transport

@@ -38,6 +38,10 @@ public:
   void abort_all(const std::string& why);
   // Why the job was aborted ("" if it was not).
   std::string aborted() const;
+  // How often wait_any was given a request its caller had already been told
+  // is complete (by test() or an earlier wait_any): such a wait returns at
+  // once, and a loop around it spins.
+  size_t waits_on_done() const;
   // Tests of what a machine does with damaged data: every message on its way
   // to world rank `to` passes through `tamper(tag, bytes)` first.
   void tamper_with(int to, std::function<void(int tag, std::string& bytes)> tamper);

@@ -1,12 +1,14 @@
 // The in-process Comm: collectives, splits and messages between threads, and
 // protocol bugs that fail loudly (a mismatched collective, a peer that left)
 // instead of hanging.
+#include <distenv/transport/chunk_broadcast.hpp>
 #include <distenv/transport/codec.hpp>
 #include <distenv/transport/comm_fake.hpp>
 
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <mutex>
 #include <thread>
 
 namespace distenv::transport {
@@ -14,8 +16,10 @@ namespace {
 
 // Runs `body` on every rank of a fake network, one thread each; returns what
 // each rank's body threw ("" when it returned).
-std::vector<std::string> on_ranks(std::vector<int> machines, const std::function<void(Comm&)>& body) {
-  FakeNetwork net(std::move(machines));
+std::vector<std::string> on_ranks(std::vector<int> machines, const std::function<void(Comm&)>& body,
+                                  FakeNetwork* given = nullptr) {
+  FakeNetwork own(given ? std::vector<int>{} : std::move(machines));
+  FakeNetwork& net = given ? *given : own;
   std::vector<std::string> errors(static_cast<size_t>(net.size()));
   std::vector<std::thread> threads;
   for (int r = 0; r < net.size(); ++r)
@@ -120,6 +124,67 @@ TEST(FakeComm, AbortEndsEveryBlockedRank) {
   });
   EXPECT_EQ(errors[1], "abort 4");
   EXPECT_NE(errors[0].find("the job was aborted: rank 1 aborted with exit code 4"), std::string::npos) << errors[0];
+}
+
+} // namespace
+} // namespace distenv::transport
+
+namespace distenv::transport {
+namespace {
+
+// A stream of `chunks` chunks whose bytes say which chunk they are.
+struct Counted : pack::ChunkSource {
+  explicit Counted(int chunks, size_t size) : left(chunks), bytes(size) {}
+  pack::Bytes next() override {
+    if (left == 0)
+      return {};
+    --left;
+    std::fill(bytes.begin(), bytes.end(), std::byte(static_cast<uint8_t>(left)));
+    return pack::Bytes(bytes.data(), bytes.size());
+  }
+  int left;
+  std::vector<std::byte> bytes;
+};
+
+struct Collect : pack::ChunkSink {
+  void put(pack::Bytes chunk) override { got.insert(got.end(), chunk.begin(), chunk.end()); }
+  void close() override { closed = true; }
+  std::vector<std::byte> got;
+  bool closed = false;
+};
+
+// Every receiver gets the stream in order, and no rank waits on a send it
+// already knows is done (a wait that returns at once: the rank would spin,
+// a core busy, while it waits for its next chunk).
+TEST(ChunkBroadcast, EveryScheduleDeliversInOrderWithoutSpinning) {
+  for (const Method& m : {Method::chain(), Method::binary_tree(), Method::twotree()}) {
+    SCOPED_TRACE(method_name(m));
+    const int ranks = 7, chunks = 60;
+    const size_t chunk = 1024;
+    FakeNetwork net(std::vector<int>{0, 1, 2, 3, 4, 5, 6});
+    std::vector<std::vector<std::byte>> got(ranks);
+    std::mutex mutex;
+    const auto errors = on_ranks(
+        {}, [&](Comm& c) {
+          Counted source(chunks, chunk);
+          Collect sink;
+          const BroadcastResult r = broadcast_chunks(c, schedule(m, c.rank(), c.size(), 0), chunk,
+                                                     pipeline_depth(m, c.size()), c.rank() == 0 ? &source : nullptr,
+                                                     c.rank() == 0 ? nullptr : &sink);
+          std::lock_guard lock(mutex);
+          if (c.rank() > 0 && r.complete && sink.closed)
+            got[static_cast<size_t>(c.rank())] = sink.got;
+        },
+        &net);
+    EXPECT_EQ(errors, std::vector<std::string>(ranks, ""));
+    Counted expected_source(chunks, chunk);
+    std::vector<std::byte> expected;
+    for (pack::Bytes b; !(b = expected_source.next()).empty();)
+      expected.insert(expected.end(), b.begin(), b.end());
+    for (int r = 1; r < ranks; ++r)
+      EXPECT_TRUE(got[static_cast<size_t>(r)] == expected) << "rank " << r;
+    EXPECT_EQ(net.waits_on_done(), 0u) << "a receiver waited on a send it knew was done";
+  }
 }
 
 } // namespace
