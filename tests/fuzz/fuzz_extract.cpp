@@ -1,6 +1,7 @@
 // libFuzzer harness: received archives are untrusted. The input is a tar
 // stream (compressed here, so the fuzzer explores tar, not zstd); extraction
 // must either fail cleanly or write only inside its directory.
+#include "support/memory_chunks.hpp"
 #include <distenv/pack/archive_reader.hpp>
 #include <distenv/util/error.hpp>
 
@@ -24,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   std::vector<char> packed(ZSTD_compressBound(size));
   packed.resize(ZSTD_compress(packed.data(), packed.size(), data, size, 1));
-  distenv::pack::MemoryChunks chunks;
+  distenv::test::MemoryChunks chunks;
   for (size_t off = 0; off < packed.size(); off += 4096)
     chunks.put(distenv::pack::Bytes(reinterpret_cast<const std::byte*>(packed.data()) + off,
                                     std::min<size_t>(4096, packed.size() - off)));

@@ -2,7 +2,7 @@
 #include "fake_cluster.hpp"
 
 #include <distenv/transport/chunk_broadcast.hpp>
-#include <distenv/transport/comm_fake.hpp>
+#include "support/comm_fake.hpp"
 #include <distenv/util/error.hpp>
 
 #include <chrono>

@@ -1,4 +1,5 @@
 // The single-machine pipeline for tests: read, lay out, pack, install.
+#include "support/memory_chunks.hpp"
 #include "support/pipeline.hpp"
 
 #include <distenv/pack/archive_writer.hpp>
@@ -31,7 +32,7 @@ std::vector<std::string> dev_names(const env::Environment& e) {
 }
 
 install::Store::Result install_locally(const Planned& p, const fs::path& dest, size_t chunk_size) {
-  pack::MemoryChunks chunks;
+  test::MemoryChunks chunks;
   pack::pack_tree(p.tree, chunks, {chunk_size, 3, 0});
   return install::Store(dest).install(p.tree.tree_hash, p.tree.bytes, chunks);
 }

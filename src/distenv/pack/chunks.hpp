@@ -1,12 +1,13 @@
 #pragma once
 
 #include <distenv/pack/chunk_stream.hpp>
+#include <distenv/util/atomic_file.hpp>
+#include <distenv/util/fd.hpp>
 
 #include <boost/filesystem/path.hpp>
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <vector>
 
 namespace distenv::pack {
@@ -27,43 +28,27 @@ private:
   uint64_t m_bytes = 0;
 };
 
-// Chunks kept in memory (tests, and the in-process fake transport).
-class MemoryChunks : public ChunkSink, public ChunkSource {
-public:
-  void put(Bytes chunk) override;
-  Bytes next() override;
-  size_t count() const { return m_chunks.size(); }
-  std::vector<std::vector<std::byte>>& chunks() { return m_chunks; }
-
-private:
-  std::vector<std::vector<std::byte>> m_chunks;
-  size_t m_next = 0;
-};
-
 // A packed stream in a file (--pack-to / --install-from). The sink writes a
 // temporary sibling and renames it on close(): a stream that fails leaves
 // nothing at `path`.
 class FileChunkSink : public ChunkSink {
 public:
-  explicit FileChunkSink(const boost::filesystem::path& path);
-  ~FileChunkSink() override;
-  void put(Bytes chunk) override;
-  void close() override;
+  explicit FileChunkSink(const boost::filesystem::path& path) : m_file(path) {}
+  void put(Bytes chunk) override { m_file.write(chunk.data(), chunk.size()); }
+  void close() override { m_file.commit(); }
 
 private:
-  boost::filesystem::path m_path, m_temp;
-  int m_fd = -1;
+  AtomicFile m_file;
 };
 
 class FileChunkSource : public ChunkSource {
 public:
   FileChunkSource(const boost::filesystem::path& path, size_t chunk_size);
-  ~FileChunkSource() override;
   Bytes next() override;
 
 private:
   boost::filesystem::path m_path;
-  int m_fd = -1;
+  Fd m_fd;
   std::vector<std::byte> m_buffer;
 };
 

@@ -3,6 +3,7 @@
 #include <distenv/pack/chunks.hpp>
 
 #include <condition_variable>
+#include <deque>
 #include <exception>
 #include <mutex>
 

@@ -2,6 +2,7 @@
 #include <distenv/util/files.hpp>
 
 #include <distenv/util/error.hpp>
+#include <distenv/util/fd.hpp>
 
 #include <fmt/format.h>
 
@@ -13,37 +14,6 @@
 #include <unistd.h>
 
 namespace distenv {
-
-namespace {
-
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0)
-      ::close(fd);
-  }
-};
-
-void write_all(int fd, const std::string& content, const fs::path& path) {
-  if (!write_fully(fd, content.data(), content.size()))
-    throw Error(fmt::format("{}: cannot write: {}", path.string(), errno_text(errno)));
-}
-
-} // namespace
-
-bool write_fully(int fd, const void* data, size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    ssize_t n = ::write(fd, p, size);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return false;
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
 
 std::string find_program(const std::string& program, const std::string& path_value) {
   if (program.empty())
@@ -67,55 +37,33 @@ std::string find_program(const std::string& program, const std::string& path_val
 }
 
 std::string read_file(const fs::path& path) {
-  Fd f;
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (f.fd < 0)
+  const Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!f)
     throw Error(fmt::format("{}: {}", path.string(), errno_text(errno)));
   std::string content;
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(f.fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
-      continue;
+    const ssize_t n = read_some(f.get(), buf, sizeof buf);
     if (n < 0)
       throw Error(fmt::format("{}: {}", path.string(), errno_text(errno)));
     if (n == 0)
-      break;
+      return content;
     content.append(buf, static_cast<size_t>(n));
   }
-  return content;
 }
 
 void write_file(const fs::path& path, const std::string& content) {
-  Fd f;
-  f.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (f.fd < 0)
+  Fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!f)
     throw Error(fmt::format("{}: cannot create: {}", path.string(), errno_text(errno)));
-  write_all(f.fd, content, path);
+  if (!write_fully(f.get(), content.data(), content.size()) || !f.close())
+    throw Error(fmt::format("{}: cannot write: {}", path.string(), errno_text(errno)));
 }
 
 void write_file_atomic(const fs::path& path, const std::string& content, Durability d) {
-  fs::path tmp = path;
-  tmp += fmt::format(".tmp-{}", ::getpid());
-  {
-    Fd f;
-    f.fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (f.fd < 0)
-      throw Error(fmt::format("cannot write {}: {}", path.string(), errno_text(errno)));
-    try {
-      write_all(f.fd, content, path);
-      if (d == Durability::synced && ::fsync(f.fd) != 0)
-        throw Error(fmt::format("cannot write {}: fsync: {}", path.string(), errno_text(errno)));
-    } catch (...) {
-      ::unlink(tmp.c_str());
-      throw;
-    }
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw Error(fmt::format("cannot write {}: {}", path.string(), errno_text(err)));
-  }
+  AtomicFile file(path);
+  file.write(content);
+  file.commit(d);
 }
 
 void check_output_path(const fs::path& path, const std::string& option) {
@@ -133,10 +81,8 @@ void check_output_path(const fs::path& path, const std::string& option) {
     throw bad(fmt::format("{} is not a directory", dir.string()));
   // The file is written beside itself and renamed over the old one: try it.
   const fs::path probe = dir / fmt::format(".{}.distenv-probe-{}", path.filename().string(), ::getpid());
-  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0)
+  if (!Fd(::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)))
     throw bad(fmt::format("cannot create files in {}: {}", dir.string(), errno_text(errno)));
-  ::close(fd);
   ::unlink(probe.c_str());
   // Renaming over a file another user owns in a sticky directory (/tmp) fails.
   const uid_t me = ::geteuid();

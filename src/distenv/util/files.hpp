@@ -1,5 +1,7 @@
 #pragma once
 
+#include <distenv/util/atomic_file.hpp>
+
 #include <boost/filesystem/path.hpp>
 
 #include <string>
@@ -13,11 +15,7 @@ namespace fs = boost::filesystem;
 std::string read_file(const fs::path& path);
 void write_file(const fs::path& path, const std::string& content);
 
-// Write to a temporary sibling, fsync and rename: readers see the old file or
-// the new one, never a torn one. `none` skips the fsync, for files whose
-// readers detect a torn one themselves (a checksummed cache): after a crash
-// such a file may be empty or old, never half of each.
-enum class Durability { synced, none };
+// Through an AtomicFile (util/atomic_file.hpp): the old file or the new one.
 void write_file_atomic(const fs::path& path, const std::string& content, Durability d = Durability::synced);
 
 // Checks, before anything runs, that `path` (given with `option`, e.g.
@@ -25,10 +23,6 @@ void write_file_atomic(const fs::path& path, const std::string& content, Durabil
 // its directory exists and takes new files, it is not a directory, and it
 // can be replaced. Throws InputError naming the path as the user gave it.
 void check_output_path(const fs::path& path, const std::string& option);
-
-// Writes all `size` bytes to `fd`, retrying on EINTR and short writes.
-// False (errno set) when the descriptor refuses them.
-bool write_fully(int fd, const void* data, size_t size);
 
 // Absolute path of `program` found on `path_value` (a PATH string), or "".
 // A name with a '/' is returned as it is when it is executable.

@@ -1,5 +1,6 @@
 // The node-local store: reuse, space check, stale temporaries, and two
 // processes installing the same environment at once.
+#include "support/memory_chunks.hpp"
 #include <distenv/install/store.hpp>
 #include <distenv/pack/archive_writer.hpp>
 #include <distenv/util/error.hpp>
@@ -90,7 +91,7 @@ TEST(Store, StreamThatIsNotTheExpectedEnvironmentIsRefusedAndLeavesNothing) {
   TempDir t;
   test::copy_fixture("julia-v2", t.path());
   auto p = test::plan(t / "home/u/proj");
-  pack::MemoryChunks chunks;
+  test::MemoryChunks chunks;
   pack::pack_tree(p.tree, chunks, {4096, 3, 0});
   const hash::Hash128 other = hash::hash_bytes("another environment");
   try {
@@ -134,7 +135,7 @@ TEST(Store, ConcurrentInstallersEndWithOneIntactInstall) {
   for (int i = 0; i < 400; ++i)
     write(t / ("p/d" + std::to_string(i % 9) + "/f" + std::to_string(i)), std::string(5000 + i, 'a' + i % 26));
   auto p = test::plan(t / "p");
-  pack::MemoryChunks chunks;
+  test::MemoryChunks chunks;
   pack::pack_tree(p.tree, chunks, {8192, 3, 0});
 
   constexpr int k_processes = 4;

@@ -1,4 +1,5 @@
 // Crafted archives must be refused, naming the entry, with nothing installed.
+#include "support/memory_chunks.hpp"
 #include <distenv/install/store.hpp>
 #include <distenv/pack/archive_reader.hpp>
 #include <distenv/util/error.hpp>
@@ -32,14 +33,14 @@ struct Crafted {
 };
 
 la_ssize_t to_chunks(struct archive*, void* client, const void* buf, size_t len) {
-  static_cast<pack::MemoryChunks*>(client)->put(
+  static_cast<test::MemoryChunks*>(client)->put(
       pack::Bytes(static_cast<const std::byte*>(buf), len));
   return static_cast<la_ssize_t>(len);
 }
 
 // A tar+zstd stream with exactly these entries, written by libarchive itself.
-pack::MemoryChunks craft(const std::vector<Crafted>& entries) {
-  pack::MemoryChunks chunks;
+test::MemoryChunks craft(const std::vector<Crafted>& entries) {
+  test::MemoryChunks chunks;
   struct archive* a = archive_write_new();
   archive_write_add_filter_zstd(a);
   archive_write_set_format_pax_restricted(a);
@@ -70,7 +71,7 @@ pack::MemoryChunks craft(const std::vector<Crafted>& entries) {
 // Installs the crafted stream; returns the error and checks nothing stayed.
 std::string refused(const std::vector<Crafted>& entries) {
   TempDir t;
-  pack::MemoryChunks chunks = craft(entries);
+  test::MemoryChunks chunks = craft(entries);
   install::Store store(t / "dest");
   const auto expected = hash::hash_bytes("whatever");
   std::string message = "accepted";
@@ -139,7 +140,7 @@ TEST(Hostile, DeviceSetuidHardlinkDuplicate) {
 }
 
 TEST(Hostile, GarbageAndHashMismatch) {
-  pack::MemoryChunks garbage;
+  test::MemoryChunks garbage;
   std::string junk(10000, 'j');
   garbage.put(pack::Bytes(reinterpret_cast<const std::byte*>(junk.data()), junk.size()));
   TempDir t;
@@ -163,7 +164,7 @@ TEST(Hostile, EntryProblemRules) {
 // nothing an environment holds is writable by anyone but its owner.
 TEST(Hostile, ModesAreThePackersWhateverTheArchiveSays) {
   TempDir t;
-  pack::MemoryChunks chunks = craft({{"locked", AE_IFDIR, 0500},
+  test::MemoryChunks chunks = craft({{"locked", AE_IFDIR, 0500},
                                      {"locked/f", AE_IFREG, 0400, "y"},
                                      {"open", AE_IFDIR, 01777},
                                      {"open/shared", AE_IFREG, 0666, "x"},
@@ -189,7 +190,7 @@ TEST(Hostile, DeclaredSizeBeyondTheFreeSpaceIsRefusedBeforeWriting) {
   TempDir t;
   // The tar stream as far as a few bytes of data, compressed by hand: a
   // closed archive would carry all of the declared zeros.
-  pack::MemoryChunks tar;
+  test::MemoryChunks tar;
   struct archive* a = archive_write_new();
   archive_write_set_format_pax_restricted(a);
   archive_write_set_bytes_per_block(a, 0);
@@ -209,7 +210,7 @@ TEST(Hostile, DeclaredSizeBeyondTheFreeSpaceIsRefusedBeforeWriting) {
     raw.append(reinterpret_cast<const char*>(c.data()), c.size());
   std::string packed(ZSTD_compressBound(raw.size()), '\0');
   packed.resize(ZSTD_compress(packed.data(), packed.size(), raw.data(), raw.size(), 3));
-  pack::MemoryChunks chunks;
+  test::MemoryChunks chunks;
   chunks.put(pack::Bytes(reinterpret_cast<const std::byte*>(packed.data()), packed.size()));
   install::Store store(t / "dest");
   try {
@@ -251,7 +252,7 @@ TEST(Hostile, ReadOnlyDirectoriesInALeftoverInstallAreRemoved) {
     if (pid == 0) {
       if (::setgid(65534) != 0 || ::setuid(65534) != 0)
         ::_exit(3);
-      pack::MemoryChunks chunks = craft({{"a", AE_IFREG, 0644, "x"}});
+      test::MemoryChunks chunks = craft({{"a", AE_IFREG, 0644, "x"}});
       try {
         install::Store(t / "dest").install(std::nullopt, 0, chunks);
       } catch (...) {
@@ -264,7 +265,7 @@ TEST(Hostile, ReadOnlyDirectoriesInALeftoverInstallAreRemoved) {
     ASSERT_TRUE(WIFEXITED(status));
     EXPECT_EQ(WEXITSTATUS(status), 0);
   } else {
-    pack::MemoryChunks chunks = craft({{"a", AE_IFREG, 0644, "x"}});
+    test::MemoryChunks chunks = craft({{"a", AE_IFREG, 0644, "x"}});
     install::Store(t / "dest").install(std::nullopt, 0, chunks);
   }
   EXPECT_FALSE(fs::exists(incoming)) << "the leftover install is still there";

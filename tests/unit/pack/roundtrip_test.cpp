@@ -1,4 +1,5 @@
 // pack -> chunks -> extract compares every byte and mode.
+#include "support/memory_chunks.hpp"
 #include <distenv/pack/archive_reader.hpp>
 #include <distenv/pack/archive_writer.hpp>
 #include <distenv/pack/pipe.hpp>
@@ -81,7 +82,7 @@ TEST(Pack, RoundTripThousandsOfFilesInSmallChunks) {
   fs::create_directories(t / "p/empty-dir");
 
   auto p = test::plan(t / "p");
-  pack::MemoryChunks chunks;
+  test::MemoryChunks chunks;
   auto stats = pack::pack_tree(p.tree, chunks, {4096, 3, 0});
   EXPECT_GT(chunks.count(), 10u);
   for (size_t i = 0; i + 1 < chunks.count(); ++i)
@@ -114,7 +115,7 @@ TEST(Pack, FileChangedWhilePackingIsAnError) {
   write(t / "p/data", "before");
   auto p = test::plan(t / "p");
   write(t / "p/data", "after!"); // same size, other bytes
-  pack::MemoryChunks chunks;
+  test::MemoryChunks chunks;
   try {
     pack::pack_tree(p.tree, chunks, {4096, 3, 0});
     FAIL() << "no error";
@@ -127,7 +128,7 @@ TEST(Pack, TruncatedStreamIsAnError) {
   TempDir t;
   test::copy_fixture("julia-v2", t.path());
   auto p = test::plan(t / "home/u/proj");
-  pack::MemoryChunks chunks;
+  test::MemoryChunks chunks;
   pack::pack_tree(p.tree, chunks, {512, 3, 0});
   chunks.chunks().resize(chunks.count() / 2);
   fs::create_directories(t / "out");

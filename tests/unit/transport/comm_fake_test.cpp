@@ -3,7 +3,7 @@
 // instead of hanging.
 #include <distenv/transport/chunk_broadcast.hpp>
 #include <distenv/transport/codec.hpp>
-#include <distenv/transport/comm_fake.hpp>
+#include "support/comm_fake.hpp"
 
 #include <gtest/gtest.h>
 

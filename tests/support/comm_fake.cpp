@@ -1,5 +1,5 @@
 // The Comm seam in one process: ranks are threads (tests of the job's logic).
-#include <distenv/transport/comm_fake.hpp>
+#include "support/comm_fake.hpp"
 
 #include <fmt/format.h>
 
