@@ -3,7 +3,9 @@
 
 #include <distenv/layout/layout.hpp>
 #include <distenv/layout/metadata.hpp>
+#include <distenv/util/command.hpp>
 #include <distenv/util/files.hpp>
+#include <distenv/util/space.hpp>
 #include <distenv/util/units.hpp>
 
 #include <boost/filesystem/operations.hpp>
@@ -15,7 +17,6 @@
 
 #include <cstdio>
 #include <fstream>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace distenv::cluster {
@@ -42,32 +43,18 @@ double load1() {
   return l;
 }
 
-uint64_t free_at(fs::path p) {
-  struct statvfs vfs {};
-  while (::statvfs(p.c_str(), &vfs) != 0) {
-    if (!p.has_parent_path() || p == p.root_path())
-      return 0;
-    p = p.parent_path();
-  }
-  return static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-}
-
 // First line `runtime --version` prints, within 10 s, or "".
 std::string version_of(const std::string& runtime) {
-  const std::string cmd = fmt::format("timeout 10 '{}' --version 2>&1 </dev/null", runtime);
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p)
+  CommandOptions o;
+  o.timeout_seconds = 10;
+  CommandResult r = run_command({runtime, "--version"}, o);
+  if (!r.started || r.timed_out || r.status != 0)
     return {};
-  char line[512] = {0};
-  std::string out;
-  if (std::fgets(line, sizeof line, p))
-    out = line;
-  while (std::fgets(line, sizeof line, p)) {
-  }
-  int status = ::pclose(p);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r'))
+  std::string out = r.out.empty() ? r.err : r.out;
+  out = out.substr(0, out.find('\n'));
+  while (!out.empty() && out.back() == '\r')
     out.pop_back();
-  return status == 0 ? out : std::string();
+  return out;
 }
 
 } // namespace
@@ -118,7 +105,7 @@ MachineStatus collect_status(const fs::path& dest, const std::string& runtime, c
   s.threads = ::sysconf(_SC_NPROCESSORS_ONLN);
   s.load1 = load1();
   s.mem_available = mem_available();
-  s.dest_free = free_at(dest);
+  s.dest_free = space_near(dest).available;
   s.runtime = runtime;
   s.runtime_hint = runtime_hint;
   if (!runtime.empty()) {

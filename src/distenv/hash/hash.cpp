@@ -2,6 +2,7 @@
 #include <distenv/hash/hash.hpp>
 
 #include <distenv/util/error.hpp>
+#include <distenv/util/fd.hpp>
 
 #include <fmt/format.h>
 #include <xxhash.h>
@@ -46,28 +47,22 @@ Hash128 hash_bytes(std::string_view data) {
 }
 
 Hash128 hash_file(const boost::filesystem::path& path, uint64_t& size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
+  const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd)
     throw Error(fmt::format("{}: {}", path.string(), errno_text(errno)), 2);
   Hasher hasher;
   constexpr size_t k_block = 1 << 20;
   std::unique_ptr<char[]> buf(new char[k_block]);
   size = 0;
   for (;;) {
-    ssize_t n = ::read(fd, buf.get(), k_block);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      throw Error(fmt::format("{}: {}", path.string(), errno_text(err)), 2);
-    }
+    const ssize_t n = read_some(fd.get(), buf.get(), k_block);
+    if (n < 0)
+      throw Error(fmt::format("{}: {}", path.string(), errno_text(errno)), 2);
     if (n == 0)
       break;
     hasher.update(buf.get(), static_cast<size_t>(n));
     size += static_cast<uint64_t>(n);
   }
-  ::close(fd);
   return hasher.digest();
 }
 

@@ -13,21 +13,12 @@
 namespace distenv::install {
 
 FileLock::FileLock(const boost::filesystem::path& path) {
-  m_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (m_fd < 0)
+  m_fd.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!m_fd)
     throw Error(fmt::format("{}: cannot open lock: {}", path.string(), errno_text(errno)));
-  while (::flock(m_fd, LOCK_EX) != 0) {
-    if (errno == EINTR)
-      continue;
-    int err = errno;
-    ::close(m_fd);
-    throw Error(fmt::format("{}: cannot lock: {}", path.string(), errno_text(err)));
-  }
-}
-
-FileLock::~FileLock() {
-  if (m_fd >= 0)
-    ::close(m_fd); // releases the flock
+  while (::flock(m_fd.get(), LOCK_EX) != 0)
+    if (errno != EINTR)
+      throw Error(fmt::format("{}: cannot lock: {}", path.string(), errno_text(errno)));
 }
 
 } // namespace distenv::install

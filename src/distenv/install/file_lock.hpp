@@ -1,5 +1,7 @@
 #pragma once
 
+#include <distenv/util/fd.hpp>
+
 #include <boost/filesystem/path.hpp>
 
 namespace distenv::install {
@@ -9,12 +11,9 @@ namespace distenv::install {
 class FileLock {
 public:
   explicit FileLock(const boost::filesystem::path& path);
-  ~FileLock();
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
 
 private:
-  int m_fd = -1;
+  Fd m_fd; // closing it releases the flock
 };
 
 } // namespace distenv::install

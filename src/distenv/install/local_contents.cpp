@@ -2,6 +2,7 @@
 #include <distenv/install/local_contents.hpp>
 
 #include <distenv/util/error.hpp>
+#include <distenv/util/fd.hpp>
 #include <distenv/util/files.hpp>
 #include <distenv/util/varint.hpp>
 
@@ -106,13 +107,10 @@ void LocalContents::copy_to(const hash::Hash128& hash, uint64_t size, int fd, co
   if (it == m_found.end())
     throw Error(fmt::format("received archive: entry '{}': content {} is not on this machine", entry, hash.hex()));
   const fs::path& from = it->second;
-  const int in = ::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (in < 0)
+  const Fd source_fd(::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!source_fd)
     throw Error(fmt::format("entry '{}': local copy {}: {}", entry, from.string(), errno_text(errno)));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{in};
+  const int in = source_fd.get();
   // A clone shares blocks (no data read); otherwise copy. Either way the
   // source was checked before (read, or vouched for by its stat), and it must
   // still be what was checked once the copy is made.

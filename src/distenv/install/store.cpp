@@ -3,7 +3,10 @@
 
 #include <distenv/install/file_lock.hpp>
 #include <distenv/pack/archive_reader.hpp>
+#include <distenv/util/atomic_dir.hpp>
 #include <distenv/util/error.hpp>
+#include <distenv/util/fd.hpp>
+#include <distenv/util/space.hpp>
 #include <distenv/util/files.hpp>
 #include <distenv/util/units.hpp>
 #include <distenv/util/varint.hpp>
@@ -21,26 +24,11 @@
 #include <cstdio>
 #include <memory>
 #include <random>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace distenv::install {
 
 namespace {
-
-void remove_tree(const fs::path& dir) {
-  boost::system::error_code ec;
-  fs::remove_all(dir, ec); // best effort: the name says it is never trusted
-  if (!ec || !fs::exists(fs::symlink_status(dir, ec)))
-    return;
-  // A read-only directory inside (made by someone else's archive, or by a
-  // worker) stops the removal of its entries: open them all up first.
-  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-    if (fs::is_directory(it->symlink_status()))
-      ::chmod(it->path().c_str(), 0700);
-  ::chmod(dir.c_str(), 0700);
-  fs::remove_all(dir, ec);
-}
 
 std::string user_name(uid_t uid) {
   struct passwd pw {};
@@ -65,36 +53,15 @@ void make_directory(const fs::path& dir, mode_t mode) {
 // Flush the file system before the rename makes the install visible, so that
 // a crash cannot leave a complete-looking install with empty files.
 void sync_filesystem(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return;
-  ::syncfs(fd);
-  ::close(fd);
+  const Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd)
+    ::syncfs(fd.get());
 }
-
-// Removes a temporary directory unless commit() is called.
-class Incoming {
-public:
-  explicit Incoming(fs::path dir) : m_dir(std::move(dir)) {}
-  ~Incoming() {
-    if (!m_committed)
-      remove_tree(m_dir);
-  }
-  const fs::path& dir() const { return m_dir; }
-  void commit() { m_committed = true; }
-
-private:
-  fs::path m_dir;
-  bool m_committed = false;
-};
 
 } // namespace
 
 void check_free_space(const fs::path& dir, uint64_t bytes) {
-  struct statvfs vfs {};
-  if (::statvfs(dir.c_str(), &vfs) != 0)
-    throw Error(fmt::format("{}: {}", dir.string(), errno_text(errno)));
-  const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  const uint64_t free_bytes = space_at(dir).available;
   if (free_bytes < bytes)
     throw Error(fmt::format("not enough space in {}: need {}, {} free", dir.string(),
                             human_bytes(bytes), human_bytes(free_bytes)));
@@ -171,17 +138,12 @@ bool Store::has(const hash::Hash128& tree) const {
 
 Store::InUse::InUse(const Store& store, const hash::Hash128& tree) {
   const fs::path dir = store.path_of(tree);
-  m_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (m_fd < 0)
+  m_fd.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!m_fd)
     throw Error(fmt::format("{}: {}", dir.string(), errno_text(errno)));
-  while (::flock(m_fd, LOCK_SH) != 0 && errno == EINTR) {
+  while (::flock(m_fd.get(), LOCK_SH) != 0 && errno == EINTR) {
   }
-  ::futimens(m_fd, nullptr); // last used: now
-}
-
-Store::InUse::~InUse() {
-  if (m_fd >= 0)
-    ::close(m_fd);
+  ::futimens(m_fd.get(), nullptr); // last used: now
 }
 
 Store::Collected Store::collect(size_t keep, bool dry_run) {
@@ -211,11 +173,10 @@ Store::Collected Store::collect(size_t keep, bool dry_run) {
       result.kept.push_back(envs[i].name);
       continue;
     }
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
+    const Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd)
       continue;
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) { // a job is using it
-      ::close(fd);
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) { // a job is using it
       result.busy.push_back(envs[i].name);
       continue;
     }
@@ -225,7 +186,6 @@ Store::Collected Store::collect(size_t keep, bool dry_run) {
           result.bytes_freed += fs::file_size(it->path(), ec);
       result.removed.push_back(envs[i].name);
       result.removed_used.push_back(envs[i].used);
-      ::close(fd);
       continue;
     }
     // Disappear at once under a name no run trusts, then delete.
@@ -239,7 +199,6 @@ Store::Collected Store::collect(size_t keep, bool dry_run) {
       result.removed.push_back(envs[i].name);
       result.removed_used.push_back(envs[i].used);
     }
-    ::close(fd);
   }
   return result;
 }
@@ -268,13 +227,7 @@ std::string Store::identity() {
   return id;
 }
 
-uint64_t Store::block_size() const {
-  struct statvfs vfs {};
-  fs::path p = m_dest;
-  while (::statvfs(p.c_str(), &vfs) != 0 && p.has_parent_path() && p != p.root_path())
-    p = p.parent_path(); // the store may not exist yet
-  return vfs.f_frsize ? vfs.f_frsize : 4096;
-}
+uint64_t Store::block_size() const { return space_near(m_dest).block; }
 
 Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t disk_bytes,
                              pack::ChunkSource& source, pack::LocalFiles* local) {
@@ -313,10 +266,7 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
   check_free_space(envs, disk_bytes);
 
   const std::string tag = expected ? expected->hex() : "unknown";
-  Incoming incoming(envs / fmt::format(".incoming-{}-{}", tag, ::getpid()));
-  if (::mkdir(incoming.dir().c_str(), 0755) != 0)
-    throw Error(fmt::format("{}: cannot create: {}", incoming.dir().string(), errno_text(errno)));
-  ::chmod(incoming.dir().c_str(), 0755); // whatever the umask: the environment's root is 0755
+  AtomicDirectory incoming(envs / fmt::format(".incoming-{}-{}", tag, ::getpid()), 0755);
 
   // The content index, written as files arrive (memory stays flat).
   const fs::path index_tmp = incoming.dir().string() + ".files";
@@ -355,7 +305,7 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
   result.local_bytes = extracted.local_bytes;
   if (!expected && has(extracted.tree_hash)) {
     result.reused = true;
-    return result; // Incoming removes the duplicate
+    return result; // the AtomicDirectory removes the duplicate
   }
   sync_filesystem(incoming.dir());
   // The index first: an index without its environment is never read; an
@@ -364,10 +314,7 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
     throw Error(fmt::format("cannot rename {} to {}: {}", index_tmp.string(), index_of(extracted.tree_hash).string(),
                             errno_text(errno)));
   remove_index.keep = true;
-  if (::rename(incoming.dir().c_str(), result.dir.c_str()) != 0)
-    throw Error(fmt::format("cannot rename {} to {}: {}", incoming.dir().string(),
-                            result.dir.string(), errno_text(errno)));
-  incoming.commit();
+  incoming.commit(result.dir);
   result.in_use = std::make_shared<InUse>(*this, extracted.tree_hash); // still under the store lock
   return result;
 }

@@ -3,6 +3,7 @@
 #include <distenv/hash/hash.hpp>
 #include <distenv/pack/archive_reader.hpp>
 #include <distenv/pack/chunks.hpp>
+#include <distenv/util/fd.hpp>
 
 #include <boost/filesystem/path.hpp>
 
@@ -88,12 +89,11 @@ public:
   class InUse {
   public:
     InUse(const Store& store, const hash::Hash128& tree);
-    ~InUse();
     InUse(const InUse&) = delete;
     InUse& operator=(const InUse&) = delete;
 
   private:
-    int m_fd = -1;
+    Fd m_fd;
   };
 
   struct Collected {

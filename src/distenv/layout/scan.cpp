@@ -7,6 +7,7 @@
 #include <distenv/env/julia.hpp>
 #include <distenv/layout/rewrite.hpp>
 #include <distenv/util/error.hpp>
+#include <distenv/util/fd.hpp>
 #include <distenv/util/paths.hpp>
 
 #include <boost/filesystem/operations.hpp>
@@ -106,14 +107,11 @@ private:
   // hash cache knows gets its hash here, with no further system call.
   void walk(const fs::path& dir, const std::string& rel, const std::string& installed,
             const env::IgnoreRules& rules, const std::unordered_set<std::string>* git) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
-    if (!d) {
-      const int err = errno;
-      if (fd >= 0)
-        ::close(fd);
-      throw InputError(fmt::format("{}: {}", dir.string(), errno_text(err)));
-    }
+    Fd owned(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    DIR* d = owned ? ::fdopendir(owned.get()) : nullptr;
+    if (!d)
+      throw InputError(fmt::format("{}: {}", dir.string(), errno_text(errno)));
+    const int fd = owned.release(); // the DIR owns it now
     std::unique_ptr<DIR, int (*)(DIR*)> closer(d, ::closedir);
     for (;;) {
       errno = 0;
@@ -187,12 +185,11 @@ private:
       struct stat st {};
       if (::fstatat(dir_fd, rel.c_str(), &st, 0) != 0 || !S_ISREG(st.st_mode))
         continue;
-      const int fd = ::openat(dir_fd, rel.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0)
+      const Fd fd(::openat(dir_fd, rel.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd)
         return false;
       std::string text(static_cast<size_t>(std::min<off_t>(st.st_size, 1 << 20)), '\0');
-      const ssize_t n = ::read(fd, text.data(), text.size());
-      ::close(fd);
+      const ssize_t n = read_fully(fd.get(), text.data(), text.size());
       text.resize(n > 0 ? static_cast<size_t>(n) : 0);
       toml::table t;
       try {

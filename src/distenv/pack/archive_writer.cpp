@@ -4,6 +4,7 @@
 #include <distenv/util/varint.hpp>
 
 #include <distenv/util/error.hpp>
+#include <distenv/util/fd.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -133,17 +134,15 @@ private:
   }
 
   void write_file(const layout::FileEntry& e) {
-    int fd = ::open(e.source.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
+    const Fd file(::open(e.source.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!file)
       throw Error(fmt::format("{}: {}", e.source.string(), errno_text(errno)));
-    std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
+    const int fd = file.get();
     hash::Hasher hasher;
     uint64_t done = 0;
     while (done < e.size) {
       size_t want = static_cast<size_t>(std::min<uint64_t>(m_buffer.size(), e.size - done));
-      ssize_t n = ::read(fd, m_buffer.data(), want);
-      if (n < 0 && errno == EINTR)
-        continue;
+      const ssize_t n = read_some(fd, m_buffer.data(), want);
       if (n < 0)
         throw Error(fmt::format("{}: {}", e.source.string(), errno_text(errno)));
       if (n == 0)
@@ -155,7 +154,7 @@ private:
         m_progress(m_stats.content_bytes + done); // a large file reports as it goes
     }
     char extra;
-    if (done != e.size || ::read(fd, &extra, 1) != 0 || !(hasher.digest() == e.hash))
+    if (done != e.size || read_some(fd, &extra, 1) != 0 || !(hasher.digest() == e.hash))
       throw Error(fmt::format("{}: changed while it was being packed; run again",
                               e.source.string()));
   }

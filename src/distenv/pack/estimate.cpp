@@ -1,6 +1,8 @@
 // A packed size estimate from a small compressed sample.
 #include <distenv/pack/estimate.hpp>
 
+#include <distenv/util/fd.hpp>
+
 #include <zstd.h>
 
 #include <algorithm>
@@ -21,13 +23,12 @@ constexpr uint64_t k_header = 1024; // a tar header and its pax record, before c
 std::string piece_of(const layout::FileEntry& e) {
   if (e.content)
     return e.content->substr(0, k_piece);
-  const int fd = ::open(e.source.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
+  const Fd fd(::open(e.source.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd)
     return {};
   std::string out(static_cast<size_t>(std::min<uint64_t>(e.size, k_piece)), '\0');
   const off_t at = static_cast<off_t>(e.size > k_piece ? (e.size - k_piece) / 2 : 0);
-  const ssize_t n = ::pread(fd, out.data(), out.size(), at);
-  ::close(fd);
+  const ssize_t n = ::pread(fd.get(), out.data(), out.size(), at);
   out.resize(n > 0 ? static_cast<size_t>(n) : 0);
   return out;
 }
