@@ -94,13 +94,12 @@ int run_install_from(const cli::Options& o) {
 int run_mpi(const cli::Options& o, int argc, const char* const* argv) {
   transport::MpiSession session(argc, argv);
   const std::unique_ptr<transport::MpiComm> world = transport::MpiComm::world();
-  const std::string host = machine_name();
-  if (o.status)
-    return run_status(o, *world, host);
-  if (o.gc_keep >= 0)
-    return run_gc(o, *world, host);
   workers::ProcessRunner runner;
-  JobContext ctx{*world, host, runner, workers::current_environment(), std::cout, std::cerr};
+  JobContext ctx{*world, machine_name(), runner, workers::current_environment(), std::cout, std::cerr};
+  if (o.status)
+    return run_status(o, ctx);
+  if (o.gc_keep >= 0)
+    return run_gc(o, ctx);
   ctx.progress = stderr;
   return run_job(o, ctx);
 }

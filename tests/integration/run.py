@@ -154,7 +154,11 @@ def localhost_progress_follows_the_terminal():
         equal(code, 0, f"exit code\n{out}")
         contains(out, "\rdistenv: installing here ", "the live line, drawn over itself")
         check(re.search(r"installing here\s+\d+%.*of 8\.0 MiB\x1b\[K", out), f"percentage and size\n{out!r}")
-        contains(out, "\r\x1b[Kdistenv: 1 machine", "the line cleared before the summary")
+        # The clear goes to stderr and the summary to stdout: mpirun forwards
+        # the two pipes on its own, so their order on the terminal is not
+        # fixed (README, known limits). The line is cleared after its last draw.
+        last_draw = out.rfind("installing here ")
+        check(last_draw >= 0 and "\r\x1b[K" in out[last_draw:], f"the line cleared after its last draw\n{out!r}")
         r = mpirun(["-p", project, "-d", t / "log-store"])
         equal(r.code, 0, f"exit code\n{r}")
         check("\r" not in r.err and "\x1b" not in r.err, f"a log gets no redraws nor colour\n{r.err!r}")

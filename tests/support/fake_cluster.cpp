@@ -51,7 +51,8 @@ workers::Supervised FakeRunner::run(const std::vector<workers::Spec>& specs,
   return result;
 }
 
-void FaultObserver::phase(std::string_view name) {
+void FaultObserver::phase(Phase p) {
+  const std::string_view name = phase_name(p);
   phases.emplace_back(name);
   if (m_fault.phase != name)
     return;

@@ -54,7 +54,7 @@ struct Fault {
 class FaultObserver : public JobObserver {
 public:
   explicit FaultObserver(Fault f) : m_fault(std::move(f)) {}
-  void phase(std::string_view name) override;
+  void phase(Phase p) override;
   void installed(uint64_t bytes) override;
   std::vector<std::string> phases; // seen, in order
 

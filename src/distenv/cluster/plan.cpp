@@ -1,7 +1,7 @@
 // The plan rank 0 broadcasts, and who must receive the environment.
 #include <distenv/cluster/plan.hpp>
 
-#include <distenv/util/error.hpp>
+#include <distenv/transport/comm.hpp>
 
 #include <distenv/util/varint.hpp>
 
@@ -84,7 +84,7 @@ JobPlan JobPlan::decode(const std::string& bytes) {
     }
     return p;
   } catch (const std::out_of_range& e) {
-    throw Error(std::string("plan from rank 0 is malformed: ") + e.what());
+    throw transport::CommError(std::string("malformed plan from rank 0: ") + e.what());
   }
 }
 

@@ -59,47 +59,8 @@ std::string version_of(const std::string& runtime) {
 
 } // namespace
 
-std::string MachineStatus::encode() const {
-  nlohmann::json j{{"host", host},
-                   {"ranks", ranks},
-                   {"threads", threads},
-                   {"load1", load1},
-                   {"mem_available", mem_available},
-                   {"dest_free", dest_free},
-                   {"runtime", runtime},
-                   {"runtime_version", runtime_version},
-                   {"runtime_hint", runtime_hint},
-                   {"installed_runtimes", installed_runtimes}};
-  nlohmann::json envs = nlohmann::json::array();
-  for (const Installed& e : environments)
-    envs.push_back({{"hash", e.hash}, {"project", e.project}, {"runtime", e.runtime}, {"bytes", e.bytes},
-                    {"last_used", e.used}});
-  j["environments"] = envs;
-  const std::vector<std::uint8_t> bytes = nlohmann::json::to_cbor(j); // CBOR: paths need not be UTF-8
-  return std::string(bytes.begin(), bytes.end());
-}
-
-nlohmann::ordered_json MachineStatus::json() const { return nlohmann::ordered_json::from_cbor(encode()); }
-
-MachineStatus MachineStatus::decode(const std::string& text) {
-  auto j = nlohmann::json::from_cbor(text);
-  MachineStatus s;
-  s.host = j.at("host");
-  s.ranks = j.at("ranks");
-  s.threads = j.at("threads");
-  s.load1 = j.at("load1");
-  s.mem_available = j.at("mem_available");
-  s.dest_free = j.at("dest_free");
-  s.runtime = j.at("runtime");
-  s.runtime_version = j.at("runtime_version");
-  s.runtime_hint = j.at("runtime_hint");
-  s.installed_runtimes = j.at("installed_runtimes").get<std::vector<std::string>>();
-  for (const auto& e : j.at("environments"))
-    s.environments.push_back({e.at("hash"), e.at("project"), e.at("runtime"), e.at("bytes"), e.at("last_used")});
-  return s;
-}
-
-MachineStatus collect_status(const fs::path& dest, const std::string& runtime, const std::string& runtime_hint) {
+MachineStatus collect_status(const fs::path& dest, const std::string& runtime, const std::string& runtime_hint,
+                             const std::string& path_value) {
   MachineStatus s;
   s.host = machine_name();
   s.threads = ::sysconf(_SC_NPROCESSORS_ONLN);
@@ -109,8 +70,7 @@ MachineStatus collect_status(const fs::path& dest, const std::string& runtime, c
   s.runtime = runtime;
   s.runtime_hint = runtime_hint;
   if (!runtime.empty()) {
-    const char* path = std::getenv("PATH");
-    s.runtime_version = find_program(runtime, path ? path : "").empty() ? "" : version_of(runtime);
+    s.runtime_version = find_program(runtime, path_value).empty() ? "" : version_of(runtime);
     if (s.runtime_version.empty())
       s.runtime_version = "missing";
   }
@@ -128,7 +88,7 @@ MachineStatus collect_status(const fs::path& dest, const std::string& runtime, c
     }
     struct stat st {};
     if (::stat(it->path().c_str(), &st) == 0)
-      e.used = st.st_mtime;
+      e.last_used = st.st_mtime;
     boost::system::error_code walk;
     for (fs::recursive_directory_iterator f(it->path(), walk), fend; !walk && f != fend; f.increment(walk))
       if (fs::is_regular_file(f->symlink_status()))
@@ -136,14 +96,13 @@ MachineStatus collect_status(const fs::path& dest, const std::string& runtime, c
     s.environments.push_back(std::move(e));
   }
   std::sort(s.environments.begin(), s.environments.end(),
-            [](const auto& a, const auto& b) { return a.used != b.used ? a.used > b.used : a.hash < b.hash; });
+            [](const auto& a, const auto& b) { return a.last_used != b.last_used ? a.last_used > b.last_used : a.hash < b.hash; });
   if (runtime.empty()) { // no project: the runtimes of what is installed
     std::vector<std::string> seen;
     for (const auto& e : s.environments)
       if (!e.runtime.empty() && std::find(seen.begin(), seen.end(), e.runtime) == seen.end()) {
         seen.push_back(e.runtime);
-        const char* path = std::getenv("PATH");
-        std::string v = find_program(e.runtime, path ? path : "").empty() ? "" : version_of(e.runtime);
+        std::string v = find_program(e.runtime, path_value).empty() ? "" : version_of(e.runtime);
         s.installed_runtimes.push_back(e.runtime + ": " + (v.empty() ? "missing" : v));
       }
   }
@@ -169,7 +128,7 @@ std::string status_table(const std::vector<MachineStatus>& rows) {
     std::string envs;
     for (const auto& e : s.environments)
       envs += fmt::format("{}{} {} ({}, {})", envs.empty() ? "" : "; ", e.hash.substr(0, 8), e.project,
-                          human_bytes(e.bytes), ago(e.used));
+                          human_bytes(e.bytes), ago(e.last_used));
     out += fmt::format("{:<14} {:>7} {:>6.2f} {:>10} {:>10}  {:<24} {}\n", s.host, s.threads, s.load1,
                        human_bytes(s.mem_available), human_bytes(s.dest_free), runtime, envs.empty() ? "-" : envs);
   }

@@ -25,21 +25,21 @@ struct MachineStatus {
     std::string project; // install-relative project directory
     std::string runtime; // what its workers need ("" for none)
     uint64_t bytes = 0;  // its files
-    int64_t used = 0;    // last use (the directory's mtime, seconds since the epoch)
+    int64_t last_used = 0; // the directory's mtime, seconds since the epoch
   };
   std::vector<Installed> environments; // installed at --dest, most recently used first
   // Without a project to read: the version of each runtime the installed
   // environments need, "name: version" ("missing" when it is not on PATH).
   std::vector<std::string> installed_runtimes;
-
-  std::string encode() const;
-  nlohmann::ordered_json json() const; // for --report
-  static MachineStatus decode(const std::string& text);
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineStatus::Installed, hash, project, runtime, bytes, last_used)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineStatus, host, ranks, threads, load1, mem_available, dest_free, runtime,
+                                   runtime_version, runtime_hint, environments, installed_runtimes)
 
-// Reads this machine's status. `runtime` may be empty (no runtime column).
+// Reads this machine's status. `runtime` may be empty (no runtime column);
+// runtimes are looked for on `path_value` (a PATH).
 MachineStatus collect_status(const boost::filesystem::path& dest, const std::string& runtime,
-                             const std::string& runtime_hint);
+                             const std::string& runtime_hint, const std::string& path_value);
 
 // The table rank 0 prints, one row per machine.
 std::string status_table(const std::vector<MachineStatus>& rows);

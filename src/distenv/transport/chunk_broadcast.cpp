@@ -378,4 +378,13 @@ BroadcastResult broadcast_chunks_collective(Comm& comm, int root, size_t chunk_s
   return result;
 }
 
+BroadcastResult broadcast_stream(Comm& comm, const BroadcastPlan& plan, pack::ChunkSource* source,
+                                 pack::ChunkSink* sink) {
+  const size_t chunk = static_cast<size_t>(plan.chunk);
+  if (plan.method.kind == Method::mpi)
+    return broadcast_chunks_collective(comm, 0, chunk, plan.depth, source, sink);
+  return broadcast_chunks(comm, schedule(plan.method, comm.rank(), comm.size(), 0), chunk, plan.depth, source,
+                          sink);
+}
+
 } // namespace distenv::transport

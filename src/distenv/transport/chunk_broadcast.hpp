@@ -50,4 +50,9 @@ BroadcastResult broadcast_chunks(Comm& comm, const Links& links, size_t chunk_si
 BroadcastResult broadcast_chunks_collective(Comm& comm, int root, size_t chunk_size, int depth,
                                             pack::ChunkSource* source, pack::ChunkSink* sink);
 
+// The stream as `plan` says, from rank 0 of `comm`: broadcast_chunks_collective
+// for `mpi`, else broadcast_chunks along the plan's schedule.
+BroadcastResult broadcast_stream(Comm& comm, const BroadcastPlan& plan, pack::ChunkSource* source,
+                                 pack::ChunkSink* sink);
+
 } // namespace distenv::transport

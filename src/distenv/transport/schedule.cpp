@@ -149,9 +149,9 @@ std::vector<Links> schedule(const Method& m, int rank, int size, int root) {
   case Method::tree:
     return {tree_links(rank, size, root, m.fanout)};
   case Method::two_tree:
-    // With one receiver both trees would be the one link (and one parent
-    // could not be told apart by its two streams): a chain.
-    return size <= 2 ? std::vector<Links>{tree_links(rank, size, root, 1)} : two_tree_links(rank, size, root);
+    if (effective_method(m, size).kind == Method::tree)
+      return {tree_links(rank, size, root, 1)};
+    return two_tree_links(rank, size, root);
   case Method::mpi:
     break;
   }
@@ -209,8 +209,22 @@ uint64_t choose_chunk_size(int size, uint64_t bytes) {
   return clamped / lo * lo; // a multiple of 64 KiB
 }
 
+Method effective_method(const Method& m, int size) {
+  return m.kind == Method::two_tree && size <= 2 ? Method::chain() : m;
+}
+
+BroadcastPlan plan_broadcast(int size, uint64_t bytes, std::optional<Method> method, uint64_t chunk) {
+  BroadcastPlan p;
+  p.chunk = chunk ? chunk : choose_chunk_size(size, bytes);
+  p.method = effective_method(method ? *method : choose_method(size, bytes, p.chunk), size);
+  if (!chunk)
+    p.chunk = fit_chunk(p.method, size, p.chunk);
+  p.depth = pipeline_depth(p.method, size);
+  return p;
+}
+
 int pipeline_depth(const Method& m, int size) {
-  if (m.kind != Method::two_tree || size <= 2)
+  if (effective_method(m, size).kind != Method::two_tree)
     return 3;
   return std::max(3, 1 + in_order_levels(1, size - 1));
 }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -69,6 +71,27 @@ uint64_t choose_chunk_size(int size, uint64_t bytes);
 // two-tree, one per level (a rank's two parents are at different depths, so
 // one tree's chunks wait for the other's: fewer buffers stall the stream).
 int pipeline_depth(const Method& m, int size);
+
+// `m` as it runs over `size` ranks: a two-tree with one receiver is the
+// chain (both trees would be the one link, and one parent could not be told
+// apart by its two streams). The one place this rule is written.
+Method effective_method(const Method& m, int size);
+
+// How one stream travels, decided once by the sending rank and told to the
+// group: the method, the chunk size and the chunk buffers per tree.
+struct BroadcastPlan {
+  Method method = Method::chain();
+  uint64_t chunk = uint64_t(1) << 20;
+  int depth = 3;
+};
+NLOHMANN_JSON_SERIALIZE_ENUM(Method::Kind, {{Method::tree, "tree"}, {Method::two_tree, "two_tree"}, {Method::mpi, "mpi"}})
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Method, kind, fanout)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BroadcastPlan, method, chunk, depth)
+
+// The plan for `size` ranks and a stream of about `bytes`: `method` (when
+// given) or the model's choice, `chunk` (when not 0) or choose_chunk_size
+// fitted to the memory budget, the effective method's pipeline depth.
+BroadcastPlan plan_broadcast(int size, uint64_t bytes, std::optional<Method> method, uint64_t chunk);
 
 // `chunk` made small enough that the stream's buffers (trees x depth chunks
 // per rank) stay within `budget` bytes, in multiples of 64 KiB.

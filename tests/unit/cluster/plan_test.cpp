@@ -1,5 +1,6 @@
 // The broadcast plan and the choice of receiving machines.
 #include <distenv/cluster/plan.hpp>
+#include <distenv/transport/comm.hpp>
 #include <distenv/util/error.hpp>
 
 #include <gtest/gtest.h>
@@ -29,8 +30,9 @@ TEST(Plan, EncodeDecodeAndDiskEstimate) {
   EXPECT_EQ(q.disk_estimate(4096), 4 * 4096 + 4096 + 2 * 8192);
   // Compact: 16 bytes of hash and two small numbers per distinct content.
   EXPECT_LE(wire.size(), 3 + 16 + 1 + 6 + 3 + 1 + 2 * (16 + 2 + 1));
-  EXPECT_THROW(cluster::JobPlan::decode("{}"), Error);
-  EXPECT_THROW(cluster::JobPlan::decode(wire.substr(0, wire.size() - 3)), Error);
+  // Malformed peer data is a CommError: the job cannot agree any more.
+  EXPECT_THROW(cluster::JobPlan::decode("{}"), transport::CommError);
+  EXPECT_THROW(cluster::JobPlan::decode(wire.substr(0, wire.size() - 3)), transport::CommError);
 }
 
 TEST(Plan, ReceiversAreMachinesWithoutTheEnvironmentOnePerStore) {

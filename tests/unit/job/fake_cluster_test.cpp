@@ -20,7 +20,7 @@
 namespace distenv::test {
 namespace {
 
-const std::vector<std::string> k_phases = {"read", "check", "transfer", "activate", "each-machine", "workers",
+const std::vector<std::string> k_phases = {"read", "check", "transfer", "activate", "each_machine", "workers",
                                            "report"};
 
 std::string random_bytes(size_t n, unsigned seed) {

@@ -1,0 +1,93 @@
+// Phase activate: the installed environment checked on every machine.
+#include <distenv/job/activate.hpp>
+
+#include <distenv/transport/codec.hpp>
+#include <distenv/util/files.hpp>
+
+#include <fmt/format.h>
+
+namespace distenv::job {
+
+std::vector<std::string> Installed::activation(const Session& s,
+                                               const std::optional<workers::WorkerPlace>& place) const {
+  return workers::activation_environment(s.ctx.environment, meta, root, s.self(), s.machines.count(), place);
+}
+
+report::JobReport job_report(const Session& s, const Read& r, const Transferred& t,
+                             const std::vector<std::string>& command) {
+  report::JobReport job;
+  job.tree_hash = r.plan.tree_hash.hex();
+  job.machines = s.machines.count();
+  job.ranks = s.ctx.world.size();
+  job.archive_bytes = t.archive_bytes;
+  job.plan_bytes = r.plan_bytes;
+  job.algorithm = t.algorithm;
+  job.chunk_bytes = t.chunk_bytes;
+  job.receivers = t.receivers;
+  job.hashed_files = r.prepared ? r.prepared->hashed_files : 0;
+  job.cached_files = r.prepared ? r.prepared->cached_files : 0;
+  job.transfer_seconds = t.seconds;
+  job.phase_seconds = s.phase_seconds();
+  job.command = command;
+  job.wall_seconds = seconds_since(s.start);
+  return job;
+}
+
+namespace {
+
+report::MachineResult machine_result(const Session& s, const Installed& in, const Transferred& t) {
+  report::MachineResult mine;
+  mine.host = s.ctx.host;
+  mine.machine = s.self();
+  mine.ranks = s.machines.mine().ranks;
+  mine.install_dir = in.root.string();
+  mine.project_dir = in.project_dir().string();
+  mine.install = t.install;
+  mine.bytes_received = t.bytes_received;
+  mine.local_files = t.local_files;
+  mine.local_bytes = t.local_bytes;
+  mine.install_seconds = t.install_seconds;
+  return mine;
+}
+
+void check_installed(Session& s, const hash::Hash128& tree, Installed& in) {
+  if (!s.store.has(tree))
+    throw Error(fmt::format("the environment is not in {} after the install", s.store.envs_dir().string()));
+  const fs::path file = in.root / layout::k_metadata_path;
+  in.meta = layout::metadata_from_json(read_file(file), file.string());
+  if (in.meta.runtime.empty())
+    return;
+  const auto env = in.activation(s, std::nullopt);
+  if (find_program(in.meta.runtime, workers::env_value(env, "PATH")).empty())
+    throw Error(fmt::format("runtime '{}' not found on PATH{}{}", in.meta.runtime,
+                            in.meta.runtime_hint.empty() ? "" : "; ", in.meta.runtime_hint));
+}
+
+} // namespace
+
+Installed activate(Session& s, const Read& r, Transferred& t) {
+  Installed in;
+  in.root = s.store.path_of(r.plan.tree_hash);
+  in.in_use = t.in_use;
+  const std::vector<std::string> installs = s.agree.gather(0, [&] {
+    s.observe(Phase::activate);
+    if (!s.leader())
+      return std::string();
+    check_installed(s, r.plan.tree_hash, in);
+    if (!in.in_use) // a machine that shares a store another machine installed into
+      in.in_use = std::make_shared<install::Store::InUse>(s.store, r.plan.tree_hash);
+    in.mine = machine_result(s, in, t);
+    return transport::encode(in.mine);
+  });
+  if (s.root() && !s.options.quiet) {
+    report::JobReport job = job_report(s, r, t, {});
+    for (const std::string& bytes : installs)
+      if (!bytes.empty())
+        job.results.push_back(transport::decode<report::MachineResult>(bytes));
+    s.ctx.out << job.install_summary() << std::flush;
+  }
+  s.lap(Phase::activate);
+  return in;
+}
+
+} // namespace distenv::job

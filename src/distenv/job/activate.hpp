@@ -1,0 +1,41 @@
+#pragma once
+
+#include <distenv/job/read.hpp>
+#include <distenv/job/session.hpp>
+#include <distenv/job/transfer.hpp>
+#include <distenv/layout/metadata.hpp>
+#include <distenv/report/job_report.hpp>
+#include <distenv/workers/activation.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace distenv::job {
+
+// The environment in place on this machine, ready to run in.
+struct Installed {
+  fs::path root;                                  // <dest>/envs/<tree hash>
+  layout::Metadata meta;                          // its .distenv/environment.json (leaders)
+  std::shared_ptr<install::Store::InUse> in_use;  // gc leaves it alone while the job runs
+  report::MachineResult mine;                     // this machine's part of the report so far
+
+  fs::path project_dir() const { return root / meta.project; }
+  // What a process started here gets: the inherited environment activated,
+  // with `place` for a worker.
+  std::vector<std::string> activation(const Session& s, const std::optional<workers::WorkerPlace>& place) const;
+};
+
+// The job as rank 0 reports it so far: the plan, the transfer and the
+// phases' times; each machine's results are added to it.
+report::JobReport job_report(const Session& s, const Read& r, const Transferred& t,
+                             const std::vector<std::string>& command);
+
+// Phase activate: every leader checks what it installed (the metadata, the
+// runtime on the activated PATH) and marks it in use; the results are
+// gathered and rank 0 prints where the environment is on every machine (now:
+// a sweep may run for hours after).
+Installed activate(Session& s, const Read& r, Transferred& t);
+
+} // namespace distenv::job

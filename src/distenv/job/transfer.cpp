@@ -1,0 +1,252 @@
+// Phase transfer: pack, broadcast, install where the environment is missing.
+#include <distenv/job/transfer.hpp>
+
+#include <distenv/install/async_install.hpp>
+#include <distenv/pack/async_pack.hpp>
+#include <distenv/pack/estimate.hpp>
+#include <distenv/report/progress.hpp>
+#include <distenv/transport/chunk_broadcast.hpp>
+#include <distenv/transport/codec.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+#include <unordered_set>
+
+namespace distenv::job {
+
+namespace {
+
+constexpr size_t k_depth = 3; // chunks in flight per stage: memory is a few chunks
+// After the stream, each receiver tells rank 0 whether it installed (1 byte).
+constexpr int k_tag_installed = 0x6410;
+
+// A chunk source that has already failed: the root's way of telling the
+// receivers to abort when it cannot even start packing.
+class FailedSource : public pack::ChunkSource {
+public:
+  explicit FailedSource(std::exception_ptr failure) : m_failure(std::move(failure)) {}
+  pack::Bytes next() override { std::rethrow_exception(m_failure); }
+
+private:
+  std::exception_ptr m_failure;
+};
+
+// One stream to a group: what every rank of it needs.
+struct Stream {
+  Session& s;
+  transport::Comm& group;
+  const cluster::JobPlan& plan;
+  const layout::Tree* tree; // rank 0
+  Checked& checked;
+  bool receiving = false;
+  std::unordered_set<hash::Hash128> everyone_has; // rank 0: contents sent by reference
+  std::exception_ptr failure;                     // this rank has failed: it still takes its part
+  Transferred& out;
+
+  bool sends(const hash::Hash128& h) const { return everyone_has.count(h) == 0; }
+};
+
+// Which contents at least one receiver lacks: one bit per distinct content
+// of the plan, OR-reduced over every rank (a collective every rank reaches
+// after the agreed check; those that do not receive give zeros). Rank 0
+// learns which contents every receiver has.
+std::unordered_set<hash::Hash128> everyone_has(Session& s, const cluster::JobPlan& plan, const Checked& c,
+                                               bool receiving) {
+  std::string lacking((plan.contents.size() + 7) / 8, '\0');
+  if (receiving)
+    for (size_t i = 0; i < plan.contents.size(); ++i)
+      if (!c.here || !c.here->has(plan.contents[i].hash))
+        lacking[i / 8] = static_cast<char>(lacking[i / 8] | (1 << (i % 8)));
+  lacking = s.ctx.world.all_or(lacking);
+  std::unordered_set<hash::Hash128> all;
+  if (s.root())
+    for (size_t i = 0; i < plan.contents.size(); ++i)
+      if (!(lacking[i / 8] & (1 << (i % 8))))
+        all.insert(plan.contents[i].hash);
+  return all;
+}
+
+// Rank 0 decides from the archive's estimated size (a compressed sample of
+// what is to be sent) and the group's size, unless --broadcast and
+// --chunk-size both say, and tells the group. A rank 0 that has failed
+// still tells (the stream then aborts).
+transport::BroadcastPlan agree_broadcast(Stream& st) {
+  transport::BroadcastPlan plan;
+  const cli::Options& o = st.s.options;
+  if (st.s.root()) {
+    uint64_t estimate = 0;
+    if (!st.failure && (!o.broadcast || !o.chunk_size)) {
+      try {
+        estimate = pack::estimate_archive_bytes(
+            *st.tree, [&st](const hash::Hash128& h) { return st.sends(h); }, o.zstd_level);
+      } catch (...) {
+        st.failure = std::current_exception();
+      }
+    }
+    if (!st.failure || o.broadcast || o.chunk_size)
+      plan = transport::plan_broadcast(st.group.size(), estimate, o.broadcast, o.chunk_size);
+  }
+  return transport::broadcast_value(st.group, plan, 0);
+}
+
+void make_progress(Stream& st, std::optional<report::Progress>& progress) {
+  if (!st.s.root() || !st.s.ctx.progress)
+    return;
+  uint64_t total = 0;
+  for (const layout::FileEntry& e : st.tree->entries)
+    if (e.type == hash::EntryType::file && st.sends(e.hash))
+      total += e.size;
+  // The other machines it goes to (rank 0's own install is the summary's
+  // "installed here too").
+  const int others = st.group.size() - 1;
+  progress.emplace(
+      st.s.ctx.progress, report::Progress::style_for(st.s.ctx.progress, st.s.options.quiet),
+      others > 0 ? fmt::format("sending to {} machine{}", others, others == 1 ? "" : "s")
+                 : std::string("installing here"),
+      total, others, st.s.ctx.progress_interval);
+}
+
+// This machine's end of the stream: the packer's or the installer's.
+// Whether the environment is now installed here.
+bool finish_stream(Stream& st, const transport::BroadcastResult& r, std::optional<install::AsyncInstall>& installer,
+                   std::optional<pack::AsyncPack>& packer, Clock::time_point start) {
+  Transferred& t = st.out;
+  if (st.s.root()) {
+    t.archive_bytes = r.bytes;
+    packer->finish();
+  } else {
+    t.bytes_received = r.bytes;
+    if (!r.complete)
+      return false; // rank 0 says why; ~AsyncInstall leaves nothing behind
+  }
+  if (!installer)
+    return false;
+  if (r.sink_error)
+    installer->abort(r.sink_error);
+  const install::Store::Result done = installer->finish();
+  t.in_use = done.in_use;
+  t.install = done.reused ? report::Install::reused : report::Install::received;
+  t.local_files = done.local_files;
+  t.local_bytes = done.local_bytes;
+  if (st.checked.here && !done.reused)
+    st.checked.here->learn(st.s.store, st.plan.tree_hash);
+  t.install_seconds = seconds_since(start);
+  if (st.s.root())
+    t.bytes_received = done.reused ? 0 : t.archive_bytes;
+  return true;
+}
+
+// Rank 0 counts the machines that have installed (its progress line);
+// every receiver tells it, whatever happened there, so it waits for none
+// that will not tell.
+void count_installed(Stream& st, bool installed, std::optional<report::Progress>& progress, bool failed) {
+  if (!st.s.root()) {
+    const std::byte done{installed ? uint8_t(1) : uint8_t(0)};
+    st.group.send(0, k_tag_installed, transport::Bytes(&done, 1));
+    return;
+  }
+  for (int i = 1; i < st.group.size(); ++i) {
+    std::byte done{};
+    st.group.recv(transport::Comm::k_any, k_tag_installed, transport::MutableBytes(&done, 1));
+    if (progress && done == std::byte{1})
+      progress->installed();
+  }
+  if (progress && !failed)
+    progress->finish();
+}
+
+// The pipelined broadcast from rank 0 to the receiving machines, each of
+// which installs while the stream passes through. A rank that has failed
+// still takes its part, so that nobody waits for it: rank 0 tells everyone
+// to abort, a receiver forwards without installing.
+void stream(Stream& st) {
+  const auto start = Clock::now();
+  const transport::BroadcastPlan how = agree_broadcast(st);
+  st.out.algorithm = transport::method_name(how.method);
+  st.out.chunk_bytes = how.chunk;
+  std::optional<install::AsyncInstall> installer;
+  std::optional<report::Progress> progress; // rank 0, before the packer that reports to it
+  std::optional<pack::AsyncPack> packer;
+  if (!st.failure) {
+    try {
+      if (st.receiving)
+        installer.emplace(
+            st.s.store, st.plan.tree_hash, st.plan.disk_estimate(st.s.store.block_size()), k_depth,
+            [&st](uint64_t bytes) {
+              if (st.s.ctx.observer)
+                st.s.ctx.observer->installed(bytes);
+            },
+            st.checked.here.get());
+      if (st.s.root()) {
+        pack::PackOptions po;
+        po.chunk_size = how.chunk;
+        po.zstd_level = st.s.options.zstd_level;
+        po.zstd_threads = st.s.options.zstd_threads;
+        po.send = [&st](const hash::Hash128& h) { return st.sends(h); };
+        make_progress(st, progress);
+        if (progress)
+          po.progress = [&progress](uint64_t done) { progress->update(done); };
+        packer.emplace(*st.tree, po, k_depth);
+      }
+    } catch (...) {
+      st.failure = std::current_exception();
+      installer.reset();
+    }
+  }
+  FailedSource failed(st.failure);
+  pack::ChunkSource* source = st.s.root() ? (packer ? &packer->source() : &failed) : nullptr;
+  const transport::BroadcastResult r =
+      transport::broadcast_stream(st.group, how, source, installer ? &installer->sink() : nullptr);
+  bool installed = false;
+  if (!st.failure) {
+    try {
+      installed = finish_stream(st, r, installer, packer, start);
+    } catch (...) {
+      st.failure = std::current_exception();
+    }
+  }
+  count_installed(st, installed, progress, st.failure != nullptr);
+  if (st.failure)
+    std::rethrow_exception(st.failure);
+  st.out.seconds = seconds_since(start);
+}
+
+} // namespace
+
+Transferred transfer(Session& s, const cluster::JobPlan& plan, const layout::Tree* tree, Checked& checked) {
+  Transferred t;
+  t.in_use = checked.in_use; // replaced by the install's where one happens
+  const std::vector<int> receivers = cluster::choose_receivers(checked.states);
+  t.receivers = static_cast<int>(receivers.size());
+  const bool receiving = s.leader() && std::count(receivers.begin(), receivers.end(), s.self()) > 0;
+  if (!checked.states[static_cast<size_t>(s.self())].has && !receiving)
+    t.install = report::Install::shared;
+  // Every rank takes part in these collectives, outside the step: a
+  // collective that only some ranks reach would never end.
+  std::unique_ptr<transport::Comm> group;
+  std::unordered_set<hash::Hash128> all_have;
+  if (!receivers.empty()) {
+    all_have = everyone_has(s, plan, checked, receiving);
+    group = s.ctx.world.split(s.root() || receiving ? 0 : -1);
+  }
+  s.agree.phase([&] {
+    std::exception_ptr failure;
+    try {
+      s.observe(Phase::transfer);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (!group && failure)
+      std::rethrow_exception(failure);
+    if (group) {
+      Stream st{s, *group, plan, tree, checked, receiving, std::move(all_have), failure, t};
+      stream(st);
+    }
+  });
+  s.lap(Phase::transfer);
+  return t;
+}
+
+} // namespace distenv::job
