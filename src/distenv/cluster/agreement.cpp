@@ -1,6 +1,8 @@
 // Phase agreement: all ranks learn every rank's outcome.
 #include <distenv/cluster/agreement.hpp>
 
+#include <distenv/transport/codec.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -9,37 +11,17 @@ namespace distenv::cluster {
 
 namespace {
 
-// What a rank says at a phase boundary, as bytes: its exit code (4 bytes,
-// little end first) and either its failure ("host: message") or its data.
-// One more byte says whether the rank sent stop notices.
+// What a rank says at a phase boundary: its exit code, either its failure
+// ("host: message") or its data, and whether it sent stop notices.
 struct Reply {
   int exit_code = 0;
   std::string text;
   bool notified = false;
 };
-
-std::string encode(const Reply& r) {
-  std::string out(5, '\0');
-  for (int i = 0; i < 4; ++i)
-    out[static_cast<size_t>(i)] = static_cast<char>((static_cast<unsigned>(r.exit_code) >> (8 * i)) & 0xff);
-  out[4] = r.notified ? 1 : 0;
-  return out + r.text;
-}
-
-Reply decode(const std::string& bytes) {
-  if (bytes.size() < 5)
-    throw transport::CommError("malformed phase reply from a peer");
-  unsigned code = 0;
-  for (int i = 0; i < 4; ++i)
-    code |= static_cast<unsigned>(static_cast<unsigned char>(bytes[static_cast<size_t>(i)])) << (8 * i);
-  return {static_cast<int>(code), bytes.substr(5), bytes[4] != 0};
-}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Reply, exit_code, text, notified)
 
 std::vector<Reply> exchange(transport::Comm& comm, const Reply& mine) {
-  std::vector<Reply> all;
-  for (const std::string& bytes : comm.all_gather(encode(mine)))
-    all.push_back(decode(bytes));
-  return all;
+  return transport::all_gather_values(comm, mine);
 }
 
 [[noreturn]] void fail(const std::vector<Reply>& replies) {

@@ -11,7 +11,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Machine, host, leader, ranks)
 
 Machines discover_machines(transport::Comm& world, const std::string& host) {
   const std::unique_ptr<transport::Comm> node = world.split_machine();
-  const int leader = std::stoi(node->broadcast(std::to_string(world.rank()), 0));
+  const int leader = transport::broadcast_value(*node, world.rank(), 0);
   std::map<int, Machine> by_leader;
   for (const Machine& m : transport::all_gather_values(world, Machine{host, leader, node->size()}))
     by_leader[m.leader] = m;
