@@ -2,7 +2,7 @@
 // stream (compressed here, so the fuzzer explores tar, not zstd); extraction
 // must either fail cleanly or write only inside its directory.
 #include "support/memory_chunks.hpp"
-#include <distenv/pack/archive_reader.hpp>
+#include <distenv/install/extract.hpp>
 #include <distenv/util/error.hpp>
 
 #include <boost/filesystem/operations.hpp>
@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     chunks.put(distenv::pack::Bytes(reinterpret_cast<const std::byte*>(packed.data()) + off,
                                     std::min<size_t>(4096, packed.size() - off)));
   try {
-    distenv::pack::extract(chunks, dest);
+    distenv::install::extract(chunks, dest);
   } catch (const distenv::Error&) {
   }
   // Nothing may appear next to the destination ...

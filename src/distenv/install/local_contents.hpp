@@ -2,7 +2,7 @@
 
 #include <distenv/hash/hash_cache.hpp>
 #include <distenv/install/store.hpp>
-#include <distenv/pack/archive_reader.hpp>
+#include <distenv/install/extract.hpp>
 
 #include <memory>
 #include <unordered_map>
@@ -21,7 +21,7 @@ namespace distenv::install {
 // can (no data copied; the clone shares nothing the new environment could
 // change in the old one), else a copy, hashed on the way. Never a hard link:
 // a worker that writes into its tree must not change another environment.
-class LocalContents : public pack::LocalFiles {
+class LocalContents : public LocalFiles {
 public:
   LocalContents(const Store& store, const std::vector<hash::Hash128>& wanted);
   ~LocalContents() override;

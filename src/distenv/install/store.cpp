@@ -2,7 +2,7 @@
 #include <distenv/install/store.hpp>
 
 #include <distenv/install/file_lock.hpp>
-#include <distenv/pack/archive_reader.hpp>
+#include <distenv/install/extract.hpp>
 #include <distenv/util/atomic_dir.hpp>
 #include <distenv/util/error.hpp>
 #include <distenv/util/fd.hpp>
@@ -230,7 +230,7 @@ std::string Store::identity() {
 uint64_t Store::block_size() const { return space_near(m_dest).block; }
 
 Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t disk_bytes,
-                             pack::ChunkSource& source, pack::LocalFiles* local) {
+                             pack::ChunkSource& source, LocalFiles* local) {
   Result result;
   if (expected && has(*expected)) {
     try {
@@ -282,8 +282,8 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
     }
   } remove_index{index_tmp};
   std::string record;
-  pack::ExtractResult extracted =
-      pack::extract(source, incoming.dir(), local, [&](const hash::Hash128& h, uint64_t size, const std::string& path) {
+  ExtractResult extracted =
+      extract(source, incoming.dir(), local, [&](const hash::Hash128& h, uint64_t size, const std::string& path) {
         record.clear();
         put_u64(record, h.high);
         put_u64(record, h.low);

@@ -1,7 +1,7 @@
 #pragma once
 
 #include <distenv/hash/hash.hpp>
-#include <distenv/pack/archive_reader.hpp>
+#include <distenv/install/extract.hpp>
 #include <distenv/pack/chunks.hpp>
 #include <distenv/util/fd.hpp>
 
@@ -80,7 +80,7 @@ public:
   // tree hash and renames. On any failure nothing is left but the lock file.
   // Contents the stream sends by reference come from `local`.
   Result install(std::optional<hash::Hash128> expected, uint64_t disk_bytes, pack::ChunkSource& source,
-                 pack::LocalFiles* local = nullptr);
+                 LocalFiles* local = nullptr);
 
   // Marks `tree` as in use for the object's lifetime (a shared flock on its
   // directory, dropped by the kernel if the process dies) and records the

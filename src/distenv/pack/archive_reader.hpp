@@ -1,44 +1,67 @@
 #pragma once
 
 #include <distenv/hash/hash.hpp>
-#include <distenv/pack/chunks.hpp>
+#include <distenv/pack/chunk_stream.hpp>
 
-#include <functional>
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
 
-#include <boost/filesystem/path.hpp>
+struct archive;
 
 namespace distenv::pack {
 
 using hash::EntryType;
 
-struct ExtractResult {
-  hash::Hash128 tree_hash; // of what was written, computed as it was written
-  uint64_t entries = 0;
-  uint64_t files = 0;
-  uint64_t bytes = 0; // content bytes written (symlinks: target length)
-  uint64_t local_files = 0, local_bytes = 0; // of those: filled from local copies
+// One entry of a received archive, checked.
+struct ArchiveEntry {
+  std::string name; // relative, normalised, '/'-separated
+  EntryType type = EntryType::file;
+  unsigned mode = 0;    // as the archive says (install/ decides what it installs)
+  time_t mtime = 0;
+  std::string link;     // symlinks: the target
+  uint64_t size = 0;    // files: the declared size of the data that follows
+  // Files the packer sent by reference (the per-file delta): content hash
+  // and size; no data follows.
+  std::optional<std::pair<hash::Hash128, uint64_t>> reference;
 };
 
-// Where an install finds the contents a stream sends by reference (the
-// per-file delta): copy_to writes content `hash` (`size` bytes) to `fd`,
-// or throws Error when it does not hold it as it should.
-class LocalFiles {
+// Reads a tar+zstd stream (libarchive) chunk by chunk, never holding more
+// than one chunk. Untrusted input: every entry is checked before it is
+// returned, and refused with an Error naming it ("received archive: entry
+// 'x': ..."): absolute names, '..', unnormalised names, hard links, device
+// files, FIFOs, setuid/setgid bits, duplicates, entries out of path order
+// (the packer sorts them), entries below a symlink and symlinks that could
+// resolve outside the tree. Reads only; writing is install/'s.
+class ArchiveReader {
 public:
-  virtual ~LocalFiles() = default;
-  virtual void copy_to(const hash::Hash128& hash, uint64_t size, int fd, const std::string& entry) = 0;
+  explicit ArchiveReader(ChunkSource& source);
+  ~ArchiveReader();
+  ArchiveReader(const ArchiveReader&) = delete;
+  ArchiveReader& operator=(const ArchiveReader&) = delete;
+
+  // The next entry; false at the end of the archive.
+  bool next(ArchiveEntry& entry);
+  // The current file's data, one block at a time (contiguous: sparse data
+  // is refused); false at its end.
+  bool read_block(const void*& data, size_t& size);
+
+  struct Context; // what libarchive's read callback sees
+
+private:
+  [[noreturn]] void fail(const std::string& where);
+  void check(const ArchiveEntry& e);
+
+  std::unique_ptr<Context> m_ctx;
+  struct archive* m_in = nullptr;
+  uint64_t m_entries = 0, m_offset = 0;
+  std::string m_previous;
+  std::string m_current;            // the entry whose data read_block returns
+  std::set<std::string> m_symlinks; // no entry may lie below one
 };
-
-// Told of every regular file an install writes (the store's content index).
-using FileCallback = std::function<void(const hash::Hash128& hash, uint64_t size, const std::string& path)>;
-
-// Unpacks a tar+zstd stream chunk by chunk into `dest` (an existing, empty
-// directory), never holding more than one chunk. Untrusted input: absolute
-// names, '..', paths through or symlinks out of the tree, hard links, device
-// files, FIFOs, setuid/setgid bits and duplicate names are refused with an
-// Error naming the entry. On error, what was written stays in `dest` for the
-// caller to remove (install/ does, with the whole temporary directory).
-ExtractResult extract(ChunkSource& source, const boost::filesystem::path& dest, LocalFiles* local = nullptr,
-                      const FileCallback& on_file = {});
 
 // The check applied to every entry name and symlink target, exposed for tests:
 // empty string when acceptable, else why not.

@@ -1,6 +1,6 @@
 // pack -> chunks -> extract compares every byte and mode.
 #include "support/memory_chunks.hpp"
-#include <distenv/pack/archive_reader.hpp>
+#include <distenv/install/extract.hpp>
 #include <distenv/pack/archive_writer.hpp>
 #include <distenv/pack/pipe.hpp>
 #include <distenv/util/error.hpp>
@@ -90,7 +90,7 @@ TEST(Pack, RoundTripThousandsOfFilesInSmallChunks) {
   EXPECT_EQ(stats.entries, p.tree.entries.size());
 
   fs::create_directories(t / "out");
-  auto result = pack::extract(chunks, fs::canonical(t / "out"));
+  auto result = install::extract(chunks, fs::canonical(t / "out"));
   EXPECT_EQ(result.tree_hash, p.tree.tree_hash);
   EXPECT_EQ(result.bytes, p.tree.bytes);
   expect_same_tree(p.tree, t / "out");
@@ -103,7 +103,7 @@ TEST(Pack, ThroughABoundedPipeBetweenThreads) {
   pack::ChunkPipe pipe(2);
   std::thread producer([&] { pack::pack_tree(p.tree, pipe, {4096, 1, 0}); });
   fs::create_directories(t / "out");
-  auto result = pack::extract(pipe, fs::canonical(t / "out"));
+  auto result = install::extract(pipe, fs::canonical(t / "out"));
   producer.join();
   EXPECT_EQ(result.tree_hash, p.tree.tree_hash);
   expect_same_tree(p.tree, t / "out");
@@ -132,5 +132,5 @@ TEST(Pack, TruncatedStreamIsAnError) {
   pack::pack_tree(p.tree, chunks, {512, 3, 0});
   chunks.chunks().resize(chunks.count() / 2);
   fs::create_directories(t / "out");
-  EXPECT_THROW(pack::extract(chunks, fs::canonical(t / "out")), Error);
+  EXPECT_THROW(install::extract(chunks, fs::canonical(t / "out")), Error);
 }
