@@ -12,6 +12,7 @@
 #include <distenv/util/error.hpp>
 #include <distenv/util/style.hpp>
 #include <distenv/util/files.hpp>
+#include <distenv/util/main.hpp>
 #include <distenv/util/units.hpp>
 #include <distenv/workers/activation.hpp>
 
@@ -96,9 +97,9 @@ int run_mpi(const cli::Options& o, int argc, const char* const* argv) {
   const std::unique_ptr<transport::MpiComm> world = transport::MpiComm::world();
   workers::ProcessRunner runner;
   JobContext ctx{*world, machine_name(), runner, workers::current_environment(), std::cout, std::cerr};
-  if (o.status)
+  if (o.mode == cli::Mode::status)
     return run_status(o, ctx);
-  if (o.gc_keep >= 0)
+  if (o.mode == cli::Mode::gc)
     return run_gc(o, ctx);
   ctx.progress = stderr;
   return run_job(o, ctx);
@@ -107,29 +108,25 @@ int run_mpi(const cli::Options& o, int argc, const char* const* argv) {
 } // namespace
 
 int run(int argc, const char* const* argv) {
-  try {
+  return handle_errors([&] {
     std::optional<cli::Options> options = cli::parse_options(argc, argv); // options
     if (!options)
       return 0;
     const cli::Options& o = *options;
     set_color(o.color);
-    if (o.plan || o.status || o.gc_keep >= 0 || !o.install_from.empty())
+    if (o.mode != cli::Mode::job)
       check_output_path(o.report, "--report"); // the job: rank 0 checks it
     check_output_path(o.pack_to, "--pack-to");
-    if (o.plan)
-      return run_plan(o);
-    if (!o.pack_to.empty())
-      return run_pack_to(o);
-    if (!o.install_from.empty())
-      return run_install_from(o);
+    switch (o.mode) {
+    case cli::Mode::plan: return run_plan(o);
+    case cli::Mode::pack: return run_pack_to(o);
+    case cli::Mode::install: return run_install_from(o);
+    case cli::Mode::job:
+    case cli::Mode::status:
+    case cli::Mode::gc: break;
+    }
     return run_mpi(o, argc, argv);
-  } catch (const Error& e) {
-    std::fprintf(stderr, "%s%s\n", error_prefix().c_str(), e.what());
-    return e.exit_code();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s%s\n", error_prefix().c_str(), e.what());
-    return 1;
-  }
+  });
 }
 
 } // namespace distenv

@@ -10,6 +10,8 @@
 #include <boost/filesystem/operations.hpp>
 #include <boost/version.hpp>
 #include <fmt/format.h>
+
+#include <tuple>
 #include <mpi.h>
 #include <toml++/toml.h>
 #include <xxhash.h>
@@ -87,6 +89,7 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
              "  mpirun -hostfile hosts --map-by ppr:1:node --bind-to none distenv-bootstrap [OPTIONS] -- CMD ARGS...");
   app.set_version_flag("--version", version_text);
   std::string project, dest = o.dest.string(), report, pack_to, install_from, chunk = "auto";
+  bool plan = false, status = false;
   std::string julia_version, tree_hash;
   app.add_option("-p,--project", project,
                  "environment directory: a Julia project or a directory with distenv.toml "
@@ -110,8 +113,8 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   app.add_flag("--allow-secrets", o.allow_secrets,
                "ship private keys and credential files (.ssh/, .gnupg/, id_rsa, .netrc, ...) found in the roots "
                "instead of refusing");
-  app.add_flag("--plan", o.plan, "print what would ship and where, then exit; sends nothing");
-  app.add_flag("--status", o.status,
+  app.add_flag("--plan", plan, "print what would ship and where, then exit; sends nothing");
+  app.add_flag("--status", status,
                "print one row per machine: threads, load, free memory, free space at --dest, "
                "runtime version, installed environments");
   app.add_option("--gc", o.gc_keep,
@@ -191,16 +194,13 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   }
   // Modes exclude each other, and take no worker command.
   std::vector<std::string> modes;
-  if (o.plan)
-    modes.push_back("--plan");
-  if (o.status)
-    modes.push_back("--status");
-  if (o.gc_keep >= 0)
-    modes.push_back("--gc");
-  if (!pack_to.empty())
-    modes.push_back("--pack-to");
-  if (!install_from.empty())
-    modes.push_back("--install-from");
+  for (const auto& [given, mode, name] : {std::tuple{plan, Mode::plan, "--plan"}, {status, Mode::status, "--status"},
+                                          {o.gc_keep >= 0, Mode::gc, "--gc"}, {!pack_to.empty(), Mode::pack, "--pack-to"},
+                                          {!install_from.empty(), Mode::install, "--install-from"}})
+    if (given) {
+      modes.push_back(name);
+      o.mode = mode;
+    }
   if (modes.size() > 1)
     throw InputError(fmt::format("{} and {} cannot be used together: each is a mode of its own", modes[0], modes[1]));
   if (!modes.empty() && !o.command.empty())

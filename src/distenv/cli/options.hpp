@@ -13,8 +13,19 @@ namespace distenv::cli {
 
 namespace fs = boost::filesystem;
 
+// What distenv-bootstrap does: the job (the default), or one mode of its own.
+enum class Mode {
+  job,     // install everywhere, then run the workers
+  plan,    // --plan: what would ship, touching nothing
+  status,  // --status: one row per machine
+  gc,      // --gc N
+  pack,    // --pack-to FILE
+  install, // --install-from FILE
+};
+
 // Everything the command line says, validated up front.
 struct Options {
+  Mode mode = Mode::job;
   fs::path project = ".";
   fs::path dest;                     // node-local store (absolute); default $DISTENV_DEST or /tmp/distenv-<user>
   bool shared_store = false;         // the store's group is trusted too (install::Store::Sharing::group)
@@ -22,10 +33,8 @@ struct Options {
   bool test_deps = false;            // Julia: ship the [sources] of test-only [extras] too
   bool gitignore = true;             // leave out what git ignores in roots inside a work tree
   bool allow_secrets = false;        // ship private keys and credential files found in the roots
-  bool plan = false;                 // print what would ship, touch nothing
   int gc_keep = -1;                  // --gc N: keep the N most recently used environments
   bool gc_dry_run = false;           // --gc-dry-run: say what --gc would remove, remove nothing
-  bool status = false;               // one row per machine: threads, load, memory, space, runtime
   fs::path report;                   // JSON report file
   fs::path pack_to;                  // write the packed environment to a file
   fs::path install_from;             // install a packed environment from a file

@@ -5,6 +5,7 @@
 #include <distenv/util/error.hpp>
 #include <distenv/util/suggest.hpp>
 #include <distenv/util/files.hpp>
+#include <distenv/util/main.hpp>
 #include <distenv/util/style.hpp>
 
 #ifndef DISTENV_VERSION
@@ -14,6 +15,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/filesystem/operations.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -32,7 +34,9 @@ namespace distenv::launch {
 
 namespace {
 
-const std::vector<std::string> k_modes{"run", "status", "plan", "gc", "path", "pack", "install", "version"};
+constexpr Subcommand k_subcommands[] = {Subcommand::run,  Subcommand::status, Subcommand::plan,
+                                        Subcommand::gc,   Subcommand::path,   Subcommand::pack,
+                                        Subcommand::install, Subcommand::version};
 
 const char* const k_usage = R"(distenv: install a development environment on every machine of a job and run workers there.
 
@@ -133,10 +137,11 @@ std::vector<std::string> probe(const std::vector<std::string>& machines, const C
       continue;
     }
     threads.emplace_back([&, i] {
-      std::vector<std::string> argv{"timeout", fmt::format("{:g}", c.probe_timeout)};
-      argv.insert(argv.end(), agent_cmd.begin(), agent_cmd.end());
+      std::vector<std::string> argv = agent_cmd;
       argv.insert(argv.end(), {machines[i], "true"});
-      probes[i].result = run_command(argv, ".");
+      CommandOptions o;
+      o.timeout_seconds = c.probe_timeout;
+      probes[i].result = run_command(argv, o);
     });
   }
   for (std::thread& t : threads)
@@ -151,7 +156,7 @@ std::vector<std::string> probe(const std::vector<std::string>& machines, const C
     std::string err = p.result.err;
     while (!err.empty() && err.back() == '\n')
       err.pop_back();
-    const std::string why = p.result.status == 124
+    const std::string why = p.result.timed_out
                                 ? fmt::format("no answer within {:g} s", c.probe_timeout)
                                 : fmt::format("{} (exit {})", err.substr(err.rfind('\n') + 1), p.result.status);
     if (c.skip_unreachable) {
@@ -164,7 +169,8 @@ std::vector<std::string> probe(const std::vector<std::string>& machines, const C
     }
   }
   if (failed)
-    throw Error("", 1);
+    throw Error(fmt::format("{} of {} machines unreachable; nothing was started", machines.size() - reachable.size(),
+                            machines.size()));
   if (reachable.empty())
     throw Error("no machine answered");
   return reachable;
@@ -189,25 +195,44 @@ std::string shell_quote(const std::string& word) {
   return out + "'";
 }
 
+const char* subcommand_name(Subcommand s) {
+  switch (s) {
+  case Subcommand::help: return "help";
+  case Subcommand::run: return "run";
+  case Subcommand::status: return "status";
+  case Subcommand::plan: return "plan";
+  case Subcommand::gc: return "gc";
+  case Subcommand::path: return "path";
+  case Subcommand::pack: return "pack";
+  case Subcommand::install: return "install";
+  case Subcommand::version: return "version";
+  }
+  return "?";
+}
+
+bool launches(Subcommand s) { return s == Subcommand::run || s == Subcommand::status || s == Subcommand::gc; }
+
 std::optional<Command> parse(int argc, const char* const* argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty())
     throw InputError("a command is needed: run, status, plan, gc, path, pack, install, version (see distenv --help)");
   Command c;
-  c.mode = args.front();
-  if (c.mode == "-h" || c.mode == "--help" || c.mode == "help") {
-    c.mode = "help";
+  const std::string word = args.front();
+  if (word == "-h" || word == "--help" || word == "help")
     return c;
+  std::vector<std::string> names;
+  for (Subcommand s : k_subcommands) {
+    names.push_back(subcommand_name(s));
+    if (word == names.back() || (word == "--version" && s == Subcommand::version))
+      c.mode = s;
   }
-  if (c.mode == "--version")
-    c.mode = "version";
-  if (std::find(k_modes.begin(), k_modes.end(), c.mode) == k_modes.end()) {
-    const std::string hint = nearest(c.mode, k_modes);
+  if (c.mode == Subcommand::help) {
+    const std::string hint = nearest(word, names);
     throw InputError(fmt::format("unknown command '{}'{}: run, status, plan, gc, path, pack, install, version "
                                  "(see distenv --help)",
-                                 c.mode, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+                                 word, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
   }
-  const bool launches = c.mode == "run" || c.mode == "status" || c.mode == "gc";
+  args.front() = subcommand_name(c.mode);
   // The worker command is everything after the first "--"; the rest is
   // parsed by CLI11: the launcher's own options per subcommand, and what it
   // does not know goes to distenv-bootstrap, in order.
@@ -217,18 +242,18 @@ std::optional<Command> parse(int argc, const char* const* argv) {
   std::vector<std::string> mine(args.begin(), dashes);
   if (std::find(mine.begin(), mine.end(), "-h") != mine.end() ||
       std::find(mine.begin(), mine.end(), "--help") != mine.end()) {
-    c.mode = "help";
+    c.mode = Subcommand::help;
     return c;
   }
   CLI::App app{"distenv", "distenv"};
   app.require_subcommand(1, 1);
   std::string hosts;
   bool dry_run = false;
-  for (const std::string& mode : k_modes) {
-    CLI::App* sub = app.add_subcommand(mode);
+  for (Subcommand mode : k_subcommands) {
+    CLI::App* sub = app.add_subcommand(subcommand_name(mode));
     sub->allow_extras();
     sub->add_flag("--dry-run", dry_run);
-    if (mode == "run" || mode == "status" || mode == "gc") {
+    if (launches(mode)) {
       sub->add_option("-H,--hostfile", c.hostfile);
       sub->add_option("--hosts", hosts);
       sub->add_option("--mca", c.mca)
@@ -243,9 +268,9 @@ std::optional<Command> parse(int argc, const char* const* argv) {
     } else if (mode == c.mode) {
       for (const char* name : {"-H", "--hostfile", "--hosts"})
         if (std::find(mine.begin(), mine.end(), name) != mine.end())
-          throw InputError(fmt::format("{} runs on this machine: no hosts ({})", mode, name));
+          throw InputError(fmt::format("{} runs on this machine: no hosts ({})", subcommand_name(mode), name));
     }
-    if (mode == "gc")
+    if (mode == Subcommand::gc)
       sub->add_option("--keep", c.keep)->check(CLI::NonNegativeNumber.description(""));
   }
   std::vector<std::string> reversed(mine.rbegin(), mine.rend()); // CLI11 takes them last first
@@ -262,15 +287,15 @@ std::optional<Command> parse(int argc, const char* const* argv) {
     if (!h.empty())
       c.hosts.push_back(h);
   if (dry_run) {
-    if (c.mode == "gc")
+    if (c.mode == Subcommand::gc)
       c.bootstrap_args.push_back("--gc-dry-run");
     else
       c.dry_run = true;
   }
-  if (!launches && (!c.hostfile.empty() || !c.hosts.empty()))
-    throw InputError(fmt::format("{} runs on this machine: no hosts", c.mode));
-  if (!launches && !c.command.empty() && c.mode != "help")
-    throw InputError(fmt::format("{} takes no worker command", c.mode));
+  if (!launches(c.mode) && (!c.hostfile.empty() || !c.hosts.empty()))
+    throw InputError(fmt::format("{} runs on this machine: no hosts", subcommand_name(c.mode)));
+  if (!launches(c.mode) && !c.command.empty())
+    throw InputError(fmt::format("{} takes no worker command", subcommand_name(c.mode)));
   return c;
 }
 
@@ -303,9 +328,9 @@ std::vector<std::string> command_line(const Command& c, const std::vector<std::s
                                       const std::string& bootstrap, const std::vector<std::string>& env,
                                       bool as_root) {
   std::vector<std::string> cmd;
-  if (c.mode == "plan" || c.mode == "path" || c.mode == "pack" || c.mode == "install") {
+  if (!launches(c.mode)) {
     cmd = {bootstrap};
-    if (c.mode == "plan" || c.mode == "path")
+    if (c.mode == Subcommand::plan || c.mode == Subcommand::path)
       cmd.push_back("--plan");
     cmd.insert(cmd.end(), c.bootstrap_args.begin(), c.bootstrap_args.end());
     return cmd;
@@ -342,9 +367,9 @@ std::vector<std::string> command_line(const Command& c, const std::vector<std::s
   for (const std::string& v : forward)
     cmd.insert(cmd.end(), {"-x", v});
   cmd.push_back(bootstrap);
-  if (c.mode == "status")
+  if (c.mode == Subcommand::status)
     cmd.push_back("--status");
-  if (c.mode == "gc")
+  if (c.mode == Subcommand::gc)
     cmd.insert(cmd.end(), {"--gc", std::to_string(c.keep)});
   cmd.insert(cmd.end(), c.bootstrap_args.begin(), c.bootstrap_args.end());
   if (!c.command.empty()) {
@@ -354,12 +379,43 @@ std::vector<std::string> command_line(const Command& c, const std::vector<std::s
   return cmd;
 }
 
+namespace {
+
+// `distenv path`: the plan's JSON report (--plan --report), read for its
+// project_dir, in a private temporary directory.
+int print_path(std::vector<std::string> cmd) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir = std::string(tmp && *tmp ? tmp : "/tmp") + "/distenv-path-XXXXXX";
+  if (!::mkdtemp(dir.data()))
+    throw Error(fmt::format("{}: cannot create: {}", dir, errno_text(errno)));
+  const fs::path report = fs::path(dir) / "plan.json";
+  cmd.insert(cmd.end(), {"--report", report.string()});
+  const CommandResult r = run_command(cmd, ".");
+  std::string json;
+  try {
+    json = r.status == 0 ? read_file(report) : "";
+  } catch (const Error&) {
+  }
+  boost::system::error_code ec;
+  fs::remove_all(dir, ec);
+  std::fputs(r.err.c_str(), stderr);
+  if (r.status != 0)
+    return r.status;
+  const auto j = nlohmann::json::parse(json, nullptr, false);
+  if (!j.is_object() || !j.contains("project_dir") || !j["project_dir"].is_string())
+    throw Error("distenv-bootstrap --plan --report did not say where the project goes");
+  std::printf("%s\n", j["project_dir"].get<std::string>().c_str());
+  return 0;
+}
+
+} // namespace
+
 int main(int argc, const char* const* argv) {
   set_color(ColorMode::auto_);
-  try {
+  return handle_errors([&]() -> int {
     std::optional<Command> parsed = parse(argc, argv);
     Command& c = *parsed;
-    if (c.mode == "help") {
+    if (c.mode == Subcommand::help) {
       std::fputs(k_usage, stdout);
       std::fflush(stdout);
       const CommandResult help = run_command({bootstrap_path(), "--help"}, ".");
@@ -368,14 +424,14 @@ int main(int argc, const char* const* argv) {
         std::printf("\ndistenv-bootstrap's options (BOOTSTRAP OPTIONS):%s", help.out.substr(options + 8).c_str());
       return 0;
     }
-    if (c.mode == "version") {
+    if (c.mode == Subcommand::version) {
       std::printf("distenv %s\n", DISTENV_VERSION);
       std::fflush(stdout);
       exec({bootstrap_path(), "--version"});
     }
     const std::string bootstrap = bootstrap_path();
     std::vector<std::string> ms = machines(c);
-    if (!ms.empty() && !c.dry_run && (c.mode == "run" || c.mode == "status" || c.mode == "gc"))
+    if (!ms.empty() && !c.dry_run && launches(c.mode))
       ms = probe(ms, c);
     const std::vector<std::string> cmd = command_line(c, ms, bootstrap, environment(), ::geteuid() == 0);
     if (c.dry_run) {
@@ -385,26 +441,10 @@ int main(int argc, const char* const* argv) {
       std::printf("%s\n", line.c_str());
       return 0;
     }
-    if (c.mode == "path") {
-      const CommandResult r = run_command(cmd, ".");
-      std::fputs(r.err.c_str(), stderr);
-      if (r.status != 0)
-        return r.status;
-      const size_t at = r.out.find("\nproject dir  ");
-      if (at == std::string::npos)
-        throw Error("distenv-bootstrap --plan did not say where the project goes");
-      std::printf("%s\n", r.out.substr(at + 14, r.out.find('\n', at + 1) - at - 14).c_str());
-      return 0;
-    }
+    if (c.mode == Subcommand::path)
+      return print_path(cmd);
     exec(cmd);
-  } catch (const Error& e) {
-    if (*e.what())
-      std::fprintf(stderr, "%s%s\n", error_prefix().c_str(), e.what());
-    return e.exit_code();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s%s\n", error_prefix().c_str(), e.what());
-    return 1;
-  }
+  });
 }
 
 } // namespace distenv::launch

@@ -16,8 +16,14 @@ namespace fs = boost::filesystem;
 //   distenv run | status | gc   [HOSTS] [LAUNCH OPTIONS] [BOOTSTRAP OPTIONS] [-- CMD ARGS...]
 //   distenv plan | path | pack | install   [BOOTSTRAP OPTIONS]
 //   distenv version
+enum class Subcommand { help, run, status, plan, gc, path, pack, install, version };
+// "run", "status", ...: as the command line spells it.
+const char* subcommand_name(Subcommand s);
+// run, status and gc start an MPI job over the machines.
+bool launches(Subcommand s);
+
 struct Command {
-  std::string mode;
+  Subcommand mode = Subcommand::help;
   fs::path hostfile;
   std::vector<std::string> hosts;   // --hosts a,b,c
   std::vector<std::string> mca;     // KEY VALUE pairs, flattened

@@ -38,7 +38,7 @@ std::string joined(const std::vector<std::string>& words) {
 TEST(Launcher, RunPassesWhatItDoesNotKnowToTheBootstrapInOrder) {
   const auto c = parse({"run", "-H", "hosts", "-p", "proj", "--mca", "btl", "tcp,self", "--workers", "4", "-x", "V",
                         "--", "julia", "-h"});
-  EXPECT_EQ(c.mode, "run");
+  EXPECT_EQ(c.mode, launch::Subcommand::run);
   EXPECT_EQ(c.hostfile, "hosts");
   EXPECT_EQ(c.mca, (std::vector<std::string>{"btl", "tcp,self"}));
   EXPECT_EQ(c.forward, (std::vector<std::string>{"V"}));
