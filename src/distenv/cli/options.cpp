@@ -74,47 +74,44 @@ fs::path default_dest() {
   return fs::path("/tmp") / ("distenv-" + who);
 }
 
-std::optional<Options> parse_options(int argc, const char* const* argv) {
-  Options o;
-  if (const char* dest = std::getenv("DISTENV_DEST"); dest && *dest)
-    o.dest = dest;
-  else
-    o.dest = default_dest();
-  o.hash_threads = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
+namespace {
 
-  CLI::App app{"distenv-bootstrap: install a development environment on every machine of an "
-               "MPI job and start workers with it active (one rank per machine).",
-               "distenv-bootstrap"};
-  app.footer("Run under mpirun, one rank per machine (the distenv command writes this line):\n"
-             "  mpirun -hostfile hosts --map-by ppr:1:node --bind-to none distenv-bootstrap [OPTIONS] -- CMD ARGS...");
-  app.set_version_flag("--version", version_text);
-  std::string project, dest = o.dest.string(), report, pack_to, install_from, chunk = "auto";
-  bool plan = false, status = false;
-  std::string julia_version, tree_hash;
-  app.add_option("-p,--project", project,
+// The options' words before they are checked.
+struct Text {
+  std::string project, dest, report, pack_to, install_from, chunk = "auto";
+  std::string julia_version, tree_hash, workers = "auto", broadcast = "auto", color = "auto";
+  bool plan = false, status = false, no_gitignore = false;
+};
+
+// What is read and shipped.
+void declare_input(CLI::App& app, Options& o, Text& t) {
+  app.add_option("-p,--project", t.project,
                  "environment directory: a Julia project or a directory with distenv.toml "
                  "(default: current directory)")
       ->type_name("DIR");
-  app.add_option("-d,--dest", dest,
+  app.add_option("-d,--dest", t.dest,
                  "node-local store for installed environments (default: $DISTENV_DEST or "
                  "/tmp/distenv-<user>)")
       ->type_name("DIR");
   app.add_flag("--shared-store", o.shared_store,
                "the store is shared by the group that owns --dest: trust what its members installed");
-  app.add_option("--julia-version", julia_version,
+  app.add_option("--julia-version", t.julia_version,
                  "pick the manifest Julia X.Y would pick (default: the newest versioned one)")
       ->type_name("X.Y");
   app.add_flag("--test-deps", o.test_deps,
                "Julia: also ship what tests use: the [sources] paths of test-only [extras] and packages nested in the roots that the manifest does not name (for Pkg.test on the machines)");
-  bool no_gitignore = false;
-  app.add_flag("--no-gitignore", no_gitignore,
+  app.add_flag("--no-gitignore", t.no_gitignore,
                "ship what .gitignore leaves out too (by default, roots inside a git work tree ship what git "
                "would commit, plus the project and manifest files)");
   app.add_flag("--allow-secrets", o.allow_secrets,
                "ship private keys and credential files (.ssh/, .gnupg/, id_rsa, .netrc, ...) found in the roots "
                "instead of refusing");
-  app.add_flag("--plan", plan, "print what would ship and where, then exit; sends nothing");
-  app.add_flag("--status", status,
+}
+
+// The modes of their own, and the report.
+void declare_modes(CLI::App& app, Options& o, Text& t) {
+  app.add_flag("--plan", t.plan, "print what would ship and where, then exit; sends nothing");
+  app.add_flag("--status", t.status,
                "print one row per machine: threads, load, free memory, free space at --dest, "
                "runtime version, installed environments");
   app.add_option("--gc", o.gc_keep,
@@ -123,16 +120,20 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
       ->check(CLI::Range(0, 1000000).description(""))
       ->type_name("N");
   app.add_flag("--gc-dry-run", o.gc_dry_run, "with --gc: list what it would remove on every machine, remove nothing");
-  app.add_option("--report", report, "write a JSON report to this file")
+  app.add_option("--report", t.report, "write a JSON report to this file")
       ->type_name("FILE");
-  app.add_option("--pack-to", pack_to, "write the packed environment (tar+zstd) to a file")
+  app.add_option("--pack-to", t.pack_to, "write the packed environment (tar+zstd) to a file")
       ->type_name("FILE");
-  app.add_option("--install-from", install_from,
+  app.add_option("--install-from", t.install_from,
                  "install a packed environment from a file into --dest")
       ->type_name("FILE");
-  app.add_option("--tree-hash", tree_hash, "with --install-from: the hash it must have")
+  app.add_option("--tree-hash", t.tree_hash, "with --install-from: the hash it must have")
       ->type_name("HASH");
-  app.add_option("--chunk-size", chunk,
+}
+
+// How the job runs.
+void declare_job(CLI::App& app, Options& o, Text& t) {
+  app.add_option("--chunk-size", t.chunk,
                  "size of the chunks the archive travels in, or auto (default: from the archive's "
                  "estimated size and the number of machines, 64KiB-4MiB)")
       ->type_name("SIZE|auto");
@@ -142,8 +143,7 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
                  "zstd worker threads on the packing machine (default 0: one thread, least memory)")
       ->check(CLI::Range(0, 64).description(""))
       ->type_name("N");
-  std::string workers = "auto", broadcast = "auto";
-  app.add_option("-w,--workers", workers,
+  app.add_option("-w,--workers", t.workers,
                  "workers per machine: a number, or auto (the machine's hardware threads)")
       ->type_name("N|auto");
   app.add_option("--each-machine", o.each_machine,
@@ -155,25 +155,28 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   app.add_option("--grace", o.grace_seconds, "seconds between SIGTERM and SIGKILL for workers (default 5)")
       ->check(CLI::Range(0.0, 3600.0).description(""))
       ->type_name("SECONDS");
-  app.add_option("--broadcast", broadcast,
+  app.add_option("--broadcast", t.broadcast,
                  "how the archive travels: auto (the cost model's choice), chain, tree (binary), "
                  "twotree, mpi (the MPI library's own broadcast), or a tree fan-out number")
       ->type_name("METHOD");
   app.add_flag("-v,--verbose", o.verbose, "also print each machine's time in each phase");
   app.add_flag("-q,--quiet", o.quiet, "print only errors and worker output (no progress, no summary)");
-  std::string color = "auto";
-  app.add_option("--color", color,
+  app.add_option("--color", t.color,
                  "colour in distenv's error and warning lines: auto (on a terminal, unless NO_COLOR is set), "
                  "always or never")
       ->check(CLI::IsMember({"auto", "always", "never"}).description(""))
       ->type_name("WHEN");
   app.add_option("command", o.command, "worker command (after --)");
 
+}
+
+// False after --help / --version (printed).
+bool parse_words(CLI::App& app, int argc, const char* const* argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     app.exit(e, std::cout, std::cerr);
-    return std::nullopt;
+    return false;
   } catch (const CLI::ExtrasError& e) {
     // An option nobody knows: the nearest one that exists, as git does.
     std::string word = e.what();
@@ -192,11 +195,15 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   } catch (const CLI::ParseError& e) {
     throw InputError(fmt::format("{}; see --help", e.what()));
   }
+  return true;
+}
+
+void check_modes(Options& o, const Text& t) {
   // Modes exclude each other, and take no worker command.
   std::vector<std::string> modes;
-  for (const auto& [given, mode, name] : {std::tuple{plan, Mode::plan, "--plan"}, {status, Mode::status, "--status"},
-                                          {o.gc_keep >= 0, Mode::gc, "--gc"}, {!pack_to.empty(), Mode::pack, "--pack-to"},
-                                          {!install_from.empty(), Mode::install, "--install-from"}})
+  for (const auto& [given, mode, name] : {std::tuple{t.plan, Mode::plan, "--plan"}, {t.status, Mode::status, "--status"},
+                                          {o.gc_keep >= 0, Mode::gc, "--gc"}, {!t.pack_to.empty(), Mode::pack, "--pack-to"},
+                                          {!t.install_from.empty(), Mode::install, "--install-from"}})
     if (given) {
       modes.push_back(name);
       o.mode = mode;
@@ -208,36 +215,39 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
                                  modes[0], o.command.front(), modes[0]));
   if (o.gc_dry_run && o.gc_keep < 0)
     throw InputError("--gc-dry-run needs --gc N");
-  if (!tree_hash.empty() && install_from.empty())
+  if (!t.tree_hash.empty() && t.install_from.empty())
     throw InputError("--tree-hash needs --install-from (a job checks the hash of what it sends by itself)");
-  if (!project.empty())
-    o.project = project;
-  o.dest = dest;
-  o.report = report;
-  o.pack_to = pack_to;
-  o.install_from = install_from;
-  if (!julia_version.empty())
-    o.julia_version = julia_version;
-  o.gitignore = !no_gitignore;
-  o.color = color == "always" ? ColorMode::always : color == "never" ? ColorMode::never : ColorMode::auto_;
-  if (!tree_hash.empty())
-    o.tree_hash = tree_hash;
-  if (chunk != "auto") {
-    auto size = parse_size(chunk);
+}
+
+void apply(Options& o, const Text& t) {
+  if (!t.project.empty())
+    o.project = t.project;
+  o.dest = t.dest;
+  o.report = t.report;
+  o.pack_to = t.pack_to;
+  o.install_from = t.install_from;
+  if (!t.julia_version.empty())
+    o.julia_version = t.julia_version;
+  o.gitignore = !t.no_gitignore;
+  o.color = t.color == "always" ? ColorMode::always : t.color == "never" ? ColorMode::never : ColorMode::auto_;
+  if (!t.tree_hash.empty())
+    o.tree_hash = t.tree_hash;
+  if (t.chunk != "auto") {
+    auto size = parse_size(t.chunk);
     if (!size || *size < 4096 || *size > (1ull << 30))
-      throw InputError(fmt::format("--chunk-size {}: expected auto or a size between 4KiB and 1GiB", chunk));
+      throw InputError(fmt::format("--chunk-size {}: expected auto or a size between 4KiB and 1GiB", t.chunk));
     o.chunk_size = static_cast<size_t>(*size);
   }
-  if (workers != "auto" && !(o.workers = positive_int(workers)))
-    throw InputError(fmt::format("--workers {}: expected a number of workers (1 or more) or auto", workers));
+  if (t.workers != "auto" && !(o.workers = positive_int(t.workers)))
+    throw InputError(fmt::format("--workers {}: expected a number of workers (1 or more) or auto", t.workers));
   if (o.workers > k_max_workers)
-    throw InputError(fmt::format("--workers {}: at most {} workers per machine", workers, k_max_workers));
-  if (broadcast != "auto" && !(o.broadcast = transport::parse_method(broadcast)))
+    throw InputError(fmt::format("--workers {}: at most {} workers per machine", t.workers, k_max_workers));
+  if (t.broadcast != "auto" && !(o.broadcast = transport::parse_method(t.broadcast)))
     throw InputError(
-        fmt::format("--broadcast {}: expected auto, chain, tree, twotree, mpi or a fan-out", broadcast));
+        fmt::format("--broadcast {}: expected auto, chain, tree, twotree, mpi or a fan-out", t.broadcast));
   if (o.dest.empty())
     throw InputError("--dest: must not be empty");
-  // Workers run elsewhere (the installed project): paths they are given must
+  // Workers run elsewhere (the installed t.project): paths they are given must
   // not depend on where distenv was started.
   o.dest = fs::absolute(o.dest).lexically_normal();
   o.project = fs::absolute(o.project).lexically_normal();
@@ -245,6 +255,33 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
     o.dest = o.dest.parent_path();
   if (o.project.filename_is_dot())
     o.project = o.project.parent_path();
+}
+
+} // namespace
+
+std::optional<Options> parse_options(int argc, const char* const* argv) {
+  Options o;
+  if (const char* dest = std::getenv("DISTENV_DEST"); dest && *dest)
+    o.dest = dest;
+  else
+    o.dest = default_dest();
+  o.hash_threads = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
+
+  CLI::App app{"distenv-bootstrap: install a development environment on every machine of an "
+               "MPI job and start workers with it active (one rank per machine).",
+               "distenv-bootstrap"};
+  app.footer("Run under mpirun, one rank per machine (the distenv command writes this line):\n"
+             "  mpirun -hostfile hosts --map-by ppr:1:node --bind-to none distenv-bootstrap [OPTIONS] -- CMD ARGS...");
+  app.set_version_flag("--version", version_text);
+  Text t;
+  t.dest = o.dest.string();
+  declare_input(app, o, t);
+  declare_modes(app, o, t);
+  declare_job(app, o, t);
+  if (!parse_words(app, argc, argv))
+    return std::nullopt;
+  check_modes(o, t);
+  apply(o, t);
   return o;
 }
 
