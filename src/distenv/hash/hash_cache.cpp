@@ -38,11 +38,6 @@ uint64_t get64(const char* p) {
 
 int64_t ns(const struct timespec& t) { return int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
 
-int64_t now_ns() {
-  struct timespec t {};
-  ::clock_gettime(CLOCK_REALTIME, &t);
-  return ns(t);
-}
 
 // File systems whose timestamps come from another machine's clock.
 bool on_network_fs(const boost::filesystem::path& path) {
@@ -100,7 +95,13 @@ boost::filesystem::path HashCache::default_file(const boost::filesystem::path& p
   return fallback_dir.empty() ? boost::filesystem::path() : fallback_dir / name;
 }
 
-HashCache::HashCache(boost::filesystem::path file) : m_file(std::move(file)) {
+int64_t HashCache::system_now_ns() {
+  struct timespec t {};
+  ::clock_gettime(CLOCK_REALTIME, &t);
+  return ns(t);
+}
+
+HashCache::HashCache(boost::filesystem::path file, Clock now) : m_file(std::move(file)), m_now(std::move(now)) {
   struct stat st {};
   if (m_file.empty())
     return;
@@ -173,7 +174,7 @@ Hash128 HashCache::hash(const boost::filesystem::path& path, uint64_t& size) {
 }
 
 void HashCache::record(const boost::filesystem::path& path, const struct stat& st, const Hash128& h) {
-  const int64_t snap = now_ns(); // the stat was taken just before this
+  const int64_t snap = m_now(); // the stat was taken just before this
   std::lock_guard lock(m_mutex);
   auto fs = m_network_fs.find(st.st_dev); // one statfs per file system, not per file
   if (fs == m_network_fs.end())

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <mutex>
@@ -34,8 +35,14 @@ public:
   static constexpr int64_t k_racy_local_ns = 50'000'000;
   static constexpr int64_t k_racy_network_ns = 2'000'000'000;
 
+  // Nanoseconds since the epoch, on the clock file timestamps come from
+  // (CLOCK_REALTIME). Tests give a later one instead of waiting for files
+  // to leave the racy margin.
+  using Clock = std::function<int64_t()>;
+  static int64_t system_now_ns();
+
   // Loads `file` when it can be trusted.
-  explicit HashCache(boost::filesystem::path file);
+  explicit HashCache(boost::filesystem::path file, Clock now = system_now_ns);
 
   // The hash of the regular file `path` (and its size), from the cache when
   // its stat still matches, else by reading it. Thread-safe.
@@ -80,6 +87,7 @@ private:
   using Key = std::pair<uint64_t, uint64_t>; // device, inode
 
   boost::filesystem::path m_file;
+  Clock m_now;
   std::mutex m_mutex;
   std::map<Key, Entry> m_entries;
   std::map<uint64_t, bool> m_network_fs; // by device: are its timestamps another machine's?

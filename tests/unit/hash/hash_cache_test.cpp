@@ -18,6 +18,11 @@ namespace fs = boost::filesystem;
 
 namespace {
 
+// A file's ctime is "now" whatever we do, so an entry whose stat is taken
+// right after a change is racy (not kept). The tests' caches see a clock the
+// (longer, network) margin ahead instead of waiting for it to pass.
+int64_t later_ns() { return hash::HashCache::system_now_ns() + hash::HashCache::k_racy_network_ns + 100'000'000; }
+
 // Sets a file's mtime to `seconds_ago` (its ctime becomes now, as always).
 void age(const fs::path& p, int seconds_ago) {
   struct timespec times[2];
@@ -30,7 +35,7 @@ void age(const fs::path& p, int seconds_ago) {
 // The cache's view after a save and a fresh load: how many of `files` it
 // knows (hits) and whether it hashes them right.
 uint64_t hits_after_reload(const fs::path& cache_file, const std::vector<fs::path>& files) {
-  hash::HashCache cache(cache_file);
+  hash::HashCache cache(cache_file, later_ns);
   for (const fs::path& f : files) {
     uint64_t size = 0, expected_size = 0;
     EXPECT_EQ(cache.hash(f, size), hash::hash_file(f, expected_size)) << f;
@@ -42,7 +47,7 @@ uint64_t hits_after_reload(const fs::path& cache_file, const std::vector<fs::pat
 // Hashes `files` through a cache loaded from `cache_file` and saves it:
 // (misses, hits).
 std::pair<uint64_t, uint64_t> hash_and_save(const fs::path& cache_file, const std::vector<fs::path>& files) {
-  hash::HashCache cache(cache_file);
+  hash::HashCache cache(cache_file, later_ns);
   uint64_t size = 0;
   for (const fs::path& f : files)
     cache.hash(f, size);
@@ -50,14 +55,6 @@ std::pair<uint64_t, uint64_t> hash_and_save(const fs::path& cache_file, const st
   return {cache.misses(), cache.hits()};
 }
 
-// A file's ctime is "now" whatever we do, so an entry whose stat is taken
-// right after a change is racy (not kept). Tests let the window pass before
-// the cache looks at the files (the longer, network margin: TMPDIR could be
-// anywhere). Waiting longer only makes the files older: a clock that jumps
-// forward cannot make this fail.
-void wait_out_racy_window() {
-  ::usleep(static_cast<useconds_t>(hash::HashCache::k_racy_network_ns / 1000 + 100000));
-}
 
 } // namespace
 
@@ -65,7 +62,6 @@ TEST(HashCache, UnchangedFilesAreNotReadAgain) {
   TempDir t;
   write(t / "a", "alpha");
   write(t / "b", "beta");
-  wait_out_racy_window();
   EXPECT_EQ(hash_and_save(t / "cache", {t / "a", t / "b"}), (std::pair<uint64_t, uint64_t>{2, 0}));
   EXPECT_EQ(hits_after_reload(t / "cache", {t / "a", t / "b"}), 2u);
   struct stat st {};
@@ -90,9 +86,8 @@ TEST(HashCache, EveryKindOfChangeIsSeen) {
   write(t / "grown", "cc");
   age(t / "same-size", 100);
   age(t / "replaced", 100);
-  wait_out_racy_window();
   {
-    hash::HashCache cache(t / "cache");
+    hash::HashCache cache(t / "cache", later_ns);
     uint64_t size = 0;
     for (const char* f : {"same-size", "replaced", "grown"})
       cache.hash(t / f, size);
@@ -119,9 +114,8 @@ TEST(HashCache, EveryKindOfChangeIsSeen) {
 TEST(HashCache, CorruptForeignOrOpenCacheFilesAreIgnored) {
   TempDir t;
   write(t / "a", "alpha");
-  wait_out_racy_window();
   {
-    hash::HashCache cache(t / "cache");
+    hash::HashCache cache(t / "cache", later_ns);
     uint64_t size = 0;
     cache.hash(t / "a", size);
     cache.save();
@@ -151,12 +145,11 @@ TEST(HashCache, AnUnchangedRunLeavesTheFileAloneAndADroppedFileIsForgotten) {
   TempDir t;
   write(t / "a", "alpha");
   write(t / "b", "beta");
-  wait_out_racy_window();
   hash_and_save(t / "cache", {t / "a", t / "b"});
   struct stat before {};
   ASSERT_EQ(::stat((t / "cache").c_str(), &before), 0);
   {
-    hash::HashCache cache(t / "cache");
+    hash::HashCache cache(t / "cache", later_ns);
     struct stat st {};
     ASSERT_EQ(::lstat((t / "a").c_str(), &st), 0);
     EXPECT_TRUE(cache.known(st)); // a walk's own stat: no system call
@@ -167,7 +160,7 @@ TEST(HashCache, AnUnchangedRunLeavesTheFileAloneAndADroppedFileIsForgotten) {
   ASSERT_EQ(::stat((t / "cache").c_str(), &after), 0);
   EXPECT_EQ(after.st_ino, before.st_ino); // not replaced
   {
-    hash::HashCache cache(t / "cache");
+    hash::HashCache cache(t / "cache", later_ns);
     EXPECT_TRUE(cache.known(t / "a"));
     cache.save(); // b is no longer part of the environment
   }

@@ -5,6 +5,7 @@
 
 #include "support/temp_dir.hpp"
 
+#include <boost/filesystem/operations.hpp>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -120,13 +121,18 @@ TEST(Supervisor, CannotStart) {
 
 TEST(Supervisor, SignalIsForwardedThenKillAfterGrace) {
   Captured c;
-  std::thread killer([] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  test::TempDir t;
+  const std::string ready0 = (t / "ready0").string(), ready1 = (t / "ready1").string();
+  // The signal comes once both workers have set their traps (files they
+  // make say so): synchronised on the workers, not on a sleep.
+  std::thread killer([&] {
+    while (!fs::exists(ready0) || !fs::exists(ready1))
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     ::kill(::getpid(), SIGTERM);
   });
   const auto start = std::chrono::steady_clock::now();
-  auto r = run({sh("trap 'echo term; exit 4' TERM; sleep 30 & wait", "n:0"),
-                sh("trap '' TERM; sleep 30 & wait; sleep 30", "n:1")}, // ignores SIGTERM
+  auto r = run({sh("trap 'echo term; exit 4' TERM; : > " + ready0 + "; sleep 30 & wait", "n:0"),
+                sh("trap '' TERM; : > " + ready1 + "; sleep 30 & wait; sleep 30", "n:1")}, // ignores SIGTERM
                c, 1.0);
   killer.join();
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
