@@ -1,6 +1,8 @@
 // `distenv`: the front end that writes the mpirun line for distenv-bootstrap.
 #include <distenv/launch/launcher.hpp>
 
+#include <distenv/launch/machines.hpp>
+
 #include <distenv/util/command.hpp>
 #include <distenv/util/error.hpp>
 #include <distenv/util/suggest.hpp>
@@ -72,13 +74,6 @@ run stops before mpirun starts, unless --skip-unreachable.
 BOOTSTRAP OPTIONS: anything distenv-bootstrap takes (listed below).
 )";
 
-bool is_local(const std::string& m) {
-  if (m == "localhost" || m.rfind("127.", 0) == 0)
-    return true;
-  const std::string h = host_name();
-  return m == h || m == h.substr(0, h.find('.'));
-}
-
 std::string bootstrap_path() {
   if (const char* b = std::getenv("DISTENV_BOOTSTRAP"); b && *b)
     return b;
@@ -108,72 +103,6 @@ std::string bootstrap_path() {
   args.push_back(nullptr);
   ::execvp(args[0], args.data());
   throw Error(fmt::format("{}: {}", argv[0], std::strerror(errno)), 127);
-}
-
-// Every machine answers through mpirun's own agent, all at once; the ones
-// that do not are named. Returns those that answered.
-std::vector<std::string> probe(const std::vector<std::string>& machines, const Command& c) {
-  std::string agent = std::getenv("OMPI_MCA_plm_rsh_agent") ? std::getenv("OMPI_MCA_plm_rsh_agent") : "ssh";
-  agent = agent.substr(0, agent.find(':'));
-  std::vector<std::string> agent_cmd;
-  std::istringstream words(agent);
-  for (std::string w; words >> w;)
-    agent_cmd.push_back(w);
-  if (agent_cmd.empty())
-    agent_cmd.push_back("ssh");
-  if (fs::path(agent_cmd[0]).filename() == "ssh")
-    agent_cmd.insert(agent_cmd.end(), {"-o", "BatchMode=yes", "-o", fmt::format("ConnectTimeout={:g}", c.probe_timeout)});
-  struct Probe {
-    std::string machine;
-    CommandResult result;
-  };
-  std::vector<Probe> probes(machines.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < machines.size(); ++i) {
-    probes[i].machine = machines[i];
-    if (is_local(machines[i])) {
-      probes[i].result.started = true;
-      probes[i].result.status = 0;
-      continue;
-    }
-    threads.emplace_back([&, i] {
-      std::vector<std::string> argv = agent_cmd;
-      argv.insert(argv.end(), {machines[i], "true"});
-      CommandOptions o;
-      o.timeout_seconds = c.probe_timeout;
-      probes[i].result = run_command(argv, o);
-    });
-  }
-  for (std::thread& t : threads)
-    t.join();
-  std::vector<std::string> reachable;
-  bool failed = false;
-  for (const Probe& p : probes) {
-    if (p.result.started && p.result.status == 0) {
-      reachable.push_back(p.machine);
-      continue;
-    }
-    std::string err = p.result.err;
-    while (!err.empty() && err.back() == '\n')
-      err.pop_back();
-    const std::string why = p.result.timed_out
-                                ? fmt::format("no answer within {:g} s", c.probe_timeout)
-                                : fmt::format("{} (exit {})", err.substr(err.rfind('\n') + 1), p.result.status);
-    if (c.skip_unreachable) {
-      std::fprintf(stderr, "%s%s: unreachable through %s: %s; skipped\n", warning_prefix().c_str(),
-                   p.machine.c_str(), agent_cmd[0].c_str(), why.c_str());
-    } else {
-      std::fprintf(stderr, "%s%s: unreachable through %s: %s (use --skip-unreachable to run without it)\n",
-                   error_prefix().c_str(), p.machine.c_str(), agent_cmd[0].c_str(), why.c_str());
-      failed = true;
-    }
-  }
-  if (failed)
-    throw Error(fmt::format("{} of {} machines unreachable; nothing was started", machines.size() - reachable.size(),
-                            machines.size()));
-  if (reachable.empty())
-    throw Error("no machine answered");
-  return reachable;
 }
 
 std::vector<std::string> environment() {
@@ -212,26 +141,35 @@ const char* subcommand_name(Subcommand s) {
 
 bool launches(Subcommand s) { return s == Subcommand::run || s == Subcommand::status || s == Subcommand::gc; }
 
+namespace {
+
+// The subcommand `word` names (help for -h, --help, help); InputError with
+// the nearest one when it names none.
+Subcommand subcommand(const std::string& word) {
+  if (word == "-h" || word == "--help" || word == "help")
+    return Subcommand::help;
+  std::vector<std::string> names;
+  for (Subcommand s : k_subcommands) {
+    names.push_back(subcommand_name(s));
+    if (word == names.back() || (word == "--version" && s == Subcommand::version))
+      return s;
+  }
+  const std::string hint = nearest(word, names);
+  throw InputError(fmt::format("unknown command '{}'{}: run, status, plan, gc, path, pack, install, version "
+                               "(see distenv --help)",
+                               word, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+}
+
+} // namespace
+
 std::optional<Command> parse(int argc, const char* const* argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty())
     throw InputError("a command is needed: run, status, plan, gc, path, pack, install, version (see distenv --help)");
   Command c;
-  const std::string word = args.front();
-  if (word == "-h" || word == "--help" || word == "help")
+  c.mode = subcommand(args.front());
+  if (c.mode == Subcommand::help)
     return c;
-  std::vector<std::string> names;
-  for (Subcommand s : k_subcommands) {
-    names.push_back(subcommand_name(s));
-    if (word == names.back() || (word == "--version" && s == Subcommand::version))
-      c.mode = s;
-  }
-  if (c.mode == Subcommand::help) {
-    const std::string hint = nearest(word, names);
-    throw InputError(fmt::format("unknown command '{}'{}: run, status, plan, gc, path, pack, install, version "
-                                 "(see distenv --help)",
-                                 word, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
-  }
   args.front() = subcommand_name(c.mode);
   // The worker command is everything after the first "--"; the rest is
   // parsed by CLI11: the launcher's own options per subcommand, and what it
@@ -297,31 +235,6 @@ std::optional<Command> parse(int argc, const char* const* argv) {
   if (!launches(c.mode) && !c.command.empty())
     throw InputError(fmt::format("{} takes no worker command", subcommand_name(c.mode)));
   return c;
-}
-
-std::vector<std::string> machines(const Command& c) {
-  std::vector<std::string> out;
-  auto add = [&](const std::string& m) {
-    if (!m.empty() && std::find(out.begin(), out.end(), m) == out.end())
-      out.push_back(m);
-  };
-  if (!c.hostfile.empty()) {
-    std::ifstream in(c.hostfile.string());
-    if (!in)
-      throw InputError(fmt::format("{}: cannot read the hostfile", c.hostfile.string()));
-    for (std::string line; std::getline(in, line);) {
-      std::istringstream words(line);
-      std::string name;
-      if (words >> name && name[0] != '#')
-        add(name);
-    }
-    if (out.empty())
-      throw InputError(fmt::format("{}: no machines in it", c.hostfile.string()));
-  } else {
-    for (const std::string& h : c.hosts)
-      add(h);
-  }
-  return out;
 }
 
 std::vector<std::string> command_line(const Command& c, const std::vector<std::string>& ms,

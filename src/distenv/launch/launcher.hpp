@@ -41,10 +41,6 @@ struct Command {
 // InputError; `--help` prints and returns nullopt.
 std::optional<Command> parse(int argc, const char* const* argv);
 
-// The machines, in order, each once: from the hostfile (first word of each
-// line; comments and blank lines skipped) or --hosts.
-std::vector<std::string> machines(const Command& c);
-
 // The command that runs: mpirun ... distenv-bootstrap ... for run, status
 // and gc (`machines` as given, this machine first when listed: rank 0 reads
 // the environment); distenv-bootstrap alone for the other modes.

@@ -1,5 +1,6 @@
 // The distenv front end's pure parts: parsing, machines, the mpirun line.
 #include <distenv/launch/launcher.hpp>
+#include <distenv/launch/machines.hpp>
 #include <distenv/util/error.hpp>
 
 #include "support/temp_dir.hpp"
