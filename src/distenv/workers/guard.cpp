@@ -1,0 +1,175 @@
+// The guard that outlives a killed rank, and the strays a job leaves.
+#include <distenv/workers/guard.hpp>
+
+#include <distenv/util/error.hpp>
+#include <distenv/util/fd.hpp>
+#include <distenv/util/files.hpp>
+#include <distenv/workers/supervisor.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace distenv::workers {
+
+namespace {
+
+constexpr char k_guard_title[] = "distenv-guard";
+
+// Bytes of this process's command line (argv's strings, laid out one after
+// the other from argv[0]), as /proc/self/cmdline shows them.
+size_t command_line_length() {
+  const Fd fd(::open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC));
+  size_t total = 0;
+  char buf[4096];
+  ssize_t n;
+  while (fd && (n = read_some(fd.get(), buf, sizeof buf)) > 0)
+    total += static_cast<size_t>(n);
+  return total;
+}
+
+// The guard's life: collect process groups until the pipe ends, then kill
+// them all (async-signal-safe calls only: it runs in a forked child).
+[[noreturn]] void guard_main(int fd) {
+  static pid_t groups[65536];
+  size_t n = 0;
+  pid_t g;
+  for (;;) {
+    const ssize_t r = ::read(fd, &g, sizeof g);
+    if (r == sizeof g) {
+      if (n < std::size(groups))
+        groups[n++] = g;
+    } else if (r == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  for (size_t i = 0; i < n; ++i)
+    ::kill(-groups[i], SIGKILL);
+  ::_exit(0);
+}
+
+} // namespace
+
+Guard::Guard() {
+    const size_t title_space = command_line_length();
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0)
+      throw Error(fmt::format("pipe: {}", errno_text(errno)));
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    m_pid = ::fork();
+    if (m_pid == 0) {
+      ::close(p[1]);
+      // Out of the rank's process group: a launcher that kills the rank's
+      // group (Open MPI's daemon does) must not take the guard with it.
+      ::setsid();
+      // Its own name, so that people and tools (ps, pgrep -f, pkill -f) can
+      // tell it from the rank it was forked from.
+      ::prctl(PR_SET_NAME, "distenv-guard");
+      if (title_space > sizeof k_guard_title) {
+        std::memset(program_invocation_name, 0, title_space);
+        std::memcpy(program_invocation_name, k_guard_title, sizeof k_guard_title);
+      }
+      struct sigaction ign {};
+      ign.sa_handler = SIG_IGN;
+      for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE})
+        ::sigaction(sig, &ign, nullptr);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      guard_main(p[0]);
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    ::close(p[0]);
+    m_fd = p[1];
+}
+
+Guard::~Guard() {
+  if (m_fd >= 0)
+    ::close(m_fd);
+  if (m_pid > 0)
+    while (::waitpid(m_pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+}
+
+void Guard::watch(pid_t group) {
+  if (m_fd >= 0)
+    (void)!::write(m_fd, &group, sizeof group);
+}
+
+
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  DIR* proc = ::opendir("/proc");
+  if (!proc)
+    return out;
+  while (struct dirent* d = ::readdir(proc)) {
+    const pid_t p = static_cast<pid_t>(std::atoi(d->d_name));
+    if (p <= 0)
+      continue;
+    std::string stat;
+    try {
+      stat = read_file(fmt::format("/proc/{}/stat", p));
+    } catch (const std::exception&) {
+      continue; // gone meanwhile
+    }
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos)
+      continue;
+    char state = 0;
+    int ppid = 0;
+    if (std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) == 2 && ppid == pid)
+      out.push_back(p);
+  }
+  ::closedir(proc);
+  return out;
+}
+
+size_t reap_strays(const std::vector<pid_t>& before) {
+  size_t count = 0;
+  for (int round = 0; round < 1000; ++round) {
+    std::vector<pid_t> strays;
+    for (pid_t p : children_of(::getpid()))
+      if (std::find(before.begin(), before.end(), p) == before.end())
+        strays.push_back(p);
+    if (strays.empty())
+      break;
+    for (pid_t p : strays) {
+      if (::getpgid(p) == p)
+        ::kill(-p, SIGKILL);
+      ::kill(p, SIGKILL);
+    }
+    for (pid_t p : strays)
+      while (::waitpid(p, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    count += strays.size();
+  }
+  return count;
+}
+
+ProcessRunner::ProcessRunner(int err_fd) : m_err_fd(err_fd) {
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  m_before = children_of(::getpid());
+}
+
+ProcessRunner::~ProcessRunner() {
+  if (const size_t strays = reap_strays(m_before)) {
+    const std::string line =
+        fmt::format("distenv: stopped {} process{} that outlived the workers\n", strays, strays == 1 ? "" : "es");
+    (void)write_fully(m_err_fd, line.data(), line.size());
+  }
+}
+
+} // namespace distenv::workers

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <vector>
+
+namespace distenv::workers {
+
+// A process that outlives a SIGKILLed rank just long enough to kill its
+// workers' process groups (PR_SET_PDEATHSIG reaches only the workers
+// themselves, not what they started). It reads process-group ids from a pipe
+// and, at end of file (the rank is gone, or done), kills every group. It is
+// named distenv-guard (ps, pgrep -f) and lives in a session of its own, so a
+// launcher that kills the rank's group does not take it along.
+class Guard {
+public:
+  Guard();
+  ~Guard();
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+  void watch(pid_t group);
+
+private:
+  pid_t m_pid = -1;
+  int m_fd = -1;
+};
+
+// The children of process `pid` (from /proc/*/stat).
+std::vector<pid_t> children_of(pid_t pid);
+
+// Every child of this process that was not there `before` is a stray:
+// killed and reaped, until none is left. Returns how many there were.
+size_t reap_strays(const std::vector<pid_t>& before);
+
+} // namespace distenv::workers
