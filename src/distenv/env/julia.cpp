@@ -4,6 +4,7 @@
 // packages it names, [sources] paths, and which files a workspace needs.
 #include <distenv/env/julia.hpp>
 
+#include <distenv/env/julia_manifest.hpp>
 #include <distenv/env/toml_doc.hpp>
 #include <distenv/util/error.hpp>
 
@@ -23,56 +24,6 @@ namespace distenv::env {
 
 namespace {
 
-bool is_file(const fs::path& p) {
-  boost::system::error_code ec;
-  return fs::is_regular_file(p, ec);
-}
-
-bool is_dir(const fs::path& p) {
-  boost::system::error_code ec;
-  return fs::is_directory(p, ec);
-}
-
-// Manifest-v1.10.toml / JuliaManifest-v1.10.toml -> (1, 10)
-std::optional<std::pair<int, int>> manifest_version(const std::string& name) {
-  static const std::regex k_versioned(R"((?:Julia)?Manifest-v(\d+)\.(\d+)\.toml)");
-  std::smatch m;
-  if (!std::regex_match(name, m, k_versioned))
-    return std::nullopt;
-  return std::make_pair(std::stoi(m[1]), std::stoi(m[2]));
-}
-
-// Julia's own order (base/loading.jl manifest_names): versioned names for the
-// running version first, then the plain ones; JuliaManifest before Manifest.
-std::vector<std::string> manifest_candidates(std::optional<std::pair<int, int>> version) {
-  std::vector<std::string> names;
-  if (version) {
-    names.push_back(fmt::format("JuliaManifest-v{}.{}.toml", version->first, version->second));
-    names.push_back(fmt::format("Manifest-v{}.{}.toml", version->first, version->second));
-  }
-  names.push_back("JuliaManifest.toml");
-  names.push_back("Manifest.toml");
-  return names;
-}
-
-// Without --julia-version: the newest versioned manifest present, if any.
-std::optional<std::pair<int, int>> newest_manifest_version(const fs::path& dir) {
-  std::optional<std::pair<int, int>> newest;
-  for (const fs::path& m : list_manifests(dir))
-    if (auto v = manifest_version(m.filename().string()); v && (!newest || *v > *newest))
-      newest = v;
-  return newest;
-}
-
-fs::path resolve_declared(const std::string& declared, const fs::path& base) {
-  std::string p = declared;
-  // Old manifests written on Windows: "..\\..\\packages\\X".
-  if (p.find('\\') != std::string::npos && p.find('/') == std::string::npos)
-    std::replace(p.begin(), p.end(), '\\', '/');
-  fs::path path(p);
-  return (path.is_absolute() ? path : base / path).lexically_normal();
-}
-
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
@@ -89,80 +40,12 @@ enum class SourceUse { follow, test_only };
 
 class JuliaReader {
 public:
-  JuliaReader(Environment& env, const ReadOptions& options) : m_env(env), m_options(options) {}
+  JuliaReader(Environment& env, const ReadOptions& options)
+      : m_env(env), m_options(options), m_files(env.project_dir) {}
 
   std::string display(const fs::path& p) const { return display_path(p, m_env.project_dir); }
 
-  const TomlDoc& project_doc(const fs::path& file) {
-    auto it = m_docs.find(file);
-    if (it == m_docs.end())
-      it = m_docs.emplace(file, std::make_unique<TomlDoc>(parse_toml_file(file, display(file)))).first;
-    return *it->second;
-  }
-
-  // Base.base_project: the project file of the nearest directory above the
-  // project whose `[workspace] projects` names the project's directory (the
-  // same directory, not the same text), or an empty path. The walk stops at
-  // the file system's root, or where it leaves the home directory when it
-  // started inside it.
-  fs::path base_project(const fs::path& project_file) {
-    const fs::path project_dir = project_file.parent_path();
-    std::string home = std::getenv("HOME") ? std::getenv("HOME") : "";
-    while (home.size() > 1 && home.back() == '/')
-      home.pop_back();
-    const bool started_in_home = !home.empty() && project_dir.string().rfind(home, 0) == 0;
-    for (fs::path current = project_dir;;) {
-      const fs::path parent = current.parent_path();
-      if (parent.empty() || parent == current)
-        return {};
-      if (started_in_home && parent.string().rfind(home, 0) != 0)
-        return {};
-      if (const fs::path file = find_julia_project(parent); !file.empty()) {
-        const TomlDoc& doc = project_doc(file);
-        if (const auto* ws = doc.table.get("workspace"); ws && ws->as_table())
-          if (const auto* projects = ws->as_table()->get("projects"); projects && projects->as_array())
-            for (const toml::node& entry : *projects->as_array()) {
-              if (!entry.as_string())
-                continue;
-              const fs::path member = parent / entry.as_string()->get();
-              boost::system::error_code ec;
-              if (is_dir(member) && fs::equivalent(member, project_dir, ec))
-                return file;
-            }
-      }
-      current = parent;
-    }
-  }
-
-  // Base.project_file_manifest_path: the workspace's manifest first (the
-  // topmost level that has one), then `manifest =` when that file exists,
-  // then the manifest names in the project's directory. `workspace` gets
-  // the project files of every workspace level above the project.
-  fs::path manifest_for(const fs::path& project_file, std::vector<fs::path>& workspace) {
-    if (const fs::path base = base_project(project_file); !base.empty()) {
-      workspace.push_back(base);
-      if (fs::path m = manifest_for(base, workspace); !m.empty())
-        return m;
-    }
-    const TomlDoc& doc = project_doc(project_file);
-    const fs::path dir = project_file.parent_path();
-    if (const toml::node* key = doc.table.get("manifest")) {
-      if (!key->as_string())
-        throw InputError(fmt::format("{}: manifest must be a string", doc.where(*key)));
-      const std::string& declared = key->as_string()->get();
-      const fs::path m = resolve_declared(declared, dir);
-      if (is_file(m)) {
-        m_manifest_key = {&doc, key};
-        return fs::canonical(m);
-      }
-      m_missing_key = {&doc, key};
-    }
-    auto version = m_options.julia_version ? m_options.julia_version : newest_manifest_version(dir);
-    for (const std::string& name : manifest_candidates(version))
-      if (is_file(dir / name))
-        return dir / name;
-    return {};
-  }
+  const TomlDoc& project_doc(const fs::path& file) { return m_files.doc(file); }
 
   // A dev package must be the package its entry names.
   void check_package(const std::string& where, const std::string& name, const std::string& uuid,
@@ -353,18 +236,19 @@ public:
   }
 
   void read(const fs::path& project_file) {
-    std::vector<fs::path> workspace;
-    m_env.manifest_file = manifest_for(project_file, workspace);
+    const ManifestChoice choice = choose_manifest(m_files, project_file, m_options.julia_version);
+    const std::vector<fs::path>& workspace = choice.workspace;
+    m_env.manifest_file = choice.manifest;
     const bool have_manifest = !m_env.manifest_file.empty();
-    if (m_manifest_key.doc) {
+    if (choice.used_key.doc) {
       // `manifest = "/abs/..."` or "../M.toml": rewritten to the installed manifest.
-      const toml::node& key = *m_manifest_key.node;
-      m_env.path_refs.push_back({m_manifest_key.doc->path, m_manifest_key.doc->where(key),
+      const toml::node& key = *choice.used_key.node;
+      m_env.path_refs.push_back({choice.used_key.doc->path, choice.used_key.doc->where(key),
                                  key.source().begin.line, key.source().begin.column, m_env.manifest_file,
                                  key.as_string()->get()});
-    } else if (m_missing_key.doc) {
-      const toml::node& key = *m_missing_key.node;
-      m_env.warnings.push_back(fmt::format("{}: manifest \"{}\" does not exist: Julia uses {}", m_missing_key.doc->where(key),
+    } else if (choice.missing_key.doc) {
+      const toml::node& key = *choice.missing_key.node;
+      m_env.warnings.push_back(fmt::format("{}: manifest \"{}\" does not exist: Julia uses {}", choice.missing_key.doc->where(key),
                                            key.as_string()->get(),
                                            have_manifest ? display(m_env.manifest_file) : "no manifest"));
     }
@@ -407,16 +291,11 @@ public:
   }
 
 private:
-  struct KeyRef {
-    const TomlDoc* doc = nullptr;
-    const toml::node* node = nullptr;
-  };
   Environment& m_env;
   const ReadOptions& m_options;
-  std::map<fs::path, std::unique_ptr<TomlDoc>> m_docs;
+  ProjectFiles m_files;
   std::map<fs::path, size_t> m_by_dir;
   std::deque<fs::path> m_pending;
-  KeyRef m_manifest_key, m_missing_key;
 };
 
 } // namespace

@@ -5,6 +5,7 @@
 #include <distenv/hash/hash_cache.hpp>
 
 #include <distenv/env/julia.hpp>
+#include <distenv/layout/generated.hpp>
 #include <distenv/layout/rewrite.hpp>
 #include <distenv/util/error.hpp>
 #include <distenv/util/fd.hpp>
@@ -306,67 +307,6 @@ private:
   hash::HashCache* m_cache;
 };
 
-FileEntry& entry_for(Tree& tree, const std::string& path) {
-  for (FileEntry& e : tree.entries)
-    if (e.path == path)
-      return e;
-  FileEntry e;
-  e.path = path;
-  tree.entries.push_back(std::move(e));
-  return tree.entries.back();
-}
-
-void set_content(FileEntry& e, std::string content) {
-  e.type = EntryType::file;
-  if (e.mode != 0755)
-    e.mode = 0644;
-  e.size = content.size();
-  e.hash = hash::hash_bytes(content);
-  e.content = std::move(content);
-}
-
-void apply_rewrites(const env::Environment& env, const Layout& layout, Tree& tree) {
-  std::map<fs::path, std::vector<const env::PathRef*>> by_file;
-  for (const env::PathRef& ref : env.path_refs)
-    by_file[ref.file].push_back(&ref);
-  for (const auto& [file, refs] : by_file) {
-    const std::string installed = layout.to_install(file);
-    std::vector<StringEdit> edits;
-    for (const env::PathRef* ref : refs) {
-      std::string value = generic(ref->target.lexically_relative(file.parent_path()));
-      if (value.empty())
-        value = ".";
-      edits.push_back({ref->line, ref->column, value});
-      tree.rewritten.push_back(
-          {installed, ref->where, ref->original, value, layout.to_install(ref->target)});
-    }
-    std::string text;
-    try {
-      text = read_file(file);
-    } catch (const Error& e) {
-      throw InputError(e.what());
-    }
-    set_content(entry_for(tree, installed),
-                rewrite_strings(text, edits, env::display_path(file, env.project_dir)));
-  }
-}
-
-Metadata make_metadata(const env::Environment& env, const Layout& layout) {
-  Metadata m;
-  m.kind = env.kind == env::Kind::julia ? "julia" : "generic";
-  m.project = layout.project;
-  m.project_file = env.project_file.empty() ? "" : layout.to_install(env.project_file);
-  m.manifest = env.manifest_file.empty() ? "" : layout.to_install(env.manifest_file);
-  m.env = env.activation.env;
-  m.runtime = env.activation.runtime;
-  m.runtime_hint = env.activation.runtime_hint;
-  m.command = env.activation.command;
-  m.each_machine = env.activation.each_machine;
-  for (const env::DevPackage& d : env.dev_packages)
-    m.dev_packages.push_back({d.name, d.uuid, layout.to_install(d.source)});
-  return m;
-}
-
 void hash_files(Tree& tree, unsigned threads, hash::HashCache* cache) {
   std::vector<FileEntry*> pending;
   for (FileEntry& e : tree.entries)
@@ -411,7 +351,7 @@ Tree build_tree(const env::Environment& env, const Layout& layout, unsigned thre
   meta_dir.mode = 0755;
   tree.entries.push_back(meta_dir);
   tree.metadata = make_metadata(env, layout);
-  set_content(entry_for(tree, k_metadata_path), to_json(tree.metadata));
+  set_file(tree, k_metadata_path, to_json(tree.metadata));
 
   hash_files(tree, threads, cache);
   std::sort(tree.entries.begin(), tree.entries.end(),
