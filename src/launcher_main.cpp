@@ -1,4 +1,6 @@
 // distenv: the front end (everything lives in libdistenv).
 #include <distenv/launch/launcher.hpp>
 
-int main(int argc, char** argv) { return distenv::launch::main(argc, argv); }
+int main(int argc, char** argv) {
+  return distenv::launch::main(argc, argv);
+}

@@ -1,4 +1,6 @@
 // distenv-bootstrap: everything lives in libdistenv.
 #include <distenv/run.hpp>
 
-int main(int argc, char** argv) { return distenv::run(argc, argv); }
+int main(int argc, char** argv) {
+  return distenv::run(argc, argv);
+}

@@ -20,14 +20,14 @@ namespace distenv {
 namespace {
 
 int the_job(const cli::Options& o, JobContext& ctx) {
-  job::Session s(o, ctx);                                    // machines: ranks grouped by host
-  const job::Read r = job::read(s);                          // read: rank 0 reads; every rank gets the plan
-  job::Checked c = job::check(s, r.plan);                    // check: each machine's store
-  job::Transferred t = job::transfer(s, r.plan,              // transfer: pack, broadcast, install
+  job::Session s(o, ctx);                       // machines: ranks grouped by host
+  const job::Read r = job::read(s);             // read: rank 0 reads; every rank gets the plan
+  job::Checked c = job::check(s, r.plan);       // check: each machine's store
+  job::Transferred t = job::transfer(s, r.plan, // transfer: pack, broadcast, install
                                      r.prepared ? &r.prepared->tree : nullptr, c);
-  const job::Installed in = job::activate(s, r, t);          // activate: metadata, runtime, in use
-  job::each_machine(s, in);                                  // each-machine: once-per-machine commands
-  const job::Numbering n = job::number_workers(s, in);       // workers: numbered across machines,
+  const job::Installed in = job::activate(s, r, t);    // activate: metadata, runtime, in use
+  job::each_machine(s, in);                            // each-machine: once-per-machine commands
+  const job::Numbering n = job::number_workers(s, in); // workers: numbered across machines,
   const std::vector<std::string> results = job::run_workers(s, in, n); // started and supervised on each
   return job::report(s, job::job_report(s, r, t, job::command_of(s, in)), results); // report: one exit code
 }
@@ -52,6 +52,7 @@ int ended(JobContext& ctx, const std::function<int()>& body) {
     ctx.err << fmt::format("{}{}: {}; ending the job\n", error_prefix(), ctx.host, e.what()) << std::flush;
     ctx.world.abort(1);
   }
+  return 1; // not reached: abort() does not return
 }
 
 } // namespace

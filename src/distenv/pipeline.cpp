@@ -21,16 +21,16 @@ Prepared prepare(const cli::Options& o) {
   if (o.julia_version) {
     read.julia_version = env::parse_julia_version(*o.julia_version);
     if (!read.julia_version)
-      throw InputError(fmt::format("--julia-version {}: expected MAJOR.MINOR, e.g. 1.10",
-                                   *o.julia_version));
+      throw InputError(fmt::format("--julia-version {}: expected MAJOR.MINOR, e.g. 1.10", *o.julia_version));
   }
   Prepared p;
-  p.env = env::read_environment(read);                         // env: what the environment is
-  p.layout = layout::make_layout(p.env);                       // layout: where each root goes
+  p.env = env::read_environment(read);   // env: what the environment is
+  p.layout = layout::make_layout(p.env); // layout: where each root goes
   // Hashes of unchanged files come from the cache (~/.cache/distenv, or the
   // store when there is no home and the store exists): no contents read.
   boost::system::error_code ec;
-  hash::HashCache cache(hash::HashCache::default_file(p.env.project_dir, fs::is_directory(o.dest, ec) ? o.dest : ""));
+  hash::HashCache cache(
+      hash::HashCache::default_file(p.env.project_dir, fs::is_directory(o.dest, ec) ? o.dest : ""));
   p.tree = layout::build_tree(p.env, p.layout, o.hash_threads, &cache); // files, rewrites, hashes
   cache.save();
   p.hashed_files = cache.misses();

@@ -16,8 +16,8 @@ struct Prepared {
   layout::Layout layout;
   layout::Tree tree;
   std::vector<std::string> warnings; // for people: "distenv: warning: <line>"
-  uint64_t hashed_files = 0;          // files whose contents were read to hash them
-  uint64_t cached_files = 0;          // files whose hashes the hash cache knew
+  uint64_t hashed_files = 0;         // files whose contents were read to hash them
+  uint64_t cached_files = 0;         // files whose hashes the hash cache knew
 };
 
 // env -> layout -> tree (walk, rewrite, hash). InputError on bad input.

@@ -10,9 +10,9 @@
 #include <distenv/report/plan_report.hpp>
 #include <distenv/transport/comm_mpi.hpp>
 #include <distenv/util/error.hpp>
-#include <distenv/util/style.hpp>
 #include <distenv/util/files.hpp>
 #include <distenv/util/main.hpp>
+#include <distenv/util/style.hpp>
 #include <distenv/util/units.hpp>
 #include <distenv/workers/activation.hpp>
 
@@ -58,9 +58,8 @@ int run_pack_to(const cli::Options& o) {
   po.zstd_level = o.zstd_level;
   po.zstd_threads = o.zstd_threads;
   pack::PackStats stats = pack::pack_tree(p.tree, sink, po);
-  fmt::print("packed {} entries, {} -> {} in {:.2f} s: {}\n", stats.entries,
-             human_bytes(stats.content_bytes), human_bytes(stats.archive_bytes),
-             seconds_since(start), o.pack_to.string());
+  fmt::print("packed {} entries, {} -> {} in {:.2f} s: {}\n", stats.entries, human_bytes(stats.content_bytes),
+             human_bytes(stats.archive_bytes), seconds_since(start), o.pack_to.string());
   fmt::print("tree hash {}\n", p.tree.tree_hash.hex());
   auto j = report::plan_json(p.env, p.layout, p.tree, store_for(o).path_of(p.tree.tree_hash));
   j["archive_bytes"] = stats.archive_bytes;
@@ -79,8 +78,9 @@ int run_install_from(const cli::Options& o) {
   pack::FileChunkSource source(o.install_from, o.chunk_size ? o.chunk_size : size_t(1) << 20);
   install::Store store = store_for(o);
   install::Store::Result r = store.install(expected, 0, source);
-  fmt::print("{} {} ({} written in {:.2f} s)\n", r.reused ? "already installed:" : "installed:",
-             r.dir.string(), human_bytes(r.bytes_written), seconds_since(start));
+  fmt::print("{} {} ({} written in {:.2f} s)\n",
+             r.reused ? "already installed:" : "installed:", r.dir.string(), human_bytes(r.bytes_written),
+             seconds_since(start));
   nlohmann::ordered_json j;
   j["install_root"] = r.dir.string();
   j["tree_hash"] = r.tree_hash.hex();
@@ -118,12 +118,16 @@ int run(int argc, const char* const* argv) {
       check_output_path(o.report, "--report"); // the job: rank 0 checks it
     check_output_path(o.pack_to, "--pack-to");
     switch (o.mode) {
-    case cli::Mode::plan: return run_plan(o);
-    case cli::Mode::pack: return run_pack_to(o);
-    case cli::Mode::install: return run_install_from(o);
+    case cli::Mode::plan:
+      return run_plan(o);
+    case cli::Mode::pack:
+      return run_pack_to(o);
+    case cli::Mode::install:
+      return run_install_from(o);
     case cli::Mode::job:
     case cli::Mode::status:
-    case cli::Mode::gc: break;
+    case cli::Mode::gc:
+      break;
     }
     return run_mpi(o, argc, argv);
   });

@@ -67,17 +67,18 @@ struct Hashing : pack::ChunkSink {
 } // namespace
 
 // One broadcast by `method` (every tree schedule, or the MPI collective).
-transport::BroadcastResult broadcast(transport::Comm& world, const transport::Method& method, int root, size_t chunk,
-                                     pack::ChunkSource* source, pack::ChunkSink* sink) {
+transport::BroadcastResult broadcast(transport::Comm& world, const transport::Method& method, int root,
+                                     size_t chunk, pack::ChunkSource* source, pack::ChunkSink* sink) {
   if (method.kind == transport::Method::mpi)
     return transport::broadcast_chunks_collective(world, root, chunk, 2, source, sink);
-  return transport::broadcast_chunks(world, transport::schedule(method, world.rank(), world.size(), root), chunk, 2,
-                                     source, sink);
+  return transport::broadcast_chunks(world, transport::schedule(method, world.rank(), world.size(), root),
+                                     chunk, 2, source, sink);
 }
 
-const std::vector<transport::Method> k_methods = {transport::Method::chain(), transport::Method::binary_tree(),
-                                                   transport::Method{transport::Method::tree, 3},
-                                                   transport::Method::twotree(), transport::Method::mpi_bcast()};
+const std::vector<transport::Method> k_methods = {
+    transport::Method::chain(), transport::Method::binary_tree(),
+    transport::Method{transport::Method::tree, 3}, transport::Method::twotree(),
+    transport::Method::mpi_bcast()};
 
 int run(transport::Comm& world) {
   const int rank = world.rank(), size = world.size();
@@ -86,8 +87,8 @@ int run(transport::Comm& world) {
   for (int root : {0, size - 1})
     for (const transport::Method& method : k_methods)
       for (size_t chunks : {size_t(0), size_t(1), size_t(37)}) {
-        const std::string what = "root " + std::to_string(root) + " " + transport::method_name(method) + " chunks " +
-                                 std::to_string(chunks);
+        const std::string what = "root " + std::to_string(root) + " " + transport::method_name(method) +
+                                 " chunks " + std::to_string(chunks);
         Generated expected(chunk, chunks, 1000);
         hash::Hasher reference;
         uint64_t expected_bytes = 0;
@@ -114,7 +115,8 @@ int run(transport::Comm& world) {
     } catch (const Error&) {
       threw = true;
     }
-    expect(threw == (rank == 0), transport::method_name(method) + ": the root rethrows its source's error", rank);
+    expect(threw == (rank == 0), transport::method_name(method) + ": the root rethrows its source's error",
+           rank);
   }
 
   // Rank 1's sink fails at its 3rd chunk: the stream still reaches the rest.

@@ -17,9 +17,9 @@ namespace distenv::transport {
 struct FakeNetwork::Shared {
   std::mutex mutex;
   std::condition_variable changed;
-  std::vector<int> machine_of_rank; // by world rank
-  std::vector<bool> left;           // by world rank
-  std::string aborted;              // why, when the job was aborted
+  std::vector<int> machine_of_rank;                             // by world rank
+  std::vector<bool> left;                                       // by world rank
+  std::string aborted;                                          // why, when the job was aborted
   std::map<int, std::function<void(int, std::string&)>> tamper; // by destination world rank
   size_t waits_on_done = 0; // wait_any given a request its caller knew was done
 };
@@ -54,8 +54,7 @@ struct Group : std::enable_shared_from_this<Group> {
   bool has_left(int rank) const { return net->left[static_cast<size_t>(members[static_cast<size_t>(rank)])]; }
 
   // Waits (lock held) until ready() or a reason it never will be.
-  template <typename Ready, typename Blocked>
-  void wait(Lock& lock, Ready ready, Blocked blocked) {
+  template <typename Ready, typename Blocked> void wait(Lock& lock, Ready ready, Blocked blocked) {
     for (;;) {
       if (!net->aborted.empty())
         throw CommError("the job was aborted: " + net->aborted);
@@ -88,8 +87,9 @@ struct Group : std::enable_shared_from_this<Group> {
 
   std::string sender_gone(int rank, int source) const {
     if (source != Comm::k_any)
-      return has_left(source) ? fmt::format("rank {} left the job while rank {} waited for its message", source, rank)
-                              : "";
+      return has_left(source)
+                 ? fmt::format("rank {} left the job while rank {} waited for its message", source, rank)
+                 : "";
     for (int r = 0; r < size(); ++r)
       if (r != rank && !has_left(r))
         return "";
@@ -172,10 +172,12 @@ public:
   int size() const override { return m_group->size(); }
 
   std::string broadcast(const std::string& data, int root) override {
-    return collective(fmt::format("broadcast from {}", root), m_rank == root ? data : std::string())
-        [static_cast<size_t>(root)];
+    return collective(fmt::format("broadcast from {}", root),
+                      m_rank == root ? data : std::string())[static_cast<size_t>(root)];
   }
-  std::vector<std::string> all_gather(const std::string& mine) override { return collective("all_gather", mine); }
+  std::vector<std::string> all_gather(const std::string& mine) override {
+    return collective("all_gather", mine);
+  }
   std::vector<std::string> gather(const std::string& mine, int root) override {
     auto all = collective(fmt::format("gather to {}", root), mine);
     return m_rank == root ? all : std::vector<std::string>{};
@@ -241,7 +243,10 @@ public:
     {
       Lock lock(m_group->net->mutex);
       m_group->wait(
-          lock, [&] { return std::any_of(receives.begin(), receives.end(), [](FakeRecv* r) { return r->ready(); }); },
+          lock,
+          [&] {
+            return std::any_of(receives.begin(), receives.end(), [](FakeRecv* r) { return r->ready(); });
+          },
           [&] {
             for (FakeRecv* r : receives)
               if (std::string why = r->never(); !why.empty())
@@ -257,10 +262,11 @@ public:
   // The fake's collectives complete when every rank has called them: this
   // one is done when it returns.
   std::unique_ptr<Request> ibroadcast(MutableBytes buffer, int root) override {
-    const std::string mine = m_rank == root ? std::string(reinterpret_cast<const char*>(buffer.data()), buffer.size())
-                                            : std::string(buffer.size(), '\0');
-    const std::string got =
-        collective(fmt::format("ibroadcast of {} bytes from {}", buffer.size(), root), mine)[static_cast<size_t>(root)];
+    const std::string mine = m_rank == root
+                                 ? std::string(reinterpret_cast<const char*>(buffer.data()), buffer.size())
+                                 : std::string(buffer.size(), '\0');
+    const std::string got = collective(fmt::format("ibroadcast of {} bytes from {}", buffer.size(), root),
+                                       mine)[static_cast<size_t>(root)];
     std::memcpy(buffer.data(), got.data(), std::min(got.size(), buffer.size()));
     return std::make_unique<FakeSend>();
   }
@@ -315,13 +321,14 @@ private:
     auto complete = [&] {
       return std::all_of(round.parts.begin(), round.parts.end(), [](const auto& p) { return p.has_value(); });
     };
-    g.wait(lock, [&] { return !round.error.empty() || complete(); },
-           [&]() -> std::string {
-             for (int r = 0; r < g.size(); ++r)
-               if (!round.parts[static_cast<size_t>(r)] && g.has_left(r))
-                 return fmt::format("rank {} left the job while rank {} waited for it in {}", r, m_rank, kind);
-             return "";
-           });
+    g.wait(
+        lock, [&] { return !round.error.empty() || complete(); },
+        [&]() -> std::string {
+          for (int r = 0; r < g.size(); ++r)
+            if (!round.parts[static_cast<size_t>(r)] && g.has_left(r))
+              return fmt::format("rank {} left the job while rank {} waited for it in {}", r, m_rank, kind);
+          return "";
+        });
     if (!round.error.empty())
       throw CommError(round.error);
     if (on_complete && round.taken == 0 && round.children.empty())
@@ -368,7 +375,9 @@ FakeNetwork::FakeNetwork(std::vector<int> machine_of_rank) : m_shared(std::make_
 
 FakeNetwork::~FakeNetwork() = default;
 
-int FakeNetwork::size() const { return static_cast<int>(m_shared->machine_of_rank.size()); }
+int FakeNetwork::size() const {
+  return static_cast<int>(m_shared->machine_of_rank.size());
+}
 
 std::unique_ptr<Comm> FakeNetwork::world(int rank) {
   Lock lock(m_shared->mutex);

@@ -1,8 +1,8 @@
 // Many machines in one process: run_job on threads over the fake Comm.
 #include "fake_cluster.hpp"
 
-#include <distenv/transport/chunk_broadcast.hpp>
 #include "support/comm_fake.hpp"
+#include <distenv/transport/chunk_broadcast.hpp>
 #include <distenv/util/error.hpp>
 
 #include <chrono>
@@ -15,13 +15,12 @@
 
 namespace distenv::test {
 
-
 workers::Supervised FakeRunner::run(const std::vector<workers::Spec>& specs,
                                     const workers::SuperviseOptions& options) {
   workers::Supervised result;
   const bool is_each_machine = specs.size() == 1 && specs[0].label.ends_with(":each-machine");
-  (is_each_machine ? each_machine : workers).insert((is_each_machine ? each_machine : workers).end(), specs.begin(),
-                                                    specs.end());
+  (is_each_machine ? each_machine : workers)
+      .insert((is_each_machine ? each_machine : workers).end(), specs.begin(), specs.end());
   int status = is_each_machine ? m_behaviour.each_machine_status : m_behaviour.worker_status;
   if (!is_each_machine) {
     if (m_behaviour.cannot_start)
@@ -88,10 +87,11 @@ FakeJobResult run_fake_job(const std::vector<FakeMachine>& machines, const cli::
 
   for (size_t rank = 0; rank < n; ++rank)
     if (const auto& damage = machines[static_cast<size_t>(machine_of_rank[rank])].damage)
-      shared->network.tamper_with(static_cast<int>(rank), [damage, chunk = 0](int tag, std::string& bytes) mutable {
-        if (tag == transport::k_tag_data)
-          damage(chunk++, bytes);
-      });
+      shared->network.tamper_with(static_cast<int>(rank),
+                                  [damage, chunk = 0](int tag, std::string& bytes) mutable {
+                                    if (tag == transport::k_tag_data)
+                                      damage(chunk++, bytes);
+                                  });
 
   std::vector<std::thread> threads;
   for (size_t rank = 0; rank < n; ++rank) {

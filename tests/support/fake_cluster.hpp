@@ -18,11 +18,11 @@ namespace fs = boost::filesystem;
 
 // What the fake process runner does on one machine.
 struct FakeProcesses {
-  int each_machine_status = 0; // every each-machine command ends with this
-  int worker_status = 0;       // every worker ends with this
-  bool cannot_start = false;   // starting the workers throws (fork failed)
-  int signal = 0;              // the machine receives this signal while its workers run
-  bool run_until_stopped = false; // workers run until the job stops them (a long sweep)
+  int each_machine_status = 0;             // every each-machine command ends with this
+  int worker_status = 0;                   // every worker ends with this
+  bool cannot_start = false;               // starting the workers throws (fork failed)
+  int signal = 0;                          // the machine receives this signal while its workers run
+  bool run_until_stopped = false;          // workers run until the job stops them (a long sweep)
   std::function<void()> while_workers_run; // called once the workers "started"
 };
 
@@ -31,7 +31,8 @@ struct FakeProcesses {
 class FakeRunner : public workers::Runner {
 public:
   explicit FakeRunner(FakeProcesses behaviour) : m_behaviour(std::move(behaviour)) {}
-  workers::Supervised run(const std::vector<workers::Spec>& specs, const workers::SuperviseOptions& options) override;
+  workers::Supervised run(const std::vector<workers::Spec>& specs,
+                          const workers::SuperviseOptions& options) override;
 
   std::vector<workers::Spec> each_machine;
   std::vector<workers::Spec> workers;
@@ -64,11 +65,11 @@ private:
 
 struct FakeMachine {
   std::string host;
-  fs::path dest;            // its store (machines may share one)
+  fs::path dest; // its store (machines may share one)
   int ranks = 1;
   std::vector<std::string> environment{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/root"};
   FakeProcesses processes;
-  Fault fault;              // on the machine's first rank
+  Fault fault; // on the machine's first rank
   // Damages the stream on its way to this machine: called with each data
   // chunk (its number from 0) and may change its bytes.
   std::function<void(int chunk, std::string& bytes)> damage;

@@ -1,6 +1,6 @@
 // The single-machine pipeline for tests: read, lay out, pack, install.
-#include "support/memory_chunks.hpp"
 #include "support/pipeline.hpp"
+#include "support/memory_chunks.hpp"
 
 #include <distenv/pack/archive_writer.hpp>
 
@@ -33,7 +33,9 @@ std::vector<std::string> dev_names(const env::Environment& e) {
 
 install::Store::Result install_locally(const Planned& p, const fs::path& dest, size_t chunk_size) {
   test::MemoryChunks chunks;
-  pack::pack_tree(p.tree, chunks, {chunk_size, 3, 0});
+  pack::PackOptions po;
+  po.chunk_size = chunk_size;
+  pack::pack_tree(p.tree, chunks, po);
   return install::Store(dest).install(p.tree.tree_hash, p.tree.bytes, chunks);
 }
 

@@ -16,8 +16,7 @@ extern char** environ;
 
 namespace distenv::test {
 
-ProcessResult run_process(const std::vector<std::string>& argv,
-                          const std::vector<std::string>& extra_env) {
+ProcessResult run_process(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
   int out_pipe[2], err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe failed");
@@ -33,7 +32,8 @@ ProcessResult run_process(const std::vector<std::string>& argv,
   auto key = [](const std::string& kv) { return kv.substr(0, kv.find('=') + 1); };
   for (char** e = environ; *e; ++e) {
     const std::string kv(*e);
-    if (std::none_of(extra_env.begin(), extra_env.end(), [&](const std::string& x) { return key(x) == key(kv); }))
+    if (std::none_of(extra_env.begin(), extra_env.end(),
+                     [&](const std::string& x) { return key(x) == key(kv); }))
       env_storage.push_back(kv); // extra_env replaces a variable, never doubles it
   }
   for (const std::string& e : extra_env)

@@ -4,10 +4,10 @@
 #include <boost/filesystem/operations.hpp>
 
 #include <cstdlib>
-#include <unistd.h>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <unistd.h>
 
 namespace distenv::test {
 

@@ -11,9 +11,9 @@
 #include <boost/version.hpp>
 #include <fmt/format.h>
 
-#include <tuple>
 #include <mpi.h>
 #include <toml++/toml.h>
+#include <tuple>
 #include <xxhash.h>
 #include <zstd.h>
 
@@ -40,13 +40,14 @@ static std::string version_text() {
   std::string mpi_line(mpi, static_cast<size_t>(std::max(0, length)));
   mpi_line = mpi_line.substr(0, mpi_line.find_first_of("\n,"));
   const unsigned xxh = XXH_versionNumber();
-  return fmt::format("distenv-bootstrap {}\n"
-                     "  MPI: {} (MPI {}.{})\n"
-                     "  Boost {}.{}.{}, {}, zstd {}, xxHash {}.{}.{}, toml++ {}.{}.{}, CLI11 {}, fmt {}.{}.{}",
-                     DISTENV_VERSION, mpi_line, major, minor, BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000,
-                     BOOST_VERSION % 100, archive_version_string(), ZSTD_versionString(), xxh / 10000, xxh / 100 % 100,
-                     xxh % 100, TOML_LIB_MAJOR, TOML_LIB_MINOR, TOML_LIB_PATCH, CLI11_VERSION, FMT_VERSION / 10000,
-                     FMT_VERSION / 100 % 100, FMT_VERSION % 100);
+  return fmt::format(
+      "distenv-bootstrap {}\n"
+      "  MPI: {} (MPI {}.{})\n"
+      "  Boost {}.{}.{}, {}, zstd {}, xxHash {}.{}.{}, toml++ {}.{}.{}, CLI11 {}, fmt {}.{}.{}",
+      DISTENV_VERSION, mpi_line, major, minor, BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000,
+      BOOST_VERSION % 100, archive_version_string(), ZSTD_versionString(), xxh / 10000, xxh / 100 % 100,
+      xxh % 100, TOML_LIB_MAJOR, TOML_LIB_MINOR, TOML_LIB_PATCH, CLI11_VERSION, FMT_VERSION / 10000,
+      FMT_VERSION / 100 % 100, FMT_VERSION % 100);
 }
 
 namespace {
@@ -69,8 +70,8 @@ fs::path default_dest() {
   struct passwd* found = nullptr;
   char buf[1024];
   const uid_t uid = ::geteuid();
-  const std::string who = ::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found ? found->pw_name
-                                                                                      : std::to_string(uid);
+  const std::string who =
+      ::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found ? found->pw_name : std::to_string(uid);
   return fs::path("/tmp") / ("distenv-" + who);
 }
 
@@ -99,13 +100,15 @@ void declare_input(CLI::App& app, Options& o, Text& t) {
                  "pick the manifest Julia X.Y would pick (default: the newest versioned one)")
       ->type_name("X.Y");
   app.add_flag("--test-deps", o.test_deps,
-               "Julia: also ship what tests use: the [sources] paths of test-only [extras] and packages nested in the roots that the manifest does not name (for Pkg.test on the machines)");
+               "Julia: also ship what tests use: the [sources] paths of test-only [extras] and packages "
+               "nested in the roots that the manifest does not name (for Pkg.test on the machines)");
   app.add_flag("--no-gitignore", t.no_gitignore,
                "ship what .gitignore leaves out too (by default, roots inside a git work tree ship what git "
                "would commit, plus the project and manifest files)");
-  app.add_flag("--allow-secrets", o.allow_secrets,
-               "ship private keys and credential files (.ssh/, .gnupg/, id_rsa, .netrc, ...) found in the roots "
-               "instead of refusing");
+  app.add_flag(
+      "--allow-secrets", o.allow_secrets,
+      "ship private keys and credential files (.ssh/, .gnupg/, id_rsa, .netrc, ...) found in the roots "
+      "instead of refusing");
 }
 
 // The modes of their own, and the report.
@@ -119,16 +122,14 @@ void declare_modes(CLI::App& app, Options& o, Text& t) {
                  "remove the others (never one in use)")
       ->check(CLI::Range(0, 1000000).description(""))
       ->type_name("N");
-  app.add_flag("--gc-dry-run", o.gc_dry_run, "with --gc: list what it would remove on every machine, remove nothing");
-  app.add_option("--report", t.report, "write a JSON report to this file")
-      ->type_name("FILE");
+  app.add_flag("--gc-dry-run", o.gc_dry_run,
+               "with --gc: list what it would remove on every machine, remove nothing");
+  app.add_option("--report", t.report, "write a JSON report to this file")->type_name("FILE");
   app.add_option("--pack-to", t.pack_to, "write the packed environment (tar+zstd) to a file")
       ->type_name("FILE");
-  app.add_option("--install-from", t.install_from,
-                 "install a packed environment from a file into --dest")
+  app.add_option("--install-from", t.install_from, "install a packed environment from a file into --dest")
       ->type_name("FILE");
-  app.add_option("--tree-hash", t.tree_hash, "with --install-from: the hash it must have")
-      ->type_name("HASH");
+  app.add_option("--tree-hash", t.tree_hash, "with --install-from: the hash it must have")->type_name("HASH");
 }
 
 // How the job runs.
@@ -137,7 +138,8 @@ void declare_job(CLI::App& app, Options& o, Text& t) {
                  "size of the chunks the archive travels in, or auto (default: from the archive's "
                  "estimated size and the number of machines, 64KiB-4MiB)")
       ->type_name("SIZE|auto");
-  app.add_option("--zstd-level", o.zstd_level, "zstd compression level, 1-19 (default 3)")->check(CLI::Range(1, 19).description(""))
+  app.add_option("--zstd-level", o.zstd_level, "zstd compression level, 1-19 (default 3)")
+      ->check(CLI::Range(1, 19).description(""))
       ->type_name("N");
   app.add_option("--zstd-threads", o.zstd_threads,
                  "zstd worker threads on the packing machine (default 0: one thread, least memory)")
@@ -167,7 +169,6 @@ void declare_job(CLI::App& app, Options& o, Text& t) {
       ->check(CLI::IsMember({"auto", "always", "never"}).description(""))
       ->type_name("WHEN");
   app.add_option("command", o.command, "worker command (after --)");
-
 }
 
 // False after --help / --version (printed).
@@ -190,8 +191,9 @@ bool parse_words(CLI::App& app, int argc, const char* const* argv) {
       for (const std::string& name : opt->get_lnames())
         names.push_back("--" + name);
     const std::string best = nearest(word, names);
-    throw InputError(best.empty() ? fmt::format("{}; see --help", e.what())
-                                  : fmt::format("unknown option {} (did you mean {}?); see --help", word, best));
+    throw InputError(best.empty()
+                         ? fmt::format("{}; see --help", e.what())
+                         : fmt::format("unknown option {} (did you mean {}?); see --help", word, best));
   } catch (const CLI::ParseError& e) {
     throw InputError(fmt::format("{}; see --help", e.what()));
   }
@@ -201,18 +203,22 @@ bool parse_words(CLI::App& app, int argc, const char* const* argv) {
 void check_modes(Options& o, const Text& t) {
   // Modes exclude each other, and take no worker command.
   std::vector<std::string> modes;
-  for (const auto& [given, mode, name] : {std::tuple{t.plan, Mode::plan, "--plan"}, {t.status, Mode::status, "--status"},
-                                          {o.gc_keep >= 0, Mode::gc, "--gc"}, {!t.pack_to.empty(), Mode::pack, "--pack-to"},
+  for (const auto& [given, mode, name] : {std::tuple{t.plan, Mode::plan, "--plan"},
+                                          {t.status, Mode::status, "--status"},
+                                          {o.gc_keep >= 0, Mode::gc, "--gc"},
+                                          {!t.pack_to.empty(), Mode::pack, "--pack-to"},
                                           {!t.install_from.empty(), Mode::install, "--install-from"}})
     if (given) {
       modes.push_back(name);
       o.mode = mode;
     }
   if (modes.size() > 1)
-    throw InputError(fmt::format("{} and {} cannot be used together: each is a mode of its own", modes[0], modes[1]));
+    throw InputError(
+        fmt::format("{} and {} cannot be used together: each is a mode of its own", modes[0], modes[1]));
   if (!modes.empty() && !o.command.empty())
-    throw InputError(fmt::format("{} takes no worker command (got '{}'); run the job without {} to start workers",
-                                 modes[0], o.command.front(), modes[0]));
+    throw InputError(
+        fmt::format("{} takes no worker command (got '{}'); run the job without {} to start workers",
+                    modes[0], o.command.front(), modes[0]));
   if (o.gc_dry_run && o.gc_keep < 0)
     throw InputError("--gc-dry-run needs --gc N");
   if (!t.tree_hash.empty() && t.install_from.empty())
@@ -229,17 +235,21 @@ void apply(Options& o, const Text& t) {
   if (!t.julia_version.empty())
     o.julia_version = t.julia_version;
   o.gitignore = !t.no_gitignore;
-  o.color = t.color == "always" ? ColorMode::always : t.color == "never" ? ColorMode::never : ColorMode::auto_;
+  o.color = t.color == "always"  ? ColorMode::always
+            : t.color == "never" ? ColorMode::never
+                                 : ColorMode::auto_;
   if (!t.tree_hash.empty())
     o.tree_hash = t.tree_hash;
   if (t.chunk != "auto") {
     auto size = parse_size(t.chunk);
     if (!size || *size < 4096 || *size > (1ull << 30))
-      throw InputError(fmt::format("--chunk-size {}: expected auto or a size between 4KiB and 1GiB", t.chunk));
+      throw InputError(
+          fmt::format("--chunk-size {}: expected auto or a size between 4KiB and 1GiB", t.chunk));
     o.chunk_size = static_cast<size_t>(*size);
   }
   if (t.workers != "auto" && !(o.workers = positive_int(t.workers)))
-    throw InputError(fmt::format("--workers {}: expected a number of workers (1 or more) or auto", t.workers));
+    throw InputError(
+        fmt::format("--workers {}: expected a number of workers (1 or more) or auto", t.workers));
   if (o.workers > k_max_workers)
     throw InputError(fmt::format("--workers {}: at most {} workers per machine", t.workers, k_max_workers));
   if (t.broadcast != "auto" && !(o.broadcast = transport::parse_method(t.broadcast)))
@@ -271,7 +281,8 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
                "MPI job and start workers with it active (one rank per machine).",
                "distenv-bootstrap"};
   app.footer("Run under mpirun, one rank per machine (the distenv command writes this line):\n"
-             "  mpirun -hostfile hosts --map-by ppr:1:node --bind-to none distenv-bootstrap [OPTIONS] -- CMD ARGS...");
+             "  mpirun -hostfile hosts --map-by ppr:1:node --bind-to none distenv-bootstrap [OPTIONS] -- CMD "
+             "ARGS...");
   app.set_version_flag("--version", version_text);
   Text t;
   t.dest = o.dest.string();

@@ -27,31 +27,31 @@ enum class Mode {
 struct Options {
   Mode mode = Mode::job;
   fs::path project = ".";
-  fs::path dest;                     // node-local store (absolute); default $DISTENV_DEST or /tmp/distenv-<user>
-  bool shared_store = false;         // the store's group is trusted too (install::Store::Sharing::group)
+  fs::path dest;             // node-local store (absolute); default $DISTENV_DEST or /tmp/distenv-<user>
+  bool shared_store = false; // the store's group is trusted too (install::Store::Sharing::group)
   std::optional<std::string> julia_version;
-  bool test_deps = false;            // Julia: ship the [sources] of test-only [extras] too
-  bool gitignore = true;             // leave out what git ignores in roots inside a work tree
-  bool allow_secrets = false;        // ship private keys and credential files found in the roots
-  int gc_keep = -1;                  // --gc N: keep the N most recently used environments
-  bool gc_dry_run = false;           // --gc-dry-run: say what --gc would remove, remove nothing
-  fs::path report;                   // JSON report file
-  fs::path pack_to;                  // write the packed environment to a file
-  fs::path install_from;             // install a packed environment from a file
+  bool test_deps = false;               // Julia: ship the [sources] of test-only [extras] too
+  bool gitignore = true;                // leave out what git ignores in roots inside a work tree
+  bool allow_secrets = false;           // ship private keys and credential files found in the roots
+  int gc_keep = -1;                     // --gc N: keep the N most recently used environments
+  bool gc_dry_run = false;              // --gc-dry-run: say what --gc would remove, remove nothing
+  fs::path report;                      // JSON report file
+  fs::path pack_to;                     // write the packed environment to a file
+  fs::path install_from;                // install a packed environment from a file
   std::optional<std::string> tree_hash; // expected hash for --install-from
-  size_t chunk_size = 0; // 0: chosen from the archive's estimated size and the machines
+  size_t chunk_size = 0;                // 0: chosen from the archive's estimated size and the machines
   int zstd_level = 3;
-  int zstd_threads = 0;               // compression workers (0: single-threaded)
+  int zstd_threads = 0; // compression workers (0: single-threaded)
   unsigned hash_threads = 2;
-  int workers = 0;                   // per machine; 0 = auto (hardware threads); at most k_max_workers
+  int workers = 0;                       // per machine; 0 = auto (hardware threads); at most k_max_workers
   std::vector<std::string> each_machine; // once-per-machine shell commands
-  bool instantiate = false;          // Julia: Pkg.instantiate() once per machine
-  double grace_seconds = 5.0;        // SIGTERM -> SIGKILL for workers
+  bool instantiate = false;              // Julia: Pkg.instantiate() once per machine
+  double grace_seconds = 5.0;            // SIGTERM -> SIGKILL for workers
   std::optional<transport::Method> broadcast; // none: chosen by the cost model
   bool verbose = false;
-  bool quiet = false;                // errors and worker output only
+  bool quiet = false;                 // errors and worker output only
   ColorMode color = ColorMode::auto_; // --color: error/warning lines in colour
-  std::vector<std::string> command;  // after "--"
+  std::vector<std::string> command;   // after "--"
 };
 
 // More workers than this on one machine is a typo, not a plan.

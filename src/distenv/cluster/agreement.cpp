@@ -61,7 +61,9 @@ void Agreement::agree(const Outcome& mine) {
   fail(exchange(m_comm, reply));
 }
 
-void Agreement::phase(const std::function<void()>& step) { agree(attempt(step)); }
+void Agreement::phase(const std::function<void()>& step) {
+  agree(attempt(step));
+}
 
 std::string Agreement::broadcast(int root, const std::function<std::string()>& step) {
   std::string data;

@@ -10,7 +10,6 @@
 
 namespace distenv::cluster {
 
-
 JobPlan JobPlan::from_tree(const layout::Tree& tree, const std::string& project) {
   JobPlan p;
   p.tree_hash = tree.tree_hash;

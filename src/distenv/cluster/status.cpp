@@ -8,12 +8,12 @@
 #include <distenv/util/space.hpp>
 #include <distenv/util/units.hpp>
 
-#include <boost/filesystem/operations.hpp>
-#include <fmt/format.h>
 #include <algorithm>
-#include <sys/stat.h>
+#include <boost/filesystem/operations.hpp>
 #include <ctime>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <fstream>
@@ -59,8 +59,8 @@ std::string version_of(const std::string& runtime) {
 
 } // namespace
 
-MachineStatus collect_status(const fs::path& dest, const std::string& runtime, const std::string& runtime_hint,
-                             const std::string& path_value) {
+MachineStatus collect_status(const fs::path& dest, const std::string& runtime,
+                             const std::string& runtime_hint, const std::string& path_value) {
   MachineStatus s;
   s.host = machine_name();
   s.threads = ::sysconf(_SC_NPROCESSORS_ONLN);
@@ -79,9 +79,12 @@ MachineStatus collect_status(const fs::path& dest, const std::string& runtime, c
     const std::string name = it->path().filename().string();
     if (name.size() != 32 || name.find_first_not_of("0123456789abcdef") != std::string::npos)
       continue;
-    MachineStatus::Installed e{name, "?"};
+    MachineStatus::Installed e;
+    e.hash = name;
+    e.project = "?";
     try {
-      const layout::Metadata m = layout::metadata_from_json(read_file(it->path() / layout::k_metadata_path), name);
+      const layout::Metadata m =
+          layout::metadata_from_json(read_file(it->path() / layout::k_metadata_path), name);
       e.project = m.project;
       e.runtime = m.runtime;
     } catch (const std::exception&) {
@@ -95,8 +98,9 @@ MachineStatus collect_status(const fs::path& dest, const std::string& runtime, c
         e.bytes += fs::file_size(f->path(), walk);
     s.environments.push_back(std::move(e));
   }
-  std::sort(s.environments.begin(), s.environments.end(),
-            [](const auto& a, const auto& b) { return a.last_used != b.last_used ? a.last_used > b.last_used : a.hash < b.hash; });
+  std::sort(s.environments.begin(), s.environments.end(), [](const auto& a, const auto& b) {
+    return a.last_used != b.last_used ? a.last_used > b.last_used : a.hash < b.hash;
+  });
   if (runtime.empty()) { // no project: the runtimes of what is installed
     std::vector<std::string> seen;
     for (const auto& e : s.environments)
@@ -115,8 +119,9 @@ std::string status_table(const std::vector<MachineStatus>& rows) {
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   auto ago = [now](int64_t t) {
     const int64_t s = std::max<int64_t>(0, now - t);
-    return s < 3600 ? fmt::format("{} min ago", s / 60) : s < 172800 ? fmt::format("{} h ago", s / 3600)
-                                                                      : fmt::format("{} days ago", s / 86400);
+    return s < 3600     ? fmt::format("{} min ago", s / 60)
+           : s < 172800 ? fmt::format("{} h ago", s / 3600)
+                        : fmt::format("{} days ago", s / 86400);
   };
   for (const MachineStatus& s : rows) {
     std::string runtime = s.runtime.empty() ? "-" : s.runtime_version;
@@ -130,7 +135,8 @@ std::string status_table(const std::vector<MachineStatus>& rows) {
       envs += fmt::format("{}{} {} ({}, {})", envs.empty() ? "" : "; ", e.hash.substr(0, 8), e.project,
                           human_bytes(e.bytes), ago(e.last_used));
     out += fmt::format("{:<14} {:>7} {:>6.2f} {:>10} {:>10}  {:<24} {}\n", s.host, s.threads, s.load1,
-                       human_bytes(s.mem_available), human_bytes(s.dest_free), runtime, envs.empty() ? "-" : envs);
+                       human_bytes(s.mem_available), human_bytes(s.dest_free), runtime,
+                       envs.empty() ? "-" : envs);
   }
   std::vector<std::string> missing;
   for (const MachineStatus& s : rows)

@@ -14,17 +14,17 @@ struct MachineStatus {
   std::string host;
   int ranks = 1;
   long threads = 0;
-  double load1 = 0;         // 1-minute load average
+  double load1 = 0; // 1-minute load average
   uint64_t mem_available = 0;
-  uint64_t dest_free = 0;   // at --dest (or its nearest existing parent)
-  std::string runtime;      // name
+  uint64_t dest_free = 0;      // at --dest (or its nearest existing parent)
+  std::string runtime;         // name
   std::string runtime_version; // first line of `runtime --version`, or "missing"
   std::string runtime_hint;
   struct Installed {
     std::string hash;
-    std::string project; // install-relative project directory
-    std::string runtime; // what its workers need ("" for none)
-    uint64_t bytes = 0;  // its files
+    std::string project;   // install-relative project directory
+    std::string runtime;   // what its workers need ("" for none)
+    uint64_t bytes = 0;    // its files
     int64_t last_used = 0; // the directory's mtime, seconds since the epoch
   };
   std::vector<Installed> environments; // installed at --dest, most recently used first
@@ -33,8 +33,8 @@ struct MachineStatus {
   std::vector<std::string> installed_runtimes;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineStatus::Installed, hash, project, runtime, bytes, last_used)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineStatus, host, ranks, threads, load1, mem_available, dest_free, runtime,
-                                   runtime_version, runtime_hint, environments, installed_runtimes)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineStatus, host, ranks, threads, load1, mem_available, dest_free,
+                                   runtime, runtime_version, runtime_hint, environments, installed_runtimes)
 
 // Reads this machine's status. `runtime` may be empty (no runtime column);
 // runtimes are looked for on `path_value` (a PATH).

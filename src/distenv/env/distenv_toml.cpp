@@ -20,8 +20,7 @@ std::string expect_string(const TomlDoc& doc, const toml::node& node, std::strin
   throw InputError(fmt::format("{}: {} must be a string", doc.where(node), key));
 }
 
-std::vector<std::string> expect_strings(const TomlDoc& doc, const toml::node& node,
-                                        std::string_view key) {
+std::vector<std::string> expect_strings(const TomlDoc& doc, const toml::node& node, std::string_view key) {
   const auto* array = node.as_array();
   if (!array)
     throw InputError(fmt::format("{}: {} must be an array of strings", doc.where(node), key));
@@ -57,8 +56,8 @@ void read_distenv_toml(Environment& env, const fs::path& file) {
           p = env.project_dir / p;
         boost::system::error_code ec;
         if (!fs::is_directory(p, ec))
-          throw InputError(fmt::format("{}: root \"{}\" is not a directory ({})", doc.where(value),
-                                       declared, p.lexically_normal().string()));
+          throw InputError(fmt::format("{}: root \"{}\" is not a directory ({})", doc.where(value), declared,
+                                       p.lexically_normal().string()));
         add_root(env, fs::canonical(p, ec), doc.where(value), declared);
       }
     } else if (key == "exclude") {

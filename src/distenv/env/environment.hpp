@@ -15,9 +15,9 @@ enum class Kind { julia, generic };
 // A TOML string value that holds a path. The shipped copy of `file` gets the
 // value rewritten so that it points at `target` inside the install tree.
 struct PathRef {
-  fs::path file;        // absolute path of the TOML file that holds the value
-  std::string where;    // "Manifest.toml:12:8" (for messages)
-  size_t line = 0;      // 1-based position of the string literal
+  fs::path file;     // absolute path of the TOML file that holds the value
+  std::string where; // "Manifest.toml:12:8" (for messages)
+  size_t line = 0;   // 1-based position of the string literal
   size_t column = 0;
   fs::path target;      // canonical absolute directory it resolves to
   std::string original; // the value as written
@@ -36,8 +36,8 @@ struct DevPackage {
 // placeholders {root} (the install root) and {project} (the installed project).
 struct Activation {
   std::vector<std::pair<std::string, std::string>> env;
-  std::string runtime;      // program that must be on PATH ("julia"), or empty
-  std::string runtime_hint; // one line: how to install it
+  std::string runtime;                   // program that must be on PATH ("julia"), or empty
+  std::string runtime_hint;              // one line: how to install it
   std::vector<std::string> command;      // default worker command (argv)
   std::vector<std::string> each_machine; // once-per-machine shell commands
 };
@@ -45,11 +45,11 @@ struct Activation {
 // What rank 0 reads: everything needed to lay out, hash and pack the tree.
 struct Environment {
   Kind kind = Kind::generic;
-  fs::path project_dir;   // canonical absolute
-  fs::path project_file;  // Julia: Project.toml / JuliaProject.toml
-  fs::path manifest_file; // Julia: the manifest Julia would pick (may be empty)
-  std::string manifest_format; // "1.0", "2.0", ... ("" when no manifest)
-  std::vector<fs::path> roots; // canonical; roots[0] == project_dir; unique
+  fs::path project_dir;               // canonical absolute
+  fs::path project_file;              // Julia: Project.toml / JuliaProject.toml
+  fs::path manifest_file;             // Julia: the manifest Julia would pick (may be empty)
+  std::string manifest_format;        // "1.0", "2.0", ... ("" when no manifest)
+  std::vector<fs::path> roots;        // canonical; roots[0] == project_dir; unique
   std::vector<std::string> root_from; // for each root: where it was declared ("distenv.toml:2:9")
   // Single files that ship whatever ignore rules say, without the rest of
   // their directory: a workspace root's project and manifest files, a
@@ -58,7 +58,7 @@ struct Environment {
   std::vector<fs::path> files;
   std::vector<DevPackage> dev_packages;
   std::vector<PathRef> path_refs;
-  IgnoreRules exclude; // from distenv.toml; applies in every root
+  IgnoreRules exclude;        // from distenv.toml; applies in every root
   bool gitignore = true;      // roots inside a git work tree leave out what git ignores
   bool allow_secrets = false; // ship private keys and credential files found in the roots
   // Julia: packages nested in a root that the environment does not use stay
@@ -71,7 +71,7 @@ struct Environment {
 struct ReadOptions {
   fs::path project_dir;
   std::optional<std::pair<int, int>> julia_version; // (major, minor)
-  bool test_deps = false; // Julia: follow [sources] of test-only [extras] too
+  bool test_deps = false;                           // Julia: follow [sources] of test-only [extras] too
   bool gitignore = true;
   bool allow_secrets = false;
 };

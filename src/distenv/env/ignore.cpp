@@ -14,8 +14,7 @@ void IgnoreRules::add(std::string_view line) {
   while (!line.empty() && (line.back() == '\r' || line.back() == '\n'))
     line.remove_suffix(1);
   // Trailing spaces are ignored unless escaped, as in git.
-  while (!line.empty() && line.back() == ' ' &&
-         !(line.size() >= 2 && line[line.size() - 2] == '\\'))
+  while (!line.empty() && line.back() == ' ' && !(line.size() >= 2 && line[line.size() - 2] == '\\'))
     line.remove_suffix(1);
   if (line.empty() || line.front() == '#')
     return;
@@ -91,9 +90,10 @@ std::optional<std::unordered_set<std::string>> git_ignored(const fs::path& root,
     std::string why = r.started ? r.err.substr(0, r.err.find('\n')) : "git is not installed";
     if (why.rfind("fatal: ", 0) == 0)
       why.erase(0, 7);
-    warning = fmt::format("{}: is in a git work tree, but .gitignore could not be applied ({}); everything in "
-                          "it ships (--no-gitignore says that is what you want)",
-                          root.string(), why.empty() ? fmt::format("git exited with {}", r.status) : why);
+    warning =
+        fmt::format("{}: is in a git work tree, but .gitignore could not be applied ({}); everything in "
+                    "it ships (--no-gitignore says that is what you want)",
+                    root.string(), why.empty() ? fmt::format("git exited with {}", r.status) : why);
     return std::nullopt;
   };
   // A root its repository ignores (a dev package under an ignored dev/)

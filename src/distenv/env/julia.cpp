@@ -58,11 +58,11 @@ public:
     const TomlDoc& doc = project_doc(file);
     const std::string* found = string_at(doc.table, "name");
     if (!found || *found != name)
-      throw InputError(fmt::format("{}: dev package {}: {} is {}, not {}", where, name, file.string(),
-                                   found ? fmt::format("the package \"{}\"", *found) : "not a package (it has no name)",
-                                   name));
-    if (const std::string* found_uuid = string_at(doc.table, "uuid"); found_uuid && !uuid.empty() &&
-                                                                     lower(*found_uuid) != lower(uuid))
+      throw InputError(fmt::format(
+          "{}: dev package {}: {} is {}, not {}", where, name, file.string(),
+          found ? fmt::format("the package \"{}\"", *found) : "not a package (it has no name)", name));
+    if (const std::string* found_uuid = string_at(doc.table, "uuid");
+        found_uuid && !uuid.empty() && lower(*found_uuid) != lower(uuid))
       throw InputError(fmt::format("{}: dev package {}: uuid {}, but {} says {}", where, name, uuid,
                                    file.string(), *found_uuid));
   }
@@ -82,15 +82,16 @@ public:
     if (!fs::exists(st)) {
       if (missing_ok)
         return false;
-      throw InputError(fmt::format("{}: dev package {}: path \"{}\" does not exist ({})", where, name, declared,
-                                   resolved.string()));
+      throw InputError(fmt::format("{}: dev package {}: path \"{}\" does not exist ({})", where, name,
+                                   declared, resolved.string()));
     }
     if (!fs::is_directory(st))
       throw InputError(fmt::format("{}: dev package {}: path \"{}\" is not a directory ({})", where, name,
                                    declared, resolved.string()));
     fs::path dir = fs::canonical(resolved, ec);
     if (ec)
-      throw InputError(fmt::format("{}: dev package {}: {}: {}", where, name, resolved.string(), ec.message()));
+      throw InputError(
+          fmt::format("{}: dev package {}: {}: {}", where, name, resolved.string(), ec.message()));
     if (fs::is_empty(dir, ec))
       throw InputError(fmt::format("{}: dev package {}: {} is empty (a git submodule that was "
                                    "not checked out?)",
@@ -111,9 +112,9 @@ public:
     if (it != m_by_dir.end()) {
       const DevPackage& other = m_env.dev_packages[it->second];
       if (other.name != name)
-        throw InputError(fmt::format(
-            "dev packages {} ({}) and {} ({}) would be installed at the same path: both are {}",
-            other.name, other.where, name, where, dir.string()));
+        throw InputError(
+            fmt::format("dev packages {} ({}) and {} ({}) would be installed at the same path: both are {}",
+                        other.name, other.where, name, where, dir.string()));
       return true;
     }
     m_by_dir.emplace(dir, m_env.dev_packages.size());
@@ -149,9 +150,10 @@ public:
       m_env.manifest_format = format->as_string()->get();
       const auto major = m_env.manifest_format.substr(0, m_env.manifest_format.find('.'));
       if (major != "1" && major != "2")
-        m_env.warnings.push_back(fmt::format("{}: unknown manifest_format \"{}\" (Pkg knows 1.x and 2.x; it "
-                                             "warns of unexpected behaviour): its paths were read as format 2",
-                                             doc.where(*format), m_env.manifest_format));
+        m_env.warnings.push_back(
+            fmt::format("{}: unknown manifest_format \"{}\" (Pkg knows 1.x and 2.x; it "
+                        "warns of unexpected behaviour): its paths were read as format 2",
+                        doc.where(*format), m_env.manifest_format));
       if (const toml::node* deps = doc.table.get("deps")) {
         if (!deps->as_table())
           throw InputError(fmt::format("{}: deps must be a table", doc.where(*deps)));
@@ -248,8 +250,8 @@ public:
                                  key.as_string()->get()});
     } else if (choice.missing_key.doc) {
       const toml::node& key = *choice.missing_key.node;
-      m_env.warnings.push_back(fmt::format("{}: manifest \"{}\" does not exist: Julia uses {}", choice.missing_key.doc->where(key),
-                                           key.as_string()->get(),
+      m_env.warnings.push_back(fmt::format("{}: manifest \"{}\" does not exist: Julia uses {}",
+                                           choice.missing_key.doc->where(key), key.as_string()->get(),
                                            have_manifest ? display(m_env.manifest_file) : "no manifest"));
     }
     if (!workspace.empty()) {
@@ -278,8 +280,8 @@ public:
     if (!have_manifest && has_deps && !project.table.get("sources")) {
       std::string looked;
       const fs::path dir = project_file.parent_path();
-      for (const std::string& name : manifest_candidates(m_options.julia_version ? m_options.julia_version
-                                                                                 : newest_manifest_version(dir)))
+      for (const std::string& name : manifest_candidates(
+               m_options.julia_version ? m_options.julia_version : newest_manifest_version(dir)))
         looked += (looked.empty() ? "" : ", ") + name;
       throw InputError(fmt::format("{} lists [deps] but there is no manifest in {}{} (looked for {})",
                                    project.display, dir.string(),

@@ -63,7 +63,9 @@ fs::path resolve_declared(const std::string& declared, const fs::path& base) {
 const TomlDoc& ProjectFiles::doc(const fs::path& file) {
   auto it = m_docs.find(file);
   if (it == m_docs.end())
-    it = m_docs.emplace(file, std::make_unique<TomlDoc>(parse_toml_file(file, display_path(file, m_project_dir))))
+    it = m_docs
+             .emplace(file,
+                      std::make_unique<TomlDoc>(parse_toml_file(file, display_path(file, m_project_dir))))
              .first;
   return *it->second;
 }
@@ -99,8 +101,8 @@ fs::path base_project(ProjectFiles& files, const fs::path& project_file) {
 
 namespace {
 
-fs::path manifest_for(ProjectFiles& files, const fs::path& project_file, std::optional<std::pair<int, int>> version,
-                      ManifestChoice& choice) {
+fs::path manifest_for(ProjectFiles& files, const fs::path& project_file,
+                      std::optional<std::pair<int, int>> version, ManifestChoice& choice) {
   if (const fs::path base = base_project(files, project_file); !base.empty()) {
     choice.workspace.push_back(base);
     if (fs::path m = manifest_for(files, base, version, choice); !m.empty())

@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <pwd.h>
-#include <unistd.h>
 #include <regex>
+#include <unistd.h>
 
 namespace distenv::env {
 
@@ -57,17 +57,19 @@ void add_root(Environment& env, const fs::path& dir, const std::string& where, c
 void check_root(const fs::path& dir, const std::string& where, const std::string& declared) {
   const std::string what = fmt::format("{}: \"{}\"", where, declared);
   if (dir == dir.root_path())
-    throw InputError(fmt::format("{} is the whole file system ({}): name the directories the environment needs",
-                                 what, dir.string()));
+    throw InputError(fmt::format(
+        "{} is the whole file system ({}): name the directories the environment needs", what, dir.string()));
   for (const fs::path& home : home_directories()) {
     if (dir == home)
-      throw InputError(fmt::format("{} is the home directory {}: everything in it would ship (ssh keys, shell "
-                                   "history, ...); name the directories the environment needs",
-                                   what, dir.string()));
+      throw InputError(
+          fmt::format("{} is the home directory {}: everything in it would ship (ssh keys, shell "
+                      "history, ...); name the directories the environment needs",
+                      what, dir.string()));
     if (is_within(home, dir))
-      throw InputError(fmt::format("{} ({}) holds the home directory {}: name the directories the environment "
-                                   "needs",
-                                   what, dir.string(), home.string()));
+      throw InputError(
+          fmt::format("{} ({}) holds the home directory {}: name the directories the environment "
+                      "needs",
+                      what, dir.string(), home.string()));
   }
 }
 
@@ -101,8 +103,7 @@ Environment read_environment(const ReadOptions& options) {
     if (!manifests.empty())
       throw InputError(fmt::format("{} has no Project.toml or JuliaProject.toml next to it "
                                    "(looked in {})",
-                                   manifests.front().filename().string(),
-                                   env.project_dir.string()));
+                                   manifests.front().filename().string(), env.project_dir.string()));
     if (!has_generic)
       throw InputError(fmt::format("{}: no Project.toml, JuliaProject.toml or distenv.toml: "
                                    "nothing says what the environment is",

@@ -31,8 +31,8 @@ TomlDoc parse_toml_file(const fs::path& path, const std::string& display) {
     // messages start lowercase after the location.
     if (!what.empty())
       what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
-    throw InputError(fmt::format("{}:{}:{}: {}", display, e.source().begin.line,
-                                 e.source().begin.column, what));
+    throw InputError(
+        fmt::format("{}:{}:{}: {}", display, e.source().begin.line, e.source().begin.column, what));
   }
   return doc;
 }

@@ -15,7 +15,9 @@
 
 namespace distenv::hash {
 
-std::string Hash128::hex() const { return fmt::format("{:016x}{:016x}", high, low); }
+std::string Hash128::hex() const {
+  return fmt::format("{:016x}{:016x}", high, low);
+}
 
 std::optional<Hash128> Hash128::from_hex(std::string_view text) {
   if (text.size() != 32 || text.find_first_not_of("0123456789abcdef") != std::string_view::npos)
@@ -32,9 +34,13 @@ Hasher::Hasher() : m_state(XXH3_createState()) {
   XXH3_128bits_reset(m_state);
 }
 
-Hasher::~Hasher() { XXH3_freeState(m_state); }
+Hasher::~Hasher() {
+  XXH3_freeState(m_state);
+}
 
-void Hasher::update(const void* data, size_t size) { XXH3_128bits_update(m_state, data, size); }
+void Hasher::update(const void* data, size_t size) {
+  XXH3_128bits_update(m_state, data, size);
+}
 
 Hash128 Hasher::digest() const {
   XXH128_hash_t h = XXH3_128bits_digest(m_state);

@@ -77,7 +77,6 @@ private:
 } // namespace distenv::hash
 
 // Hash128 as a key of unordered containers: its bits are already uniform.
-template <>
-struct std::hash<distenv::hash::Hash128> {
+template <> struct std::hash<distenv::hash::Hash128> {
   size_t operator()(const distenv::hash::Hash128& h) const noexcept { return static_cast<size_t>(h.low); }
 };

@@ -36,8 +36,9 @@ uint64_t get64(const char* p) {
   return v;
 }
 
-int64_t ns(const struct timespec& t) { return int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
-
+int64_t ns(const struct timespec& t) {
+  return int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
 
 // File systems whose timestamps come from another machine's clock.
 bool on_network_fs(const boost::filesystem::path& path) {
@@ -101,13 +102,13 @@ int64_t HashCache::system_now_ns() {
   return ns(t);
 }
 
-HashCache::HashCache(boost::filesystem::path file, Clock now) : m_file(std::move(file)), m_now(std::move(now)) {
+HashCache::HashCache(boost::filesystem::path file, Clock now)
+    : m_file(std::move(file)), m_now(std::move(now)) {
   struct stat st {};
   if (m_file.empty())
     return;
   if (::stat(m_file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
-      (st.st_mode & 022))
-  {
+      (st.st_mode & 022)) {
     m_fresh = true;
     return; // missing, or not ours alone: not trusted
   }
@@ -129,8 +130,10 @@ HashCache::HashCache(boost::filesystem::path file, Clock now) : m_file(std::move
     return; // corrupt
   for (size_t at = 0; at < body.size(); at += k_record) {
     const char* r = body.data() + at;
-    m_entries[{get64(r), get64(r + 8)}] = {get64(r + 16), static_cast<int64_t>(get64(r + 24)),
-                                           static_cast<int64_t>(get64(r + 32)), {get64(r + 40), get64(r + 48)}};
+    m_entries[{get64(r), get64(r + 8)}] = {get64(r + 16),
+                                           static_cast<int64_t>(get64(r + 24)),
+                                           static_cast<int64_t>(get64(r + 32)),
+                                           {get64(r + 40), get64(r + 48)}};
   }
   m_loaded = m_entries.size();
 }
@@ -167,7 +170,8 @@ Hash128 HashCache::hash(const boost::filesystem::path& path, uint64_t& size) {
   // What was read is what the file held at the stat after it (a file that
   // changes while being read gets a new ctime and is read again next time).
   struct stat after {};
-  if (::stat(path.c_str(), &after) == 0 && S_ISREG(after.st_mode) && static_cast<uint64_t>(after.st_size) == size) {
+  if (::stat(path.c_str(), &after) == 0 && S_ISREG(after.st_mode) &&
+      static_cast<uint64_t>(after.st_size) == size) {
     record(path, after, h);
   }
   return h;
@@ -180,8 +184,8 @@ void HashCache::record(const boost::filesystem::path& path, const struct stat& s
   if (fs == m_network_fs.end())
     fs = m_network_fs.emplace(st.st_dev, on_network_fs(path)).first;
   const int64_t margin = fs->second ? k_racy_network_ns : k_racy_local_ns;
-  m_entries[{st.st_dev, st.st_ino}] = {static_cast<uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim), h, true,
-                                       snap - margin};
+  m_entries[{st.st_dev, st.st_ino}] = {
+      static_cast<uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim), h, true, snap - margin};
   m_changed = true;
 }
 

@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include <sys/stat.h>
@@ -91,9 +91,9 @@ private:
   std::mutex m_mutex;
   std::map<Key, Entry> m_entries;
   std::map<uint64_t, bool> m_network_fs; // by device: are its timestamps another machine's?
-  size_t m_loaded = 0;    // entries read from the file
-  bool m_changed = false; // an entry recorded since
-  bool m_fresh = false;   // no usable file was there: a new one is made
+  size_t m_loaded = 0;                   // entries read from the file
+  bool m_changed = false;                // an entry recorded since
+  bool m_fresh = false;                  // no usable file was there: a new one is made
   std::atomic<uint64_t> m_hits{0}, m_misses{0};
 };
 

@@ -50,7 +50,9 @@ AsyncInstall::~AsyncInstall() {
   }
 }
 
-void AsyncInstall::abort(std::exception_ptr why) { m_pipe.fail(why); }
+void AsyncInstall::abort(std::exception_ptr why) {
+  m_pipe.fail(why);
+}
 
 Store::Result AsyncInstall::finish() {
   m_thread.join();

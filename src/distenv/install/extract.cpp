@@ -45,7 +45,8 @@ public:
     if (m_since + m_margin > m_space.available)
       throw Error(fmt::format("not enough space in {}: entry '{}' needs {}, {} free (keeping {} free)",
                               m_dir.string(), entry, human_bytes(bytes),
-                              human_bytes(m_space.available > need ? m_space.available : 0), human_bytes(m_margin)));
+                              human_bytes(m_space.available > need ? m_space.available : 0),
+                              human_bytes(m_margin)));
   }
 
 private:
@@ -83,9 +84,12 @@ mode_t current_umask() {
 // the packer writes (git's rule), so nothing installed is writable by others.
 unsigned installed_mode(EntryType type, unsigned mode) {
   switch (type) {
-  case EntryType::directory: return 0755;
-  case EntryType::symlink: return 0777;
-  case EntryType::file: break;
+  case EntryType::directory:
+    return 0755;
+  case EntryType::symlink:
+    return 0777;
+  case EntryType::file:
+    break;
   }
   return mode & 0111 ? 0755 : 0644;
 }
@@ -127,7 +131,8 @@ hash::Hash128 write_data(pack::ArchiveReader& in, int fd, const ArchiveEntry& e,
     written += size;
   }
   if (written != e.size)
-    throw Error(fmt::format("received archive: entry '{}': {} bytes of data, {} declared", e.name, written, e.size));
+    throw Error(
+        fmt::format("received archive: entry '{}': {} bytes of data, {} declared", e.name, written, e.size));
   return hasher.digest();
 }
 

@@ -15,7 +15,7 @@ struct ExtractResult {
   hash::Hash128 tree_hash; // of what was written, computed as it was written
   uint64_t entries = 0;
   uint64_t files = 0;
-  uint64_t bytes = 0; // content bytes written (symlinks: target length)
+  uint64_t bytes = 0;                        // content bytes written (symlinks: target length)
   uint64_t local_files = 0, local_bytes = 0; // of those: filled from local copies
 };
 
@@ -39,7 +39,7 @@ using FileCallback = std::function<void(const hash::Hash128& hash, uint64_t size
 // size is checked against the free space before its data is written. On
 // error, what was written stays in `dest` for the caller to remove (the
 // store does, with the whole temporary directory).
-ExtractResult extract(pack::ChunkSource& source, const boost::filesystem::path& dest, LocalFiles* local = nullptr,
-                      const FileCallback& on_file = {});
+ExtractResult extract(pack::ChunkSource& source, const boost::filesystem::path& dest,
+                      LocalFiles* local = nullptr, const FileCallback& on_file = {});
 
 } // namespace distenv::install

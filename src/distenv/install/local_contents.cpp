@@ -23,8 +23,7 @@ namespace {
 // Calls `each(hash, path)` for every record of a content index (written by
 // Store::install: 16 bytes of hash, size, path length, path). A torn index
 // ends early: what was read of it is checked before use like the rest.
-template <typename Each>
-void for_each_record(const std::string& index, Each&& each) {
+template <typename Each> void for_each_record(const std::string& index, Each&& each) {
   try {
     for (size_t at = 0; at < index.size();) {
       hash::Hash128 h;
@@ -100,12 +99,15 @@ LocalContents::LocalContents(const Store& store, const std::vector<hash::Hash128
   }
 }
 
-LocalContents::~LocalContents() { m_cache.save(); }
+LocalContents::~LocalContents() {
+  m_cache.save();
+}
 
 void LocalContents::copy_to(const hash::Hash128& hash, uint64_t size, int fd, const std::string& entry) {
   const auto it = m_found.find(hash);
   if (it == m_found.end())
-    throw Error(fmt::format("received archive: entry '{}': content {} is not on this machine", entry, hash.hex()));
+    throw Error(
+        fmt::format("received archive: entry '{}': content {} is not on this machine", entry, hash.hex()));
   const fs::path& from = it->second;
   const Fd source_fd(::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!source_fd)
@@ -116,11 +118,12 @@ void LocalContents::copy_to(const hash::Hash128& hash, uint64_t size, int fd, co
   // still be what was checked once the copy is made.
   if (::ioctl(fd, FICLONE, in) != 0)
     copy_bytes(in, fd, entry, from);
-  struct stat source {}, st {};
+  struct stat source {
+  }, st{};
   const auto still = ::fstat(in, &source) == 0 ? m_cache.known(source) : std::nullopt;
   if (!still || !(*still == hash) || ::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) != size)
-    throw Error(fmt::format("entry '{}': local copy {} changed during the install; run again", entry,
-                            from.string()));
+    throw Error(
+        fmt::format("entry '{}': local copy {} changed during the install; run again", entry, from.string()));
 }
 
 // copy_file_range first: the kernel copies without a trip through user space
@@ -132,8 +135,8 @@ void LocalContents::copy_bytes(int in, int out, const std::string& entry, const 
     ssize_t n;
     if (kernel) {
       n = ::copy_file_range(in, nullptr, out, nullptr, size_t(1) << 30, 0);
-      if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP ||
-                    errno == EBADF)) {
+      if (n < 0 &&
+          (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP || errno == EBADF)) {
         kernel = false; // nothing was copied by the failed call: go on from where we are
         continue;
       }

@@ -1,8 +1,8 @@
 #pragma once
 
 #include <distenv/hash/hash_cache.hpp>
-#include <distenv/install/store.hpp>
 #include <distenv/install/extract.hpp>
+#include <distenv/install/store.hpp>
 
 #include <memory>
 #include <unordered_map>

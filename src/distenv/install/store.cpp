@@ -1,29 +1,29 @@
 // The node-local store: atomic, verified, locked installs of whole trees.
 #include <distenv/install/store.hpp>
 
-#include <distenv/install/file_lock.hpp>
 #include <distenv/install/extract.hpp>
+#include <distenv/install/file_lock.hpp>
 #include <distenv/util/atomic_dir.hpp>
 #include <distenv/util/error.hpp>
 #include <distenv/util/fd.hpp>
-#include <distenv/util/space.hpp>
 #include <distenv/util/files.hpp>
+#include <distenv/util/space.hpp>
 #include <distenv/util/units.hpp>
 #include <distenv/util/varint.hpp>
 
 #include <boost/filesystem/operations.hpp>
 #include <fmt/format.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <ctime>
 #include <fcntl.h>
+#include <memory>
 #include <pwd.h>
+#include <random>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <cstdio>
-#include <memory>
-#include <random>
 #include <unistd.h>
 
 namespace distenv::install {
@@ -63,8 +63,8 @@ void sync_filesystem(const fs::path& dir) {
 void check_free_space(const fs::path& dir, uint64_t bytes) {
   const uint64_t free_bytes = space_at(dir).available;
   if (free_bytes < bytes)
-    throw Error(fmt::format("not enough space in {}: need {}, {} free", dir.string(),
-                            human_bytes(bytes), human_bytes(free_bytes)));
+    throw Error(fmt::format("not enough space in {}: need {}, {} free", dir.string(), human_bytes(bytes),
+                            human_bytes(free_bytes)));
 }
 
 void Store::check_trusted(const fs::path& dir) const {
@@ -72,14 +72,16 @@ void Store::check_trusted(const fs::path& dir) const {
   if (::lstat(dir.c_str(), &st) != 0)
     throw Error(fmt::format("{}: {}", dir.string(), errno_text(errno)));
   if (S_ISLNK(st.st_mode) && dir != m_dest)
-    throw InputError(fmt::format("{}: a symlink where the store keeps a directory: another user may have put it "
-                                 "there; remove it",
-                                 dir.string()));
+    throw InputError(
+        fmt::format("{}: a symlink where the store keeps a directory: another user may have put it "
+                    "there; remove it",
+                    dir.string()));
   if (S_ISLNK(st.st_mode)) { // --dest may be a symlink of ours to the real place
     if (st.st_uid != ::geteuid() && st.st_uid != 0)
-      throw InputError(fmt::format("{}: a symlink owned by {}, not by you or root: another user may have put it "
-                                   "there; remove it, or choose another --dest",
-                                   dir.string(), user_name(st.st_uid)));
+      throw InputError(
+          fmt::format("{}: a symlink owned by {}, not by you or root: another user may have put it "
+                      "there; remove it, or choose another --dest",
+                      dir.string(), user_name(st.st_uid)));
     if (::stat(dir.c_str(), &st) != 0)
       throw Error(fmt::format("{}: {}", dir.string(), errno_text(errno)));
   }
@@ -112,10 +114,12 @@ void Store::open() {
   // The directories above: none may let someone else swap ours away.
   for (fs::path p = real.parent_path(); !p.empty(); p = p.parent_path()) {
     struct stat st {};
-    if (::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
-      throw InputError(fmt::format("{}: {} is writable by everyone without the sticky bit: another user could "
-                                   "replace the store; choose another --dest",
-                                   m_dest.string(), p.string()));
+    if (::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & S_IWOTH) &&
+        !(st.st_mode & S_ISVTX))
+      throw InputError(
+          fmt::format("{}: {} is writable by everyone without the sticky bit: another user could "
+                      "replace the store; choose another --dest",
+                      m_dest.string(), p.string()));
     if (p == p.root_path())
       break;
   }
@@ -164,9 +168,8 @@ Store::Collected Store::collect(size_t keep, bool dry_run) {
     if (hash::Hash128::from_hex(name) && fs::is_directory(it->path(), ec))
       envs.push_back({name, fs::last_write_time(it->path(), ec)});
   }
-  std::sort(envs.begin(), envs.end(), [](const Env& a, const Env& b) {
-    return a.used != b.used ? a.used > b.used : a.name < b.name;
-  });
+  std::sort(envs.begin(), envs.end(),
+            [](const Env& a, const Env& b) { return a.used != b.used ? a.used > b.used : a.name < b.name; });
   for (size_t i = 0; i < envs.size(); ++i) {
     const fs::path dir = envs_dir() / envs[i].name;
     if (i < keep) {
@@ -227,7 +230,9 @@ std::string Store::identity() {
   return id;
 }
 
-uint64_t Store::block_size() const { return space_near(m_dest).block; }
+uint64_t Store::block_size() const {
+  return space_near(m_dest).block;
+}
 
 Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t disk_bytes,
                              pack::ChunkSource& source, LocalFiles* local) {
@@ -282,8 +287,8 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
     }
   } remove_index{index_tmp};
   std::string record;
-  ExtractResult extracted =
-      extract(source, incoming.dir(), local, [&](const hash::Hash128& h, uint64_t size, const std::string& path) {
+  ExtractResult extracted = extract(
+      source, incoming.dir(), local, [&](const hash::Hash128& h, uint64_t size, const std::string& path) {
         record.clear();
         put_u64(record, h.high);
         put_u64(record, h.low);
@@ -311,8 +316,8 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
   // The index first: an index without its environment is never read; an
   // environment without its index is only not reused.
   if (::rename(index_tmp.c_str(), index_of(extracted.tree_hash).c_str()) != 0)
-    throw Error(fmt::format("cannot rename {} to {}: {}", index_tmp.string(), index_of(extracted.tree_hash).string(),
-                            errno_text(errno)));
+    throw Error(fmt::format("cannot rename {} to {}: {}", index_tmp.string(),
+                            index_of(extracted.tree_hash).string(), errno_text(errno)));
   remove_index.keep = true;
   incoming.commit(result.dir);
   result.in_use = std::make_shared<InUse>(*this, extracted.tree_hash); // still under the store lock

@@ -7,9 +7,9 @@
 
 #include <boost/filesystem/path.hpp>
 
+#include <ctime>
 #include <memory>
 #include <optional>
-#include <ctime>
 #include <string>
 #include <vector>
 
@@ -60,7 +60,7 @@ public:
 
   struct Result {
     fs::path dir;
-    bool reused = false;       // it was already there; the source was not read
+    bool reused = false; // it was already there; the source was not read
     uint64_t bytes_written = 0;
     uint64_t local_files = 0, local_bytes = 0; // of those: copied from other environments here
     hash::Hash128 tree_hash;
@@ -99,7 +99,7 @@ public:
   struct Collected {
     std::vector<std::string> removed; // hashes (with dry_run: those it would remove)
     std::vector<std::string> kept;
-    std::vector<std::string> busy; // beyond `keep` but in use: kept
+    std::vector<std::string> busy;         // beyond `keep` but in use: kept
     std::vector<std::time_t> removed_used; // when each removed one was last used
     uint64_t bytes_freed = 0;
   };

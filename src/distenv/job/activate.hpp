@@ -16,15 +16,16 @@ namespace distenv::job {
 
 // The environment in place on this machine, ready to run in.
 struct Installed {
-  fs::path root;                                  // <dest>/envs/<tree hash>
-  layout::Metadata meta;                          // its .distenv/environment.json (leaders)
-  std::shared_ptr<install::Store::InUse> in_use;  // gc leaves it alone while the job runs
-  report::MachineResult mine;                     // this machine's part of the report so far
+  fs::path root;                                 // <dest>/envs/<tree hash>
+  layout::Metadata meta;                         // its .distenv/environment.json (leaders)
+  std::shared_ptr<install::Store::InUse> in_use; // gc leaves it alone while the job runs
+  report::MachineResult mine;                    // this machine's part of the report so far
 
   fs::path project_dir() const { return root / meta.project; }
   // What a process started here gets: the inherited environment activated,
   // with `place` for a worker.
-  std::vector<std::string> activation(const Session& s, const std::optional<workers::WorkerPlace>& place) const;
+  std::vector<std::string> activation(const Session& s,
+                                      const std::optional<workers::WorkerPlace>& place) const;
 };
 
 // The job as rank 0 reports it so far: the plan, the transfer and the

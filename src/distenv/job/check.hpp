@@ -11,9 +11,9 @@
 namespace distenv::job {
 
 struct Checked {
-  std::vector<cluster::StoreState> states;        // every machine's store, by machine
-  std::unique_ptr<install::LocalContents> here;    // a leader lacking it: the plan's contents already here
-  std::shared_ptr<install::Store::InUse> in_use;   // a leader that has it: marked in use from now on
+  std::vector<cluster::StoreState> states;       // every machine's store, by machine
+  std::unique_ptr<install::LocalContents> here;  // a leader lacking it: the plan's contents already here
+  std::shared_ptr<install::Store::InUse> in_use; // a leader that has it: marked in use from now on
 };
 
 // Phase check: every leader looks at its store for the plan's environment

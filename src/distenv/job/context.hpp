@@ -41,7 +41,7 @@ struct JobContext {
   std::ostream& out;                    // rank 0's summary
   std::ostream& err;                    // rank 0's error lines
   JobObserver* observer = nullptr;
-  std::FILE* progress = nullptr;        // rank 0's progress lines (stderr), or none
+  std::FILE* progress = nullptr;                     // rank 0's progress lines (stderr), or none
   std::chrono::milliseconds progress_interval{2000}; // the least time between two lines of a log
 };
 

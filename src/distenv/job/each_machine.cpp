@@ -32,8 +32,9 @@ void each_machine(Session& s, const Installed& in) {
       return std::string();
     const auto env = in.activation(s, std::nullopt);
     for (const std::string& step : steps_of(s, in)) {
-      const workers::Supervised r = s.ctx.runner.run(
-          {{{"sh", "-c", step}, env, in.project_dir(), s.ctx.host + ":each-machine"}}, supervise_options(s, notices));
+      const workers::Supervised r =
+          s.ctx.runner.run({{{"sh", "-c", step}, env, in.project_dir(), s.ctx.host + ":each-machine"}},
+                           supervise_options(s, notices));
       if (r.interrupted_by)
         throw Error(
             fmt::format("interrupted by signal {} during each-machine command '{}'", r.interrupted_by, step),

@@ -1,7 +1,7 @@
 #pragma once
 
-#include <distenv/report/job_report.hpp>
 #include <distenv/job/session.hpp>
+#include <distenv/report/job_report.hpp>
 
 #include <string>
 #include <vector>

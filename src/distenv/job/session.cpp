@@ -7,14 +7,22 @@ namespace distenv {
 
 std::string_view phase_name(Phase p) {
   switch (p) {
-  case Phase::machines: return "machines";
-  case Phase::read: return "read";
-  case Phase::check: return "check";
-  case Phase::transfer: return "transfer";
-  case Phase::activate: return "activate";
-  case Phase::each_machine: return "each_machine";
-  case Phase::workers: return "workers";
-  case Phase::report: return "report";
+  case Phase::machines:
+    return "machines";
+  case Phase::read:
+    return "read";
+  case Phase::check:
+    return "check";
+  case Phase::transfer:
+    return "transfer";
+  case Phase::activate:
+    return "activate";
+  case Phase::each_machine:
+    return "each_machine";
+  case Phase::workers:
+    return "workers";
+  case Phase::report:
+    return "report";
   }
   return "?";
 }

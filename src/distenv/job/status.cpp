@@ -35,8 +35,9 @@ std::string gc_line(const cli::Options& o, const std::string& host) {
   try {
     install::Store store = store_for(o);
     const auto c = store.collect(static_cast<size_t>(o.gc_keep), o.gc_dry_run);
-    std::string line = fmt::format("{}: {} {} ({}), kept {}, in use {}", host, o.gc_dry_run ? "would remove" : "removed",
-                                   c.removed.size(), human_bytes(c.bytes_freed), c.kept.size(), c.busy.size());
+    std::string line =
+        fmt::format("{}: {} {} ({}), kept {}, in use {}", host, o.gc_dry_run ? "would remove" : "removed",
+                    c.removed.size(), human_bytes(c.bytes_freed), c.kept.size(), c.busy.size());
     for (size_t i = 0; i < c.removed.size(); ++i) {
       char used[32] = "";
       struct tm tm {};
@@ -61,8 +62,8 @@ int status(const cli::Options& o, JobContext& ctx) {
   runtime = transport::broadcast_value(world, runtime, 0);
   std::string mine; // leaders only
   if (machines.leader) {
-    cluster::MachineStatus s =
-        cluster::collect_status(o.dest, runtime.first, runtime.second, workers::env_value(ctx.environment, "PATH"));
+    cluster::MachineStatus s = cluster::collect_status(o.dest, runtime.first, runtime.second,
+                                                       workers::env_value(ctx.environment, "PATH"));
     s.host = ctx.host;
     s.ranks = machines.mine().ranks;
     mine = transport::encode(s);

@@ -101,17 +101,17 @@ void make_progress(Stream& st, std::optional<report::Progress>& progress) {
   // The other machines it goes to (rank 0's own install is the summary's
   // "installed here too").
   const int others = st.group.size() - 1;
-  progress.emplace(
-      st.s.ctx.progress, report::Progress::style_for(st.s.ctx.progress, st.s.options.quiet),
-      others > 0 ? fmt::format("sending to {} machine{}", others, others == 1 ? "" : "s")
-                 : std::string("installing here"),
-      total, others, st.s.ctx.progress_interval);
+  progress.emplace(st.s.ctx.progress, report::Progress::style_for(st.s.ctx.progress, st.s.options.quiet),
+                   others > 0 ? fmt::format("sending to {} machine{}", others, others == 1 ? "" : "s")
+                              : std::string("installing here"),
+                   total, others, st.s.ctx.progress_interval);
 }
 
 // This machine's end of the stream: the packer's or the installer's.
 // Whether the environment is now installed here.
-bool finish_stream(Stream& st, const transport::BroadcastResult& r, std::optional<install::AsyncInstall>& installer,
-                   std::optional<pack::AsyncPack>& packer, Clock::time_point start) {
+bool finish_stream(Stream& st, const transport::BroadcastResult& r,
+                   std::optional<install::AsyncInstall>& installer, std::optional<pack::AsyncPack>& packer,
+                   Clock::time_point start) {
   Transferred& t = st.out;
   if (st.s.root()) {
     t.archive_bytes = r.bytes;

@@ -19,7 +19,8 @@ namespace {
 // --workers auto: the CPUs SLURM allocated on this node, else the machine's
 // hardware threads (not the rank's CPU binding, which mpirun may have narrowed).
 int auto_workers(const Session& s) {
-  if (const int cpus = std::atoi(workers::env_value(s.ctx.environment, "SLURM_CPUS_ON_NODE").c_str()); cpus > 0)
+  if (const int cpus = std::atoi(workers::env_value(s.ctx.environment, "SLURM_CPUS_ON_NODE").c_str());
+      cpus > 0)
     return cpus;
   return static_cast<int>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
 }
@@ -28,8 +29,8 @@ std::vector<workers::Spec> worker_specs(const Session& s, const Installed& in, c
   std::vector<workers::Spec> specs;
   for (int i = 0; i < n.local; ++i) {
     const workers::WorkerPlace place{s.self(), s.machines.count(), n.first + i, n.total, i, n.local};
-    specs.push_back(
-        {command_of(s, in), in.activation(s, place), in.project_dir(), fmt::format("{}:{}", s.ctx.host, n.first + i)});
+    specs.push_back({command_of(s, in), in.activation(s, place), in.project_dir(),
+                     fmt::format("{}:{}", s.ctx.host, n.first + i)});
   }
   return specs;
 }

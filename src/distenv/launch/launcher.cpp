@@ -5,10 +5,10 @@
 
 #include <distenv/util/command.hpp>
 #include <distenv/util/error.hpp>
-#include <distenv/util/suggest.hpp>
 #include <distenv/util/files.hpp>
 #include <distenv/util/main.hpp>
 #include <distenv/util/style.hpp>
+#include <distenv/util/suggest.hpp>
 
 #ifndef DISTENV_VERSION
 #define DISTENV_VERSION "0.1.0"
@@ -36,11 +36,12 @@ namespace distenv::launch {
 
 namespace {
 
-constexpr Subcommand k_subcommands[] = {Subcommand::run,  Subcommand::status, Subcommand::plan,
-                                        Subcommand::gc,   Subcommand::path,   Subcommand::pack,
+constexpr Subcommand k_subcommands[] = {Subcommand::run,     Subcommand::status, Subcommand::plan,
+                                        Subcommand::gc,      Subcommand::path,   Subcommand::pack,
                                         Subcommand::install, Subcommand::version};
 
-const char* const k_usage = R"(distenv: install a development environment on every machine of a job and run workers there.
+const char* const k_usage =
+    R"(distenv: install a development environment on every machine of a job and run workers there.
 
   distenv run     [HOSTS] [LAUNCH OPTIONS] [BOOTSTRAP OPTIONS] [-- CMD ARGS...]
   distenv status  [HOSTS] [LAUNCH OPTIONS] [BOOTSTRAP OPTIONS]
@@ -126,20 +127,31 @@ std::string shell_quote(const std::string& word) {
 
 const char* subcommand_name(Subcommand s) {
   switch (s) {
-  case Subcommand::help: return "help";
-  case Subcommand::run: return "run";
-  case Subcommand::status: return "status";
-  case Subcommand::plan: return "plan";
-  case Subcommand::gc: return "gc";
-  case Subcommand::path: return "path";
-  case Subcommand::pack: return "pack";
-  case Subcommand::install: return "install";
-  case Subcommand::version: return "version";
+  case Subcommand::help:
+    return "help";
+  case Subcommand::run:
+    return "run";
+  case Subcommand::status:
+    return "status";
+  case Subcommand::plan:
+    return "plan";
+  case Subcommand::gc:
+    return "gc";
+  case Subcommand::path:
+    return "path";
+  case Subcommand::pack:
+    return "pack";
+  case Subcommand::install:
+    return "install";
+  case Subcommand::version:
+    return "version";
   }
   return "?";
 }
 
-bool launches(Subcommand s) { return s == Subcommand::run || s == Subcommand::status || s == Subcommand::gc; }
+bool launches(Subcommand s) {
+  return s == Subcommand::run || s == Subcommand::status || s == Subcommand::gc;
+}
 
 namespace {
 
@@ -165,7 +177,8 @@ Subcommand subcommand(const std::string& word) {
 std::optional<Command> parse(int argc, const char* const* argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty())
-    throw InputError("a command is needed: run, status, plan, gc, path, pack, install, version (see distenv --help)");
+    throw InputError(
+        "a command is needed: run, status, plan, gc, path, pack, install, version (see distenv --help)");
   Command c;
   c.mode = subcommand(args.front());
   if (c.mode == Subcommand::help)
@@ -199,14 +212,17 @@ std::optional<Command> parse(int argc, const char* const* argv) {
           ->type_size(1)
           ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
           ->allow_extra_args(false);
-      sub->add_option("-x", c.forward)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+      sub->add_option("-x", c.forward)
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+          ->allow_extra_args(false);
       sub->add_flag("--skip-unreachable", c.skip_unreachable);
       sub->add_option("--probe-timeout", c.probe_timeout)->check(CLI::PositiveNumber.description(""));
       sub->add_option("--mpirun", c.mpirun);
     } else if (mode == c.mode) {
       for (const char* name : {"-H", "--hostfile", "--hosts"})
         if (std::find(mine.begin(), mine.end(), name) != mine.end())
-          throw InputError(fmt::format("{} runs on this machine: no hosts ({})", subcommand_name(mode), name));
+          throw InputError(
+              fmt::format("{} runs on this machine: no hosts ({})", subcommand_name(mode), name));
     }
     if (mode == Subcommand::gc)
       sub->add_option("--keep", c.keep)->check(CLI::NonNegativeNumber.description(""));
@@ -334,7 +350,8 @@ int main(int argc, const char* const* argv) {
       const CommandResult help = run_command({bootstrap_path(), "--help"}, ".");
       const size_t options = help.out.find("Options:");
       if (options != std::string::npos)
-        std::printf("\ndistenv-bootstrap's options (BOOTSTRAP OPTIONS):%s", help.out.substr(options + 8).c_str());
+        std::printf("\ndistenv-bootstrap's options (BOOTSTRAP OPTIONS):%s",
+                    help.out.substr(options + 8).c_str());
       return 0;
     }
     if (c.mode == Subcommand::version) {

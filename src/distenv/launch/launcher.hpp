@@ -32,7 +32,7 @@ struct Command {
   double probe_timeout = 10;
   std::string mpirun = "mpirun";
   bool dry_run = false;
-  int keep = 3;                     // gc
+  int keep = 3;                            // gc
   std::vector<std::string> bootstrap_args; // passed through, in order
   std::vector<std::string> command;        // after --
 };
@@ -46,8 +46,8 @@ std::optional<Command> parse(int argc, const char* const* argv);
 // the environment); distenv-bootstrap alone for the other modes.
 // `environment` is KEY=VALUE: what is set decides what is forwarded.
 std::vector<std::string> command_line(const Command& c, const std::vector<std::string>& machines,
-                                      const std::string& bootstrap, const std::vector<std::string>& environment,
-                                      bool as_root);
+                                      const std::string& bootstrap,
+                                      const std::vector<std::string>& environment, bool as_root);
 
 // Shell-quotes one word for a line a person can paste (`--dry-run`).
 std::string shell_quote(const std::string& word);

@@ -62,7 +62,8 @@ std::vector<std::string> probe(const std::vector<std::string>& machines, const C
   if (agent_cmd.empty())
     agent_cmd.push_back("ssh");
   if (fs::path(agent_cmd[0]).filename() == "ssh")
-    agent_cmd.insert(agent_cmd.end(), {"-o", "BatchMode=yes", "-o", fmt::format("ConnectTimeout={:g}", c.probe_timeout)});
+    agent_cmd.insert(agent_cmd.end(),
+                     {"-o", "BatchMode=yes", "-o", fmt::format("ConnectTimeout={:g}", c.probe_timeout)});
   struct Probe {
     std::string machine;
     CommandResult result;
@@ -96,9 +97,9 @@ std::vector<std::string> probe(const std::vector<std::string>& machines, const C
     std::string err = p.result.err;
     while (!err.empty() && err.back() == '\n')
       err.pop_back();
-    const std::string why = p.result.timed_out
-                                ? fmt::format("no answer within {:g} s", c.probe_timeout)
-                                : fmt::format("{} (exit {})", err.substr(err.rfind('\n') + 1), p.result.status);
+    const std::string why =
+        p.result.timed_out ? fmt::format("no answer within {:g} s", c.probe_timeout)
+                           : fmt::format("{} (exit {})", err.substr(err.rfind('\n') + 1), p.result.status);
     if (c.skip_unreachable) {
       std::fprintf(stderr, "%s%s: unreachable through %s: %s; skipped\n", warning_prefix().c_str(),
                    p.machine.c_str(), agent_cmd[0].c_str(), why.c_str());
@@ -109,8 +110,8 @@ std::vector<std::string> probe(const std::vector<std::string>& machines, const C
     }
   }
   if (failed)
-    throw Error(fmt::format("{} of {} machines unreachable; nothing was started", machines.size() - reachable.size(),
-                            machines.size()));
+    throw Error(fmt::format("{} of {} machines unreachable; nothing was started",
+                            machines.size() - reachable.size(), machines.size()));
   if (reachable.empty())
     throw Error("no machine answered");
   return reachable;

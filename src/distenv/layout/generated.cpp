@@ -52,8 +52,7 @@ void apply_rewrites(const env::Environment& env, const Layout& layout, Tree& tre
       if (value.empty())
         value = ".";
       edits.push_back({ref->line, ref->column, value});
-      tree.rewritten.push_back(
-          {installed, ref->where, ref->original, value, layout.to_install(ref->target)});
+      tree.rewritten.push_back({installed, ref->where, ref->original, value, layout.to_install(ref->target)});
     }
     std::string text;
     try {

@@ -29,8 +29,7 @@ Layout make_layout(const env::Environment& env) {
   for (const fs::path& file : env.files)
     common = common_ancestor(common, file.parent_path());
   Layout layout;
-  layout.prefix = common.has_parent_path() && common != common.root_path() ? common.parent_path()
-                                                                           : common;
+  layout.prefix = common.has_parent_path() && common != common.root_path() ? common.parent_path() : common;
   layout.project = layout.to_install(env.project_dir);
   return layout;
 }

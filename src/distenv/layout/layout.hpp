@@ -62,7 +62,7 @@ struct Tree {
   uint64_t files = 0; // regular files and symlinks
   uint64_t bytes = 0; // their content bytes
   hash::Hash128 tree_hash;
-  Metadata metadata; // also shipped as k_metadata_path
+  Metadata metadata;                 // also shipped as k_metadata_path
   std::vector<std::string> warnings; // from the walk (a .gitignore that could not be applied)
   std::vector<std::string> left_out; // Julia packages inside a root that the environment does not use
 };

@@ -42,8 +42,8 @@ Metadata metadata_from_json(const std::string& text, const std::string& what) {
   try {
     auto j = nlohmann::json::parse(text);
     if (j.at("format").get<int>() != 1)
-      throw Error(fmt::format("{}: environment metadata format {} is newer than this distenv",
-                              what, j.at("format").get<int>()));
+      throw Error(fmt::format("{}: environment metadata format {} is newer than this distenv", what,
+                              j.at("format").get<int>()));
     Metadata m;
     m.kind = text_of(j.at("kind"));
     m.project = text_of(j.at("project"));

@@ -10,10 +10,10 @@ namespace distenv::layout {
 // Written by rank 0 into the tree (so it is part of the tree hash), read back
 // by each machine after install.
 struct Metadata {
-  std::string kind;         // "julia" / "generic"
-  std::string project;      // install-relative project directory
-  std::string project_file; // install-relative, or ""
-  std::string manifest;     // install-relative, or ""
+  std::string kind;                                     // "julia" / "generic"
+  std::string project;                                  // install-relative project directory
+  std::string project_file;                             // install-relative, or ""
+  std::string manifest;                                 // install-relative, or ""
   std::vector<std::pair<std::string, std::string>> env; // {root}/{project} placeholders
   std::string runtime;
   std::string runtime_hint;

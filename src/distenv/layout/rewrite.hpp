@@ -17,8 +17,7 @@ struct StringEdit {
 // Applies the edits to `text` and leaves every other byte as it was: comments,
 // key order, unknown tables and keys of newer manifest formats survive.
 // Throws Error "display:LINE:COL: ..." if an edit does not point at a string.
-std::string rewrite_strings(std::string_view text, std::vector<StringEdit> edits,
-                            const std::string& display);
+std::string rewrite_strings(std::string_view text, std::vector<StringEdit> edits, const std::string& display);
 
 // `value` as a TOML basic string, with the escapes TOML requires.
 std::string toml_quote(std::string_view value);

@@ -19,16 +19,16 @@
 #include <atomic>
 #include <cerrno>
 #include <dirent.h>
-#include <fcntl.h>
 #include <exception>
+#include <fcntl.h>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <sys/stat.h>
-#include <unordered_set>
 #include <thread>
 #include <unistd.h>
+#include <unordered_set>
 
 namespace distenv::layout {
 
@@ -214,7 +214,8 @@ private:
       if (present.count(installed))
         continue;
       std::vector<fs::path> parents;
-      for (fs::path p = file.parent_path(); p != m_layout.prefix && is_within(p, m_layout.prefix); p = p.parent_path())
+      for (fs::path p = file.parent_path(); p != m_layout.prefix && is_within(p, m_layout.prefix);
+           p = p.parent_path())
         parents.push_back(p);
       for (auto it = parents.rbegin(); it != parents.rend(); ++it)
         if (present.insert(m_layout.to_install(*it)).second) {
@@ -245,7 +246,8 @@ private:
         return "a cloud credentials directory";
       return nullptr;
     }
-    for (std::string_view key : {"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk"})
+    for (std::string_view key :
+         {"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk"})
       if (name == key)
         return "an ssh private key";
     if (name == ".netrc" || name == ".git-credentials" || name == ".pgpass" || name == ".pypirc")
@@ -275,17 +277,15 @@ private:
     fs::path target = fs::read_symlink(p, ec);
     if (ec)
       throw InputError(fmt::format("{}: {}", p.string(), errno_text(ec.value())));
-    const fs::path resolved =
-        (target.is_absolute() ? target : p.parent_path() / target).lexically_normal();
+    const fs::path resolved = (target.is_absolute() ? target : p.parent_path() / target).lexically_normal();
     if (!inside_roots(resolved))
       throw InputError(fmt::format("{}: symlink to {} points outside the environment; add it to "
                                    ".distenvignore or ship its target (distenv.toml roots)",
                                    shown(p), target.string()));
     // An absolute link into the environment becomes relative, so that it
     // still points into the tree wherever the tree is installed.
-    std::string link = target.is_absolute()
-                           ? generic(resolved.lexically_relative(p.parent_path()))
-                           : generic(target);
+    std::string link =
+        target.is_absolute() ? generic(resolved.lexically_relative(p.parent_path())) : generic(target);
     if (std::string why = symlink_problem(installed, link); !why.empty())
       throw InputError(fmt::format("{}: symlink to {}: {}; add it to .distenvignore or point it "
                                    "straight at its target",
@@ -359,7 +359,8 @@ Tree build_tree(const env::Environment& env, const Layout& layout, unsigned thre
   // A parent of a nested root is also found by the walk of the outer root.
   tree.entries.erase(std::unique(tree.entries.begin(), tree.entries.end(),
                                  [](const FileEntry& a, const FileEntry& b) {
-                                   return a.path == b.path && a.type == EntryType::directory && b.type == EntryType::directory;
+                                   return a.path == b.path && a.type == EntryType::directory &&
+                                          b.type == EntryType::directory;
                                  }),
                      tree.entries.end());
   std::vector<hash::TreeRecord> records;

@@ -76,19 +76,26 @@ EntryType type_of(struct archive_entry* entry, const std::string& name) {
   if (archive_entry_hardlink(entry))
     throw Error(fmt::format("received archive: entry '{}': hard links are not allowed", name));
   switch (archive_entry_filetype(entry)) {
-  case AE_IFREG: return EntryType::file;
-  case AE_IFDIR: return EntryType::directory;
-  case AE_IFLNK: return EntryType::symlink;
+  case AE_IFREG:
+    return EntryType::file;
+  case AE_IFDIR:
+    return EntryType::directory;
+  case AE_IFLNK:
+    return EntryType::symlink;
   case AE_IFCHR:
-  case AE_IFBLK: throw Error(fmt::format("received archive: entry '{}': device files are not allowed", name));
-  case AE_IFIFO: throw Error(fmt::format("received archive: entry '{}': named pipes are not allowed", name));
-  default: throw Error(fmt::format("received archive: entry '{}': this file type is not allowed", name));
+  case AE_IFBLK:
+    throw Error(fmt::format("received archive: entry '{}': device files are not allowed", name));
+  case AE_IFIFO:
+    throw Error(fmt::format("received archive: entry '{}': named pipes are not allowed", name));
+  default:
+    throw Error(fmt::format("received archive: entry '{}': this file type is not allowed", name));
   }
 }
 
 } // namespace
 
-std::string entry_problem(const std::string& path, EntryType type, unsigned mode, const std::string& link_target) {
+std::string entry_problem(const std::string& path, EntryType type, unsigned mode,
+                          const std::string& link_target) {
   if (path.empty())
     return "empty name";
   if (path.front() == '/')
@@ -112,7 +119,9 @@ ArchiveReader::ArchiveReader(ChunkSource& source)
     fail("cannot open");
 }
 
-ArchiveReader::~ArchiveReader() { archive_read_free(m_in); }
+ArchiveReader::~ArchiveReader() {
+  archive_read_free(m_in);
+}
 
 void ArchiveReader::fail(const std::string& where) {
   if (m_ctx->failure)
@@ -139,8 +148,8 @@ void ArchiveReader::check(const ArchiveEntry& e) {
                             name, m_previous));
   for (size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1))
     if (m_symlinks.count(name.substr(0, slash)))
-      throw Error(
-          fmt::format("received archive: entry '{}': lies below the symlink '{}'", name, name.substr(0, slash)));
+      throw Error(fmt::format("received archive: entry '{}': lies below the symlink '{}'", name,
+                              name.substr(0, slash)));
   if (e.type == EntryType::symlink)
     m_symlinks.insert(name);
 }

@@ -20,10 +20,10 @@ using hash::EntryType;
 struct ArchiveEntry {
   std::string name; // relative, normalised, '/'-separated
   EntryType type = EntryType::file;
-  unsigned mode = 0;    // as the archive says (install/ decides what it installs)
+  unsigned mode = 0; // as the archive says (install/ decides what it installs)
   time_t mtime = 0;
-  std::string link;     // symlinks: the target
-  uint64_t size = 0;    // files: the declared size of the data that follows
+  std::string link;  // symlinks: the target
+  uint64_t size = 0; // files: the declared size of the data that follows
   // Files the packer sent by reference (the per-file delta): content hash
   // and size; no data follows.
   std::optional<std::pair<hash::Hash128, uint64_t>> reference;

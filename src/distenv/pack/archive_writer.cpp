@@ -46,16 +46,15 @@ struct EntryDeleter {
 class Writer {
 public:
   Writer(ChunkSink& sink, const PackOptions& options)
-      : m_ctx{Chunker(sink, options.chunk_size), nullptr}, m_archive(archive_write_new()), m_send(options.send),
-        m_progress(options.progress) {
+      : m_ctx{Chunker(sink, options.chunk_size), nullptr}, m_archive(archive_write_new()),
+        m_send(options.send), m_progress(options.progress) {
     struct archive* a = m_archive.get();
     check(archive_write_add_filter_zstd(a), "zstd filter");
     check(archive_write_set_filter_option(a, "zstd", "compression-level",
                                           std::to_string(options.zstd_level).c_str()),
           "zstd level");
     if (options.zstd_threads > 0) // libarchive 3.6 passes it to ZSTD_c_nbWorkers
-      archive_write_set_filter_option(a, "zstd", "threads",
-                                      std::to_string(options.zstd_threads).c_str());
+      archive_write_set_filter_option(a, "zstd", "threads", std::to_string(options.zstd_threads).c_str());
     check(archive_write_set_format_pax_restricted(a), "tar format");
     check(archive_write_set_bytes_per_block(a, 0), "block size");
     check(archive_write_open2(a, &m_ctx, nullptr, write_cb, nullptr, nullptr), "open");
@@ -155,8 +154,7 @@ private:
     }
     char extra;
     if (done != e.size || read_some(fd, &extra, 1) != 0 || !(hasher.digest() == e.hash))
-      throw Error(fmt::format("{}: changed while it was being packed; run again",
-                              e.source.string()));
+      throw Error(fmt::format("{}: changed while it was being packed; run again", e.source.string()));
   }
 
   WriteContext m_ctx;

@@ -28,7 +28,7 @@ inline constexpr const char* k_local_xattr = "distenv.local";
 struct PackStats {
   uint64_t archive_bytes = 0; // compressed bytes handed to the sink
   uint64_t entries = 0;
-  uint64_t content_bytes = 0; // sent with their data
+  uint64_t content_bytes = 0;                          // sent with their data
   uint64_t referenced_files = 0, referenced_bytes = 0; // sent by reference
 };
 

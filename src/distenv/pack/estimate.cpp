@@ -35,8 +35,8 @@ std::string piece_of(const layout::FileEntry& e) {
 
 } // namespace
 
-uint64_t estimate_archive_bytes(const layout::Tree& tree, const std::function<bool(const hash::Hash128&)>& send,
-                                int zstd_level) {
+uint64_t estimate_archive_bytes(const layout::Tree& tree,
+                                const std::function<bool(const hash::Hash128&)>& send, int zstd_level) {
   uint64_t content = 0, headers = 0;
   std::vector<const layout::FileEntry*> sent;
   for (const layout::FileEntry& e : tree.entries) {
@@ -46,7 +46,8 @@ uint64_t estimate_archive_bytes(const layout::Tree& tree, const std::function<bo
       sent.push_back(&e);
     }
   }
-  std::partial_sort(sent.begin(), sent.begin() + static_cast<long>(std::min(k_pieces, sent.size())), sent.end(),
+  std::partial_sort(sent.begin(), sent.begin() + static_cast<long>(std::min(k_pieces, sent.size())),
+                    sent.end(),
                     [](const layout::FileEntry* a, const layout::FileEntry* b) { return a->size > b->size; });
   sent.resize(std::min(k_pieces, sent.size()));
   uint64_t raw = 0, packed = 0;

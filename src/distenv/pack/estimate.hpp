@@ -13,7 +13,7 @@ namespace distenv::pack {
 // sample (up to 16 pieces of 64 KiB from the largest files sent, compressed
 // at `zstd_level`), plus the archive's headers. Reads at most 1 MiB; used to
 // choose the broadcast's chunk size and schedule before packing starts.
-uint64_t estimate_archive_bytes(const layout::Tree& tree, const std::function<bool(const hash::Hash128&)>& send,
-                                int zstd_level);
+uint64_t estimate_archive_bytes(const layout::Tree& tree,
+                                const std::function<bool(const hash::Hash128&)>& send, int zstd_level);
 
 } // namespace distenv::pack

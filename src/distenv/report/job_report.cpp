@@ -88,8 +88,8 @@ int JobReport::exit_code() const {
 
 std::string JobReport::install_summary() const {
   std::string out;
-  out += fmt::format("distenv: {} machine{} ({} rank{}), environment {}\n", machines, machines == 1 ? "" : "s",
-                     ranks, ranks == 1 ? "" : "s", tree_hash);
+  out += fmt::format("distenv: {} machine{} ({} rank{}), environment {}\n", machines,
+                     machines == 1 ? "" : "s", ranks, ranks == 1 ? "" : "s", tree_hash);
   // The source machine (machine 0) packs what it installs: it receives nothing.
   const bool source_installed = std::any_of(results.begin(), results.end(), [](const MachineResult& r) {
     return r.machine == 0 && r.install == Install::received;
@@ -101,8 +101,8 @@ std::string JobReport::install_summary() const {
     out += fmt::format("distenv: installed locally ({} packed) in {:.2f} s\n", human_bytes(archive_bytes),
                        transfer_seconds);
   else
-    out += fmt::format("distenv: sent {} to {} machine{} by {} in {:.2f} s{}\n", human_bytes(archive_bytes), remote,
-                       remote == 1 ? "" : "s", algorithm, transfer_seconds,
+    out += fmt::format("distenv: sent {} to {} machine{} by {} in {:.2f} s{}\n", human_bytes(archive_bytes),
+                       remote, remote == 1 ? "" : "s", algorithm, transfer_seconds,
                        source_installed ? ", installed here too" : "");
   for (const MachineResult& r : results) {
     const bool source = r.machine == 0 && r.install == Install::received;

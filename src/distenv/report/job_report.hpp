@@ -37,25 +37,25 @@ struct MachineResult {
   // machine's time went (-v, and the JSON report).
   std::vector<std::pair<std::string, double>> phase_seconds;
   struct Worker {
-    int id = 0;     // global
-    int status = 0; // 0 ok, exit code, 128+signal, 127 could not start
+    int id = 0;      // global
+    int status = 0;  // 0 ok, exit code, 128+signal, 127 could not start
     std::string how; // "exited with 3", ...
   };
   std::vector<Worker> workers;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineResult::Worker, id, status, how)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineResult, host, machine, ranks, install_dir, project_dir, install,
-                                   bytes_received, local_files, local_bytes, install_seconds, peak_rss_kib, phase_seconds,
-                                   workers)
+                                   bytes_received, local_files, local_bytes, install_seconds, peak_rss_kib,
+                                   phase_seconds, workers)
 
 struct JobReport {
   std::string tree_hash;
   int machines = 0;
   int ranks = 0;
-  uint64_t archive_bytes = 0;  // size of the packed stream (0 when nothing was sent)
-  uint64_t plan_bytes = 0;     // size of the plan broadcast to every rank
-  std::string algorithm;       // "chain", "binary tree", "two-tree", "mpi"; "" when nothing was sent
-  uint64_t chunk_bytes = 0;    // the stream's chunk size (0 when nothing was sent)
+  uint64_t archive_bytes = 0; // size of the packed stream (0 when nothing was sent)
+  uint64_t plan_bytes = 0;    // size of the plan broadcast to every rank
+  std::string algorithm;      // "chain", "binary tree", "two-tree", "mpi"; "" when nothing was sent
+  uint64_t chunk_bytes = 0;   // the stream's chunk size (0 when nothing was sent)
   int receivers = 0;
   uint64_t hashed_files = 0; // rank 0 read these to hash them ...
   uint64_t cached_files = 0; // ... and knew these from its hash cache

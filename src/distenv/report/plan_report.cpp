@@ -40,7 +40,9 @@ std::vector<RootCount> count_roots(const env::Environment& env, const layout::La
   return counts;
 }
 
-const char* kind_name(env::Kind kind) { return kind == env::Kind::julia ? "julia" : "generic"; }
+const char* kind_name(env::Kind kind) {
+  return kind == env::Kind::julia ? "julia" : "generic";
+}
 
 } // namespace
 
@@ -71,17 +73,17 @@ std::vector<std::string> plan_warnings(const env::Environment& env, const layout
     std::string list;
     for (size_t k = 0; k < std::min<size_t>(5, largest.size()); ++k)
       list += fmt::format("{}{} {}", k ? ", " : "", largest[k].second, human_bytes(largest[k].first));
-    out.push_back(fmt::format("{}: {} ships {} in {} files{}: if the workers do not need all of it, leave the rest "
-                              "out (exclude in distenv.toml, or .distenvignore)",
-                              i < env.root_from.size() ? env.root_from[i] : "root", env.roots[i].string(),
-                              human_bytes(counts[i].bytes), counts[i].files,
-                              list.empty() ? "" : " (largest: " + list + ")"));
+    out.push_back(fmt::format(
+        "{}: {} ships {} in {} files{}: if the workers do not need all of it, leave the rest "
+        "out (exclude in distenv.toml, or .distenvignore)",
+        i < env.root_from.size() ? env.root_from[i] : "root", env.roots[i].string(),
+        human_bytes(counts[i].bytes), counts[i].files, list.empty() ? "" : " (largest: " + list + ")"));
   }
   return out;
 }
 
-std::string plan_text(const env::Environment& env, const layout::Layout& layout,
-                      const layout::Tree& tree, const fs::path& install_root) {
+std::string plan_text(const env::Environment& env, const layout::Layout& layout, const layout::Tree& tree,
+                      const fs::path& install_root) {
   std::string out;
   auto line = [&]<typename... Args>(fmt::format_string<Args...> f, Args&&... args) {
     out += fmt::format(f, std::forward<Args>(args)...);
@@ -91,8 +93,8 @@ std::string plan_text(const env::Environment& env, const layout::Layout& layout,
   if (!env.manifest_file.empty())
     line("manifest     {} (format {})", env.manifest_file.filename().string(), env.manifest_format);
   line("tree hash    {}", tree.tree_hash.hex());
-  line("ships        {} files, {} ({} bytes), {} entries", tree.files, human_bytes(tree.bytes),
-       tree.bytes, tree.entries.size());
+  line("ships        {} files, {} ({} bytes), {} entries", tree.files, human_bytes(tree.bytes), tree.bytes,
+       tree.entries.size());
   line("install root {}", install_root.string());
   line("project dir  {}", (install_root / layout.project).string());
   line("roots:");
@@ -110,7 +112,8 @@ std::string plan_text(const env::Environment& env, const layout::Layout& layout,
       line("  {} -> {}", f->string(), layout.to_install(*f));
   }
   if (!tree.left_out.empty()) {
-    line("left out: {} Julia packages inside the roots that the manifest does not use (distenv.toml roots ships "
+    line("left out: {} Julia packages inside the roots that the manifest does not use (distenv.toml roots "
+         "ships "
          "one anyway):",
          tree.left_out.size());
     for (const std::string& dir : tree.left_out)
@@ -118,10 +121,11 @@ std::string plan_text(const env::Environment& env, const layout::Layout& layout,
   }
   line("dev packages: {}", env.dev_packages.size());
   for (const env::DevPackage& d : env.dev_packages)
-    line("  {}  {} -> {}  (declared \"{}\" at {})", d.name, d.source.string(),
-         layout.to_install(d.source), d.declared, d.where);
-  const auto changed = std::count_if(tree.rewritten.begin(), tree.rewritten.end(),
-                                     [](const layout::RewrittenPath& r) { return r.original != r.rewritten; });
+    line("  {}  {} -> {}  (declared \"{}\" at {})", d.name, d.source.string(), layout.to_install(d.source),
+         d.declared, d.where);
+  const auto changed =
+      std::count_if(tree.rewritten.begin(), tree.rewritten.end(),
+                    [](const layout::RewrittenPath& r) { return r.original != r.rewritten; });
   line("path values: {} ({} rewritten, {} already relative and unchanged)", tree.rewritten.size(), changed,
        tree.rewritten.size() - changed);
   for (const layout::RewrittenPath& r : tree.rewritten)

@@ -13,8 +13,8 @@ namespace distenv::report {
 // What `--plan` shows: roots, dev packages (source -> installed), counts,
 // the tree hash and the rewritten paths. `install_root` is where the tree
 // would go on each machine (<dest>/envs/<hash>).
-std::string plan_text(const env::Environment& env, const layout::Layout& layout,
-                      const layout::Tree& tree, const fs::path& install_root);
+std::string plan_text(const env::Environment& env, const layout::Layout& layout, const layout::Tree& tree,
+                      const fs::path& install_root);
 
 // Roots large enough that shipping them is likely a mistake (more than
 // 1 GiB or 100,000 files), one line each, naming where they were declared.

@@ -23,9 +23,13 @@ Progress::Progress(std::FILE* out, Style style, std::string what, uint64_t total
       m_log_interval(log_interval) {}
 
 // Not finished: the job failed on the way; the line ends, claiming nothing.
-Progress::~Progress() { end(false, ""); }
+Progress::~Progress() {
+  end(false, "");
+}
 
-void Progress::finish(const std::string& summary) { end(true, summary); }
+void Progress::finish(const std::string& summary) {
+  end(true, summary);
+}
 
 namespace {
 
@@ -85,8 +89,10 @@ void Progress::print(bool last) {
   const uint64_t done = m_done;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
   const double rate = seconds > 0.5 ? done / seconds : 0; // no rate from the first blocks
-  const unsigned percent = m_total ? static_cast<unsigned>(std::min<uint64_t>(done * 100 / m_total, 100)) : 100;
-  std::string line = fmt::format("distenv: {} {:3}%  {} of {}", m_what, percent, human_bytes(done), human_bytes(m_total));
+  const unsigned percent =
+      m_total ? static_cast<unsigned>(std::min<uint64_t>(done * 100 / m_total, 100)) : 100;
+  std::string line =
+      fmt::format("distenv: {} {:3}%  {} of {}", m_what, percent, human_bytes(done), human_bytes(m_total));
   if (rate > 0)
     line += fmt::format("  {}/s", human_bytes(static_cast<uint64_t>(rate)));
   if (!last && rate > 0 && done < m_total)

@@ -55,7 +55,7 @@ struct Tree {
 
   Links links;
   std::deque<Slot> slots;
-  size_t ring = 0; // next slot to fill
+  size_t ring = 0;                  // next slot to fill
   std::unique_ptr<Request> pending; // the receive posted into `posted`
   Slot* posted = nullptr;
   struct Arrived {
@@ -93,8 +93,8 @@ struct Tree {
   std::vector<std::unique_ptr<Request>> closing;
 };
 
-BroadcastResult send_from_root(Comm& comm, std::deque<Tree>& trees, size_t chunk_size, pack::ChunkSource& source,
-                               pack::ChunkSink* sink) {
+BroadcastResult send_from_root(Comm& comm, std::deque<Tree>& trees, size_t chunk_size,
+                               pack::ChunkSource& source, pack::ChunkSink* sink) {
   BroadcastResult result;
   for (;;) {
     pack::Bytes chunk;

@@ -13,14 +13,12 @@ namespace distenv::transport {
 // nlohmann's to_json/from_json (NLOHMANN_DEFINE_TYPE_*), sent as CBOR
 // (compact, binary, self-describing). Malformed bytes are a CommError: they
 // can only come from a broken peer or transport.
-template <typename T>
-std::string encode(const T& value) {
+template <typename T> std::string encode(const T& value) {
   const std::vector<std::uint8_t> bytes = nlohmann::json::to_cbor(nlohmann::json(value));
   return std::string(bytes.begin(), bytes.end());
 }
 
-template <typename T>
-T decode(const std::string& bytes) {
+template <typename T> T decode(const std::string& bytes) {
   try {
     return nlohmann::json::from_cbor(bytes).get<T>();
   } catch (const nlohmann::json::exception& e) {
@@ -28,21 +26,18 @@ T decode(const std::string& bytes) {
   }
 }
 
-template <typename T>
-T broadcast_value(Comm& comm, const T& value, int root) {
+template <typename T> T broadcast_value(Comm& comm, const T& value, int root) {
   return decode<T>(comm.broadcast(comm.rank() == root ? encode(value) : std::string(), root));
 }
 
-template <typename T>
-std::vector<T> all_gather_values(Comm& comm, const T& value) {
+template <typename T> std::vector<T> all_gather_values(Comm& comm, const T& value) {
   std::vector<T> out;
   for (const std::string& bytes : comm.all_gather(encode(value)))
     out.push_back(decode<T>(bytes));
   return out;
 }
 
-template <typename T>
-std::vector<T> gather_values(Comm& comm, const T& value, int root) {
+template <typename T> std::vector<T> gather_values(Comm& comm, const T& value, int root) {
   std::vector<T> out;
   for (const std::string& bytes : comm.gather(encode(value), root))
     out.push_back(decode<T>(bytes));

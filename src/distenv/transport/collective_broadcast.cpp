@@ -101,8 +101,8 @@ BroadcastResult broadcast_chunks_collective(Comm& comm, int root, size_t chunk_s
         break;
       }
       if (head > chunk_size)
-        throw CommError(fmt::format("broadcast: a chunk of {} bytes is larger than the chunk size {}", head,
-                                    chunk_size));
+        throw CommError(
+            fmt::format("broadcast: a chunk of {} bytes is larger than the chunk size {}", head, chunk_size));
       feed(sink, pack::Bytes(e.buffer.data() + k_head, head), result);
       result.bytes += head;
       ++result.chunks;

@@ -28,10 +28,10 @@ public:
   virtual ~Request() = default;
   virtual bool test() = 0; // completed?
   virtual void wait() = 0;
-  virtual void cancel() = 0; // receives only: give up waiting
+  virtual void cancel() = 0;       // receives only: give up waiting
   virtual size_t size() const = 0; // a completed receive: bytes received
-  virtual int source() const = 0; // a completed receive: who sent it
-  virtual int tag() const = 0;    // a completed receive: its tag
+  virtual int source() const = 0;  // a completed receive: who sent it
+  virtual int tag() const = 0;     // a completed receive: its tag
 };
 
 struct Received {

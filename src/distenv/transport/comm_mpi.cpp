@@ -21,8 +21,9 @@ void check(int rc, const char* call) {
   int length = 0;
   if (MPI_Error_string(rc, text, &length) != MPI_SUCCESS)
     length = 0;
-  throw CommError(fmt::format("{} failed: {}", call, length ? std::string(text, static_cast<size_t>(length))
-                                                            : fmt::format("MPI error {}", rc)));
+  throw CommError(
+      fmt::format("{} failed: {}", call,
+                  length ? std::string(text, static_cast<size_t>(length)) : fmt::format("MPI error {}", rc)));
 }
 
 int to_int(size_t n, const char* what) {
@@ -175,7 +176,8 @@ std::vector<std::string> MpiComm::all_gather(const std::string& mine) {
   long long size = static_cast<long long>(mine.size());
   std::vector<long long> sizes(static_cast<size_t>(m_size));
   MPI_Request r;
-  check(MPI_Iallgather(&size, 1, MPI_LONG_LONG, sizes.data(), 1, MPI_LONG_LONG, m_comm, &r), "MPI_Iallgather");
+  check(MPI_Iallgather(&size, 1, MPI_LONG_LONG, sizes.data(), 1, MPI_LONG_LONG, m_comm, &r),
+        "MPI_Iallgather");
   settle(r, "MPI_Iallgather");
   std::vector<int> counts;
   const std::vector<int> displs = offsets(sizes, counts, "MPI_Allgatherv");
@@ -191,7 +193,8 @@ std::vector<std::string> MpiComm::gather(const std::string& mine, int root) {
   long long size = static_cast<long long>(mine.size());
   std::vector<long long> sizes(m_rank == root ? static_cast<size_t>(m_size) : 0);
   MPI_Request r;
-  check(MPI_Igather(&size, 1, MPI_LONG_LONG, sizes.data(), 1, MPI_LONG_LONG, root, m_comm, &r), "MPI_Igather");
+  check(MPI_Igather(&size, 1, MPI_LONG_LONG, sizes.data(), 1, MPI_LONG_LONG, root, m_comm, &r),
+        "MPI_Igather");
   settle(r, "MPI_Igather");
   std::vector<int> counts;
   const std::vector<int> displs = offsets(sizes, counts, "MPI_Gatherv");
@@ -214,8 +217,8 @@ int MpiComm::all_max(int value) {
 std::string MpiComm::all_or(const std::string& bits) {
   std::string out(bits.size(), '\0');
   MPI_Request r;
-  check(MPI_Iallreduce(bits.data(), out.data(), to_int(bits.size(), "MPI_Iallreduce"), MPI_UNSIGNED_CHAR, MPI_BOR,
-                       m_comm, &r),
+  check(MPI_Iallreduce(bits.data(), out.data(), to_int(bits.size(), "MPI_Iallreduce"), MPI_UNSIGNED_CHAR,
+                       MPI_BOR, m_comm, &r),
         "MPI_Iallreduce");
   settle(r, "MPI_Iallreduce");
   return out;
@@ -231,7 +234,8 @@ std::unique_ptr<Comm> MpiComm::split(int color) {
 
 std::unique_ptr<Comm> MpiComm::split_machine() {
   MPI_Comm part;
-  check(MPI_Comm_split_type(m_comm, MPI_COMM_TYPE_SHARED, m_rank, MPI_INFO_NULL, &part), "MPI_Comm_split_type");
+  check(MPI_Comm_split_type(m_comm, MPI_COMM_TYPE_SHARED, m_rank, MPI_INFO_NULL, &part),
+        "MPI_Comm_split_type");
   return std::unique_ptr<Comm>(new MpiComm(part));
 }
 

@@ -162,7 +162,8 @@ double predicted_seconds(const Method& m, int size, uint64_t bytes, uint64_t chu
                          double latency) {
   if (size <= 1)
     return 0;
-  const double s = static_cast<double>(bytes), c = static_cast<double>(std::min<uint64_t>(chunk, bytes ? bytes : 1));
+  const double s = static_cast<double>(bytes),
+               c = static_cast<double>(std::min<uint64_t>(chunk, bytes ? bytes : 1));
   switch (m.kind) {
   case Method::tree: {
     // Every interior rank sends each chunk to `fanout` children over one
@@ -231,7 +232,8 @@ int pipeline_depth(const Method& m, int size) {
 
 uint64_t fit_chunk(const Method& m, int size, uint64_t chunk, uint64_t budget) {
   constexpr uint64_t step = 64 << 10;
-  const uint64_t buffers = static_cast<uint64_t>(m.kind == Method::two_tree ? 2 : 1) * pipeline_depth(m, size);
+  const uint64_t buffers =
+      static_cast<uint64_t>(m.kind == Method::two_tree ? 2 : 1) * pipeline_depth(m, size);
   const uint64_t most = std::max(step, budget / buffers / step * step);
   return std::min(chunk, most);
 }

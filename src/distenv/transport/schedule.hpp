@@ -84,7 +84,8 @@ struct BroadcastPlan {
   uint64_t chunk = uint64_t(1) << 20;
   int depth = 3;
 };
-NLOHMANN_JSON_SERIALIZE_ENUM(Method::Kind, {{Method::tree, "tree"}, {Method::two_tree, "two_tree"}, {Method::mpi, "mpi"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(Method::Kind,
+                             {{Method::tree, "tree"}, {Method::two_tree, "two_tree"}, {Method::mpi, "mpi"}})
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Method, kind, fanout)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BroadcastPlan, method, chunk, depth)
 

@@ -38,7 +38,8 @@ AtomicDirectory::~AtomicDirectory() {
 
 void AtomicDirectory::commit(const fs::path& target) {
   if (::rename(m_dir.c_str(), target.c_str()) != 0)
-    throw Error(fmt::format("cannot rename {} to {}: {}", m_dir.string(), target.string(), errno_text(errno)));
+    throw Error(
+        fmt::format("cannot rename {} to {}: {}", m_dir.string(), target.string(), errno_text(errno)));
   m_committed = true;
 }
 

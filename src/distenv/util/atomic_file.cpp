@@ -40,7 +40,9 @@ AtomicFile::~AtomicFile() {
   }
 }
 
-void AtomicFile::write(std::string_view data) { write(data.data(), data.size()); }
+void AtomicFile::write(std::string_view data) {
+  write(data.data(), data.size());
+}
 
 void AtomicFile::write(const void* data, size_t size) {
   if (!write_fully(m_fd.get(), data, size))

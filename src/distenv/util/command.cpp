@@ -68,7 +68,8 @@ bool collect(Pipe& out, Pipe& err, CommandResult& r, double timeout_seconds) {
   for (int open_count = 2; open_count > 0;) {
     int wait_ms = -1;
     if (timeout_seconds > 0) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
       if (left <= 0)
         return false;
       wait_ms = static_cast<int>(std::min<long long>(left, 1000));

@@ -69,7 +69,9 @@ void write_file_atomic(const fs::path& path, const std::string& content, Durabil
 void check_output_path(const fs::path& path, const std::string& option) {
   if (path.empty())
     return;
-  auto bad = [&](const std::string& why) { return InputError(fmt::format("{} {}: {}", option, path.string(), why)); };
+  auto bad = [&](const std::string& why) {
+    return InputError(fmt::format("{} {}: {}", option, path.string(), why));
+  };
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     throw bad("is a directory");
@@ -91,7 +93,9 @@ void check_output_path(const fs::path& path, const std::string& option) {
     throw bad("cannot replace it: another user's file in a sticky directory");
 }
 
-std::string generic(const fs::path& path) { return path.generic_string(); }
+std::string generic(const fs::path& path) {
+  return path.generic_string();
+}
 
 bool is_within(const fs::path& inner, const fs::path& outer) {
   auto i = inner.begin();

@@ -102,8 +102,7 @@ bool match(It p, It pe, It t, It te) {
 } // namespace
 
 bool glob_match(std::string_view pattern, std::string_view text) {
-  return match(pattern.data(), pattern.data() + pattern.size(), text.data(),
-               text.data() + text.size());
+  return match(pattern.data(), pattern.data() + pattern.size(), text.data(), text.data() + text.size());
 }
 
 } // namespace distenv

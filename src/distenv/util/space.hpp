@@ -10,8 +10,8 @@ namespace fs = boost::filesystem;
 
 // What statvfs says of a file system, in bytes.
 struct Space {
-  uint64_t block = 4096;   // fundamental block size
-  uint64_t available = 0;  // free for an unprivileged user
+  uint64_t block = 4096;  // fundamental block size
+  uint64_t available = 0; // free for an unprivileged user
   uint64_t total = 0;
 };
 

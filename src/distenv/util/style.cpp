@@ -2,8 +2,8 @@
 #include <distenv/util/style.hpp>
 
 #include <atomic>
-#include <string>
 #include <cstdlib>
+#include <string>
 #include <unistd.h>
 
 namespace distenv {
@@ -27,7 +27,9 @@ bool launcher_writes_to_terminal(int fd, long parent, const std::string& proc) {
   return target.rfind("/dev/pts/", 0) == 0 || target.rfind("/dev/tty", 0) == 0;
 }
 
-bool reaches_terminal(int fd) { return ::isatty(fd) || launcher_writes_to_terminal(fd, ::getppid()); }
+bool reaches_terminal(int fd) {
+  return ::isatty(fd) || launcher_writes_to_terminal(fd, ::getppid());
+}
 
 void set_color(ColorMode mode) {
   const char* no_color = std::getenv("NO_COLOR");
@@ -35,10 +37,16 @@ void set_color(ColorMode mode) {
             (mode == ColorMode::auto_ && reaches_terminal(STDERR_FILENO) && !(no_color && *no_color));
 }
 
-bool color_enabled() { return g_color; }
+bool color_enabled() {
+  return g_color;
+}
 
-std::string error_prefix() { return g_color ? "distenv: \x1b[1;31merror:\x1b[0m " : "distenv: error: "; }
+std::string error_prefix() {
+  return g_color ? "distenv: \x1b[1;31merror:\x1b[0m " : "distenv: error: ";
+}
 
-std::string warning_prefix() { return g_color ? "distenv: \x1b[1;33mwarning:\x1b[0m " : "distenv: warning: "; }
+std::string warning_prefix() {
+  return g_color ? "distenv: \x1b[1;33mwarning:\x1b[0m " : "distenv: warning: ";
+}
 
 } // namespace distenv

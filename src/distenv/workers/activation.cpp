@@ -23,7 +23,8 @@ bool launcher_variable(const std::string& kv) {
 
 void set(std::vector<std::string>& env, const std::string& key, const std::string& value) {
   const std::string prefix = key + "=";
-  auto it = std::find_if(env.begin(), env.end(), [&](const std::string& kv) { return kv.rfind(prefix, 0) == 0; });
+  auto it =
+      std::find_if(env.begin(), env.end(), [&](const std::string& kv) { return kv.rfind(prefix, 0) == 0; });
   if (it != env.end())
     *it = prefix + value;
   else

@@ -61,38 +61,38 @@ size_t command_line_length() {
 } // namespace
 
 Guard::Guard() {
-    const size_t title_space = command_line_length();
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0)
-      throw Error(fmt::format("pipe: {}", errno_text(errno)));
-    sigset_t all, old;
-    sigfillset(&all);
-    ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    m_pid = ::fork();
-    if (m_pid == 0) {
-      ::close(p[1]);
-      // Out of the rank's process group: a launcher that kills the rank's
-      // group (Open MPI's daemon does) must not take the guard with it.
-      ::setsid();
-      // Its own name, so that people and tools (ps, pgrep -f, pkill -f) can
-      // tell it from the rank it was forked from.
-      ::prctl(PR_SET_NAME, "distenv-guard");
-      if (title_space > sizeof k_guard_title) {
-        std::memset(program_invocation_name, 0, title_space);
-        std::memcpy(program_invocation_name, k_guard_title, sizeof k_guard_title);
-      }
-      struct sigaction ign {};
-      ign.sa_handler = SIG_IGN;
-      for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE})
-        ::sigaction(sig, &ign, nullptr);
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      guard_main(p[0]);
+  const size_t title_space = command_line_length();
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0)
+    throw Error(fmt::format("pipe: {}", errno_text(errno)));
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  m_pid = ::fork();
+  if (m_pid == 0) {
+    ::close(p[1]);
+    // Out of the rank's process group: a launcher that kills the rank's
+    // group (Open MPI's daemon does) must not take the guard with it.
+    ::setsid();
+    // Its own name, so that people and tools (ps, pgrep -f, pkill -f) can
+    // tell it from the rank it was forked from.
+    ::prctl(PR_SET_NAME, "distenv-guard");
+    if (title_space > sizeof k_guard_title) {
+      std::memset(program_invocation_name, 0, title_space);
+      std::memcpy(program_invocation_name, k_guard_title, sizeof k_guard_title);
     }
-    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    ::close(p[0]);
-    m_fd = p[1];
+    struct sigaction ign {};
+    ign.sa_handler = SIG_IGN;
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE})
+      ::sigaction(sig, &ign, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    guard_main(p[0]);
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ::close(p[0]);
+  m_fd = p[1];
 }
 
 Guard::~Guard() {
@@ -107,7 +107,6 @@ void Guard::watch(pid_t group) {
   if (m_fd >= 0)
     (void)!::write(m_fd, &group, sizeof group);
 }
-
 
 std::vector<pid_t> children_of(pid_t pid) {
   std::vector<pid_t> out;
@@ -166,8 +165,8 @@ ProcessRunner::ProcessRunner(int err_fd) : m_err_fd(err_fd) {
 
 ProcessRunner::~ProcessRunner() {
   if (const size_t strays = reap_strays(m_before)) {
-    const std::string line =
-        fmt::format("distenv: stopped {} process{} that outlived the workers\n", strays, strays == 1 ? "" : "es");
+    const std::string line = fmt::format("distenv: stopped {} process{} that outlived the workers\n", strays,
+                                         strays == 1 ? "" : "es");
     (void)write_fully(m_err_fd, line.data(), line.size());
   }
 }

@@ -12,12 +12,12 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
-#include <cstdio>
-#include <dirent.h>
 #include <chrono>
+#include <climits>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <memory>
 #include <poll.h>
@@ -76,8 +76,7 @@ struct Child {
   std::chrono::steady_clock::time_point exited_at;
   Exit exit;
 
-  explicit Child(const std::string& label)
-      : out_lines("[" + label + "] "), err_lines("[" + label + "] ") {}
+  explicit Child(const std::string& label) : out_lines("[" + label + "] "), err_lines("[" + label + "] ") {}
 };
 
 // Closes descriptors [first, last] (async-signal-safe).
@@ -94,9 +93,11 @@ void close_from_to(int first, int last) {
 // fork + exec with everything the child needs prepared before the fork:
 // between fork and exec only async-signal-safe calls are made.
 void spawn(const Spec& spec, Child& child) {
-  const std::string program = find_program(spec.argv.empty() ? "" : spec.argv[0], env_value(spec.env, "PATH"));
+  const std::string program =
+      find_program(spec.argv.empty() ? "" : spec.argv[0], env_value(spec.env, "PATH"));
   if (program.empty()) {
-    child.exit.error = fmt::format("cannot run '{}': not found on PATH", spec.argv.empty() ? "" : spec.argv[0]);
+    child.exit.error =
+        fmt::format("cannot run '{}': not found on PATH", spec.argv.empty() ? "" : spec.argv[0]);
     child.exited = true;
     return;
   }
@@ -168,7 +169,8 @@ void spawn(const Spec& spec, Child& child) {
   child.out = out[0];
   child.err = err[0];
   if (n == sizeof e)
-    child.exit.error = fmt::format("cannot run '{}' in {}: {}", spec.argv[0], spec.cwd.string(), errno_text(e));
+    child.exit.error =
+        fmt::format("cannot run '{}' in {}: {}", spec.argv[0], spec.cwd.string(), errno_text(e));
 }
 
 void close_fd(int& fd) {
@@ -209,7 +211,8 @@ bool note_exits(Run& run) {
   for (auto& c : run.children) {
     siginfo_t info{};
     if (c->pid > 0 && !c->exited &&
-        ::waitid(P_PID, static_cast<id_t>(c->pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == c->pid) {
+        ::waitid(P_PID, static_cast<id_t>(c->pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == c->pid) {
       c->exited = true;
       c->exited_at = clock::now();
       if (info.si_code == CLD_EXITED)
@@ -254,7 +257,8 @@ void check_stop(Run& run, int signal_fd, bool signalled) {
   if (stop && !run.stopping) {
     run.stopping = true;
     signal_running(run, SIGTERM);
-    run.kill_at = clock::now() + std::chrono::milliseconds(static_cast<int>(run.options.grace_seconds * 1000));
+    run.kill_at =
+        clock::now() + std::chrono::milliseconds(static_cast<int>(run.options.grace_seconds * 1000));
   }
 }
 

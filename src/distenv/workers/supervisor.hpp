@@ -18,9 +18,9 @@ struct Spec {
 
 struct Exit {
   std::string label;
-  int code = 0;        // exit code when it exited
-  int signal = 0;      // signal when it was killed
-  std::string error;   // it could not be started (and why)
+  int code = 0;      // exit code when it exited
+  int signal = 0;    // signal when it was killed
+  std::string error; // it could not be started (and why)
   // 0 success, the exit code, 128+signal, or 127 when it could not start.
   int status() const { return !error.empty() ? 127 : signal ? 128 + signal : code; }
   std::string describe() const; // "exited with 3", "killed by signal 9", ...

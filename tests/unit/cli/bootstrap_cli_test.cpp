@@ -38,8 +38,8 @@ TEST(Cli, PlanPrintsRootsDevPackagesAndHashAndWritesNothing) {
   TempDir t;
   test::copy_fixture("julia-v2", t.path());
   const std::string project = (t / "home/u/proj").string();
-  auto r = run_bootstrap({"--plan", "-p", project, "-d", (t / "dest").string(), "--report",
-                          (t / "plan.json").string()});
+  auto r = run_bootstrap(
+      {"--plan", "-p", project, "-d", (t / "dest").string(), "--report", (t / "plan.json").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(test::slurp(t / "plan.json"));
   const std::string hash = j["tree_hash"];
@@ -77,8 +77,8 @@ TEST(Cli, WithoutMpirunInstallsThenReuses) {
 TEST(Cli, PackToFileAndInstallFromFile) {
   TempDir t;
   test::copy_fixture("generic", t.path());
-  auto packed = run_bootstrap({"-p", (t / "work/app").string(), "--pack-to",
-                               (t / "env.tar.zst").string(), "--report", (t / "r.json").string()});
+  auto packed = run_bootstrap({"-p", (t / "work/app").string(), "--pack-to", (t / "env.tar.zst").string(),
+                               "--report", (t / "r.json").string()});
   ASSERT_EQ(packed.exit_code, 0) << packed.err;
   const std::string hash = nlohmann::json::parse(test::slurp(t / "r.json"))["tree_hash"];
   auto wrong = run_bootstrap({"--install-from", (t / "env.tar.zst").string(), "--tree-hash",
@@ -87,8 +87,8 @@ TEST(Cli, PackToFileAndInstallFromFile) {
   EXPECT_EQ(wrong.err, "distenv: error: received environment does not match its hash: expected " +
                            std::string(32, '0') + ", got " + hash + "\n");
   EXPECT_FALSE(fs::exists(t / "dest/envs" / std::string(32, '0')));
-  auto ok = run_bootstrap({"--install-from", (t / "env.tar.zst").string(), "--tree-hash", hash,
-                           "-d", (t / "dest").string()});
+  auto ok = run_bootstrap(
+      {"--install-from", (t / "env.tar.zst").string(), "--tree-hash", hash, "-d", (t / "dest").string()});
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(test::slurp(t / "dest/envs" / hash / "work/app/run.py"), "print(\"run\")\n");
   EXPECT_FALSE(fs::exists(t / "dest/envs" / hash / "work/app/build"));
@@ -114,8 +114,8 @@ TEST(CliErrors, BadInputExitsTwoAndWritesNothing) {
                        (t / "noproject").string() + ")");
   write(t / "nomanifest/Project.toml", "[deps]\nX = \"1\"\n");
   expect_bad_input({"-p", (t / "nomanifest").string(), "-d", d}, dest,
-                   "Project.toml lists [deps] but there is no manifest in " +
-                       (t / "nomanifest").string() + " (looked for JuliaManifest.toml, Manifest.toml)",
+                   "Project.toml lists [deps] but there is no manifest in " + (t / "nomanifest").string() +
+                       " (looked for JuliaManifest.toml, Manifest.toml)",
                    false);
   write(t / "X/Project.toml", "name = \"A\"\n");
   write(t / "twice/Project.toml", "[deps]\nA = \"1\"\n");
@@ -129,8 +129,8 @@ TEST(CliErrors, BadInputExitsTwoAndWritesNothing) {
                    "--julia-version one: expected MAJOR.MINOR, e.g. 1.10", false);
   expect_bad_input({"-d", d, "--workers", "0"}, dest,
                    "--workers 0: expected a number of workers (1 or more) or auto", false);
-  expect_bad_input({"--no-such-option"}, dest, "The following argument was not expected: --no-such-option; see --help",
-                   false);
+  expect_bad_input({"--no-such-option"}, dest,
+                   "The following argument was not expected: --no-such-option; see --help", false);
 }
 
 // An unreadable file names its path and the OS error. As root every file is
@@ -141,8 +141,8 @@ TEST(CliErrors, UnreadableFile) {
   write(t / "p/distenv.toml", "");
   write(t / "p/secret.dat", "x");
   fs::permissions(t / "p/secret.dat", fs::perms(0));
-  std::vector<std::string> args{DISTENV_BOOTSTRAP, "--plan", "-p", (t / "p").string(), "-d",
-                                (t / "dest").string()};
+  std::vector<std::string> args{DISTENV_BOOTSTRAP,  "--plan", "-p",
+                                (t / "p").string(), "-d",     (t / "dest").string()};
   if (::geteuid() == 0)
     args.insert(args.begin(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
   auto r = test::run_process(args);
@@ -162,7 +162,8 @@ TEST(CliHardening, InstallFromADirectoryIsBadInputAndWritesNothing) {
   fs::create_directories(t / "not-an-archive");
   auto r = run_bootstrap({"--install-from", (t / "not-an-archive").string(), "-d", (t / "dest").string()});
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_EQ(r.err, "distenv: error: " + (t / "not-an-archive").string() + ": is a directory, not a packed environment\n");
+  EXPECT_EQ(r.err, "distenv: error: " + (t / "not-an-archive").string() +
+                       ": is a directory, not a packed environment\n");
   EXPECT_FALSE(fs::exists(t / "dest"));
 }
 
@@ -186,10 +187,12 @@ TEST(CliHardening, ModesExcludeEachOtherAndTakeNoCommand) {
   const std::string d = (t / "dest").string();
   expect_bad_input({"--status", "-d", d}, t / "dest",
                    "--plan and --status cannot be used together: each is a mode of its own", false);
-  expect_bad_input({"-d", d, "extra"}, t / "dest",
-                   "--plan takes no worker command (got 'extra'); run the job without --plan to start workers", false);
+  expect_bad_input(
+      {"-d", d, "extra"}, t / "dest",
+      "--plan takes no worker command (got 'extra'); run the job without --plan to start workers", false);
   expect_bad_input({"--tree-hash", "abc", "-d", d}, t / "dest",
-                   "--tree-hash needs --install-from (a job checks the hash of what it sends by itself)", false);
+                   "--tree-hash needs --install-from (a job checks the hash of what it sends by itself)",
+                   false);
 }
 
 // Workers run in the installed project: every path they are given is
@@ -217,8 +220,8 @@ TEST(CliHardening, ProjectNameThatIsNotUtf8) {
   auto plan = run_bootstrap({"--plan", "-p", project.string(), "--report", (t / "plan.json").string()});
   ASSERT_EQ(plan.exit_code, 0) << plan.err;
   EXPECT_TRUE(nlohmann::json::accept(test::slurp(t / "plan.json")));
-  auto r = run_bootstrap({"-p", project.string(), "-d", (t / "dest").string(), "-w", "1", "--report",
-                          (t / "r.json").string()});
+  auto r = run_bootstrap(
+      {"-p", project.string(), "-d", (t / "dest").string(), "-w", "1", "--report", (t / "r.json").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("/caf\xe9\n"), std::string::npos) << r.out;
   EXPECT_TRUE(nlohmann::json::accept(test::slurp(t / "r.json")));
@@ -228,10 +231,11 @@ TEST(CliHardening, RootsThatAreTheFileSystemOrAHomeAreRefused) {
   TempDir t;
   const fs::path dest = t / "dest";
   write(t / "slash/distenv.toml", "roots = [\"/\"]\n");
-  expect_bad_input({"-p", (t / "slash").string(), "-d", dest.string()}, dest,
-                   "distenv.toml:1:9: \"/\" is the whole file system (/): name the directories the environment "
-                   "needs",
-                   false);
+  expect_bad_input(
+      {"-p", (t / "slash").string(), "-d", dest.string()}, dest,
+      "distenv.toml:1:9: \"/\" is the whole file system (/): name the directories the environment "
+      "needs",
+      false);
   // A dev package path that climbs into the home directory (Pkg's own
   // fixtures have this shape): it would ship ~/.ssh.
   write(t / "home/u/.ssh/id_rsa", "secret\n");
@@ -240,9 +244,10 @@ TEST(CliHardening, RootsThatAreTheFileSystemOrAHomeAreRefused) {
   auto r = test::run_process({DISTENV_BOOTSTRAP, "--plan", "-p", (t / "home/u/proj").string()},
                              {"HOME=" + (t / "home/u").string()});
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_EQ(r.err, "distenv: error: Manifest.toml:2:8: \"..\" is the home directory " + (t / "home/u").string() +
-                       ": everything in it would ship (ssh keys, shell history, ...); name the directories the "
-                       "environment needs\n");
+  EXPECT_EQ(r.err,
+            "distenv: error: Manifest.toml:2:8: \"..\" is the home directory " + (t / "home/u").string() +
+                ": everything in it would ship (ssh keys, shell history, ...); name the directories the "
+                "environment needs\n");
 }
 
 // Julia fidelity through the command line: a workspace member plans with the
@@ -255,7 +260,8 @@ TEST(CliJulia, WorkspaceMemberShipsWhatTheRootManifestUses) {
   write(ws / "Manifest.toml", "manifest_format = \"2.0\"\n[[deps.Lib]]\npath = \"lib/Lib\"\n");
   write(ws / "lib/Lib/Project.toml", "name = \"Lib\"\n");
   write(ws / "lib/Lib/src/Lib.jl", "module Lib end\n");
-  write(ws / "core/Project.toml", "manifest = \"" + (ws / "core/Stale.toml").string() + "\"\n[deps]\nLib = \"1\"\n");
+  write(ws / "core/Project.toml",
+        "manifest = \"" + (ws / "core/Stale.toml").string() + "\"\n[deps]\nLib = \"1\"\n");
   write(ws / "core/Stale.toml", "manifest_format = \"2.0\"\n");
   write(ws / "python/big.bin", std::string(1 << 20, 'p'));
   auto r = run_bootstrap({"--plan", "-p", (ws / "core").string(), "-d", (t / "dest").string(), "--report",
@@ -315,8 +321,8 @@ TEST(CliOutput, ColourOnlyWhenAskedForOrOnATerminal) {
 TEST(CliOutput, QuietKeepsErrorsAndWorkerOutputOnly) {
   TempDir t;
   test::copy_fixture("generic", t.path());
-  auto r = run_bootstrap({"-q", "-p", (t / "work/app").string(), "-d", (t / "dest").string(), "--", "sh", "-c",
-                          "echo WORKER-SAYS"});
+  auto r = run_bootstrap({"-q", "-p", (t / "work/app").string(), "-d", (t / "dest").string(), "--", "sh",
+                          "-c", "echo WORKER-SAYS"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
   EXPECT_NE(r.out.find("WORKER-SAYS"), std::string::npos) << r.out;

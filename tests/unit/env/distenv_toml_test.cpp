@@ -65,8 +65,8 @@ TEST(DistenvToml, Errors) {
   write(t / "b/distenv.toml", "roots = \"../x\"\n");
   EXPECT_EQ(error_of(t / "b"), "distenv.toml:1:9: roots must be an array of strings");
   write(t / "c/distenv.toml", "roots = [\"../nowhere\"]\n");
-  EXPECT_EQ(error_of(t / "c"), "distenv.toml:1:9: root \"../nowhere\" is not a directory (" +
-                                   (t / "nowhere").string() + ")");
+  EXPECT_EQ(error_of(t / "c"),
+            "distenv.toml:1:9: root \"../nowhere\" is not a directory (" + (t / "nowhere").string() + ")");
   write(t / "d/distenv.toml", "[env]\nX = 1\n");
   EXPECT_EQ(error_of(t / "d"), "distenv.toml:2:5: env.X must be a string");
   write(t / "e/distenv.toml", "roots = [\n");

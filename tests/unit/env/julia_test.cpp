@@ -12,8 +12,8 @@
 #include <algorithm>
 
 using namespace distenv;
-using distenv::test::TempDir;
 using distenv::test::dev_names;
+using distenv::test::TempDir;
 using distenv::test::write;
 
 namespace {
@@ -75,9 +75,8 @@ TEST(Julia, AbsoluteAndWindowsDevPaths) {
   write(t / "dev/Abs/Project.toml", "name = \"Abs\"\n");
   write(t / "dev/Win/Project.toml", "name = \"Win\"\n");
   write(t / "proj/Project.toml", "[deps]\nAbs = \"1\"\n");
-  write(t / "proj/Manifest.toml",
-        "manifest_format = \"2.0\"\n[[deps.Abs]]\npath = \"" + (t / "dev/Abs").string() +
-            "\"\n[[deps.Win]]\npath = '..\\dev\\Win'\n");
+  write(t / "proj/Manifest.toml", "manifest_format = \"2.0\"\n[[deps.Abs]]\npath = \"" +
+                                      (t / "dev/Abs").string() + "\"\n[[deps.Win]]\npath = '..\\dev\\Win'\n");
   auto e = read(t / "proj");
   EXPECT_EQ(dev(e, "Abs").source, t / "dev/Abs");
   EXPECT_EQ(dev(e, "Win").source, t / "dev/Win");
@@ -173,8 +172,8 @@ TEST(JuliaErrors, MissingDevPackage) {
   write(t / "p/Project.toml", "[deps]\nGone = \"1\"\n");
   write(t / "p/Manifest.toml", "manifest_format = \"2.0\"\n[[deps.Gone]]\npath = \"../Gone\"\n");
   EXPECT_EQ(input_error([&] { read(t / "p"); }),
-            "Manifest.toml:3:8: dev package Gone: path \"../Gone\" does not exist (" +
-                (t / "Gone").string() + ")");
+            "Manifest.toml:3:8: dev package Gone: path \"../Gone\" does not exist (" + (t / "Gone").string() +
+                ")");
 }
 
 TEST(JuliaErrors, DevPackageIsAFile) {
@@ -183,8 +182,7 @@ TEST(JuliaErrors, DevPackageIsAFile) {
   write(t / "p/F", "");
   write(t / "p/Manifest.toml", "manifest_format = \"2.0\"\n[[deps.F]]\npath = \"F\"\n");
   EXPECT_EQ(input_error([&] { read(t / "p"); }),
-            "Manifest.toml:3:8: dev package F: path \"F\" is not a directory (" +
-                (t / "p/F").string() + ")");
+            "Manifest.toml:3:8: dev package F: path \"F\" is not a directory (" + (t / "p/F").string() + ")");
 }
 
 TEST(JuliaErrors, EmptySubmoduleCheckout) {
@@ -208,9 +206,9 @@ TEST(JuliaErrors, ManifestWithoutProject) {
 TEST(JuliaErrors, ProjectWithoutManifest) {
   TempDir t;
   write(t / "p/Project.toml", "[deps]\nX = \"1\"\n");
-  EXPECT_EQ(input_error([&] { read(t / "p"); }),
-            "Project.toml lists [deps] but there is no manifest in " + (t / "p").string() +
-                " (looked for JuliaManifest.toml, Manifest.toml)");
+  EXPECT_EQ(input_error([&] { read(t / "p"); }), "Project.toml lists [deps] but there is no manifest in " +
+                                                     (t / "p").string() +
+                                                     " (looked for JuliaManifest.toml, Manifest.toml)");
   // A project without dependencies needs no manifest.
   write(t / "q/Project.toml", "name = \"Q\"\n");
   EXPECT_TRUE(read(t / "q").manifest_file.empty());
@@ -230,10 +228,12 @@ TEST(JuliaErrors, DevPathThatIsNotThePackageItNames) {
   TempDir t;
   write(t / "p/Project.toml", "[deps]\nA = \"1\"\n");
   write(t / "X/Project.toml", "name = \"A\"\nuuid = \"7876af07-990d-54b4-ab0e-23690620f79a\"\n");
-  write(t / "p/Manifest.toml", "manifest_format = \"2.0\"\n[[deps.A]]\npath = \"../X\"\n"
-                               "uuid = \"7876AF07-990D-54B4-AB0E-23690620F79A\"\n[[deps.B]]\npath = \"../p/../X\"\n");
+  write(t / "p/Manifest.toml",
+        "manifest_format = \"2.0\"\n[[deps.A]]\npath = \"../X\"\n"
+        "uuid = \"7876AF07-990D-54B4-AB0E-23690620F79A\"\n[[deps.B]]\npath = \"../p/../X\"\n");
   EXPECT_EQ(input_error([&] { read(t / "p"); }),
-            "Manifest.toml:6:8: dev package B: " + (t / "X/Project.toml").string() + " is the package \"A\", not B");
+            "Manifest.toml:6:8: dev package B: " + (t / "X/Project.toml").string() +
+                " is the package \"A\", not B");
   // the right name with another uuid
   write(t / "p/Manifest.toml", "manifest_format = \"2.0\"\n[[deps.A]]\npath = \"../X\"\n"
                                "uuid = \"00000000-990d-54b4-ab0e-23690620f79a\"\n");

@@ -21,7 +21,9 @@ namespace {
 // A file's ctime is "now" whatever we do, so an entry whose stat is taken
 // right after a change is racy (not kept). The tests' caches see a clock the
 // (longer, network) margin ahead instead of waiting for it to pass.
-int64_t later_ns() { return hash::HashCache::system_now_ns() + hash::HashCache::k_racy_network_ns + 100'000'000; }
+int64_t later_ns() {
+  return hash::HashCache::system_now_ns() + hash::HashCache::k_racy_network_ns + 100'000'000;
+}
 
 // Sets a file's mtime to `seconds_ago` (its ctime becomes now, as always).
 void age(const fs::path& p, int seconds_ago) {
@@ -54,7 +56,6 @@ std::pair<uint64_t, uint64_t> hash_and_save(const fs::path& cache_file, const st
   cache.save();
   return {cache.misses(), cache.hits()};
 }
-
 
 } // namespace
 

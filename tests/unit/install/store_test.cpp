@@ -125,7 +125,8 @@ TEST(Store, StaleIncomingFromACrashIsRemoved) {
   auto p = test::plan(t / "proj");
   write(t / "dest/envs/.incoming-deadbeef-12345/half-written", "x");
   auto r = test::install_locally(p, t / "dest");
-  EXPECT_EQ(listing(t / "dest/envs"), (std::vector<std::string>{".lock", p.tree.tree_hash.hex(), p.tree.tree_hash.hex() + ".files"}));
+  EXPECT_EQ(listing(t / "dest/envs"),
+            (std::vector<std::string>{".lock", p.tree.tree_hash.hex(), p.tree.tree_hash.hex() + ".files"}));
   EXPECT_EQ(hash_on_disk(r.dir), p.tree.tree_hash);
 }
 
@@ -133,7 +134,8 @@ TEST(Store, ConcurrentInstallersEndWithOneIntactInstall) {
   TempDir t;
   write(t / "p/distenv.toml", "");
   for (int i = 0; i < 400; ++i)
-    write(t / ("p/d" + std::to_string(i % 9) + "/f" + std::to_string(i)), std::string(5000 + i, 'a' + i % 26));
+    write(t / ("p/d" + std::to_string(i % 9) + "/f" + std::to_string(i)),
+          std::string(5000 + i, 'a' + i % 26));
   auto p = test::plan(t / "p");
   test::MemoryChunks chunks;
   pack::pack_tree(p.tree, chunks, {8192, 3, 0});
@@ -171,7 +173,8 @@ TEST(Store, ConcurrentInstallersEndWithOneIntactInstall) {
   }
   EXPECT_EQ(fresh, 1);
   EXPECT_EQ(reused, k_processes - 1);
-  EXPECT_EQ(listing(t / "dest/envs"), (std::vector<std::string>{".lock", p.tree.tree_hash.hex(), p.tree.tree_hash.hex() + ".files"}));
+  EXPECT_EQ(listing(t / "dest/envs"),
+            (std::vector<std::string>{".lock", p.tree.tree_hash.hex(), p.tree.tree_hash.hex() + ".files"}));
   EXPECT_EQ(hash_on_disk(install::Store(t / "dest").path_of(p.tree.tree_hash)), p.tree.tree_hash);
 }
 
@@ -232,8 +235,8 @@ std::string refusal(install::Store& store, const std::function<void()>& use = {}
   return "accepted";
 }
 
-#define NEED_ROOT()                                                                                                   \
-  if (::geteuid() != 0)                                                                                               \
+#define NEED_ROOT()                                                                                          \
+  if (::geteuid() != 0)                                                                                      \
   GTEST_SKIP() << "needs root to hand directories to another uid"
 
 } // namespace
@@ -257,9 +260,10 @@ TEST(StoreTrust, AStoreAnotherUserMadeIsRefused) {
   fs::create_directories(t / "dest/envs");
   ASSERT_EQ(::chown((t / "dest").c_str(), 4242, 4242), 0);
   install::Store store(t / "dest");
-  EXPECT_EQ(refusal(store), (t / "dest").string() +
-                                ": owned by uid 4242, not by you or root: another user may have put it there; "
-                                "remove it, or choose another --dest");
+  EXPECT_EQ(refusal(store),
+            (t / "dest").string() +
+                ": owned by uid 4242, not by you or root: another user may have put it there; "
+                "remove it, or choose another --dest");
 }
 
 TEST(StoreTrust, APoisonedEnvironmentIsRefusedNotRun) {
@@ -271,21 +275,25 @@ TEST(StoreTrust, APoisonedEnvironmentIsRefusedNotRun) {
   install::Store store(t / "dest");
   ASSERT_EQ(::chown(r.dir.c_str(), 4242, 4242), 0);
   EXPECT_EQ(refusal(store, [&] { store.has(p.tree.tree_hash); }),
-            r.dir.string() + ": owned by uid 4242, not by you or root: another user may have put it there; remove "
-                             "it, or choose another --dest");
+            r.dir.string() +
+                ": owned by uid 4242, not by you or root: another user may have put it there; remove "
+                "it, or choose another --dest");
   ASSERT_EQ(::chown(r.dir.c_str(), 0, 0), 0);
   ::chmod(r.dir.c_str(), 0777);
   EXPECT_EQ(refusal(store, [&] { store.has(p.tree.tree_hash); }),
-            r.dir.string() + ": writable by others (mode 0777): another user could change what your jobs run; chmod "
-                             "go-w " + r.dir.string() + ", or pass --shared-store if your group shares this store");
+            r.dir.string() +
+                ": writable by others (mode 0777): another user could change what your jobs run; chmod "
+                "go-w " +
+                r.dir.string() + ", or pass --shared-store if your group shares this store");
   ::chmod(r.dir.c_str(), 0755);
   EXPECT_TRUE(store.has(p.tree.tree_hash));
   // A symlink in its place (to anywhere) is never an environment.
   fs::rename(r.dir, t / "moved");
   fs::create_directory_symlink(t / "moved", r.dir);
   EXPECT_EQ(refusal(store, [&] { store.has(p.tree.tree_hash); }),
-            r.dir.string() + ": a symlink where the store keeps a directory: another user may have put it there; "
-                             "remove it");
+            r.dir.string() +
+                ": a symlink where the store keeps a directory: another user may have put it there; "
+                "remove it");
 }
 
 TEST(StoreTrust, ADestSymlinkIsFollowedOnlyWhenItIsOurs) {
@@ -296,9 +304,10 @@ TEST(StoreTrust, ADestSymlinkIsFollowedOnlyWhenItIsOurs) {
   install::Store store(t / "dest");
   EXPECT_EQ(refusal(store), "accepted");
   ASSERT_EQ(::lchown((t / "dest").c_str(), 4242, 4242), 0);
-  EXPECT_EQ(refusal(store), (t / "dest").string() +
-                                ": a symlink owned by uid 4242, not by you or root: another user may have put it "
-                                "there; remove it, or choose another --dest");
+  EXPECT_EQ(refusal(store),
+            (t / "dest").string() +
+                ": a symlink owned by uid 4242, not by you or root: another user may have put it "
+                "there; remove it, or choose another --dest");
 }
 
 TEST(StoreTrust, AParentOthersCanWriteWithoutTheStickyBitIsRefused) {
@@ -306,9 +315,10 @@ TEST(StoreTrust, AParentOthersCanWriteWithoutTheStickyBitIsRefused) {
   fs::create_directories(t / "open");
   ::chmod((t / "open").c_str(), 0777);
   install::Store store(t / "open/dest");
-  EXPECT_EQ(refusal(store), (t / "open/dest").string() + ": " + (t / "open").string() +
-                                " is writable by everyone without the sticky bit: another user could replace the "
-                                "store; choose another --dest");
+  EXPECT_EQ(refusal(store),
+            (t / "open/dest").string() + ": " + (t / "open").string() +
+                " is writable by everyone without the sticky bit: another user could replace the "
+                "store; choose another --dest");
   ::chmod((t / "open").c_str(), 01777); // like /tmp
   EXPECT_EQ(refusal(store), "accepted");
 }
@@ -322,16 +332,19 @@ TEST(StoreTrust, AGroupStoreIsTrustedOnlyWhenAskedFor) {
   ASSERT_EQ(::chown((t / "dest").c_str(), 0, 4343), 0);
   ASSERT_EQ(::chown((t / "dest/envs").c_str(), 4242, 4343), 0); // made by another member of the group
   install::Store mine(t / "dest");
-  EXPECT_EQ(refusal(mine), (t / "dest").string() +
-                               ": writable by others (mode 2770): another user could change what your jobs run; "
-                               "chmod go-w " + (t / "dest").string() +
-                               ", or pass --shared-store if your group shares this store");
+  EXPECT_EQ(refusal(mine),
+            (t / "dest").string() +
+                ": writable by others (mode 2770): another user could change what your jobs run; "
+                "chmod go-w " +
+                (t / "dest").string() + ", or pass --shared-store if your group shares this store");
   install::Store shared(t / "dest", install::Store::Sharing::group);
   EXPECT_EQ(refusal(shared), "accepted");
   ::chmod((t / "dest/envs").c_str(), 0777);
-  EXPECT_EQ(refusal(shared), (t / "dest/envs").string() +
-                                 ": writable by others (mode 0777): another user could change what your jobs run; "
-                                 "chmod o-w " + (t / "dest/envs").string());
+  EXPECT_EQ(refusal(shared),
+            (t / "dest/envs").string() +
+                ": writable by others (mode 0777): another user could change what your jobs run; "
+                "chmod o-w " +
+                (t / "dest/envs").string());
 }
 
 TEST(FileChunkSink, AStreamThatDoesNotEndLeavesNothing) {

@@ -20,8 +20,8 @@
 namespace distenv::test {
 namespace {
 
-const std::vector<std::string> k_phases = {"read", "check", "transfer", "activate", "each_machine", "workers",
-                                           "report"};
+const std::vector<std::string> k_phases = {"read",         "check",   "transfer", "activate",
+                                           "each_machine", "workers", "report"};
 
 std::string random_bytes(size_t n, unsigned seed) {
   std::mt19937 rng(seed);
@@ -105,10 +105,12 @@ TEST_F(FakeCluster, FiveMachinesInstallOnceAndRunTheirWorkers) {
   EXPECT_NE(r.root().out.find("to 4 machines by chain in"), std::string::npos) << r.root().out;
   EXPECT_NE(r.root().out.find(", installed here too\n"), std::string::npos) << r.root().out;
   EXPECT_NE(r.root().out.find("node0        1 rank   source   installed in"), std::string::npos)
-      << "the source packs what it installs: it receives nothing\n" << r.root().out;
+      << "the source packs what it installs: it receives nothing\n"
+      << r.root().out;
   EXPECT_NE(r.root().out.find("workers 10/10 ok"), std::string::npos) << r.root().out;
   // The progress (a log's lines): the bytes, then each machine as it installs.
-  EXPECT_NE(r.root().progress.find("distenv: sending to 4 machines 100%"), std::string::npos) << r.root().progress;
+  EXPECT_NE(r.root().progress.find("distenv: sending to 4 machines 100%"), std::string::npos)
+      << r.root().progress;
   EXPECT_NE(r.root().progress.find("installed on 4 of 4\n"), std::string::npos) << r.root().progress;
   EXPECT_EQ(r.root().progress.find("installed on 5"), std::string::npos) << r.root().progress;
   for (const RankEnd& end : r.ranks) {
@@ -206,7 +208,8 @@ TEST_F(FakeCluster, OnlyWhatChangedTravelsAndEachMachineGetsExactlyTheSource) {
 // Each phase failing on one machine (the reading machine, and another):
 // every rank ends with that machine's exit code and message, nobody aborts
 // or hangs, and no store holds a partial install.
-class FakeClusterPhase : public FakeCluster, public ::testing::WithParamInterface<std::tuple<std::string, int>> {};
+class FakeClusterPhase : public FakeCluster,
+                         public ::testing::WithParamInterface<std::tuple<std::string, int>> {};
 
 TEST_P(FakeClusterPhase, FailureOnOneMachineEndsTheJobEverywhere) {
   const auto& [phase, failing] = GetParam();
@@ -215,8 +218,10 @@ TEST_P(FakeClusterPhase, FailureOnOneMachineEndsTheJobEverywhere) {
   const FakeJobResult r = run_fake_job(machines, options);
   expect_agreed(r, 3);
   const std::string host = "node" + std::to_string(failing);
-  EXPECT_EQ(error_lines(r.root()), std::vector<std::string>{host + ": injected fault in " + phase}) << r.root().err;
-  const size_t reached = static_cast<size_t>(std::find(k_phases.begin(), k_phases.end(), phase) - k_phases.begin());
+  EXPECT_EQ(error_lines(r.root()), std::vector<std::string>{host + ": injected fault in " + phase})
+      << r.root().err;
+  const size_t reached =
+      static_cast<size_t>(std::find(k_phases.begin(), k_phases.end(), phase) - k_phases.begin());
   for (const RankEnd& end : r.ranks) {
     EXPECT_EQ(end.phases, std::vector<std::string>(k_phases.begin(), k_phases.begin() + reached + 1))
         << "machine " << end.machine << " went on after the failed phase";
@@ -269,7 +274,8 @@ TEST_F(FakeCluster, StoreThatIsNotADirectoryFailsTheCheck) {
   write(machines[2].dest, "a file where the store should be\n");
   const FakeJobResult r = run_fake_job(machines, options);
   expect_agreed(r, 2);
-  EXPECT_EQ(error_lines(r.root()), std::vector<std::string>{"node2: " + machines[2].dest.string() + ": not a directory"});
+  EXPECT_EQ(error_lines(r.root()),
+            std::vector<std::string>{"node2: " + machines[2].dest.string() + ": not a directory"});
   for (const FakeMachine& m : machines)
     EXPECT_FALSE(installed(m)) << m.host << ": nothing is sent when a check failed";
 }
@@ -290,7 +296,8 @@ TEST_F(FakeCluster, RankZeroFailingMidStreamAbortsEveryReceiver) {
     EXPECT_FALSE(installed(m)) << m.host;
     EXPECT_EQ(incoming(m), 0u) << m.host;
   }
-  EXPECT_EQ(r.root().progress.find("100%"), std::string::npos) << "nothing claims the end\n" << r.root().progress;
+  EXPECT_EQ(r.root().progress.find("100%"), std::string::npos) << "nothing claims the end\n"
+                                                               << r.root().progress;
   EXPECT_EQ(r.root().progress.find("installed on 1"), std::string::npos) << r.root().progress;
 }
 
@@ -300,7 +307,8 @@ TEST_F(FakeCluster, ReceiverWhoseDiskFillsMidInstallIsNamedAndTheOthersComplete)
   machines[2].fault.message = "writing 'zz.bin': no space left on device";
   const FakeJobResult r = run_fake_job(machines, options);
   expect_agreed(r, 3);
-  EXPECT_EQ(error_lines(r.root()), std::vector<std::string>{"node2: writing 'zz.bin': no space left on device"});
+  EXPECT_EQ(error_lines(r.root()),
+            std::vector<std::string>{"node2: writing 'zz.bin': no space left on device"});
   EXPECT_NE(r.root().progress.find("installed on 3 of 4\n"), std::string::npos) << r.root().progress;
   EXPECT_EQ(r.root().progress.find("installed on 4 of 4"), std::string::npos) << r.root().progress;
   for (const FakeMachine& m : machines) {
@@ -327,7 +335,8 @@ TEST_F(FakeCluster, StreamDamagedOnTheWayToOneMachineIsRefusedThere) {
   ASSERT_EQ(lines.size(), 3u) << r.root().err;
   for (size_t i = 0; i < lines.size(); ++i)
     EXPECT_EQ(lines[i].rfind("node" + std::to_string(i + 2) +
-                                 ": received environment does not match its hash: expected " + tree_hash + ", got ",
+                                 ": received environment does not match its hash: expected " + tree_hash +
+                                 ", got ",
                              0),
               0u)
         << lines[i];
@@ -385,7 +394,8 @@ TEST_F(FakeCluster, WorkersAreNumberedAcrossMachinesWithTheirOwnCounts) {
       EXPECT_EQ(value("DISTENV_MACHINE"), std::to_string(end.machine));
       EXPECT_EQ(value("DISTENV_MACHINES"), "5");
       EXPECT_EQ(end.workers[i].label, "node" + std::to_string(end.machine) + ":" + std::to_string(next));
-      EXPECT_EQ(end.workers[i].cwd, machines[static_cast<size_t>(end.machine)].dest / "envs" / tree_hash / "proj");
+      EXPECT_EQ(end.workers[i].cwd,
+                machines[static_cast<size_t>(end.machine)].dest / "envs" / tree_hash / "proj");
       ++next;
     }
   }
@@ -408,7 +418,8 @@ TEST_F(FakeCluster, FailingEachMachineCommandIsNamed) {
   machines[1].processes.each_machine_status = 7;
   const FakeJobResult r = run_fake_job(machines, options);
   expect_agreed(r, 1);
-  EXPECT_EQ(error_lines(r.root()), std::vector<std::string>{"node1: each-machine command 'echo prepared' exited with 7"});
+  EXPECT_EQ(error_lines(r.root()),
+            std::vector<std::string>{"node1: each-machine command 'echo prepared' exited with 7"});
 }
 
 TEST_F(FakeCluster, FailingWorkerSetsTheExitCodeButTheOthersRun) {
@@ -428,7 +439,8 @@ TEST_F(FakeCluster, WorkersThatCannotStartAreReported) {
   const FakeJobResult r = run_fake_job(machines, options);
   expect_agreed(r, 127);
   EXPECT_EQ(error_lines(r.root()),
-            std::vector<std::string>{"node2: worker 2 could not be started: fork: resource temporarily unavailable"});
+            std::vector<std::string>{
+                "node2: worker 2 could not be started: fork: resource temporarily unavailable"});
 }
 
 TEST_F(FakeCluster, FailureDuringALongSweepStopsTheWorkersEverywhere) {
@@ -455,7 +467,8 @@ TEST_F(FakeCluster, ReportThatCannotBeWrittenAfterTheWorkersFailsEveryRank) {
   expect_agreed(r, 1);
   const auto lines = error_lines(r.root());
   ASSERT_EQ(lines.size(), 1u) << r.root().err;
-  EXPECT_EQ(lines[0].rfind("node0: cannot write " + options.report.string() + ": no such file or directory", 0), 0u)
+  EXPECT_EQ(
+      lines[0].rfind("node0: cannot write " + options.report.string() + ": no such file or directory", 0), 0u)
       << lines[0];
   EXPECT_NE(r.root().out.find("workers"), std::string::npos) << "the summary is printed first";
 }
@@ -509,7 +522,8 @@ TEST_F(FakeCluster, SoakRandomFaultsNeverHangAndAlwaysNameTheMachine) {
       ASSERT_FALSE(end.aborted) << "run " << run << ": " << end.err;
       ASSERT_EQ(end.exit_code, expected) << "run " << run << " machine " << end.machine << ": " << message;
     }
-    ASSERT_EQ(error_lines(r.root()), std::vector<std::string>{"node" + std::to_string(failing) + ": " + message})
+    ASSERT_EQ(error_lines(r.root()),
+              std::vector<std::string>{"node" + std::to_string(failing) + ": " + message})
         << "run " << run;
     for (const FakeMachine& each : machines) {
       ASSERT_EQ(incoming(each), 0u) << "run " << run;

@@ -37,8 +37,8 @@ std::string joined(const std::vector<std::string>& words) {
 } // namespace
 
 TEST(Launcher, RunPassesWhatItDoesNotKnowToTheBootstrapInOrder) {
-  const auto c = parse({"run", "-H", "hosts", "-p", "proj", "--mca", "btl", "tcp,self", "--workers", "4", "-x", "V",
-                        "--", "julia", "-h"});
+  const auto c = parse({"run", "-H", "hosts", "-p", "proj", "--mca", "btl", "tcp,self", "--workers", "4",
+                        "-x", "V", "--", "julia", "-h"});
   EXPECT_EQ(c.mode, launch::Subcommand::run);
   EXPECT_EQ(c.hostfile, "hosts");
   EXPECT_EQ(c.mca, (std::vector<std::string>{"btl", "tcp,self"}));
@@ -54,8 +54,9 @@ TEST(Launcher, TheMpirunLineOneRankPerMachineThisOneFirstWhatBelongsToUsForwarde
   const auto line = launch::command_line(
       c, {"n1", "localhost"}, "/b/distenv-bootstrap",
       {"DISTENV_PROJECT=/no", "DISTENV_DEST=/d", "JULIA_NUM_THREADS=4", "HOME=/root"}, false);
-  EXPECT_EQ(joined(line), "mpirun --host localhost,n1 -np 2 --map-by ppr:1:node --bind-to none -x DISTENV_DEST "
-                          "-x JULIA_NUM_THREADS /b/distenv-bootstrap -p /x -- sh -c 'echo $HOME'");
+  EXPECT_EQ(joined(line),
+            "mpirun --host localhost,n1 -np 2 --map-by ppr:1:node --bind-to none -x DISTENV_DEST "
+            "-x JULIA_NUM_THREADS /b/distenv-bootstrap -p /x -- sh -c 'echo $HOME'");
   c = parse({"gc", "--keep", "1", "--dry-run"});
   EXPECT_EQ(joined(launch::command_line(c, {}, "b", {}, true)),
             "mpirun --allow-run-as-root --map-by ppr:1:node --bind-to none b --gc 1 --gc-dry-run");
@@ -67,7 +68,8 @@ TEST(Launcher, HostfileNamesEachMachineOnce) {
   TempDir t;
   write(t / "hosts", "# the nodes\nnode1 slots=4\n\nnode2\nnode1\n");
   const std::string file = (t / "hosts").string();
-  EXPECT_EQ(launch::machines(parse({"status", "-H", file.c_str()})), (std::vector<std::string>{"node1", "node2"}));
+  EXPECT_EQ(launch::machines(parse({"status", "-H", file.c_str()})),
+            (std::vector<std::string>{"node1", "node2"}));
   write(t / "empty", "# none\n");
   const std::string empty = (t / "empty").string();
   try {
@@ -79,8 +81,9 @@ TEST(Launcher, HostfileNamesEachMachineOnce) {
 }
 
 TEST(Launcher, BadInputSaysWhatAndSuggests) {
-  EXPECT_EQ(error_of({"stauts"}), "unknown command 'stauts' (did you mean 'status'?): run, status, plan, gc, path, "
-                                  "pack, install, version (see distenv --help)");
+  EXPECT_EQ(error_of({"stauts"}),
+            "unknown command 'stauts' (did you mean 'status'?): run, status, plan, gc, path, "
+            "pack, install, version (see distenv --help)");
   EXPECT_EQ(error_of({"plan", "--hosts", "a"}), "plan runs on this machine: no hosts (--hosts)");
   EXPECT_EQ(error_of({"run", "--mca", "btl"}), "--mca needs KEY VALUE");
   EXPECT_EQ(error_of({"plan", "--", "x"}), "plan takes no worker command");

@@ -16,8 +16,8 @@
 #include <algorithm>
 
 using namespace distenv;
-using distenv::test::TempDir;
 using distenv::test::dev_names;
+using distenv::test::TempDir;
 using distenv::test::write;
 
 namespace {
@@ -87,7 +87,8 @@ TEST(JuliaFidelity, AbsoluteManifestKeyIsRewrittenToTheInstalledManifest) {
   ASSERT_NE(it, p.tree.rewritten.end());
   EXPECT_EQ(it->where, "Project.toml:1:12");
   EXPECT_EQ(it->rewritten, "../shared/Manifest.toml");
-  EXPECT_FALSE(ships(p, p.layout.to_install(t / "shared/big.dat"))) << "only the manifest of its directory ships";
+  EXPECT_FALSE(ships(p, p.layout.to_install(t / "shared/big.dat")))
+      << "only the manifest of its directory ships";
   expect_installed_resolves(p, t / "dest");
 }
 
@@ -119,8 +120,8 @@ TEST(JuliaFidelity, WorkspaceMemberUsesTheRootManifestNotItsOwnStaleOne) {
   // What ships is what Julia needs: within 1.2x of the files it reads.
   uint64_t needed = 0;
   for (const char* f : {"Project.toml", "Manifest.toml", "docs/Project.toml", "lib/Foo/Project.toml",
-                        "lib/Foo/src/Foo.jl", "lib/Bar/Project.toml", "lib/Bar/src/Bar.jl", "app/Project.toml",
-                        "app/Stale.toml", "app/Manifest.toml", "app/run.jl"})
+                        "lib/Foo/src/Foo.jl", "lib/Bar/Project.toml", "lib/Bar/src/Bar.jl",
+                        "app/Project.toml", "app/Stale.toml", "app/Manifest.toml", "app/run.jl"})
     needed += fs::file_size(ws / f);
   EXPECT_LE(p.tree.bytes, needed * 12 / 10 + 1024) << "1 KiB for the activation metadata";
   expect_installed_resolves(p, t / "dest");
@@ -169,7 +170,8 @@ TEST(JuliaFidelity, MissingManifestKeyFallsBackToTheDirectorysManifest) {
   const auto p = test::plan(t / "p");
   EXPECT_EQ(p.env.manifest_file, t / "p/Manifest.toml");
   ASSERT_EQ(p.env.warnings.size(), 1u);
-  EXPECT_EQ(p.env.warnings[0], "Project.toml:1:12: manifest \"../Missing.toml\" does not exist: Julia uses Manifest.toml");
+  EXPECT_EQ(p.env.warnings[0],
+            "Project.toml:1:12: manifest \"../Missing.toml\" does not exist: Julia uses Manifest.toml");
   expect_installed_resolves(p, t / "dest");
 }
 
@@ -187,7 +189,8 @@ TEST(JuliaFidelity, TestOnlySourcesAreNotFollowedUnlessAskedFor) {
   package(t / "mono/T", "T");
   write(t / "mono/T/big.dat", std::string(300000, 't'));
   package(t / "mono/A", "A",
-          "[deps]\nB = \"" + k_uuid_a + "\"\n[weakdeps]\nW = \"" + k_uuid_a + "\"\n[extras]\nT = \"" + k_uuid_a +
+          "[deps]\nB = \"" + k_uuid_a + "\"\n[weakdeps]\nW = \"" + k_uuid_a + "\"\n[extras]\nT = \"" +
+              k_uuid_a +
               "\"\n[sources]\nB = {path = \"../B\"}\nW = {path = \"../W\"}\nT = {path = \"../T\"}\n");
   write(t / "mono/app/Project.toml", "[deps]\nA = \"" + k_uuid_a + "\"\n[extras]\nT = \"" + k_uuid_a +
                                          "\"\n[sources]\nA = {path = \"../A\"}\nT = {path = \"../T\"}\n");
@@ -207,25 +210,29 @@ TEST(JuliaFidelity, ProjectSourcesMissingBesideAManifestIsAWarning) {
   write(t / "p/Manifest.toml", "manifest_format = \"2.0\"\n[[deps.X]]\ngit-tree-sha1 = \"0\"\n");
   const auto e = env::read_environment(at(t / "p"));
   ASSERT_EQ(e.warnings.size(), 1u);
-  EXPECT_EQ(e.warnings[0].rfind("Project.toml:4:13: sources.X: path \"../X\" does not exist", 0), 0u) << e.warnings[0];
+  EXPECT_EQ(e.warnings[0].rfind("Project.toml:4:13: sources.X: path \"../X\" does not exist", 0), 0u)
+      << e.warnings[0];
   fs::remove(t / "p/Manifest.toml");
-  EXPECT_EQ(input_error(at(t / "p")), "Project.toml:4:13: dev package X: path \"../X\" does not exist (" +
-                                          (t / "X").string() + ")");
+  EXPECT_EQ(input_error(at(t / "p")),
+            "Project.toml:4:13: dev package X: path \"../X\" does not exist (" + (t / "X").string() + ")");
 }
 
 TEST(JuliaFidelity, WhatPkgRejectsAndWarnsAbout) {
   TempDir t;
   package(t / "X", "X");
   write(t / "p/Project.toml",
-        "[deps]\nX = \"" + k_uuid_a + "\"\n\n[sources]\nX = {path = \"../X\", url = \"https://example.org/X.jl\"}\n");
-  EXPECT_EQ(input_error(at(t / "p")), "Project.toml:5:5: sources.X: `path` and `url` cannot both be given (Pkg rejects it)");
+        "[deps]\nX = \"" + k_uuid_a +
+            "\"\n\n[sources]\nX = {path = \"../X\", url = \"https://example.org/X.jl\"}\n");
+  EXPECT_EQ(input_error(at(t / "p")),
+            "Project.toml:5:5: sources.X: `path` and `url` cannot both be given (Pkg rejects it)");
   write(t / "p/Project.toml", "[deps]\nX = \"" + k_uuid_a + "\"\n");
   write(t / "p/Manifest.toml", "manifest_format = \"3.0\"\n[[deps.X]]\npath = \"../X\"\n");
   const auto e = env::read_environment(at(t / "p"));
   EXPECT_EQ(e.manifest_format, "3.0");
   EXPECT_EQ(dev_names(e), (std::vector<std::string>{"X"}));
   ASSERT_EQ(e.warnings.size(), 1u);
-  EXPECT_EQ(e.warnings[0].rfind("Manifest.toml:1:19: unknown manifest_format \"3.0\"", 0), 0u) << e.warnings[0];
+  EXPECT_EQ(e.warnings[0].rfind("Manifest.toml:1:19: unknown manifest_format \"3.0\"", 0), 0u)
+      << e.warnings[0];
 }
 
 TEST(JuliaFidelity, PkgWorkspacePathResolutionFixture) {
@@ -295,13 +302,15 @@ TEST(JuliaFidelity, PrivateKeysAndCredentialsAreRefusedUnlessLeftOutOrAllowed) {
     test::plan(t / "p");
     ADD_FAILURE() << "no error";
   } catch (const InputError& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "conf/.ssh: an ssh directory (private keys): it would be copied to every machine of the job; leave "
-              "it out (.distenvignore, or exclude in distenv.toml) or pass --allow-secrets");
+    EXPECT_EQ(
+        std::string(e.what()),
+        "conf/.ssh: an ssh directory (private keys): it would be copied to every machine of the job; leave "
+        "it out (.distenvignore, or exclude in distenv.toml) or pass --allow-secrets");
   }
   write(t / "p/.distenvignore", ".ssh/\n");
   EXPECT_NO_THROW(test::plan(t / "p"));
-  for (const char* name : {"keys/id_ed25519", ".netrc", "a/.git-credentials", ".config/gcloud/x.json", ".aws/credentials"}) {
+  for (const char* name :
+       {"keys/id_ed25519", ".netrc", "a/.git-credentials", ".config/gcloud/x.json", ".aws/credentials"}) {
     write(t / "p" / name, "secret\n");
     EXPECT_THROW(test::plan(t / "p"), InputError) << name;
     auto o = at(t / "p");

@@ -33,8 +33,7 @@ struct Crafted {
 };
 
 la_ssize_t to_chunks(struct archive*, void* client, const void* buf, size_t len) {
-  static_cast<test::MemoryChunks*>(client)->put(
-      pack::Bytes(static_cast<const std::byte*>(buf), len));
+  static_cast<test::MemoryChunks*>(client)->put(pack::Bytes(static_cast<const std::byte*>(buf), len));
   return static_cast<la_ssize_t>(len);
 }
 
@@ -114,15 +113,16 @@ TEST(Hostile, EscapingSymlinks) {
             "received archive: entry 'link': symlink target has '..' after a name");
   // Each link alone stays inside; chained, a/b/.. would be the parent of the
   // root: '..' after a name is refused for that reason.
-  EXPECT_EQ(refused({{"a", AE_IFDIR, 0755}, {"a/b", AE_IFLNK, 0777, "", ".."}, {"c", AE_IFLNK, 0777, "", "a/b/../x"}}),
-            "received archive: entry 'c': symlink target has '..' after a name");
+  EXPECT_EQ(
+      refused(
+          {{"a", AE_IFDIR, 0755}, {"a/b", AE_IFLNK, 0777, "", ".."}, {"c", AE_IFLNK, 0777, "", "a/b/../x"}}),
+      "received archive: entry 'c': symlink target has '..' after a name");
 }
 
 TEST(Hostile, WritingThroughASymlink) {
   // Each entry alone is fine; the second would be written through the first.
-  std::string why = refused({{"d", AE_IFDIR, 0755},
-                             {"s", AE_IFLNK, 0777, "", "d"},
-                             {"s/file", AE_IFREG, 0644, "x"}});
+  std::string why =
+      refused({{"d", AE_IFDIR, 0755}, {"s", AE_IFLNK, 0777, "", "d"}, {"s/file", AE_IFREG, 0644, "x"}});
   EXPECT_EQ(why, "received archive: entry 's/file': lies below the symlink 's'");
 }
 
@@ -131,8 +131,7 @@ TEST(Hostile, DeviceSetuidHardlinkDuplicate) {
             "received archive: entry 'null': device files are not allowed");
   EXPECT_EQ(refused({{"fifo", AE_IFIFO, 0644}}),
             "received archive: entry 'fifo': named pipes are not allowed");
-  EXPECT_EQ(refused({{"su", AE_IFREG, 04755, "x"}}),
-            "received archive: entry 'su': setuid/setgid bit");
+  EXPECT_EQ(refused({{"su", AE_IFREG, 04755, "x"}}), "received archive: entry 'su': setuid/setgid bit");
   EXPECT_EQ(refused({{"a", AE_IFREG, 0644, "x"}, {"b", AE_IFREG, 0644, "", "", "a"}}),
             "received archive: entry 'b': hard links are not allowed");
   EXPECT_EQ(refused({{"a", AE_IFREG, 0644, "x"}, {"a", AE_IFREG, 0644, "y"}}),
@@ -146,8 +145,8 @@ TEST(Hostile, GarbageAndHashMismatch) {
   TempDir t;
   EXPECT_THROW(install::Store(t / "d").install(hash::hash_bytes("x"), 0, garbage), Error);
   // A well-formed archive whose content is not what the plan said.
-  EXPECT_EQ(refused({{"fine", AE_IFREG, 0644, "x"}}).rfind(
-                "received environment does not match its hash: expected ", 0),
+  EXPECT_EQ(refused({{"fine", AE_IFREG, 0644, "x"}})
+                .rfind("received environment does not match its hash: expected ", 0),
             0u);
 }
 
@@ -156,7 +155,8 @@ TEST(Hostile, EntryProblemRules) {
   EXPECT_EQ(pack::entry_problem("a/./b", hash::EntryType::file, 0644, ""), "path is not normalized");
   EXPECT_EQ(pack::entry_problem("a//b", hash::EntryType::file, 0644, ""), "path is not normalized");
   EXPECT_EQ(pack::entry_problem("a/l", hash::EntryType::symlink, 0777, "../b"), "");
-  EXPECT_EQ(pack::entry_problem("l", hash::EntryType::symlink, 0777, "../b"), "symlink points outside the install directory");
+  EXPECT_EQ(pack::entry_problem("l", hash::EntryType::symlink, 0777, "../b"),
+            "symlink points outside the install directory");
   EXPECT_EQ(pack::entry_problem("d", hash::EntryType::directory, 02755, ""), "setuid/setgid bit");
 }
 
@@ -218,7 +218,9 @@ TEST(Hostile, DeclaredSizeBeyondTheFreeSpaceIsRefusedBeforeWriting) {
     FAIL() << "accepted";
   } catch (const Error& e) {
     const std::string m = e.what();
-    EXPECT_EQ(m.rfind("not enough space in " + fs::canonical(t / "dest/envs").string() + "/.incoming-", 0), 0u) << m;
+    EXPECT_EQ(m.rfind("not enough space in " + fs::canonical(t / "dest/envs").string() + "/.incoming-", 0),
+              0u)
+        << m;
     EXPECT_NE(m.find(": entry 'zeros' needs 1.0 PiB, "), std::string::npos) << m;
   }
   std::vector<std::string> left;

@@ -67,8 +67,8 @@ TEST(Pack, RoundTripThousandsOfFilesInSmallChunks) {
     std::string content(rng() % 3000, '\0');
     for (char& c : content)
       c = static_cast<char>(rng());
-    write(t / ("p/pkg" + std::to_string(i % 11) + "/sub" + std::to_string(i % 5) + "/f" +
-               std::to_string(i) + ".bin"),
+    write(t / ("p/pkg" + std::to_string(i % 11) + "/sub" + std::to_string(i % 5) + "/f" + std::to_string(i) +
+               ".bin"),
           content);
   }
   write(t / "p/empty", "");
@@ -120,7 +120,8 @@ TEST(Pack, FileChangedWhilePackingIsAnError) {
     pack::pack_tree(p.tree, chunks, {4096, 3, 0});
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), (t / "p/data").string() + ": changed while it was being packed; run again");
+    EXPECT_EQ(std::string(e.what()),
+              (t / "p/data").string() + ": changed while it was being packed; run again");
   }
 }
 

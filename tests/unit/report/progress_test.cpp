@@ -59,7 +59,8 @@ TEST(Progress, ALogGetsAtMostALinePerTenthAndTheEnd) {
   EXPECT_EQ(out.find('\r'), std::string::npos);
   if (lines == 0)
     return; // all within the first 2 s: a log needs no progress, the summary follows
-  const std::string last = out.substr(out.rfind('\n', out.size() - 2) == std::string::npos ? 0 : out.rfind('\n', out.size() - 2) + 1);
+  const std::string last = out.substr(
+      out.rfind('\n', out.size() - 2) == std::string::npos ? 0 : out.rfind('\n', out.size() - 2) + 1);
   EXPECT_EQ(last.rfind("distenv: sending to 3 machines 100%", 0), 0u) << out;
 }
 

@@ -1,9 +1,9 @@
 // The in-process Comm: collectives, splits and messages between threads, and
 // protocol bugs that fail loudly (a mismatched collective, a peer that left)
 // instead of hanging.
+#include "support/comm_fake.hpp"
 #include <distenv/transport/chunk_broadcast.hpp>
 #include <distenv/transport/codec.hpp>
-#include "support/comm_fake.hpp"
 
 #include <gtest/gtest.h>
 
@@ -123,7 +123,8 @@ TEST(FakeComm, AbortEndsEveryBlockedRank) {
     c.all_max(0);
   });
   EXPECT_EQ(errors[1], "abort 4");
-  EXPECT_NE(errors[0].find("the job was aborted: rank 1 aborted with exit code 4"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("the job was aborted: rank 1 aborted with exit code 4"), std::string::npos)
+      << errors[0];
 }
 
 } // namespace
@@ -165,12 +166,13 @@ TEST(ChunkBroadcast, EveryScheduleDeliversInOrderWithoutSpinning) {
     std::vector<std::vector<std::byte>> got(ranks);
     std::mutex mutex;
     const auto errors = on_ranks(
-        {}, [&](Comm& c) {
+        {},
+        [&](Comm& c) {
           Counted source(chunks, chunk);
           Collect sink;
-          const BroadcastResult r = broadcast_chunks(c, schedule(m, c.rank(), c.size(), 0), chunk,
-                                                     pipeline_depth(m, c.size()), c.rank() == 0 ? &source : nullptr,
-                                                     c.rank() == 0 ? nullptr : &sink);
+          const BroadcastResult r =
+              broadcast_chunks(c, schedule(m, c.rank(), c.size(), 0), chunk, pipeline_depth(m, c.size()),
+                               c.rank() == 0 ? &source : nullptr, c.rank() == 0 ? nullptr : &sink);
           std::lock_guard lock(mutex);
           if (c.rank() > 0 && r.complete && sink.closed)
             got[static_cast<size_t>(c.rank())] = sink.got;

@@ -76,11 +76,13 @@ void expect_two_tree(int size, int root) {
         ++reached[static_cast<size_t>(c)];
     }
     for (int r = 0; r < size; ++r)
-      EXPECT_EQ(reached[static_cast<size_t>(r)], r == root ? 0 : 1) << "size " << size << " tree " << t << " rank " << r;
+      EXPECT_EQ(reached[static_cast<size_t>(r)], r == root ? 0 : 1)
+          << "size " << size << " tree " << t << " rank " << r;
   }
   for (int r = 0; r < size; ++r)
     if (r != root && size > 2)
-      EXPECT_FALSE(!all[static_cast<size_t>(r)][0].children.empty() && !all[static_cast<size_t>(r)][1].children.empty())
+      EXPECT_FALSE(!all[static_cast<size_t>(r)][0].children.empty() &&
+                   !all[static_cast<size_t>(r)][1].children.empty())
           << "size " << size << ": rank " << r << " forwards in both trees";
 }
 
@@ -124,9 +126,9 @@ TEST(Schedule, CostModelChainForFewMachinesTwoTreeForMany) {
 
 TEST(Schedule, ChunkSizeFromStreamAndMachines) {
   const uint64_t kib = 1 << 10, mib = 1 << 20;
-  EXPECT_EQ(choose_chunk_size(2, 10 * kib), 64 * kib);        // at least 64 KiB
-  EXPECT_EQ(choose_chunk_size(3, 4096 * mib), 4 * mib);       // at most 4 MiB
-  EXPECT_EQ(choose_chunk_size(1024, 256 * mib), 1280 * kib);  // 0.05 x 256 MiB / 10
+  EXPECT_EQ(choose_chunk_size(2, 10 * kib), 64 * kib);       // at least 64 KiB
+  EXPECT_EQ(choose_chunk_size(3, 4096 * mib), 4 * mib);      // at most 4 MiB
+  EXPECT_EQ(choose_chunk_size(1024, 256 * mib), 1280 * kib); // 0.05 x 256 MiB / 10
   EXPECT_LT(choose_chunk_size(4096, 256 * mib), choose_chunk_size(64, 256 * mib));
   EXPECT_EQ(choose_chunk_size(64, 256 * mib) % (64 * kib), 0u);
 }

@@ -7,7 +7,8 @@
 using distenv::nearest;
 
 TEST(Suggest, NearestCommandWithinTwoEdits) {
-  const std::vector<std::string> modes = {"run", "status", "plan", "gc", "path", "pack", "install", "version"};
+  const std::vector<std::string> modes = {"run",  "status", "plan",    "gc",
+                                          "path", "pack",   "install", "version"};
   EXPECT_EQ(nearest("stauts", modes), "status"); // a transposition is two edits
   EXPECT_EQ(nearest("rn", modes), "run");
   EXPECT_EQ(nearest("instal", modes), "install");
@@ -18,7 +19,8 @@ TEST(Suggest, NearestCommandWithinTwoEdits) {
 }
 
 TEST(Suggest, NearestOption) {
-  const std::vector<std::string> options = {"--dest", "--project", "--workers", "--broadcast", "--chunk-size"};
+  const std::vector<std::string> options = {"--dest", "--project", "--workers", "--broadcast",
+                                            "--chunk-size"};
   EXPECT_EQ(nearest("--worker", options), "--workers");
   EXPECT_EQ(nearest("--broadcst", options), "--broadcast");
   EXPECT_EQ(nearest("--frobnicate", options), "");

@@ -94,9 +94,10 @@ size_t count(const std::string& text, const std::string& part) {
 TEST(Supervisor, PrefixesWholeLinesAndCollectsExitCodes) {
   Captured c;
   // Two writers emit partial lines in many small pieces at once.
-  const std::string chatty = "i=0; while [ $i -lt 200 ]; do printf 'aaaa'; printf 'bbbb\\n'; i=$((i+1)); done";
-  auto r = run({sh(chatty, "n:0"), sh(chatty, "n:1"), sh("echo oops >&2; exit 3", "n:2"), sh("kill -9 $$", "n:3")},
-               c);
+  const std::string chatty =
+      "i=0; while [ $i -lt 200 ]; do printf 'aaaa'; printf 'bbbb\\n'; i=$((i+1)); done";
+  auto r = run(
+      {sh(chatty, "n:0"), sh(chatty, "n:1"), sh("echo oops >&2; exit 3", "n:2"), sh("kill -9 $$", "n:3")}, c);
   ASSERT_EQ(r.exits.size(), 4u);
   EXPECT_EQ(r.exits[0].status(), 0);
   EXPECT_EQ(r.exits[2].status(), 3);
