@@ -4,6 +4,7 @@
 #include <distenv/install/extract.hpp>
 #include <distenv/install/file_lock.hpp>
 #include <distenv/util/atomic_dir.hpp>
+#include <distenv/util/atomic_file.hpp>
 #include <distenv/util/error.hpp>
 #include <distenv/util/fd.hpp>
 #include <distenv/util/files.hpp>
@@ -145,8 +146,7 @@ Store::InUse::InUse(const Store& store, const hash::Hash128& tree) {
   m_fd.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!m_fd)
     throw Error(fmt::format("{}: {}", dir.string(), errno_text(errno)));
-  while (::flock(m_fd.get(), LOCK_SH) != 0 && errno == EINTR) {
-  }
+  retry_eintr([&] { return ::flock(m_fd.get(), LOCK_SH); });
   ::futimens(m_fd.get(), nullptr); // last used: now
 }
 
@@ -273,33 +273,23 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
   const std::string tag = expected ? expected->hex() : "unknown";
   AtomicDirectory incoming(envs / fmt::format(".incoming-{}-{}", tag, ::getpid()), 0755);
 
-  // The content index, written as files arrive (memory stays flat).
-  const fs::path index_tmp = incoming.dir().string() + ".files";
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> index(std::fopen(index_tmp.c_str(), "we"), &std::fclose);
-  if (!index)
-    throw Error(fmt::format("{}: cannot create: {}", index_tmp.string(), errno_text(errno)));
-  struct RemoveIndex {
-    const fs::path& path;
-    bool keep = false;
-    ~RemoveIndex() {
-      if (!keep)
-        ::unlink(path.c_str());
-    }
-  } remove_index{index_tmp};
-  std::string record;
-  ExtractResult extracted = extract(
-      source, incoming.dir(), local, [&](const hash::Hash128& h, uint64_t size, const std::string& path) {
-        record.clear();
-        put_u64(record, h.high);
-        put_u64(record, h.low);
-        put_varint(record, size);
-        put_varint(record, path.size());
-        record += path;
-        if (std::fwrite(record.data(), 1, record.size(), index.get()) != record.size())
-          throw Error(fmt::format("{}: {}", index_tmp.string(), errno_text(errno)));
-      });
-  if (std::fflush(index.get()) != 0)
-    throw Error(fmt::format("{}: {}", index_tmp.string(), errno_text(errno)));
+  // The content index, written as files arrive (memory stays flat), under
+  // an .incoming- name until the install is committed.
+  AtomicFile index(incoming.dir().string() + ".files");
+  std::string records;
+  ExtractResult extracted = extract(source, incoming.dir(), local,
+                                    [&](const hash::Hash128& h, uint64_t size, const std::string& path) {
+                                      put_u64(records, h.high);
+                                      put_u64(records, h.low);
+                                      put_varint(records, size);
+                                      put_varint(records, path.size());
+                                      records += path;
+                                      if (records.size() >= (size_t(64) << 10)) {
+                                        index.write(records);
+                                        records.clear();
+                                      }
+                                    });
+  index.write(records);
   if (expected && !(extracted.tree_hash == *expected))
     throw Error(fmt::format("received environment does not match its hash: expected {}, got {}",
                             expected->hex(), extracted.tree_hash.hex()));
@@ -315,10 +305,7 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
   sync_filesystem(incoming.dir());
   // The index first: an index without its environment is never read; an
   // environment without its index is only not reused.
-  if (::rename(index_tmp.c_str(), index_of(extracted.tree_hash).c_str()) != 0)
-    throw Error(fmt::format("cannot rename {} to {}: {}", index_tmp.string(),
-                            index_of(extracted.tree_hash).string(), errno_text(errno)));
-  remove_index.keep = true;
+  index.commit_as(index_of(extracted.tree_hash), Durability::none); // synced with the file system above
   incoming.commit(result.dir);
   result.in_use = std::make_shared<InUse>(*this, extracted.tree_hash); // still under the store lock
   return result;

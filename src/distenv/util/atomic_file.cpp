@@ -49,13 +49,13 @@ void AtomicFile::write(const void* data, size_t size) {
     throw Error(fmt::format("cannot write {}: {}", m_path.string(), errno_text(errno)));
 }
 
-void AtomicFile::commit(Durability d) {
+void AtomicFile::commit_as(const fs::path& path, Durability d) {
   if (d == Durability::synced && ::fsync(m_fd.get()) != 0)
-    throw Error(fmt::format("cannot write {}: fsync: {}", m_path.string(), errno_text(errno)));
+    throw Error(fmt::format("cannot write {}: fsync: {}", path.string(), errno_text(errno)));
   if (!m_fd.close())
-    throw Error(fmt::format("cannot write {}: {}", m_path.string(), errno_text(errno)));
-  if (::rename(m_temp.c_str(), m_path.c_str()) != 0)
-    throw Error(fmt::format("cannot write {}: {}", m_path.string(), errno_text(errno)));
+    throw Error(fmt::format("cannot write {}: {}", path.string(), errno_text(errno)));
+  if (::rename(m_temp.c_str(), path.c_str()) != 0)
+    throw Error(fmt::format("cannot write {}: {}", path.string(), errno_text(errno)));
   m_committed = true;
 }
 

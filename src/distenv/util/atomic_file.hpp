@@ -32,7 +32,10 @@ public:
   // Throws Error "cannot write PATH: why".
   void write(std::string_view data);
   void write(const void* data, size_t size);
-  void commit(Durability d = Durability::synced);
+  void commit(Durability d = Durability::synced) { commit_as(m_path, d); }
+  // The same, under another name in the same directory (one known only
+  // once the contents are: a file named by its own hash).
+  void commit_as(const fs::path& path, Durability d = Durability::synced);
 
 private:
   fs::path m_path, m_temp;

@@ -110,8 +110,7 @@ CommandResult run_command(const std::vector<std::string>& argv, const CommandOpt
     r.timed_out = true;
   }
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  retry_eintr([&] { return ::waitpid(pid, &status, 0); });
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
 }

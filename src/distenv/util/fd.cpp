@@ -47,11 +47,7 @@ bool write_fully(int fd, const void* data, size_t size) {
 }
 
 ssize_t read_some(int fd, void* data, size_t size) {
-  for (;;) {
-    const ssize_t n = ::read(fd, data, size);
-    if (n >= 0 || errno != EINTR)
-      return n;
-  }
+  return retry_eintr([&] { return ::read(fd, data, size); });
 }
 
 ssize_t read_fully(int fd, void* data, size_t size) {

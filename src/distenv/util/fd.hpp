@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <sys/types.h>
 #include <utility>
@@ -50,6 +51,16 @@ bool write_fully(int fd, const void* data, size_t size);
 // read(2) until `size` bytes or the end, retrying on EINTR. The number of
 // bytes read (less than `size` only at the end), or -1 with errno set.
 ssize_t read_fully(int fd, void* data, size_t size);
+
+// Calls `f` again while it fails (a negative result) with EINTR: flock,
+// waitpid, poll. Its last result.
+template <typename F> auto retry_eintr(F&& f) {
+  for (;;) {
+    const auto r = f();
+    if (r >= 0 || errno != EINTR)
+      return r;
+  }
+}
 
 // One read(2), retried on EINTR.
 ssize_t read_some(int fd, void* data, size_t size);

@@ -99,8 +99,7 @@ Guard::~Guard() {
   if (m_fd >= 0)
     ::close(m_fd);
   if (m_pid > 0)
-    while (::waitpid(m_pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
+    retry_eintr([&] { return ::waitpid(m_pid, nullptr, 0); });
 }
 
 void Guard::watch(pid_t group) {
@@ -151,8 +150,7 @@ size_t reap_strays(const std::vector<pid_t>& before) {
       ::kill(p, SIGKILL);
     }
     for (pid_t p : strays)
-      while (::waitpid(p, nullptr, 0) < 0 && errno == EINTR) {
-      }
+      retry_eintr([&] { return ::waitpid(p, nullptr, 0); });
     count += strays.size();
   }
   return count;

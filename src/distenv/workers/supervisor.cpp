@@ -70,7 +70,7 @@ void write_all(int fd, const std::string& text) {
 
 struct Child {
   pid_t pid = -1;
-  int out = -1, err = -1;
+  Fd out, err; // the read ends of its stdout and stderr
   LineBuffer out_lines, err_lines;
   bool exited = false;
   std::chrono::steady_clock::time_point exited_at;
@@ -108,9 +108,11 @@ void spawn(const Spec& spec, Child& child) {
   for (const std::string& e : spec.env)
     envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
-  int out[2], err[2], status_pipe[2];
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(status_pipe, O_CLOEXEC) != 0)
-    throw Error(fmt::format("pipe: {}", errno_text(errno)));
+  Pipe out_pipe = Pipe::make(), err_pipe = Pipe::make(), status = Pipe::make();
+  // Plain numbers for the child: it may only make async-signal-safe calls.
+  const int out[2] = {out_pipe.read.get(), out_pipe.write.get()},
+            err[2] = {err_pipe.read.get(), err_pipe.write.get()};
+  const int status_pipe[2] = {status.read.get(), status.write.get()};
   const pid_t parent = ::getpid();
   sigset_t all, old;
   sigfillset(&all);
@@ -150,33 +152,22 @@ void spawn(const Spec& spec, Child& child) {
   }
   const int fork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  ::close(out[1]);
-  ::close(err[1]);
-  ::close(status_pipe[1]);
-  if (pid < 0) {
-    ::close(out[0]);
-    ::close(err[0]);
-    ::close(status_pipe[0]);
+  out_pipe.write.reset();
+  err_pipe.write.reset();
+  status.write.reset();
+  if (pid < 0)
     throw Error(fmt::format("fork: {}", errno_text(fork_errno)));
-  }
   ::setpgid(pid, pid); // also from here: no race with an early kill
   int e = 0;
   ssize_t n;
-  while ((n = ::read(status_pipe[0], &e, sizeof e)) < 0 && errno == EINTR) {
-  }
-  ::close(status_pipe[0]);
+  n = read_some(status.read.get(), &e, sizeof e);
+  status.read.reset();
   child.pid = pid;
-  child.out = out[0];
-  child.err = err[0];
+  child.out = std::move(out_pipe.read);
+  child.err = std::move(err_pipe.read);
   if (n == sizeof e)
     child.exit.error =
         fmt::format("cannot run '{}' in {}: {}", spec.argv[0], spec.cwd.string(), errno_text(e));
-}
-
-void close_fd(int& fd) {
-  if (fd >= 0)
-    ::close(fd);
-  fd = -1;
 }
 
 } // namespace
@@ -222,11 +213,11 @@ bool note_exits(Run& run) {
     }
     // A child that exited but whose pipes a grandchild still holds is
     // given two seconds to finish writing.
-    if (c->exited && (c->out >= 0 || c->err >= 0) && clock::now() - c->exited_at > std::chrono::seconds(2)) {
-      close_fd(c->out);
-      close_fd(c->err);
+    if (c->exited && (c->out || c->err) && clock::now() - c->exited_at > std::chrono::seconds(2)) {
+      c->out.reset();
+      c->err.reset();
     }
-    if (!c->exited || c->out >= 0 || c->err >= 0)
+    if (!c->exited || c->out || c->err)
       all_done = false;
   }
   return all_done;
@@ -269,7 +260,7 @@ void forward_output(Run& run, int signal_fd) {
   std::vector<std::pair<Child*, bool>> owners{{nullptr, false}};
   for (auto& c : run.children)
     for (const bool is_out : {true, false})
-      if (const int fd = is_out ? c->out : c->err; fd >= 0) {
+      if (const int fd = (is_out ? c->out : c->err).get(); fd >= 0) {
         fds.push_back({fd, POLLIN, 0});
         owners.emplace_back(c.get(), is_out);
       }
@@ -281,15 +272,15 @@ void forward_output(Run& run, int signal_fd) {
       continue;
     Child& c = *owners[i].first;
     const bool is_out = owners[i].second;
-    int& fd = is_out ? c.out : c.err;
+    Fd& fd = is_out ? c.out : c.err;
     LineBuffer& lines = is_out ? c.out_lines : c.err_lines;
     const int dest = is_out ? run.options.out_fd : run.options.err_fd;
-    const ssize_t n = read_some(fd, buf, sizeof buf);
+    const ssize_t n = read_some(fd.get(), buf, sizeof buf);
     if (n > 0) {
       write_all(dest, lines.feed(std::string_view(buf, static_cast<size_t>(n))));
     } else {
       write_all(dest, lines.flush());
-      close_fd(fd);
+      fd.reset();
     }
   }
 }
@@ -300,8 +291,7 @@ void finish(Run& run) {
   for (auto& c : run.children) {
     if (c->pid > 0) {
       ::kill(-c->pid, SIGKILL);
-      while (::waitpid(c->pid, nullptr, 0) < 0 && errno == EINTR) {
-      }
+      retry_eintr([&] { return ::waitpid(c->pid, nullptr, 0); });
     }
     write_all(run.options.out_fd, c->out_lines.flush());
     write_all(run.options.err_fd, c->err_lines.flush());
