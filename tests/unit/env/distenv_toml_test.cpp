@@ -2,6 +2,7 @@
 #include <distenv/env/environment.hpp>
 #include <distenv/util/error.hpp>
 
+#include "support/errors.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -12,12 +13,7 @@ using distenv::test::write;
 
 namespace {
 std::string error_of(const fs::path& dir) {
-  try {
-    env::read_environment({dir, {}});
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "no error";
+  return test::error_of<InputError>([&] { env::read_environment({dir, {}}); });
 }
 } // namespace
 

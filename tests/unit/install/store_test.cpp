@@ -1,5 +1,6 @@
 // The node-local store: reuse, space check, stale temporaries, and two
 // processes installing the same environment at once.
+#include "support/errors.hpp"
 #include "support/memory_chunks.hpp"
 #include <distenv/install/store.hpp>
 #include <distenv/pack/archive_writer.hpp>
@@ -227,12 +228,7 @@ TEST(Store, CollectKeepsTheMostRecentlyUsedAndThoseInUse) {
 namespace {
 
 std::string refusal(install::Store& store, const std::function<void()>& use = {}) {
-  try {
-    use ? use() : (void)store.identity();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "accepted";
+  return test::error_of<InputError>([&] { use ? use() : (void)store.identity(); }, "accepted");
 }
 
 #define NEED_ROOT()                                                                                          \

@@ -3,6 +3,7 @@
 #include <distenv/launch/machines.hpp>
 #include <distenv/util/error.hpp>
 
+#include "support/errors.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -19,12 +20,7 @@ launch::Command parse(std::vector<const char*> args) {
 }
 
 std::string error_of(std::vector<const char*> args) {
-  try {
-    parse(std::move(args));
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "no error";
+  return test::error_of<InputError>([&] { parse(std::move(args)); });
 }
 
 std::string joined(const std::vector<std::string>& words) {

@@ -7,6 +7,7 @@
 #include <distenv/util/command.hpp>
 #include <distenv/util/error.hpp>
 
+#include "support/errors.hpp"
 #include "support/pipeline.hpp"
 #include "support/temp_dir.hpp"
 
@@ -36,13 +37,7 @@ bool ships(const test::Planned& p, const std::string& path) {
 }
 
 std::string input_error(const env::ReadOptions& o) {
-  try {
-    env::read_environment(o);
-  } catch (const InputError& e) {
-    EXPECT_EQ(e.exit_code(), 2);
-    return e.what();
-  }
-  return "no error";
+  return test::error_of<InputError>([&] { env::read_environment(o); }); // InputError: exit code 2
 }
 
 env::ReadOptions at(const fs::path& project) {

@@ -3,6 +3,7 @@
 #include <distenv/layout/layout.hpp>
 #include <distenv/util/error.hpp>
 
+#include "support/errors.hpp"
 #include "support/pipeline.hpp"
 #include "support/temp_dir.hpp"
 
@@ -61,12 +62,7 @@ size_t check_paths_resolve(const fs::path& file, const fs::path& root) {
 }
 
 std::string input_error(const fs::path& project) {
-  try {
-    test::plan(project);
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "no error";
+  return test::error_of<InputError>([&] { test::plan(project); });
 }
 
 } // namespace

@@ -1,4 +1,5 @@
 // Crafted archives must be refused, naming the entry, with nothing installed.
+#include "support/errors.hpp"
 #include "support/memory_chunks.hpp"
 #include <distenv/install/store.hpp>
 #include <distenv/pack/archive_reader.hpp>
@@ -73,12 +74,7 @@ std::string refused(const std::vector<Crafted>& entries) {
   test::MemoryChunks chunks = craft(entries);
   install::Store store(t / "dest");
   const auto expected = hash::hash_bytes("whatever");
-  std::string message = "accepted";
-  try {
-    store.install(expected, 0, chunks);
-  } catch (const Error& e) {
-    message = e.what();
-  }
+  const std::string message = test::error_of([&] { store.install(expected, 0, chunks); }, "accepted");
   // Only the store's lock file is left: no install, no temporary directory.
   std::vector<std::string> left;
   for (fs::directory_iterator it(store.envs_dir()), end; it != end; ++it)
