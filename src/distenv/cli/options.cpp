@@ -155,7 +155,7 @@ void declare_job(CLI::App& app, Options& o, Text& t) {
   app.add_flag("--instantiate", o.instantiate,
                "Julia: run Pkg.instantiate() once per machine before the --each-machine commands");
   app.add_option("--grace", o.grace_seconds, "seconds between SIGTERM and SIGKILL for workers (default 5)")
-      ->check(CLI::Range(0.0, 3600.0).description(""))
+      ->check([](const std::string& t) { return number_problem(t, 0, 3600); })
       ->type_name("SECONDS");
   app.add_option("--broadcast", t.broadcast,
                  "how the archive travels: auto (the cost model's choice), chain, tree (binary), "

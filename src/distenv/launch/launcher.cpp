@@ -9,6 +9,7 @@
 #include <distenv/util/main.hpp>
 #include <distenv/util/style.hpp>
 #include <distenv/util/suggest.hpp>
+#include <distenv/util/units.hpp>
 
 #ifndef DISTENV_VERSION
 #define DISTENV_VERSION "0.1.0"
@@ -216,7 +217,9 @@ std::optional<Command> parse(int argc, const char* const* argv) {
           ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
           ->allow_extra_args(false);
       sub->add_flag("--skip-unreachable", c.skip_unreachable);
-      sub->add_option("--probe-timeout", c.probe_timeout)->check(CLI::PositiveNumber.description(""));
+      sub->add_option("--probe-timeout", c.probe_timeout)->check([](const std::string& t) {
+        return number_problem(t, 0.1, 3600);
+      });
       sub->add_option("--mpirun", c.mpirun);
     } else if (mode == c.mode) {
       for (const char* name : {"-H", "--hostfile", "--hosts"})

@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 
 namespace distenv {
 
@@ -47,6 +50,20 @@ std::optional<uint64_t> parse_size(std::string_view text) {
   if (unit.size() != 1 || k_units.find(unit[0]) == std::string::npos)
     return std::nullopt;
   return value << (10 * (k_units.find(unit[0]) + 1));
+}
+
+} // namespace distenv
+
+namespace distenv {
+
+std::string number_problem(const std::string& text, double lo, double hi) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE || !std::isfinite(v) || v < lo ||
+      v > hi)
+    return fmt::format("expected a number from {:g} to {:g}, got '{}'", lo, hi, text);
+  return {};
 }
 
 } // namespace distenv

@@ -18,3 +18,11 @@ namespace distenv {
 std::optional<uint64_t> parse_size(std::string_view text);
 
 } // namespace distenv
+
+namespace distenv {
+
+// Why `text` is not a finite number from `lo` to `hi` ("" when it is): what
+// an option's check says of "nan", "inf", "-1" or "5s".
+std::string number_problem(const std::string& text, double lo, double hi);
+
+} // namespace distenv

@@ -6,6 +6,7 @@
 #include <distenv/util/files.hpp>
 
 #include <boost/filesystem/operations.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -155,6 +156,14 @@ TEST(CliHardening, TooManyWorkersIsBadInput) {
   TempDir t;
   expect_bad_input({"-d", (t / "dest").string(), "--workers", "100000000"}, t / "dest",
                    "--workers 100000000: at most 4096 workers per machine", false);
+}
+
+TEST(CliHardening, NumbersThatAreNotFiniteAreBadInput) {
+  TempDir t;
+  for (const char* value : {"nan", "inf", "-1", "5s"})
+    expect_bad_input({"-d", (t / "dest").string(), "--grace", value}, t / "dest",
+                     fmt::format("--grace: expected a number from 0 to 3600, got '{}'; see --help", value),
+                     false);
 }
 
 TEST(CliHardening, InstallFromADirectoryIsBadInputAndWritesNothing) {

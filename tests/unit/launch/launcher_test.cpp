@@ -83,6 +83,8 @@ TEST(Launcher, BadInputSaysWhatAndSuggests) {
   EXPECT_EQ(error_of({"plan", "--hosts", "a"}), "plan runs on this machine: no hosts (--hosts)");
   EXPECT_EQ(error_of({"run", "--mca", "btl"}), "--mca needs KEY VALUE");
   EXPECT_EQ(error_of({"plan", "--", "x"}), "plan takes no worker command");
+  EXPECT_EQ(error_of({"run", "--probe-timeout", "nan"}),
+            "--probe-timeout: expected a number from 0.1 to 3600, got 'nan'; see distenv --help");
   EXPECT_EQ(launch::shell_quote("it's"), "'it'\\''s'");
   EXPECT_EQ(launch::shell_quote(""), "''");
 }
