@@ -83,8 +83,8 @@ MachineStatus collect_status(const fs::path& dest, const std::string& runtime,
     e.hash = name;
     e.project = "?";
     try {
-      const layout::Metadata m =
-          layout::metadata_from_json(read_file(it->path() / layout::k_metadata_path), name);
+      const layout::Metadata m = layout::metadata_from_json(
+          read_file(it->path() / layout::k_metadata_path, uint64_t(16) << 20, Follow::no), name);
       e.project = m.project;
       e.runtime = m.runtime;
     } catch (const std::exception&) {

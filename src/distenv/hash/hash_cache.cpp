@@ -116,7 +116,7 @@ HashCache::HashCache(boost::filesystem::path file, Clock now)
     ::utimensat(AT_FDCWD, m_file.c_str(), nullptr, 0); // in use: not stale (see prune_stale)
   std::string data;
   try {
-    data = read_file(m_file);
+    data = read_file(m_file, uint64_t(1) << 30, Follow::no);
   } catch (const std::exception&) {
     return;
   }

@@ -62,7 +62,7 @@ LocalContents::LocalContents(const Store& store, const std::vector<hash::Hash128
       if (!store.has(*tree))
         continue; // an index whose environment is gone (or never came)
       in_use = std::make_unique<Store::InUse>(store, *tree);
-      index = read_file(it->path());
+      index = read_file(it->path(), uint64_t(1) << 30, Follow::no);
     } catch (const Error&) {
       continue; // removed meanwhile, or not to be trusted: not a source of contents
     }
@@ -159,7 +159,7 @@ void LocalContents::copy_bytes(int in, int out, const std::string& entry, const 
 void LocalContents::learn(const Store& store, const hash::Hash128& tree) {
   std::string index;
   try {
-    index = read_file(store.index_of(tree));
+    index = read_file(store.index_of(tree), uint64_t(1) << 30, Follow::no);
   } catch (const Error&) {
     return;
   }

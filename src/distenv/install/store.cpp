@@ -224,7 +224,7 @@ std::string Store::identity() {
     }
     ::unlink(tmp.c_str());
   }
-  std::string id = read_file(id_file);
+  std::string id = read_file(id_file, 256, Follow::no); // a FIFO or a link here must not hang nor redirect us
   while (!id.empty() && (id.back() == '\n' || id.back() == ' '))
     id.pop_back();
   return id;

@@ -54,7 +54,7 @@ void check_installed(Session& s, const hash::Hash128& tree, Installed& in) {
   if (!s.store.has(tree))
     throw Error(fmt::format("the environment is not in {} after the install", s.store.envs_dir().string()));
   const fs::path file = in.root / layout::k_metadata_path;
-  in.meta = layout::metadata_from_json(read_file(file), file.string());
+  in.meta = layout::metadata_from_json(read_file(file, uint64_t(16) << 20, Follow::no), file.string());
   if (in.meta.runtime.empty())
     return;
   const auto env = in.activation(s, std::nullopt);

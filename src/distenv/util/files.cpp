@@ -36,10 +36,20 @@ std::string find_program(const std::string& program, const std::string& path_val
   return {};
 }
 
-std::string read_file(const fs::path& path) {
-  const Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+std::string read_file(const fs::path& path, uint64_t max_bytes, Follow follow) {
+  const int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | (follow == Follow::no ? O_NOFOLLOW : 0);
+  const Fd f(::open(path.c_str(), flags));
   if (!f)
+    throw Error(fmt::format("{}: {}", path.string(),
+                            errno == ELOOP ? "a symlink where a file should be" : errno_text(errno)));
+  struct stat st {};
+  if (::fstat(f.get(), &st) != 0)
     throw Error(fmt::format("{}: {}", path.string(), errno_text(errno)));
+  if (!S_ISREG(st.st_mode))
+    throw Error(fmt::format("{}: not a regular file", path.string()));
+  if (static_cast<uint64_t>(st.st_size) > max_bytes)
+    throw Error(
+        fmt::format("{}: {} bytes, more than the {} expected here", path.string(), st.st_size, max_bytes));
   std::string content;
   char buf[65536];
   for (;;) {
@@ -49,6 +59,8 @@ std::string read_file(const fs::path& path) {
     if (n == 0)
       return content;
     content.append(buf, static_cast<size_t>(n));
+    if (content.size() > max_bytes) // grew while it was read
+      throw Error(fmt::format("{}: more than the {} bytes expected here", path.string(), max_bytes));
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <boost/filesystem/path.hpp>
 
+#include <cstdint>
 #include <string>
 
 namespace distenv {
@@ -11,8 +12,12 @@ namespace distenv {
 namespace fs = boost::filesystem;
 
 // Whole-file helpers for small files (manifests, reports). Errors name the path
-// and the OS error.
-std::string read_file(const fs::path& path);
+// and the OS error. read_file opens without blocking (a FIFO planted where a
+// file should be cannot hang the reader) and reads only a regular file of at
+// most `max_bytes`; `Follow::no` refuses a symlink (files in the store).
+enum class Follow { yes, no };
+std::string read_file(const fs::path& path, uint64_t max_bytes = uint64_t(256) << 20,
+                      Follow follow = Follow::yes);
 void write_file(const fs::path& path, const std::string& content);
 
 // Through an AtomicFile (util/atomic_file.hpp): the old file or the new one.

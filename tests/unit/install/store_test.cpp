@@ -250,6 +250,18 @@ TEST(StoreTrust, ANewStoreIsPrivateWhateverTheUmask) {
   EXPECT_EQ(st.st_mode & 07777, 0755u);
 }
 
+TEST(StoreTrust, AFifoOrSymlinkWhereTheStoreIdShouldBeFailsAtOnce) {
+  TempDir t;
+  install::Store store(t / "dest");
+  store.open();
+  const fs::path id = store.envs_dir() / ".store-id";
+  ASSERT_EQ(::mkfifo(id.c_str(), 0600), 0); // reading it would wait for a writer forever
+  EXPECT_EQ(test::error_of([&] { store.identity(); }), id.string() + ": not a regular file");
+  fs::remove(id);
+  fs::create_symlink(t / "elsewhere", id);
+  EXPECT_EQ(test::error_of([&] { store.identity(); }), id.string() + ": a symlink where a file should be");
+}
+
 TEST(StoreTrust, AStoreAnotherUserMadeIsRefused) {
   NEED_ROOT();
   TempDir t;
