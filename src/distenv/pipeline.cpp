@@ -40,8 +40,10 @@ Prepared prepare(const cli::Options& o) {
 }
 
 install::Store store_for(const cli::Options& o) {
-  return install::Store(o.dest, o.shared_store ? install::Store::Sharing::group
-                                               : install::Store::Sharing::private_to_user);
+  install::Store store(o.dest, o.shared_store ? install::Store::Sharing::group
+                                              : install::Store::Sharing::private_to_user);
+  store.set_lock_timeout(o.lock_timeout_seconds);
+  return store;
 }
 
 void write_report(const fs::path& file, const nlohmann::ordered_json& j) {

@@ -157,6 +157,11 @@ void declare_job(CLI::App& app, Options& o, Text& t) {
   app.add_option("--grace", o.grace_seconds, "seconds between SIGTERM and SIGKILL for workers (default 5)")
       ->check([](const std::string& t) { return number_problem(t, 0, 3600); })
       ->type_name("SECONDS");
+  app.add_option("--lock-timeout", o.lock_timeout_seconds,
+                 "seconds to wait for another job's install or gc on the same store before giving up, "
+                 "naming it (default 600)")
+      ->check([](const std::string& text) { return number_problem(text, 0, 86400); })
+      ->type_name("SECONDS");
   app.add_option("--broadcast", t.broadcast,
                  "how the archive travels: auto (the cost model's choice), chain, tree (binary), "
                  "twotree, mpi (the MPI library's own broadcast), or a tree fan-out number")

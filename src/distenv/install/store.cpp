@@ -157,7 +157,7 @@ Store::Collected Store::collect(size_t keep, bool dry_run) {
     return result;
   check_trusted(m_dest);
   check_trusted(envs_dir());
-  FileLock lock(envs_dir() / ".lock"); // no install runs meanwhile
+  FileLock lock(envs_dir() / ".lock", m_lock_timeout); // no install runs meanwhile
   struct Env {
     std::string name;
     std::time_t used;
@@ -254,7 +254,7 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
   open();
   const fs::path envs = fs::canonical(envs_dir());
 
-  FileLock lock(envs / ".lock");
+  FileLock lock(envs / ".lock", m_lock_timeout);
   if (expected && has(*expected)) { // another installer finished while we waited
     result.in_use = std::make_shared<InUse>(*this, *expected);
     result.dir = path_of(*expected);

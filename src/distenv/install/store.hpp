@@ -38,6 +38,8 @@ public:
       : m_dest(std::move(dest)), m_sharing(sharing) {}
 
   const fs::path& dest() const { return m_dest; }
+  // How long an install or a gc waits for another one on this store.
+  void set_lock_timeout(double seconds) { m_lock_timeout = seconds; }
   fs::path envs_dir() const { return m_dest / "envs"; }
   fs::path path_of(const hash::Hash128& tree) const { return envs_dir() / tree.hex(); }
 
@@ -115,6 +117,7 @@ private:
   void check_trusted(const fs::path& dir) const;
   fs::path m_dest;
   Sharing m_sharing;
+  double m_lock_timeout = 600;
 };
 
 // Throws Error "not enough space in DIR: need X, Y free" when `dir` has less

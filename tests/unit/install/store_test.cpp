@@ -2,14 +2,17 @@
 // processes installing the same environment at once.
 #include "support/errors.hpp"
 #include "support/memory_chunks.hpp"
+#include <distenv/install/file_lock.hpp>
 #include <distenv/install/store.hpp>
 #include <distenv/pack/archive_writer.hpp>
 #include <distenv/util/error.hpp>
+#include <distenv/util/files.hpp>
 
 #include "support/pipeline.hpp"
 #include "support/temp_dir.hpp"
 
 #include <boost/filesystem/operations.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <ctime>
@@ -118,6 +121,20 @@ TEST(Store, NotEnoughSpace) {
     EXPECT_NE(m.find(" free"), std::string::npos);
   }
   EXPECT_EQ(listing(t / "dest/envs"), std::vector<std::string>{".lock"});
+}
+
+TEST(Store, AnInstallWaitingForTheLockGivesUpNamingTheHolder) {
+  TempDir t;
+  install::Store store(t / "dest");
+  store.open();
+  const install::FileLock held(store.envs_dir() / ".lock"); // another job, stopped mid-install
+  store.set_lock_timeout(0.2);
+  test::MemoryChunks chunks;
+  const std::string why = test::error_of([&] { store.install(hash::hash_bytes("x"), 0, chunks); });
+  EXPECT_EQ(why,
+            fmt::format("{}: held by pid {} on {} for more than 0.2 s; another job is installing into or "
+                        "cleaning this store (it may be stopped); --lock-timeout says how long to wait",
+                        fs::canonical(store.envs_dir() / ".lock").string(), ::getpid(), machine_name()));
 }
 
 TEST(Store, StaleIncomingFromACrashIsRemoved) {
