@@ -22,6 +22,7 @@
 #include <memory>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -299,9 +300,24 @@ void finish(Run& run) {
   }
 }
 
+// Each child holds two descriptors here while it runs (and a third while
+// it starts): raise the soft limit toward the hard one when the default
+// (1024) would not fit --workers 4096.
+void fit_descriptor_limit(size_t children) {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0)
+    return;
+  const rlim_t need = static_cast<rlim_t>(3 * children + 64);
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < need) {
+    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? need : std::min(need, limit.rlim_max);
+    ::setrlimit(RLIMIT_NOFILE, &limit); // if it cannot, the spawn says why (EMFILE)
+  }
+}
+
 } // namespace
 
 Supervised supervise(const std::vector<Spec>& specs, const SuperviseOptions& options) {
+  fit_descriptor_limit(specs.size());
   SignalForwarding signals;
   Guard guard;
   Run run{options, {}, {}};

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
 
@@ -118,6 +119,25 @@ TEST(Supervisor, CannotStart) {
   EXPECT_EQ(r.exits[0].status(), 127);
   EXPECT_EQ(r.exits[0].describe(), "cannot run 'no-such-program-xyz': not found on PATH");
   EXPECT_EQ(r.exits[1].describe(), "cannot run 'sh' in /no/such/dir: no such file or directory");
+}
+
+TEST(Supervisor, ManyWorkersFitALowDescriptorLimit) {
+  struct rlimit old {};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  if (old.rlim_max != RLIM_INFINITY && old.rlim_max < 1024)
+    GTEST_SKIP() << "the hard limit of open files is " << old.rlim_max;
+  struct rlimit low = old;
+  low.rlim_cur = 128; // 100 workers need 200 descriptors while they run
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<Spec> specs;
+  for (int i = 0; i < 100; ++i)
+    specs.push_back(sh("exit 0", "n:" + std::to_string(i)));
+  Captured c;
+  const Supervised r = run(specs, c);
+  ::setrlimit(RLIMIT_NOFILE, &old);
+  ASSERT_EQ(r.exits.size(), 100u);
+  for (const Exit& e : r.exits)
+    EXPECT_EQ(e.status(), 0) << e.label << ": " << e.describe();
 }
 
 TEST(Supervisor, SignalIsForwardedThenKillAfterGrace) {
