@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -95,6 +96,8 @@ unsigned installed_mode(EntryType type, unsigned mode) {
 }
 
 [[noreturn]] void cannot(const ArchiveEntry& e, const char* what) {
+  if (errno == ENOTDIR) // "f", then "f/x": a tree its hash could not describe
+    throw InputError(fmt::format("received archive: entry '{}': lies below a file", e.name));
   throw Error(fmt::format("received archive: entry '{}': cannot {}: {}", e.name, what, errno_text(errno)));
 }
 
@@ -147,6 +150,9 @@ struct Writer {
 
   void add(const ArchiveEntry& e, hash::TreeRecord& record) {
     const std::string path = root + "/" + e.name;
+    if (path.size() >= PATH_MAX) // it could be made, but not used (nor removed by gc)
+      throw InputError(fmt::format("received archive: entry '{}...': a path of {} bytes here, at most {}",
+                                   e.name.substr(0, 60), path.size(), PATH_MAX - 1));
     switch (e.type) {
     case EntryType::directory:
       space.reserve(0, e.name);

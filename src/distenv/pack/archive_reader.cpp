@@ -74,7 +74,7 @@ std::optional<std::pair<hash::Hash128, uint64_t>> reference(struct archive_entry
 
 EntryType type_of(struct archive_entry* entry, const std::string& name) {
   if (archive_entry_hardlink(entry))
-    throw Error(fmt::format("received archive: entry '{}': hard links are not allowed", name));
+    throw InputError(fmt::format("received archive: entry '{}': hard links are not allowed", name));
   switch (archive_entry_filetype(entry)) {
   case AE_IFREG:
     return EntryType::file;
@@ -84,11 +84,11 @@ EntryType type_of(struct archive_entry* entry, const std::string& name) {
     return EntryType::symlink;
   case AE_IFCHR:
   case AE_IFBLK:
-    throw Error(fmt::format("received archive: entry '{}': device files are not allowed", name));
+    throw InputError(fmt::format("received archive: entry '{}': device files are not allowed", name));
   case AE_IFIFO:
-    throw Error(fmt::format("received archive: entry '{}': named pipes are not allowed", name));
+    throw InputError(fmt::format("received archive: entry '{}': named pipes are not allowed", name));
   default:
-    throw Error(fmt::format("received archive: entry '{}': this file type is not allowed", name));
+    throw InputError(fmt::format("received archive: entry '{}': this file type is not allowed", name));
   }
 }
 
@@ -139,17 +139,18 @@ void ArchiveReader::fail(const std::string& where) {
 void ArchiveReader::check(const ArchiveEntry& e) {
   const std::string& name = e.name;
   if (std::string why = entry_problem(name, e.type, e.mode, e.link); !why.empty())
-    throw Error(fmt::format("received archive: entry '{}': {}", name, why));
+    throw InputError(fmt::format("received archive: entry '{}': {}", name, why));
   if (m_entries > 0 && name == m_previous)
-    throw Error(fmt::format("received archive: entry '{}': appears twice", name));
+    throw InputError(fmt::format("received archive: entry '{}': appears twice", name));
   if (m_entries > 0 && name < m_previous)
-    throw Error(fmt::format("received archive: entry '{}': out of order (after '{}'); distenv archives are "
-                            "sorted by path",
-                            name, m_previous));
+    throw InputError(
+        fmt::format("received archive: entry '{}': out of order (after '{}'); distenv archives are "
+                    "sorted by path",
+                    name, m_previous));
   for (size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1))
     if (m_symlinks.count(name.substr(0, slash)))
-      throw Error(fmt::format("received archive: entry '{}': lies below the symlink '{}'", name,
-                              name.substr(0, slash)));
+      throw InputError(fmt::format("received archive: entry '{}': lies below the symlink '{}'", name,
+                                   name.substr(0, slash)));
   if (e.type == EntryType::symlink)
     m_symlinks.insert(name);
 }
@@ -172,7 +173,7 @@ bool ArchiveReader::next(ArchiveEntry& e) {
   e.link = e.type == EntryType::symlink && raw_link ? raw_link : "";
   e.reference = e.type == EntryType::file ? reference(entry) : std::nullopt;
   if (e.type == EntryType::file && !e.reference && archive_entry_size_is_set(entry) == 0)
-    throw Error(fmt::format("received archive: entry '{}': no size", e.name));
+    throw InputError(fmt::format("received archive: entry '{}': no size", e.name));
   e.size = e.type == EntryType::file && !e.reference ? static_cast<uint64_t>(archive_entry_size(entry)) : 0;
   check(e);
   m_previous = e.name;
@@ -190,7 +191,7 @@ bool ArchiveReader::read_block(const void*& data, size_t& size) {
   if (r != ARCHIVE_OK)
     fail(fmt::format("entry '{}'", m_current));
   if (static_cast<uint64_t>(offset) != m_offset)
-    throw Error(fmt::format("received archive: entry '{}': sparse data not allowed", m_current));
+    throw InputError(fmt::format("received archive: entry '{}': sparse data not allowed", m_current));
   m_offset += size;
   return true;
 }

@@ -31,8 +31,8 @@ struct ArchiveEntry {
 
 // Reads a tar+zstd stream (libarchive) chunk by chunk, never holding more
 // than one chunk. Untrusted input: every entry is checked before it is
-// returned, and refused with an Error naming it ("received archive: entry
-// 'x': ..."): absolute names, '..', unnormalised names, hard links, device
+// returned, and refused with an InputError (exit 2) naming it ("received
+// archive: entry 'x': ..."): absolute names, '..', unnormalised names, hard links, device
 // files, FIFOs, setuid/setgid bits, duplicates, entries out of path order
 // (the packer sorts them), entries below a symlink and symlinks that could
 // resolve outside the tree. Reads only; writing is install/'s.

@@ -68,13 +68,24 @@ test::MemoryChunks craft(const std::vector<Crafted>& entries) {
   return chunks;
 }
 
+int last_exit_code = 0; // of the last refusal
+
 // Installs the crafted stream; returns the error and checks nothing stayed.
 std::string refused(const std::vector<Crafted>& entries) {
   TempDir t;
   test::MemoryChunks chunks = craft(entries);
   install::Store store(t / "dest");
   const auto expected = hash::hash_bytes("whatever");
-  const std::string message = test::error_of([&] { store.install(expected, 0, chunks); }, "accepted");
+  const std::string message = test::error_of(
+      [&] {
+        try {
+          store.install(expected, 0, chunks);
+        } catch (const Error& e) {
+          last_exit_code = e.exit_code();
+          throw;
+        }
+      },
+      "accepted");
   // Only the store's lock file is left: no install, no temporary directory.
   std::vector<std::string> left;
   for (fs::directory_iterator it(store.envs_dir()), end; it != end; ++it)
@@ -132,6 +143,32 @@ TEST(Hostile, DeviceSetuidHardlinkDuplicate) {
             "received archive: entry 'b': hard links are not allowed");
   EXPECT_EQ(refused({{"a", AE_IFREG, 0644, "x"}, {"a", AE_IFREG, 0644, "y"}}),
             "received archive: entry 'a': appears twice");
+}
+
+TEST(Hostile, AnEntryBelowAFileOrTooLongIsRefused) {
+  EXPECT_EQ(refused({{"f", AE_IFREG, 0644, "x"}, {"f/x", AE_IFREG, 0644, "y"}}),
+            "received archive: entry 'f/x': lies below a file");
+  EXPECT_EQ(last_exit_code, 2);
+  std::vector<Crafted> entries;
+  std::string path;
+  for (int i = 0; i < 21; ++i) { // 21 levels of 201 bytes: beyond PATH_MAX, each name within NAME_MAX
+    path += (path.empty() ? "" : "/") + std::string(200, static_cast<char>('a' + i));
+    entries.push_back({path, AE_IFDIR, 0755});
+  }
+  const std::string why = refused(entries);
+  EXPECT_EQ(why.rfind("received archive: entry '" + path.substr(0, 60) + "...': a path of ", 0), 0u) << why;
+  EXPECT_EQ(last_exit_code, 2);
+}
+
+TEST(Hostile, RefusedEntriesAreBadInput) {
+  for (const std::vector<Crafted>& entries :
+       {std::vector<Crafted>{{"../evil", AE_IFREG, 0644, "x"}},
+        std::vector<Crafted>{{"null", AE_IFCHR, 0666}},
+        std::vector<Crafted>{{"a", AE_IFREG, 0644, "x"}, {"b", AE_IFREG, 0644, "", "", "a"}},
+        std::vector<Crafted>{{"link", AE_IFLNK, 0777, "", "/etc"}}}) {
+    refused(entries);
+    EXPECT_EQ(last_exit_code, 2) << entries.back().path;
+  }
 }
 
 TEST(Hostile, GarbageAndHashMismatch) {
