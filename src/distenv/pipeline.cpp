@@ -25,6 +25,7 @@ Prepared prepare(const cli::Options& o) {
   }
   Prepared p;
   p.env = env::read_environment(read);   // env: what the environment is
+  p.env.never_ship.push_back(o.dest);    // a store inside the project never ships
   p.layout = layout::make_layout(p.env); // layout: where each root goes
   // Hashes of unchanged files come from the cache (~/.cache/distenv, or the
   // store when there is no home and the store exists): no contents read.

@@ -61,6 +61,9 @@ struct Environment {
   IgnoreRules exclude;        // from distenv.toml; applies in every root
   bool gitignore = true;      // roots inside a git work tree leave out what git ignores
   bool allow_secrets = false; // ship private keys and credential files found in the roots
+  // Directories never shipped, wherever they are found in the roots (the
+  // store itself, when --dest lies inside the project).
+  std::vector<fs::path> never_ship;
   // Julia: packages nested in a root that the environment does not use stay
   // home (a monorepo's other packages); off with --test-deps.
   bool leave_out_unused_packages = false;

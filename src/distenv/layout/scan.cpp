@@ -37,7 +37,11 @@ namespace {
 class Walker {
 public:
   Walker(const env::Environment& env, const Layout& layout, Tree& tree, hash::HashCache* cache)
-      : m_env(env), m_layout(layout), m_tree(tree), m_cache(cache) {}
+      : m_env(env), m_layout(layout), m_tree(tree), m_cache(cache) {
+    for (const fs::path& dir : env.never_ship)
+      if (struct stat d{}; ::stat(dir.c_str(), &d) == 0)
+        m_never.emplace_back(d.st_dev, d.st_ino);
+  }
 
   void walk_all() {
     // The directories between the install root and each root ship too, so
@@ -64,6 +68,12 @@ public:
         if (!warning.empty())
           m_tree.warnings.push_back(std::move(warning));
       }
+      if (!m_env.allow_secrets) // a root that is itself a secret (~/.ssh as a dev path, or in distenv.toml)
+        if (const char* what =
+                secret_kind(root.filename().string(), true, root.parent_path().filename().string()))
+          throw InputError(fmt::format("{}: {}: it would be copied to every machine of the job; pass "
+                                       "--allow-secrets if that is meant",
+                                       shown(root), what));
       struct stat st {};
       stat_or_throw(root, st);
       add_dir(root, st);
@@ -74,6 +84,10 @@ public:
 
 private:
   std::string shown(const fs::path& p) const { return env::display_path(p, m_env.project_dir); }
+
+  bool never_shipped(const struct stat& st) const {
+    return std::find(m_never.begin(), m_never.end(), std::make_pair(st.st_dev, st.st_ino)) != m_never.end();
+  }
 
   std::string read_input(const fs::path& p) {
     try {
@@ -141,6 +155,11 @@ private:
                                        "(.distenvignore, or exclude in distenv.toml) or pass --allow-secrets",
                                        shown(p), what));
       std::string child_installed = join(installed, name);
+      if (is_dir && never_shipped(st)) {
+        m_tree.warnings.push_back(
+            fmt::format("{}: the store (--dest) lies inside the environment: left out", shown(p)));
+        continue;
+      }
       if (is_dir) {
         if (m_env.leave_out_unused_packages && unused_package(fd, de->d_name)) {
           m_tree.left_out.push_back(shown(p));
@@ -305,6 +324,7 @@ private:
   const Layout& m_layout;
   Tree& m_tree;
   hash::HashCache* m_cache;
+  std::vector<std::pair<dev_t, ino_t>> m_never; // never_ship, by identity
 };
 
 void hash_files(Tree& tree, unsigned threads, hash::HashCache* cache) {

@@ -166,6 +166,31 @@ TEST(CliHardening, NumbersThatAreNotFiniteAreBadInput) {
                      false);
 }
 
+TEST(CliHardening, AStoreInsideTheProjectIsNeverShipped) {
+  TempDir t;
+  write(t / "p/distenv.toml", "command = [\"true\"]\n");
+  write(t / "p/run.sh", "echo hi\n");
+  const std::string dest = (t / "p/store").string();
+  ASSERT_EQ(run_bootstrap({"-p", (t / "p").string(), "-d", dest, "-q"}).exit_code, 0); // a first job fills it
+  const auto r = run_bootstrap({"--plan", "-p", (t / "p").string(), "-d", dest});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "distenv: warning: store: the store (--dest) lies inside the environment: left out\n");
+  EXPECT_NE(r.out.find("ships        3 files"), std::string::npos)
+      << "distenv.toml, run.sh and the metadata:\n"
+      << r.out;
+}
+
+TEST(CliHardening, ARootThatIsItselfASecretIsRefused) {
+  TempDir t;
+  write(t / "home/.ssh/id_ed25519", "key\n");
+  write(t / "p/distenv.toml", "roots = [\"../home/.ssh\"]\n");
+  expect_bad_input({"-p", (t / "p").string(), "-d", (t / "dest").string()}, t / "dest",
+                   (t / "home/.ssh").string() +
+                       ": an ssh directory (private keys): it would be copied to every "
+                       "machine of the job; pass --allow-secrets if that is meant",
+                   false);
+}
+
 TEST(CliHardening, InstallFromADirectoryIsBadInputAndWritesNothing) {
   TempDir t;
   fs::create_directories(t / "not-an-archive");
