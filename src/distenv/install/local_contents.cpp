@@ -9,6 +9,7 @@
 #include <boost/filesystem/operations.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -47,7 +48,6 @@ LocalContents::LocalContents(const Store& store, const std::vector<hash::Hash128
   std::unordered_map<hash::Hash128, std::vector<fs::path>> candidates;
   for (const hash::Hash128& h : wanted)
     candidates.emplace(h, std::vector<fs::path>{});
-  std::vector<std::pair<hash::Hash128, std::unique_ptr<Store::InUse>>> sources;
   boost::system::error_code ec;
   for (fs::directory_iterator it(store.envs_dir(), ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
@@ -71,7 +71,7 @@ LocalContents::LocalContents(const Store& store, const std::vector<hash::Hash128
       if (const auto w = candidates.find(h); w != candidates.end())
         w->second.push_back(root / std::string(path));
     });
-    m_sources.push_back(std::move(in_use));
+    m_sources.emplace_back(root.string() + "/", std::move(in_use));
   }
   // Counted on only if a copy still holds what it held when installed: one
   // the hash cache vouches for (nothing read), else one hashed again now.
@@ -97,6 +97,12 @@ LocalContents::LocalContents(const Store& store, const std::vector<hash::Hash128
       }
     }
   }
+  // Only the environments copies will come from stay in use: the others are
+  // gc's to remove while this job runs.
+  std::erase_if(m_sources, [&](const auto& source) {
+    return std::none_of(m_found.begin(), m_found.end(),
+                        [&](const auto& found) { return found.second.string().starts_with(source.first); });
+  });
 }
 
 LocalContents::~LocalContents() {

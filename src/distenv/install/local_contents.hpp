@@ -35,6 +35,9 @@ public:
   // delta need not read them to trust them.
   void learn(const Store& store, const hash::Hash128& tree);
 
+  // The install that copied from them is done: gc may remove them again.
+  void release_sources() { m_sources.clear(); }
+
 private:
   static constexpr size_t k_buffer = size_t(1) << 20;
   void copy_bytes(int in, int out, const std::string& entry, const fs::path& from);
@@ -42,9 +45,9 @@ private:
   hash::HashCache m_cache;
   std::unique_ptr<char[]> m_buffer; // for copies the kernel cannot make
   std::unordered_map<hash::Hash128, fs::path> m_found;
-  // The environments copies come from are in use (gc leaves them) until the
-  // install is done.
-  std::vector<std::unique_ptr<Store::InUse>> m_sources;
+  // The environments copies come from (their roots, with a trailing '/')
+  // are in use, so gc leaves them, until release_sources().
+  std::vector<std::pair<std::string, std::unique_ptr<Store::InUse>>> m_sources;
 };
 
 } // namespace distenv::install

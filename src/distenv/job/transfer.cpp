@@ -130,8 +130,11 @@ bool finish_stream(Stream& st, const transport::BroadcastResult& r,
   t.install = done.reused ? report::Install::reused : report::Install::received;
   t.local_files = done.local_files;
   t.local_bytes = done.local_bytes;
-  if (st.checked.here && !done.reused)
-    st.checked.here->learn(st.s.store, st.plan.tree_hash);
+  if (st.checked.here) {
+    if (!done.reused)
+      st.checked.here->learn(st.s.store, st.plan.tree_hash);
+    st.checked.here->release_sources(); // a gc during the job may remove them now
+  }
   t.install_seconds = seconds_since(start);
   if (st.s.root())
     t.bytes_received = done.reused ? 0 : t.archive_bytes;

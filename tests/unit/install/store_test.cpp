@@ -3,6 +3,7 @@
 #include "support/errors.hpp"
 #include "support/memory_chunks.hpp"
 #include <distenv/install/file_lock.hpp>
+#include <distenv/install/local_contents.hpp>
 #include <distenv/install/store.hpp>
 #include <distenv/pack/archive_writer.hpp>
 #include <distenv/util/error.hpp>
@@ -194,6 +195,26 @@ TEST(Store, ConcurrentInstallersEndWithOneIntactInstall) {
   EXPECT_EQ(listing(t / "dest/envs"),
             (std::vector<std::string>{".lock", p.tree.tree_hash.hex(), p.tree.tree_hash.hex() + ".files"}));
   EXPECT_EQ(hash_on_disk(install::Store(t / "dest").path_of(p.tree.tree_hash)), p.tree.tree_hash);
+}
+
+TEST(Store, TheDeltaHoldsOnlyItsSourcesAndOnlyUntilTheInstallIsDone) {
+  TempDir t;
+  install::Store store(t / "dest");
+  std::vector<hash::Hash128> trees;
+  for (int i = 0; i < 2; ++i) {
+    write(t / ("p" + std::to_string(i) + "/distenv.toml"), "");
+    write(t / ("p" + std::to_string(i) + "/data"), std::string(1000, 'a' + i));
+    const auto p = test::plan(t / ("p" + std::to_string(i)));
+    test::install_locally(p, t / "dest");
+    trees.push_back(p.tree.tree_hash);
+  }
+  // A new environment wants p0's data only: p1 is no source of it.
+  install::LocalContents here(store, {hash::hash_bytes(std::string(1000, 'a'))});
+  ASSERT_EQ(here.count(), 1u);
+  EXPECT_EQ(store.collect(0).removed, std::vector<std::string>{trees[1].hex()}) << "gc during the job";
+  EXPECT_TRUE(store.has(trees[0])) << "the source stays while the install may copy from it";
+  here.release_sources();
+  EXPECT_EQ(store.collect(0).removed, std::vector<std::string>{trees[0].hex()});
 }
 
 TEST(Store, CollectKeepsTheMostRecentlyUsedAndThoseInUse) {
