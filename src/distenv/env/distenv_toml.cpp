@@ -85,8 +85,14 @@ void read_distenv_toml(Environment& env, const fs::path& file) {
       const auto* table = value.as_table();
       if (!table)
         throw InputError(fmt::format("{}: env must be a table", doc.where(value)));
-      for (const auto& [name, v] : *table)
-        set_env(act, std::string(name.str()), expect_string(doc, v, "env." + std::string(name.str())));
+      for (const auto& [name, v] : *table) {
+        const std::string value = expect_string(doc, v, "env." + std::string(name.str()));
+        if (value.find('\0') != std::string::npos || name.str().find('=') != std::string_view::npos)
+          throw InputError(
+              fmt::format("{}: env.{}: a variable's name cannot hold '=' nor its value a NUL byte",
+                          doc.where(v), name.str()));
+        set_env(act, std::string(name.str()), value);
+      }
     } else {
       throw InputError(fmt::format("{}: unknown key '{}' (known: roots, exclude, gitignore, env, "
                                    "runtime, runtime_hint, command, each_machine)",

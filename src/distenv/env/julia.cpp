@@ -56,6 +56,7 @@ public:
                                    "JuliaProject.toml in it)",
                                    where, name, dir.string()));
     const TomlDoc& doc = project_doc(file);
+    check_project_types(doc);
     const std::string* found = string_at(doc.table, "name");
     if (!found || *found != name)
       throw InputError(fmt::format(
@@ -135,6 +136,7 @@ public:
           const auto* entry = v.as_table();
           if (!entry)
             continue;
+          check_manifest_entry_types(doc, *entry);
           if (const toml::node* path = entry->get("path")) {
             const std::string* uuid = string_at(*entry, "uuid");
             add_path(doc, *path, std::string(key.str()), uuid ? *uuid : std::string(), base);
@@ -271,6 +273,7 @@ public:
     if (have_manifest)
       read_manifest(project_doc(m_env.manifest_file));
     const TomlDoc& project = project_doc(project_file);
+    check_project_types(project);
     read_sources(project, have_manifest);
     if (!have_manifest)
       follow_chains();

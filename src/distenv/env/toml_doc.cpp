@@ -37,4 +37,46 @@ TomlDoc parse_toml_file(const fs::path& path, const std::string& display) {
   return doc;
 }
 
+void check_types(const TomlDoc& doc, const toml::table& table,
+                 std::initializer_list<std::pair<std::string_view, TomlType>> keys) {
+  for (const auto& [key, type] : keys) {
+    const toml::node* node = table.get(key);
+    if (!node)
+      continue;
+    const bool ok = type == TomlType::string  ? node->is_string()
+                    : type == TomlType::table ? node->is_table()
+                                              : node->is_table() || node->is_array();
+    if (!ok)
+      throw InputError(fmt::format("{}: {} must be {}", doc.where(*node), key,
+                                   type == TomlType::string  ? "a string"
+                                   : type == TomlType::table ? "a table"
+                                                             : "a table or an array"));
+  }
+}
+
+void check_project_types(const TomlDoc& doc) {
+  check_types(doc, doc.table,
+              {{"name", TomlType::string},
+               {"uuid", TomlType::string},
+               {"version", TomlType::string},
+               {"manifest", TomlType::string},
+               {"deps", TomlType::table},
+               {"weakdeps", TomlType::table},
+               {"extras", TomlType::table},
+               {"sources", TomlType::table},
+               {"compat", TomlType::table},
+               {"workspace", TomlType::table}});
+}
+
+void check_manifest_entry_types(const TomlDoc& doc, const toml::table& entry) {
+  check_types(doc, entry,
+              {{"uuid", TomlType::string},
+               {"version", TomlType::string},
+               {"path", TomlType::string},
+               {"git-tree-sha1", TomlType::string},
+               {"repo-url", TomlType::string},
+               {"deps", TomlType::table_or_array},
+               {"weakdeps", TomlType::table_or_array}});
+}
+
 } // namespace distenv::env

@@ -65,6 +65,9 @@ TEST(DistenvToml, Errors) {
             "distenv.toml:1:9: root \"../nowhere\" is not a directory (" + (t / "nowhere").string() + ")");
   write(t / "d/distenv.toml", "[env]\nX = 1\n");
   EXPECT_EQ(error_of(t / "d"), "distenv.toml:2:5: env.X must be a string");
+  write(t / "f/distenv.toml", "[env]\nX = \"a\\u0000b\"\n");
+  EXPECT_EQ(error_of(t / "f"),
+            "distenv.toml:2:5: env.X: a variable's name cannot hold '=' nor its value a NUL byte");
   write(t / "e/distenv.toml", "roots = [\n");
   EXPECT_EQ(error_of(t / "e").rfind("distenv.toml:1:11: ", 0), 0u) << error_of(t / "e");
 }

@@ -230,6 +230,18 @@ TEST(JuliaFidelity, WhatPkgRejectsAndWarnsAbout) {
       << e.warnings[0];
 }
 
+TEST(JuliaFidelity, KeysOfTheWrongTypeAreBadInputNotIgnored) {
+  TempDir t;
+  write(t / "a/Project.toml", "name = 5\n");
+  EXPECT_EQ(input_error(at(t / "a")), "Project.toml:1:8: name must be a string");
+  package(t / "X", "X");
+  write(t / "b/Project.toml", "[deps]\nX = \"" + k_uuid_a + "\"\n");
+  write(t / "b/Manifest.toml", "[[X]]\nuuid = \"" + k_uuid_a + "\"\npath = \"../X\"\ndeps = \"Y\"\n");
+  EXPECT_EQ(input_error(at(t / "b")), "Manifest.toml:4:8: deps must be a table or an array");
+  write(t / "c/Project.toml", "deps = [\"X\"]\n");
+  EXPECT_EQ(input_error(at(t / "c")), "Project.toml:1:8: deps must be a table");
+}
+
 TEST(JuliaFidelity, PkgWorkspacePathResolutionFixture) {
   // Pkg.jl test/test_packages/WorkspacePathResolution: members refer to each other by relative [sources].
   TempDir t;
