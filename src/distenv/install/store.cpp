@@ -141,6 +141,25 @@ bool Store::has(const hash::Hash128& tree) const {
   return true;
 }
 
+void Store::check_contents_trusted(const hash::Hash128& tree) const {
+  // World-writable only: what a worker writes with a umask of 002 (a
+  // user-private group) must not make its environment refused next time.
+  const mode_t others = S_IWOTH;
+  const fs::path root = path_of(tree);
+  boost::system::error_code ec;
+  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || S_ISLNK(st.st_mode) || !(st.st_mode & others))
+      continue;
+    throw InputError(
+        fmt::format("{}: writable by others (mode {:04o}) inside an installed environment: another "
+                    "user could change what your jobs run; remove {} (distenv gc) and run again",
+                    it->path().string(), st.st_mode & 07777, root.string()));
+  }
+  if (ec)
+    throw Error(fmt::format("{}: {}", root.string(), ec.message()));
+}
+
 Store::InUse::InUse(const Store& store, const hash::Hash128& tree) {
   const fs::path dir = store.path_of(tree);
   m_fd.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -238,6 +257,7 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
                              pack::ChunkSource& source, LocalFiles* local) {
   Result result;
   if (expected && has(*expected)) {
+    check_contents_trusted(*expected); // it will run as it is
     try {
       result.in_use = std::make_shared<InUse>(*this, *expected);
       result.dir = path_of(*expected);
@@ -299,6 +319,7 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
   result.local_files = extracted.local_files;
   result.local_bytes = extracted.local_bytes;
   if (!expected && has(extracted.tree_hash)) {
+    check_contents_trusted(extracted.tree_hash);
     result.reused = true;
     return result; // the AtomicDirectory removes the duplicate
   }

@@ -47,6 +47,12 @@ public:
   // when a directory of that name is there but not to be trusted.
   bool has(const hash::Hash128& tree) const;
 
+  // InputError unless nothing inside the installed `tree` is writable by
+  // everyone: an environment someone
+  // opened up after its install (a worker's chmod -R a+w) could be changed by
+  // another user before the next job runs it. One lstat per entry.
+  void check_contents_trusted(const hash::Hash128& tree) const;
+
   // Creates what is missing of <dest>/envs (the destination 0700, or 0770 for
   // a group), then checks that the store can be trusted (see above).
   void open();

@@ -14,6 +14,7 @@ cluster::StoreState look(Session& s, const cluster::JobPlan& plan, Checked& c) {
   st.store_id = s.store.identity();
   st.has = s.store.has(plan.tree_hash);
   if (st.has) {
+    s.store.check_contents_trusted(plan.tree_hash);
     try {
       c.in_use = std::make_shared<install::Store::InUse>(s.store, plan.tree_hash);
     } catch (const InputError&) {

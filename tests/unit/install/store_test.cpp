@@ -300,6 +300,27 @@ TEST(StoreTrust, AFifoOrSymlinkWhereTheStoreIdShouldBeFailsAtOnce) {
   EXPECT_EQ(test::error_of([&] { store.identity(); }), id.string() + ": a symlink where a file should be");
 }
 
+TEST(StoreTrust, AnEnvironmentOpenedUpAfterItsInstallIsRefused) {
+  TempDir t;
+  write(t / "p/distenv.toml", "");
+  write(t / "p/lib/tool.sh", "echo hi\n");
+  const auto p = test::plan(t / "p");
+  test::install_locally(p, t / "dest");
+  install::Store store(t / "dest");
+  EXPECT_NO_THROW(store.check_contents_trusted(p.tree.tree_hash));
+  const fs::path lib = store.path_of(p.tree.tree_hash) / "p/lib";
+  ::chmod(lib.c_str(), 0777); // a worker's chmod -R a+w
+  const std::string why = test::error_of<InputError>([&] { store.check_contents_trusted(p.tree.tree_hash); });
+  EXPECT_EQ(why.rfind(lib.string() + ": writable by others (mode 0777) inside an installed environment", 0),
+            0u)
+      << why;
+  ::chmod(lib.c_str(), 0755);
+  ::chmod((lib / "tool.sh").c_str(), 0646);
+  EXPECT_NE(test::error_of<InputError>([&] { store.check_contents_trusted(p.tree.tree_hash); }), "no error");
+  test::MemoryChunks none; // reusing it for a job refuses it too
+  EXPECT_NE(test::error_of<InputError>([&] { store.install(p.tree.tree_hash, 0, none); }), "no error");
+}
+
 TEST(StoreTrust, AStoreAnotherUserMadeIsRefused) {
   NEED_ROOT();
   TempDir t;
