@@ -90,7 +90,11 @@ boost::filesystem::path HashCache::default_file(const boost::filesystem::path& p
   if (!dir.empty()) {
     ::mkdir(dir.parent_path().c_str(), 0700); // ~/.cache may not exist yet
     ::mkdir(dir.c_str(), 0700);
-    if (::access(dir.c_str(), W_OK) == 0)
+    // Like the store: a directory of ours that nobody else can write (a
+    // planted symlink, or a shared one, could redirect or replace the cache).
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == ::geteuid() &&
+        !(st.st_mode & (S_IWGRP | S_IWOTH)) && ::access(dir.c_str(), W_OK) == 0)
       return dir / name;
   }
   return fallback_dir.empty() ? boost::filesystem::path() : fallback_dir / name;

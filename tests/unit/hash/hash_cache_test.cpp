@@ -186,3 +186,25 @@ TEST(HashCache, CacheFilesOfProjectsNotReadFor30DaysGoWhenANewOneIsMade) {
   EXPECT_TRUE(fs::exists(t / "hashes-recent"));
   EXPECT_TRUE(fs::exists(t / "other-file")); // not ours to remove
 }
+
+TEST(HashCache, ACacheDirectoryThatIsALinkOrOpenToOthersIsNotUsed) {
+  TempDir t;
+  const char* old = std::getenv("XDG_CACHE_HOME");
+  const std::string saved = old ? old : "";
+  ::setenv("XDG_CACHE_HOME", (t / "cache").c_str(), 1);
+  fs::create_directories(t / "cache");
+  fs::create_directories(t / "victim");
+  fs::create_symlink(t / "victim", t / "cache/distenv"); // planted: writes would land elsewhere
+  EXPECT_EQ(hash::HashCache::default_file("/p", t / "store").parent_path(), t / "store");
+  EXPECT_TRUE(fs::is_empty(t / "victim"));
+  fs::remove(t / "cache/distenv");
+  fs::create_directories(t / "cache/distenv");
+  ::chmod((t / "cache/distenv").c_str(), 0777);
+  EXPECT_EQ(hash::HashCache::default_file("/p", t / "store").parent_path(), t / "store");
+  ::chmod((t / "cache/distenv").c_str(), 0700);
+  EXPECT_EQ(hash::HashCache::default_file("/p", t / "store").parent_path(), t / "cache/distenv");
+  if (old)
+    ::setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+  else
+    ::unsetenv("XDG_CACHE_HOME");
+}
