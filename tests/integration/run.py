@@ -164,6 +164,35 @@ def localhost_progress_follows_the_terminal():
         check("\r" not in r.err and "\x1b" not in r.err, f"a log gets no redraws nor colour\n{r.err!r}")
 
 
+@test
+def localhost_another_distenv_version_is_named():
+    """A rank of another distenv ends the job, named, instead of hanging it:
+    a newer one that does the handshake differs and is named with both
+    versions; an older one that never joins the handshake is waited for
+    --connect-timeout seconds only."""
+    other = os.environ["DISTENV_OTHER_VERSION"]
+    with Scratch() as t:
+        project = t / "p"
+        os.makedirs(project)
+        with open(os.path.join(project, "distenv.toml"), "w") as f:
+            f.write('command = ["true"]\n')
+        base = ["mpirun", "--oversubscribe", "--bind-to", "none", "-np", "1", BOOTSTRAP, "-p", str(project),
+                "-d", str(t / "store"), "--connect-timeout", "3"]
+        for peer, expected in (("9.9.9", "the machines run different distenv versions: "),
+                               ("old", "not every machine answered within 3 s when the job started")):
+            start = time.monotonic()
+            r = subprocess.run(base + [":", "-np", "1", other, peer], env=root_env(), capture_output=True,
+                               text=True, timeout=120)
+            took = time.monotonic() - start
+            check(r.returncode != 0, f"{peer}: exit code 0\n{r.stderr}")
+            contains(r.stderr, expected, f"{peer}: named")
+            if peer != "old":
+                contains(r.stderr, "9.9.9 (protocol 2) on other", "both versions")
+            check(took < 100, f"{peer}: the job ended ({took:.0f} s)")
+        envs = t / "store/envs"
+        check(not os.path.exists(envs) or not [e for e in os.listdir(envs) if len(e) == 32], "nothing installed")
+
+
 def started_rank(mpirun_pid):
     """The rank mpirun started (its child), not the rank's guard (a child of
     the rank, named distenv-guard)."""

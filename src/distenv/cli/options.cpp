@@ -157,6 +157,11 @@ void declare_job(CLI::App& app, Options& o, Text& t) {
   app.add_option("--grace", o.grace_seconds, "seconds between SIGTERM and SIGKILL for workers (default 5)")
       ->check([](const std::string& t) { return number_problem(t, 0, 3600); })
       ->type_name("SECONDS");
+  app.add_option("--connect-timeout", o.connect_timeout_seconds,
+                 "seconds every machine has to join the job's first step, the version handshake, before the "
+                 "job ends naming the ones missing (default 60)")
+      ->check([](const std::string& text) { return number_problem(text, 0.1, 3600); })
+      ->type_name("SECONDS");
   app.add_option("--lock-timeout", o.lock_timeout_seconds,
                  "seconds to wait for another job's install or gc on the same store before giving up, "
                  "naming it (default 600)")

@@ -1,6 +1,7 @@
 // Grouping ranks into machines.
 #include <distenv/cluster/machines.hpp>
 
+#include <distenv/cluster/handshake.hpp>
 #include <distenv/transport/codec.hpp>
 
 #include <map>
@@ -9,7 +10,8 @@ namespace distenv::cluster {
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Machine, host, leader, ranks)
 
-Machines discover_machines(transport::Comm& world, const std::string& host) {
+Machines discover_machines(transport::Comm& world, const std::string& host, double connect_seconds) {
+  check_versions(world, host, connect_seconds, version());
   const std::unique_ptr<transport::Comm> node = world.split_machine();
   const int leader = transport::broadcast_value(*node, world.rank(), 0);
   std::map<int, Machine> by_leader;

@@ -24,7 +24,9 @@ struct Machines {
   const Machine& mine() const { return all[static_cast<size_t>(self)]; }
 };
 
-// Collective over `world`; `host` is this rank's machine name.
-Machines discover_machines(transport::Comm& world, const std::string& host);
+// Collective over `world`; `host` is this rank's machine name. Starts with
+// the version handshake (cluster/handshake.hpp): every machine must answer
+// within `connect_seconds`.
+Machines discover_machines(transport::Comm& world, const std::string& host, double connect_seconds = 60);
 
 } // namespace distenv::cluster

@@ -34,8 +34,8 @@ double seconds_since(Clock::time_point start) {
 }
 
 Session::Session(const cli::Options& o, JobContext& c)
-    : options(o), ctx(c), agree(c.world, c.host), machines(cluster::discover_machines(c.world, c.host)),
-      store(store_for(o)) {
+    : options(o), ctx(c), agree(c.world, c.host),
+      machines(cluster::discover_machines(c.world, c.host, o.connect_timeout_seconds)), store(store_for(o)) {
   lap(Phase::machines);
 }
 

@@ -55,7 +55,7 @@ std::string gc_line(const cli::Options& o, const std::string& host) {
 
 int status(const cli::Options& o, JobContext& ctx) {
   transport::Comm& world = ctx.world;
-  const cluster::Machines machines = cluster::discover_machines(world, ctx.host);
+  const cluster::Machines machines = cluster::discover_machines(world, ctx.host, o.connect_timeout_seconds);
   std::pair<std::string, std::string> runtime;
   if (world.rank() == 0)
     runtime = runtime_of(o);
@@ -84,7 +84,8 @@ int status(const cli::Options& o, JobContext& ctx) {
 }
 
 int gc(const cli::Options& o, JobContext& ctx) {
-  const cluster::Machines machines = cluster::discover_machines(ctx.world, ctx.host);
+  const cluster::Machines machines =
+      cluster::discover_machines(ctx.world, ctx.host, o.connect_timeout_seconds);
   const std::string line = machines.leader ? gc_line(o, ctx.host) : std::string();
   for (const std::string& l : transport::gather_values(ctx.world, line, 0))
     if (!l.empty())

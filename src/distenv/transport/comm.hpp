@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -57,6 +58,14 @@ public:
   virtual ~Comm() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
+
+  // ---- the first collective of every job, whatever distenv version runs it
+  // Every rank's `mine` (at most k_hello_bytes), by rank, if every rank takes
+  // part within `seconds`; nullopt when not (a rank of an older distenv
+  // that starts with another collective, or one that is stuck). Its shape
+  // must never change: it is how two versions tell each other apart.
+  static constexpr size_t k_hello_bytes = 254;
+  virtual std::optional<std::vector<std::string>> hello(const std::string& mine, double seconds) = 0;
 
   // ---- collectives (bytes)
   // Root's bytes on every rank.

@@ -60,11 +60,14 @@ std::vector<int> offsets(const std::vector<long long>& sizes, std::vector<int>& 
 constexpr long k_collective_pause_ns = 1'000'000;
 constexpr long k_data_pause_ns = 100'000;
 
-void settle(MPI_Request& request, const char* call, MPI_Status* status = MPI_STATUS_IGNORE,
-            long max_pause_ns = k_collective_pause_ns, double spin_seconds = 200e-6) {
+// `timeout_seconds` > 0: false when the request has not completed by then
+// (it stays pending: the caller ends the job).
+bool settle(MPI_Request& request, const char* call, MPI_Status* status = MPI_STATUS_IGNORE,
+            long max_pause_ns = k_collective_pause_ns, double spin_seconds = 200e-6,
+            double timeout_seconds = 0) {
   if (waits_block()) {
     check(MPI_Wait(&request, status), call);
-    return;
+    return true;
   }
   const double start = monotonic_seconds();
   long pause_ns = 0;
@@ -72,7 +75,9 @@ void settle(MPI_Request& request, const char* call, MPI_Status* status = MPI_STA
     int done = 0;
     check(MPI_Test(&request, &done, status), call);
     if (done)
-      return;
+      return true;
+    if (timeout_seconds > 0 && monotonic_seconds() - start > timeout_seconds)
+      return false;
     if (monotonic_seconds() - start < spin_seconds)
       continue;
     pause_ns = std::min(std::max(pause_ns * 2, 10'000L), max_pause_ns);
@@ -169,6 +174,33 @@ std::string MpiComm::broadcast(const std::string& data, int root) {
   std::string out = m_rank == root ? data : std::string(size, '\0');
   check(MPI_Ibcast(out.data(), to_int(size, "MPI_Ibcast"), MPI_BYTE, root, m_comm, &r), "MPI_Ibcast");
   settle(r, "MPI_Ibcast");
+  return out;
+}
+
+std::optional<std::vector<std::string>> MpiComm::hello(const std::string& mine, double seconds) {
+  // A fixed record: two bytes of length, then the bytes. One collective, so
+  // that any two versions that start with it complete it.
+  constexpr size_t k_record = k_hello_bytes + 2;
+  if (mine.size() > k_hello_bytes)
+    throw std::logic_error("hello: more than k_hello_bytes");
+  std::string record(k_record, '\0');
+  record[0] = static_cast<char>(mine.size() & 0xff);
+  record[1] = static_cast<char>(mine.size() >> 8);
+  std::copy(mine.begin(), mine.end(), record.begin() + 2);
+  std::string all(k_record * static_cast<size_t>(m_size), '\0');
+  MPI_Request r;
+  check(MPI_Iallgather(record.data(), static_cast<int>(k_record), MPI_BYTE, all.data(),
+                       static_cast<int>(k_record), MPI_BYTE, m_comm, &r),
+        "MPI_Iallgather");
+  if (!settle(r, "MPI_Iallgather", MPI_STATUS_IGNORE, k_collective_pause_ns, 200e-6, seconds))
+    return std::nullopt;
+  std::vector<std::string> out;
+  for (size_t i = 0; i < static_cast<size_t>(m_size); ++i) {
+    const char* at = all.data() + i * k_record;
+    const size_t size =
+        static_cast<unsigned char>(at[0]) | (static_cast<size_t>(static_cast<unsigned char>(at[1])) << 8);
+    out.emplace_back(at + 2, std::min(size, k_hello_bytes));
+  }
   return out;
 }
 

@@ -25,6 +25,7 @@ public:
   int rank() const override { return m_rank; }
   int size() const override { return m_size; }
   std::string broadcast(const std::string& data, int root) override;
+  std::optional<std::vector<std::string>> hello(const std::string& mine, double seconds) override;
   std::vector<std::string> all_gather(const std::string& mine) override;
   std::vector<std::string> gather(const std::string& mine, int root) override;
   int all_max(int value) override;
