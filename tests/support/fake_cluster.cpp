@@ -66,7 +66,7 @@ void FaultObserver::installed(uint64_t bytes) {
 }
 
 FakeJobResult run_fake_job(const std::vector<FakeMachine>& machines, const cli::Options& options,
-                           double timeout_seconds) {
+                           double timeout_seconds, JobEntry entry) {
   std::vector<int> machine_of_rank;
   for (size_t m = 0; m < machines.size(); ++m)
     for (int r = 0; r < machines[m].ranks; ++r)
@@ -98,7 +98,7 @@ FakeJobResult run_fake_job(const std::vector<FakeMachine>& machines, const cli::
     const int m = machine_of_rank[rank];
     const FakeMachine& machine = machines[static_cast<size_t>(m)];
     const bool first_of_machine = rank == 0 || machine_of_rank[rank - 1] != m;
-    threads.emplace_back([shared, rank, m, machine, first_of_machine, options] {
+    threads.emplace_back([shared, rank, m, machine, first_of_machine, options, entry] {
       RankEnd end;
       end.machine = m;
       cli::Options o = options;
@@ -114,7 +114,7 @@ FakeJobResult run_fake_job(const std::vector<FakeMachine>& machines, const cli::
       ctx.progress = progress;
       ctx.progress_interval = std::chrono::milliseconds(0);
       try {
-        end.exit_code = run_job(o, ctx);
+        end.exit_code = entry(o, ctx);
       } catch (const transport::FakeAbort& a) {
         end.exit_code = a.exit_code;
         end.aborted = true;

@@ -97,7 +97,9 @@ struct FakeJobResult {
 // Runs run_job on every rank of `machines` (ranks as threads; each machine's
 // ranks are consecutive) with `options` (dest replaced by each machine's).
 // A watchdog ends a job that has not finished after `timeout_seconds`.
+// `entry` is what every rank runs: run_job, or run_status / run_gc.
+using JobEntry = int (*)(const cli::Options&, JobContext&);
 FakeJobResult run_fake_job(const std::vector<FakeMachine>& machines, const cli::Options& options,
-                           double timeout_seconds = 20);
+                           double timeout_seconds = 20, JobEntry entry = run_job);
 
 } // namespace distenv::test

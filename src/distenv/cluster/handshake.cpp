@@ -54,10 +54,12 @@ std::string who_runs_what(const std::vector<Hello>& all) {
 
 } // namespace
 
-const char* version() { return DISTENV_VERSION; }
+const char* version() {
+  return DISTENV_VERSION;
+}
 
-void check_versions(transport::Comm& world, const std::string& host, double seconds, const std::string& version,
-                    int protocol) {
+void check_versions(transport::Comm& world, const std::string& host, double seconds,
+                    const std::string& version, int protocol) {
   const auto replies = world.hello(encoded({version, protocol, host}), seconds);
   if (!replies) {
     // Every rank that waited says so; rank 0 first, so that one line (its)
@@ -66,7 +68,8 @@ void check_versions(transport::Comm& world, const std::string& host, double seco
       std::this_thread::sleep_for(std::chrono::seconds(3));
     throw transport::CommError(fmt::format(
         "not every machine answered within {:g} s when the job started: a machine may run another distenv "
-        "version, one without this handshake (compare `distenv version` on each), or be stuck; --connect-timeout "
+        "version, one without this handshake (compare `distenv version` on each), or be stuck; "
+        "--connect-timeout "
         "says how long to wait",
         seconds));
   }
@@ -75,10 +78,11 @@ void check_versions(transport::Comm& world, const std::string& host, double seco
     all.push_back(transport::decode<Hello>(bytes));
   for (const Hello& h : all)
     if (h.version != all.front().version || h.protocol != all.front().protocol)
-      throw PhaseFailed({fmt::format("the machines run different distenv versions: {}; install one version on "
-                                     "every machine",
-                                     who_runs_what(all))},
-                        1);
+      throw PhaseFailed(
+          {fmt::format("the machines run different distenv versions: {}; install one version on "
+                       "every machine",
+                       who_runs_what(all))},
+          1);
 }
 
 } // namespace distenv::cluster

@@ -356,6 +356,28 @@ TEST_F(FakeCluster, MachinesSharingAStoreInstallOnce) {
   EXPECT_NE(r.root().out.find("node1        1 rank   received"), std::string::npos) << r.root().out;
 }
 
+TEST_F(FakeCluster, StatusAndGcRunOnEveryMachineThroughTheContext) {
+  auto machines = cluster(3);
+  machines[1].ranks = 2;
+  ASSERT_EQ(run_fake_job(machines, options).root().exit_code, 0); // one environment on every machine
+  cli::Options o = options;
+  o.mode = cli::Mode::status;
+  const FakeJobResult status = run_fake_job(machines, o, 20, run_status);
+  ASSERT_EQ(status.root().exit_code, 0) << status.root().err;
+  for (const char* host : {"node0", "node1", "node2"}) // one row per machine, whatever its ranks
+    EXPECT_NE(status.root().out.find(std::string("\n") + host + " "), std::string::npos) << status.root().out;
+  EXPECT_NE(status.root().out.find(tree_hash.substr(0, 8)), std::string::npos) << status.root().out;
+  o.mode = cli::Mode::gc;
+  o.gc_keep = 0;
+  const FakeJobResult gc = run_fake_job(machines, o, 20, run_gc);
+  ASSERT_EQ(gc.root().exit_code, 0) << gc.root().err;
+  for (const char* host : {"node0", "node1", "node2"})
+    EXPECT_NE(gc.root().out.find(std::string("distenv: gc ") + host + ": removed 1 "), std::string::npos)
+        << gc.root().out;
+  for (const FakeMachine& m : machines)
+    EXPECT_FALSE(fs::exists(m.dest / "envs" / tree_hash)) << m.host;
+}
+
 TEST_F(FakeCluster, SeveralRanksOnOneMachineActAsOne) {
   auto machines = cluster(3);
   machines[1].ranks = 3;
