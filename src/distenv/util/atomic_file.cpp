@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <random>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace distenv {
@@ -22,6 +23,14 @@ std::string unique_suffix() {
 } // namespace
 
 AtomicFile::AtomicFile(fs::path path, unsigned mode) : m_path(std::move(path)) {
+  struct stat st {};
+  if (::stat(m_path.c_str(), &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {
+    m_direct = true;
+    m_fd.reset(::open(m_path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!m_fd)
+      throw Error(fmt::format("cannot write {}: {}", m_path.string(), errno_text(errno)));
+    return;
+  }
   for (int attempt = 0; attempt < 8 && !m_fd; ++attempt) {
     m_temp = m_path;
     m_temp += unique_suffix();
@@ -34,7 +43,7 @@ AtomicFile::AtomicFile(fs::path path, unsigned mode) : m_path(std::move(path)) {
 }
 
 AtomicFile::~AtomicFile() {
-  if (!m_committed) {
+  if (!m_committed && !m_direct) {
     m_fd.reset();
     ::unlink(m_temp.c_str());
   }
@@ -50,6 +59,12 @@ void AtomicFile::write(const void* data, size_t size) {
 }
 
 void AtomicFile::commit_as(const fs::path& path, Durability d) {
+  if (m_direct) {
+    if (!m_fd.close())
+      throw Error(fmt::format("cannot write {}: {}", m_path.string(), errno_text(errno)));
+    m_committed = true;
+    return;
+  }
   if (d == Durability::synced && ::fsync(m_fd.get()) != 0)
     throw Error(fmt::format("cannot write {}: fsync: {}", path.string(), errno_text(errno)));
   if (!m_fd.close())

@@ -19,7 +19,9 @@ enum class Durability { synced, none };
 // (ccache's AtomicFile): readers see the old file or the new one, never a
 // torn one. The temporary is created with O_EXCL | O_NOFOLLOW under a name
 // no other process uses, so a planted symlink cannot redirect the write. The
-// destructor only cleans up: without commit() nothing is left.
+// destructor only cleans up: without commit() nothing is left. A path that
+// is a character device or a FIFO (/dev/null, a pipe to another program) is
+// written as it is, never replaced.
 class AtomicFile {
 public:
   explicit AtomicFile(fs::path path, unsigned mode = 0644);
@@ -41,6 +43,7 @@ private:
   fs::path m_path, m_temp;
   Fd m_fd;
   bool m_committed = false;
+  bool m_direct = false; // a device or a FIFO: written in place
 };
 
 } // namespace distenv

@@ -87,6 +87,11 @@ void check_output_path(const fs::path& path, const std::string& option) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     throw bad("is a directory");
+  if (::stat(path.c_str(), &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {
+    if (::access(path.c_str(), W_OK) != 0) // written in place (util/atomic_file.hpp)
+      throw bad(errno_text(errno));
+    return;
+  }
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   struct stat dst {};
   if (::stat(dir.c_str(), &dst) != 0)
