@@ -744,13 +744,38 @@ def launcher(args, cluster=False, timeout=120, extra_env=None):
 
 
 @test
+def launcher_ctrl_c_gives_workers_their_grace():
+    """Ctrl-C of mpirun (distenv run execs it): Open MPI kills a rank 1 s
+    after signalling it, unless told otherwise; distenv run tells it to wait
+    for --grace, so a worker's own SIGTERM handler (2 s here) completes."""
+    with Scratch() as t:
+        project = t / "p"
+        os.makedirs(project)
+        with open(os.path.join(project, "distenv.toml"), "w") as f:
+            f.write('command = ["true"]\n')
+        done = t / "handler-done"
+        env = root_env()
+        env["DISTENV_BOOTSTRAP"] = BOOTSTRAP
+        cmd = [LAUNCHER, "run", "-p", str(project), "-d", str(t / "store"), "-w", "1", "--grace", "4", "-q", "--",
+               "sh", "-c", f"trap 'sleep 2; echo done > {done}; exit 0' TERM; echo ready; sleep 100 & wait"]
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        timer = watchdog(p, 60)
+        read_until(p.stdout, 1, lambda l: l.rstrip().endswith("] ready"), "the worker is ready")
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=60)
+        timer.cancel()
+        check(os.path.exists(done), "the worker's SIGTERM handler ran to its end")
+
+
+@test
 def launcher_dry_run_prints_the_mpirun_line():
     r = launcher(["run", "--hosts", "n1,n2,n1", "--mca", "btl", "tcp,self", "-x", "MYVAR", "-p", "/x/proj",
                   "--workers", "4", "--dry-run", "--", "julia", "sweep.jl"])
     equal(r.code, 0, f"exit code\n{r}")
     root = "--allow-run-as-root " if os.geteuid() == 0 else ""
     equal(r.out.strip(), f"mpirun {root}--host n1,n2 -np 2 --map-by ppr:1:node --bind-to none --mca btl tcp,self "
-                         f"-x MYVAR -x DISTENV_BOOTSTRAP {BOOTSTRAP} -p /x/proj --workers 4 -- julia sweep.jl", "mpirun line")
+                         f"--mca odls_base_sigkill_timeout 7 -x MYVAR -x DISTENV_BOOTSTRAP {BOOTSTRAP} -p /x/proj "
+                         f"--workers 4 -- julia sweep.jl", "mpirun line")
     r = launcher(["plan", "-p", "/x/proj", "--dry-run"])
     equal(r.out.strip(), f"{BOOTSTRAP} --plan -p /x/proj", "plan line")
     r = launcher(["fly"])
