@@ -1,0 +1,102 @@
+// The mpirun line `distenv run | status | gc` executes, and the bootstrap's
+// alone for the modes without MPI.
+#include <distenv/launch/launcher.hpp>
+
+#include <distenv/launch/machines.hpp>
+#include <distenv/util/units.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace distenv::launch {
+
+namespace {
+
+bool mca_given(const Command& c, const std::string& key) {
+  for (size_t i = 0; i + 1 < c.mca.size(); i += 2)
+    if (c.mca[i] == key)
+      return true;
+  return false;
+}
+
+// How long mpirun must wait, once it has signalled a rank (Ctrl-C of
+// mpirun), before it kills it: the workers' --grace (SIGTERM, then SIGKILL
+// after it) and 2 s for the rank to report. Open MPI's default is 1 s.
+int rank_kill_seconds(const Command& c) {
+  double grace = 5;
+  for (size_t i = 0; i < c.bootstrap_args.size(); ++i) {
+    const std::string& a = c.bootstrap_args[i];
+    std::string value;
+    if (a == "--grace" && i + 1 < c.bootstrap_args.size())
+      value = c.bootstrap_args[i + 1];
+    else if (a.rfind("--grace=", 0) == 0)
+      value = a.substr(8);
+    if (!value.empty() && number_problem(value, 0, 3600).empty())
+      grace = std::stod(value);
+  }
+  return static_cast<int>(std::ceil(grace)) + 2;
+}
+
+} // namespace
+
+std::vector<std::string> command_line(const Command& c, const std::vector<std::string>& ms,
+                                      const std::string& bootstrap, const std::vector<std::string>& env,
+                                      bool as_root) {
+  std::vector<std::string> cmd;
+  if (!launches(c.mode)) {
+    cmd = {bootstrap};
+    if (c.mode == Subcommand::plan || c.mode == Subcommand::path)
+      cmd.push_back("--plan");
+    cmd.insert(cmd.end(), c.bootstrap_args.begin(), c.bootstrap_args.end());
+    return cmd;
+  }
+  cmd.push_back(c.mpirun);
+  if (as_root)
+    cmd.push_back("--allow-run-as-root");
+  if (!ms.empty()) {
+    std::vector<std::string> ordered;
+    for (const std::string& m : ms)
+      if (is_local(m))
+        ordered.push_back(m);
+    for (const std::string& m : ms)
+      if (!is_local(m))
+        ordered.push_back(m);
+    std::string list;
+    for (const std::string& m : ordered)
+      list += (list.empty() ? "" : ",") + m;
+    cmd.insert(cmd.end(), {"--host", list, "-np", std::to_string(ordered.size())});
+  }
+  cmd.insert(cmd.end(), {"--map-by", "ppr:1:node", "--bind-to", "none"});
+  for (size_t i = 0; i + 1 < c.mca.size(); i += 2)
+    cmd.insert(cmd.end(), {"--mca", c.mca[i], c.mca[i + 1]});
+  if (!mca_given(c, "odls_base_sigkill_timeout")) // --grace honoured when mpirun is the one signalled
+    cmd.insert(cmd.end(), {"--mca", "odls_base_sigkill_timeout", std::to_string(rank_kill_seconds(c))});
+  // What belongs to distenv and to Julia; never DISTENV_PROJECT, DISTENV_ROOT,
+  // ...: distenv sets those for its workers.
+  std::vector<std::string> forward = c.forward;
+  static const std::regex k_forwarded(R"((DISTENV_DEST|DISTENV_BOOTSTRAP|JULIA_[A-Z0-9_]+))");
+  std::vector<std::string> names;
+  for (const std::string& kv : env)
+    if (const std::string name = kv.substr(0, kv.find('=')); std::regex_match(name, k_forwarded))
+      names.push_back(name);
+  std::sort(names.begin(), names.end());
+  forward.insert(forward.end(), names.begin(), names.end());
+  for (const std::string& v : forward)
+    cmd.insert(cmd.end(), {"-x", v});
+  cmd.push_back(bootstrap);
+  if (c.mode == Subcommand::status)
+    cmd.push_back("--status");
+  if (c.mode == Subcommand::gc)
+    cmd.insert(cmd.end(), {"--gc", std::to_string(c.keep)});
+  cmd.insert(cmd.end(), c.bootstrap_args.begin(), c.bootstrap_args.end());
+  if (!c.command.empty()) {
+    cmd.push_back("--");
+    cmd.insert(cmd.end(), c.command.begin(), c.command.end());
+  }
+  return cmd;
+}
+
+} // namespace distenv::launch
