@@ -85,9 +85,10 @@ void check_output_path(const fs::path& path, const std::string& option) {
     return InputError(fmt::format("{} {}: {}", option, path.string(), why));
   };
   struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+  const bool exists = ::stat(path.c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode))
     throw bad("is a directory");
-  if (::stat(path.c_str(), &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {
+  if (exists && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {
     if (::access(path.c_str(), W_OK) != 0) // written in place (util/atomic_file.hpp)
       throw bad(errno_text(errno));
     return;
