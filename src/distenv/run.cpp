@@ -97,6 +97,7 @@ int run_mpi(const cli::Options& o, int argc, const char* const* argv) {
   const std::unique_ptr<transport::MpiComm> world = transport::MpiComm::world();
   workers::ProcessRunner runner;
   JobContext ctx{*world, machine_name(), runner, workers::current_environment(), std::cout, std::cerr};
+  ctx.heartbeats = session.threads();
   if (o.mode == cli::Mode::status)
     return run_status(o, ctx);
   if (o.mode == cli::Mode::gc)

@@ -199,6 +199,7 @@ public:
     return out;
   }
   std::unique_ptr<Comm> split(int color) override { return split_by("split", color); }
+  std::unique_ptr<Comm> duplicate(double) override { return split_by("duplicate", 0); }
   std::unique_ptr<Comm> split_machine() override {
     int machine;
     {

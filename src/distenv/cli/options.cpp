@@ -162,6 +162,15 @@ void declare_job(CLI::App& app, Options& o, Text& t) {
                  "job ends naming the ones missing (default 60)")
       ->check([](const std::string& text) { return number_problem(text, 0.1, 3600); })
       ->type_name("SECONDS");
+  app.add_option(
+         "--heartbeat-timeout", o.heartbeat_timeout_seconds,
+         "seconds a machine may go without a heartbeat (its rank stopped, its network cut) before the "
+         "job ends on every machine, naming it; 0: no heartbeats (default 20)")
+      ->check([](const std::string& text) {
+        const std::string p = number_problem(text, 0, 86400);
+        return p.empty() && std::stod(text) > 0 && std::stod(text) < 1 ? "must be 0 or at least 1" : p;
+      })
+      ->type_name("SECONDS");
   app.add_option("--lock-timeout", o.lock_timeout_seconds,
                  "seconds to wait for another job's install or gc on the same store before giving up, "
                  "naming it (default 600)")

@@ -48,6 +48,7 @@ struct Options {
   bool instantiate = false;              // Julia: Pkg.instantiate() once per machine
   double grace_seconds = 5.0;            // SIGTERM -> SIGKILL for workers
   double connect_timeout_seconds = 60;   // every machine joins the job's first step within this
+  double heartbeat_timeout_seconds = 20; // a machine silent for longer ends the job (0: no heartbeats)
   double lock_timeout_seconds = 600;     // the longest wait for another job's hold on the store
   std::optional<transport::Method> broadcast; // none: chosen by the cost model
   bool verbose = false;

@@ -58,8 +58,8 @@ const char* version() {
   return DISTENV_VERSION;
 }
 
-void check_versions(transport::Comm& world, const std::string& host, double seconds,
-                    const std::string& version, int protocol) {
+std::vector<std::string> check_versions(transport::Comm& world, const std::string& host, double seconds,
+                                        const std::string& version, int protocol) {
   const auto replies = world.hello(encoded({version, protocol, host}), seconds);
   if (!replies) {
     // Every rank that waited says so; rank 0 first, so that one line (its)
@@ -83,6 +83,10 @@ void check_versions(transport::Comm& world, const std::string& host, double seco
                        "every machine",
                        who_runs_what(all))},
           1);
+  std::vector<std::string> hosts;
+  for (const Hello& h : all)
+    hosts.push_back(h.host);
+  return hosts;
 }
 
 } // namespace distenv::cluster

@@ -3,12 +3,13 @@
 #include <distenv/transport/comm.hpp>
 
 #include <string>
+#include <vector>
 
 namespace distenv::cluster {
 
 // What crosses machines, as a number: raise it with any change to a message
 // (transport/codec.hpp users, the plan, the stream's tags).
-inline constexpr int k_protocol = 2;
+inline constexpr int k_protocol = 3; // 3: heartbeats (cluster/heartbeat.hpp)
 
 // The first step of every job: every rank says which distenv (version,
 // protocol) runs on which machine, in Comm::hello. Machines that differ end
@@ -16,8 +17,9 @@ inline constexpr int k_protocol = 2;
 // exit 1). A rank that does not take part within `seconds` (a distenv older
 // than this handshake starts with another collective, or its host is
 // stuck) ends the job: transport::CommError, which rank 0 reports first.
-void check_versions(transport::Comm& world, const std::string& host, double seconds,
-                    const std::string& version, int protocol = k_protocol);
+// Returns every rank's host, by rank.
+std::vector<std::string> check_versions(transport::Comm& world, const std::string& host, double seconds,
+                                        const std::string& version, int protocol = k_protocol);
 
 // This build's version ("0.1.0").
 const char* version();

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <distenv/cluster/heartbeat.hpp>
 #include <distenv/transport/comm.hpp>
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,9 +27,27 @@ struct Machines {
   const Machine& mine() const { return all[static_cast<size_t>(self)]; }
 };
 
-// Collective over `world`; `host` is this rank's machine name. Starts with
-// the version handshake (cluster/handshake.hpp): every machine must answer
-// within `connect_seconds`.
+struct JoinOptions {
+  double connect_seconds = 60;  // every machine answers the handshake within this
+  double heartbeat_seconds = 0; // a rank silent for longer ends the job; 0: no heartbeats
+  // Called once, on the heartbeat thread, when ranks fall silent, with the
+  // line that names them ("" on ranks that should stay quiet); it ends the
+  // job (Comm::abort).
+  std::function<void(const std::string& line)> end_job;
+};
+
+// The first steps of every job: the version handshake (cluster/handshake.hpp),
+// then heartbeats on a communicator of their own (so that every later wait,
+// collectives and all, is bounded by them), then the machines.
+struct Membership {
+  Machines machines;
+  std::unique_ptr<HeartbeatThread> heartbeats; // null when off
+};
+
+// Collective over `world`; `host` is this rank's machine name.
+Membership join(transport::Comm& world, const std::string& host, const JoinOptions& options);
+
+// The handshake and the machines, without heartbeats (tests).
 Machines discover_machines(transport::Comm& world, const std::string& host, double connect_seconds = 60);
 
 } // namespace distenv::cluster

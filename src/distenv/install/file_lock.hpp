@@ -10,10 +10,13 @@ namespace distenv::install {
 // drops it when the process dies, so a crashed installer never blocks the
 // next. The holder writes "pid host" into the file; a waiter that gives up
 // after `timeout_seconds` says who holds it (a job stopped with SIGSTOP, or
-// one still installing), instead of waiting forever.
+// one still installing), instead of waiting forever. A holder on this
+// machine that the kernel shows stopped at three looks in a row (one every
+// `look_seconds`) is named at once: it cannot let go while it is stopped.
 class FileLock {
 public:
-  explicit FileLock(const boost::filesystem::path& path, double timeout_seconds = 600);
+  explicit FileLock(const boost::filesystem::path& path, double timeout_seconds = 600,
+                    double look_seconds = 1);
 
 private:
   Fd m_fd; // closing it releases the flock

@@ -41,6 +41,8 @@ struct JobContext {
   std::ostream& out;                    // rank 0's summary
   std::ostream& err;                    // rank 0's error lines
   JobObserver* observer = nullptr;
+  bool heartbeats = false; // `world` may be used from a second thread: heartbeats run
+
   std::FILE* progress = nullptr;                     // rank 0's progress lines (stderr), or none
   std::chrono::milliseconds progress_interval{2000}; // the least time between two lines of a log
 };

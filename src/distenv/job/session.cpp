@@ -2,6 +2,9 @@
 #include <distenv/job/session.hpp>
 
 #include <distenv/pipeline.hpp>
+#include <distenv/util/style.hpp>
+
+#include <thread>
 
 namespace distenv {
 
@@ -33,9 +36,22 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+cluster::Membership join(const cli::Options& o, JobContext& ctx) {
+  cluster::JoinOptions j;
+  j.connect_seconds = o.connect_timeout_seconds;
+  j.heartbeat_seconds = ctx.heartbeats ? o.heartbeat_timeout_seconds : 0;
+  j.end_job = [&ctx](const std::string& line) {
+    if (!line.empty())
+      ctx.err << error_prefix() + line + "; ending the job\n" << std::flush;
+    else // the rank that names it first (silence_line)
+      std::this_thread::sleep_for(std::chrono::seconds(3));
+    ctx.world.abort(1);
+  };
+  return cluster::join(ctx.world, ctx.host, j);
+}
+
 Session::Session(const cli::Options& o, JobContext& c)
-    : options(o), ctx(c), agree(c.world, c.host),
-      machines(cluster::discover_machines(c.world, c.host, o.connect_timeout_seconds)), store(store_for(o)) {
+    : options(o), ctx(c), agree(c.world, c.host), membership(join(o, c)), store(store_for(o)) {
   lap(Phase::machines);
 }
 

@@ -16,6 +16,11 @@ namespace distenv::job {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start);
 
+// How a job, --status or --gc joins the machines: --connect-timeout, and
+// heartbeats (--heartbeat-timeout) when the transport allows a second
+// thread; a silence is printed on ctx.err and ends the job (exit 1).
+cluster::Membership join(const cli::Options& options, JobContext& ctx);
+
 // What every phase of one job shares, and nothing a phase produces: the
 // options, the context, the agreement, the machines (found when the session
 // starts: a collective), this machine's store, and the clock of the phases.
@@ -26,7 +31,8 @@ public:
   const cli::Options& options;
   JobContext& ctx;
   cluster::Agreement agree;
-  const cluster::Machines machines;
+  cluster::Membership membership; // the handshake, the heartbeats (for the whole job), the machines
+  const cluster::Machines& machines = membership.machines;
   install::Store store;
 
   bool root() const { return ctx.world.rank() == 0; }

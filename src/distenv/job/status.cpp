@@ -4,6 +4,7 @@
 #include <distenv/cluster/machines.hpp>
 #include <distenv/cluster/status.hpp>
 #include <distenv/env/environment.hpp>
+#include <distenv/job/session.hpp>
 #include <distenv/pipeline.hpp>
 #include <distenv/transport/codec.hpp>
 #include <distenv/util/error.hpp>
@@ -55,7 +56,8 @@ std::string gc_line(const cli::Options& o, const std::string& host) {
 
 int status(const cli::Options& o, JobContext& ctx) {
   transport::Comm& world = ctx.world;
-  const cluster::Machines machines = cluster::discover_machines(world, ctx.host, o.connect_timeout_seconds);
+  const cluster::Membership joined = join(o, ctx);
+  const cluster::Machines& machines = joined.machines;
   std::pair<std::string, std::string> runtime;
   if (world.rank() == 0)
     runtime = runtime_of(o);
@@ -84,8 +86,8 @@ int status(const cli::Options& o, JobContext& ctx) {
 }
 
 int gc(const cli::Options& o, JobContext& ctx) {
-  const cluster::Machines machines =
-      cluster::discover_machines(ctx.world, ctx.host, o.connect_timeout_seconds);
+  const cluster::Membership joined = join(o, ctx);
+  const cluster::Machines& machines = joined.machines;
   const std::string line = machines.leader ? gc_line(o, ctx.host) : std::string();
   for (const std::string& l : transport::gather_values(ctx.world, line, 0))
     if (!l.empty())

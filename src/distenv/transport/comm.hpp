@@ -83,6 +83,9 @@ public:
   virtual std::unique_ptr<Comm> split(int color) = 0;
   // Ranks that share a machine (memory), ordered by rank.
   virtual std::unique_ptr<Comm> split_machine() = 0;
+  // A new group of the same ranks (messages on it never meet this group's),
+  // if every rank takes part within `seconds`; nullptr when not.
+  virtual std::unique_ptr<Comm> duplicate(double seconds) = 0;
 
   // ---- point to point
   virtual void send(int dest, int tag, Bytes data) = 0;

@@ -6,9 +6,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <numeric>
+#include <thread>
 
 namespace distenv::transport {
 
@@ -264,6 +266,15 @@ std::unique_ptr<Comm> MpiComm::split(int color) {
   return std::unique_ptr<Comm>(new MpiComm(part));
 }
 
+std::unique_ptr<Comm> MpiComm::duplicate(double seconds) {
+  MPI_Comm dup;
+  MPI_Request r;
+  check(MPI_Comm_idup(m_comm, &dup, &r), "MPI_Comm_idup");
+  if (!settle(r, "MPI_Comm_idup", MPI_STATUS_IGNORE, k_collective_pause_ns, 200e-6, seconds))
+    return nullptr; // pending: the caller ends the job
+  return std::unique_ptr<Comm>(new MpiComm(dup));
+}
+
 std::unique_ptr<Comm> MpiComm::split_machine() {
   MPI_Comm part;
   check(MPI_Comm_split_type(m_comm, MPI_COMM_TYPE_SHARED, m_rank, MPI_INFO_NULL, &part),
@@ -335,6 +346,13 @@ std::unique_ptr<Request> MpiComm::ibroadcast(MutableBytes buffer, int root) {
 }
 
 void MpiComm::abort(int exit_code) {
+  // MPI_Abort asks the launcher to end every rank. When the launcher cannot
+  // be reached (this machine's network is cut) it may never return: this
+  // process ends anyway, and its workers with it (the guard).
+  std::thread([exit_code] {
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+    std::_Exit(exit_code);
+  }).detach();
   MPI_Abort(m_comm, exit_code);
   std::_Exit(exit_code); // MPI_Abort returned: end this process at least
 }

@@ -32,6 +32,7 @@ public:
   std::string all_or(const std::string& bits) override;
   std::unique_ptr<Comm> split(int color) override;
   std::unique_ptr<Comm> split_machine() override;
+  std::unique_ptr<Comm> duplicate(double seconds) override;
   void send(int dest, int tag, Bytes data) override;
   std::unique_ptr<Request> isend(int dest, int tag, Bytes data) override;
   Received recv(int source, int tag, MutableBytes buffer) override;
@@ -46,12 +47,15 @@ private:
   int m_rank = 0, m_size = 1;
 };
 
-// MPI for the life of the process's job: initialised once (threads: only the
-// main thread calls MPI), finalised at the end. Only one per process.
+// MPI for the life of the process's job: initialised once, finalised at the
+// end. Only one per process. It asks for MPI_THREAD_MULTIPLE: the heartbeat
+// thread (cluster/heartbeat.hpp) talks while the main thread waits.
 class MpiSession {
 public:
   MpiSession(int argc, const char* const* argv);
   ~MpiSession();
+  // The library lets several threads call it at once.
+  bool threads() const;
   MpiSession(const MpiSession&) = delete;
   MpiSession& operator=(const MpiSession&) = delete;
 

@@ -1,6 +1,8 @@
 // The guard that outlives a killed rank, and the strays a job leaves.
 #include <distenv/workers/guard.hpp>
 
+#include <distenv/workers/cgroup.hpp>
+
 #include <distenv/util/error.hpp>
 #include <distenv/util/fd.hpp>
 #include <distenv/util/files.hpp>
@@ -17,7 +19,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace distenv::workers {
@@ -40,27 +44,39 @@ size_t command_line_length() {
 
 // The guard's life: collect process groups until the pipe ends, then kill
 // them all (async-signal-safe calls only: it runs in a forked child).
-[[noreturn]] void guard_main(int fd) {
+// A group id of 0 disarms it: the rank ended and is reaping its workers.
+[[noreturn]] void guard_main(int fd, int cgroup_kill_fd, const char* cgroup_dir) {
   static pid_t groups[65536];
   size_t n = 0;
   pid_t g;
   for (;;) {
     const ssize_t r = ::read(fd, &g, sizeof g);
     if (r == sizeof g) {
+      if (g == 0)
+        ::_exit(0);
       if (n < std::size(groups))
         groups[n++] = g;
     } else if (r == 0 || errno != EINTR) {
       break;
     }
   }
+  // The rank is gone without reaping: its workers' zombies (reparented)
+  // may be reaped by now, so the cgroup first; the groups for where there
+  // is none.
+  if (cgroup_kill_fd >= 0)
+    (void)!::write(cgroup_kill_fd, "1", 1);
   for (size_t i = 0; i < n; ++i)
     ::kill(-groups[i], SIGKILL);
+  // The emptied cgroup goes too (rmdir fails while something is dying).
+  const struct timespec tick = {0, 10'000'000};
+  for (int i = 0; cgroup_dir && i < 500 && ::rmdir(cgroup_dir) != 0 && errno == EBUSY; ++i)
+    ::nanosleep(&tick, nullptr);
   ::_exit(0);
 }
 
 } // namespace
 
-Guard::Guard() {
+Guard::Guard(int cgroup_kill_fd, const std::string& cgroup_dir) {
   const size_t title_space = command_line_length();
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0)
@@ -88,7 +104,7 @@ Guard::Guard() {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    guard_main(p[0]);
+    guard_main(p[0], cgroup_kill_fd, cgroup_dir.empty() ? nullptr : cgroup_dir.c_str());
   }
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   ::close(p[0]);
@@ -96,10 +112,19 @@ Guard::Guard() {
 }
 
 Guard::~Guard() {
-  if (m_fd >= 0)
+  disarm();
+}
+
+void Guard::disarm() {
+  if (m_fd >= 0) {
+    const pid_t done = 0;
+    (void)!::write(m_fd, &done, sizeof done);
     ::close(m_fd);
+    m_fd = -1;
+  }
   if (m_pid > 0)
     retry_eintr([&] { return ::waitpid(m_pid, nullptr, 0); });
+  m_pid = -1;
 }
 
 void Guard::watch(pid_t group) {
@@ -156,13 +181,29 @@ size_t reap_strays(const std::vector<pid_t>& before) {
   return count;
 }
 
-ProcessRunner::ProcessRunner(int err_fd) : m_err_fd(err_fd) {
+ProcessRunner::ProcessRunner(int err_fd) : m_err_fd(err_fd), m_cgroup(JobCgroup::make()) {
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   m_before = children_of(::getpid());
 }
 
+Supervised ProcessRunner::run(const std::vector<Spec>& specs, const SuperviseOptions& options) {
+  SuperviseOptions o = options;
+  if (m_cgroup) {
+    o.cgroup_procs_fd = m_cgroup->procs_fd();
+    o.cgroup_kill_fd = m_cgroup->kill_fd();
+    o.cgroup_dir = m_cgroup->path().string();
+  }
+  return supervise(specs, o);
+}
+
 ProcessRunner::~ProcessRunner() {
-  if (const size_t strays = reap_strays(m_before)) {
+  size_t contained = 0; // what is left in the cgroup, wherever it went
+  if (m_cgroup) {
+    contained = m_cgroup->pids().size();
+    if (contained)
+      m_cgroup->kill_all();
+  }
+  if (const size_t strays = std::max(contained, reap_strays(m_before))) {
     const std::string line = fmt::format("distenv: stopped {} process{} that outlived the workers\n", strays,
                                          strays == 1 ? "" : "es");
     (void)write_fully(m_err_fd, line.data(), line.size());

@@ -93,7 +93,7 @@ void close_from_to(int first, int last) {
 
 // fork + exec with everything the child needs prepared before the fork:
 // between fork and exec only async-signal-safe calls are made.
-void spawn(const Spec& spec, Child& child) {
+void spawn(const Spec& spec, Child& child, int cgroup_procs_fd) {
   const std::string program =
       find_program(spec.argv.empty() ? "" : spec.argv[0], env_value(spec.env, "PATH"));
   if (program.empty()) {
@@ -121,6 +121,8 @@ void spawn(const Spec& spec, Child& child) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::setpgid(0, 0);
+    if (cgroup_procs_fd >= 0) // into the job's cgroup, before anything runs
+      (void)!::write(cgroup_procs_fd, "0", 1);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent)
       ::_exit(127); // the rank died before we got here
@@ -286,14 +288,18 @@ void forward_output(Run& run, int signal_fd) {
   }
 }
 
-// What a worker left running in its group goes with it; only then is the
-// worker reaped (its pid, the group's id, cannot have been reused).
-void finish(Run& run) {
-  for (auto& c : run.children) {
-    if (c->pid > 0) {
+// What a worker left running in its group goes with it; the guard is told
+// it has nothing left to do; only then is each worker reaped (until then
+// its pid, the group's id, cannot be given to another process, so neither
+// this kill nor the guard's can reach one).
+void finish(Run& run, Guard& guard) {
+  for (auto& c : run.children)
+    if (c->pid > 0)
       ::kill(-c->pid, SIGKILL);
+  guard.disarm();
+  for (auto& c : run.children) {
+    if (c->pid > 0)
       retry_eintr([&] { return ::waitpid(c->pid, nullptr, 0); });
-    }
     write_all(run.options.out_fd, c->out_lines.flush());
     write_all(run.options.err_fd, c->err_lines.flush());
     run.result.exits.push_back(c->exit);
@@ -319,12 +325,12 @@ void fit_descriptor_limit(size_t children) {
 Supervised supervise(const std::vector<Spec>& specs, const SuperviseOptions& options) {
   fit_descriptor_limit(specs.size());
   SignalForwarding signals;
-  Guard guard;
+  Guard guard(options.cgroup_kill_fd, options.cgroup_dir);
   Run run{options, {}, {}};
   for (const Spec& spec : specs) {
     run.children.push_back(std::make_unique<Child>(spec.label));
     run.children.back()->exit.label = spec.label;
-    spawn(spec, *run.children.back());
+    spawn(spec, *run.children.back(), options.cgroup_procs_fd);
     if (run.children.back()->pid > 0)
       guard.watch(run.children.back()->pid);
   }
@@ -335,7 +341,7 @@ Supervised supervise(const std::vector<Spec>& specs, const SuperviseOptions& opt
     }
     forward_output(run, signals.fd());
   }
-  finish(run);
+  finish(run, guard);
   return run.result;
 }
 

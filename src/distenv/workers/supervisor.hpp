@@ -3,6 +3,7 @@
 #include <boost/filesystem/path.hpp>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,11 @@ struct SuperviseOptions {
   // Polled while the processes run (every 100 ms at most): true stops them
   // as a signal would (SIGTERM, SIGKILL after the grace period).
   std::function<bool()> should_stop;
+  // The job's cgroup (workers/cgroup.hpp), or -1: each process moves
+  // itself in before exec; the guard kills it if this process dies.
+  int cgroup_procs_fd = -1;
+  int cgroup_kill_fd = -1;
+  std::string cgroup_dir; // removed by the guard once it is empty
 };
 
 struct Supervised {
@@ -57,24 +63,30 @@ public:
   virtual Supervised run(const std::vector<Spec>& specs, const SuperviseOptions& options) = 0;
 };
 
+class JobCgroup;
+
 // Real processes. For its lifetime this process is a child subreaper: what
 // the workers start and abandon (a daemon: fork, setsid, fork) comes to it
 // rather than to init, and at its end every such process is killed and
 // reaped (and counted on `err_fd`), so nothing a job started outlives it.
-// Children that were there before it (Open MPI's own) are left alone.
+// Where it can, it also makes the job a cgroup of its own (JobCgroup) that
+// every process it starts is in: what leaves the process groups is still
+// found, even when this process is SIGKILLed. Children that were there
+// before it (Open MPI's own) are left alone.
 class ProcessRunner : public Runner {
 public:
   explicit ProcessRunner(int err_fd = 2);
   ~ProcessRunner() override;
   ProcessRunner(const ProcessRunner&) = delete;
   ProcessRunner& operator=(const ProcessRunner&) = delete;
-  Supervised run(const std::vector<Spec>& specs, const SuperviseOptions& options) override {
-    return supervise(specs, options);
-  }
+  Supervised run(const std::vector<Spec>& specs, const SuperviseOptions& options) override;
+  // The job's cgroup, or null (none could be made here).
+  const JobCgroup* cgroup() const { return m_cgroup.get(); }
 
 private:
   int m_err_fd;
   std::vector<int> m_before; // pids
+  std::unique_ptr<JobCgroup> m_cgroup;
 };
 
 } // namespace distenv::workers

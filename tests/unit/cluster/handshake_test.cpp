@@ -4,6 +4,7 @@
 
 #include "support/comm_fake.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -40,7 +41,9 @@ TEST(Handshake, OneVersionEverywherePasses) {
 }
 
 TEST(Handshake, AnotherVersionOnOneMachineIsNamedOnEveryRank) {
-  const std::string line = "the machines run different distenv versions: 0.1.0 (protocol 2) on node1, node3; "
-                           "0.2.0 (protocol 2) on node2; install one version on every machine";
+  const std::string line = fmt::format("the machines run different distenv versions: 0.1.0 (protocol {0}) on "
+                                       "node1, node3; 0.2.0 (protocol {0}) on node2; install one version on "
+                                       "every machine",
+                                       cluster::k_protocol);
   EXPECT_EQ(handshake({"0.1.0", "0.2.0", "0.1.0"}), std::vector<std::string>(3, line));
 }

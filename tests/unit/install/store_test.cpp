@@ -16,9 +16,12 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <ctime>
+#include <fcntl.h>
 #include <functional>
 #include <optional>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -136,6 +139,37 @@ TEST(Store, AnInstallWaitingForTheLockGivesUpNamingTheHolder) {
             fmt::format("{}: held by pid {} on {} for more than 0.2 s; another job is installing into or "
                         "cleaning this store (it may be stopped); --lock-timeout says how long to wait",
                         fs::canonical(store.envs_dir() / ".lock").string(), ::getpid(), machine_name()));
+}
+
+TEST(Store, AStoppedHolderOfTheLockIsNamedAtOnce) {
+  TempDir t;
+  const fs::path lock = t / ".lock";
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t holder = ::fork();
+  if (holder == 0) { // another job: takes the lock, then is stopped mid-install
+    const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT, 0644);
+    if (fd < 0 || ::flock(fd, LOCK_EX) != 0)
+      ::_exit(1);
+    (void)!::write(ready[1], "x", 1);
+    for (;;)
+      ::pause();
+  }
+  char c;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::kill(holder, SIGSTOP);
+  int status = 0;
+  ASSERT_EQ(::waitpid(holder, &status, WUNTRACED), holder); // stopped: the kernel says so
+  ASSERT_TRUE(WIFSTOPPED(status));
+  const std::string why = test::error_of([&] { install::FileLock(lock, 600, 0.01); });
+  ::kill(holder, SIGKILL);
+  ::waitpid(holder, &status, 0);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  EXPECT_EQ(
+      why, fmt::format("{}: held by pid {} on {}, which is stopped (SIGSTOP, a suspended job or a debugger) "
+                       "and will not let go while it is: resume it (kill -CONT {}) or end it, then run again",
+                       lock.string(), holder, machine_name(), holder));
 }
 
 TEST(Store, StaleIncomingFromACrashIsRemoved) {
