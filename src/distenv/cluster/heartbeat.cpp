@@ -140,11 +140,11 @@ std::string silence_line(int rank, const std::vector<int>& silent, double second
                          const std::vector<std::string>& host_of_rank) {
   auto host = [&](int r) {
     return r >= 0 && static_cast<size_t>(r) < host_of_rank.size() ? host_of_rank[static_cast<size_t>(r)]
-                                                                    : fmt::format("rank {}", r);
+                                                                  : fmt::format("rank {}", r);
   };
-  const std::string why =
-      fmt::format("its distenv-bootstrap is stopped or hung, or the network to it is cut; --heartbeat-timeout {:g}",
-                  timeout);
+  const std::string why = fmt::format(
+      "its distenv-bootstrap is stopped or hung, or the network to it is cut; --heartbeat-timeout {:g}",
+      timeout);
   if (rank == 0) {
     std::vector<std::string> names;
     for (int r : silent)

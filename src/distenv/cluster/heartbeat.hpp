@@ -57,8 +57,8 @@ private:
   std::unique_ptr<transport::Comm> m_comm;
   double m_timeout, m_interval;
   double m_next_beat = 0;
-  std::vector<double> m_last;         // by rank
-  std::vector<Peer> m_peers;          // rank 0: every other rank; others: rank 0
+  std::vector<double> m_last;                               // by rank
+  std::vector<Peer> m_peers;                                // rank 0: every other rank; others: rank 0
   std::vector<std::unique_ptr<transport::Request>> m_sends; // beats in flight
   bool m_said_goodbye = false;
 };

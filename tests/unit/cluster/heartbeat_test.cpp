@@ -108,10 +108,12 @@ TEST(Heartbeats, ASilenceThatEndsBeforeTheTimeoutIsForgiven) {
 
 TEST(Heartbeats, SilenceLines) {
   const std::vector<std::string> hosts{"node1", "node2", "node2", "node3"};
-  EXPECT_EQ(cluster::silence_line(0, {3}, 21.4, 20, hosts),
-            "node3: no heartbeat for 21 s (its distenv-bootstrap is stopped or hung, or the network to it is cut; "
-            "--heartbeat-timeout 20)");
-  EXPECT_EQ(cluster::silence_line(0, {1, 2, 3}, 21, 20, hosts).substr(0, 35), "node2, node3: no heartbeat for 21 s");
+  EXPECT_EQ(
+      cluster::silence_line(0, {3}, 21.4, 20, hosts),
+      "node3: no heartbeat for 21 s (its distenv-bootstrap is stopped or hung, or the network to it is cut; "
+      "--heartbeat-timeout 20)");
+  EXPECT_EQ(cluster::silence_line(0, {1, 2, 3}, 21, 20, hosts).substr(0, 35),
+            "node2, node3: no heartbeat for 21 s");
   EXPECT_EQ(cluster::silence_line(1, {0}, 20.6, 20, hosts).substr(0, 54),
             "node1: no heartbeat for 21 s, as seen from node2 (its ");
   EXPECT_EQ(cluster::silence_line(2, {0}, 21, 20, hosts), "") << "one line, not one per machine";
