@@ -44,6 +44,7 @@ install::Store store_for(const cli::Options& o) {
   install::Store store(o.dest, o.shared_store ? install::Store::Sharing::group
                                               : install::Store::Sharing::private_to_user);
   store.set_lock_timeout(o.lock_timeout_seconds);
+  store.set_link_mode(install::parse_link_mode(o.link).value_or(install::LinkMode::automatic));
   return store;
 }
 

@@ -19,6 +19,7 @@ public:
     return pack::Bytes(c.data(), c.size());
   }
   size_t count() const { return m_chunks.size(); }
+  void rewind() { m_next = 0; } // read from the first chunk again
   std::vector<std::vector<std::byte>>& chunks() { return m_chunks; }
 
 private:

@@ -31,12 +31,15 @@ std::vector<std::string> dev_names(const env::Environment& e) {
   return names;
 }
 
-install::Store::Result install_locally(const Planned& p, const fs::path& dest, size_t chunk_size) {
+install::Store::Result install_locally(const Planned& p, const fs::path& dest, size_t chunk_size,
+                                       install::LinkMode link) {
   test::MemoryChunks chunks;
   pack::PackOptions po;
   po.chunk_size = chunk_size;
   pack::pack_tree(p.tree, chunks, po);
-  return install::Store(dest).install(p.tree.tree_hash, p.tree.bytes, chunks);
+  install::Store store(dest);
+  store.set_link_mode(link);
+  return store.install(p.tree.tree_hash, p.tree.bytes, chunks);
 }
 
 } // namespace distenv::test

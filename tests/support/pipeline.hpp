@@ -19,6 +19,7 @@ Planned plan(const env::ReadOptions& options);
 std::vector<std::string> dev_names(const env::Environment& e);
 
 // plan() + pack into memory in `chunk_size` chunks + install into `dest`.
-install::Store::Result install_locally(const Planned& p, const fs::path& dest, size_t chunk_size = 64 << 10);
+install::Store::Result install_locally(const Planned& p, const fs::path& dest, size_t chunk_size = 64 << 10,
+                                       install::LinkMode link = install::LinkMode::automatic);
 
 } // namespace distenv::test

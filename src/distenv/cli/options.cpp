@@ -145,6 +145,12 @@ void declare_job(CLI::App& app, Options& o, Text& t) {
                  "zstd worker threads on the packing machine (default 0: one thread, least memory)")
       ->check(CLI::Range(0, 64).description(""))
       ->type_name("N");
+  app.add_option("--link", o.link,
+                 "how installed files come from the store's objects: auto (reflink where the file system "
+                 "can, else hardlink), reflink, hardlink (both read-only), or copy (private, writable; "
+                 "installed apart); default auto")
+      ->check(CLI::IsMember({"auto", "reflink", "hardlink", "copy"}).description(""))
+      ->type_name("MODE");
   app.add_option("-w,--workers", t.workers,
                  "workers per machine: a number, or auto (the machine's hardware threads)")
       ->type_name("N|auto");

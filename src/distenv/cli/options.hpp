@@ -41,7 +41,8 @@ struct Options {
   std::optional<std::string> tree_hash; // expected hash for --install-from
   size_t chunk_size = 0;                // 0: chosen from the archive's estimated size and the machines
   int zstd_level = 3;
-  int zstd_threads = 0; // compression workers (0: single-threaded)
+  int zstd_threads = 0;      // compression workers (0: single-threaded)
+  std::string link = "auto"; // how installed files come from the store's objects: auto|reflink|hardlink|copy
   unsigned hash_threads = 2;
   int workers = 0;                       // per machine; 0 = auto (hardware threads); at most k_max_workers
   std::vector<std::string> each_machine; // once-per-machine shell commands

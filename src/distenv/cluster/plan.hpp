@@ -42,8 +42,9 @@ struct JobPlan {
 struct StoreState {
   bool has = false;     // the environment is installed there
   std::string store_id; // machines with one id share one store (one file system)
+  std::string changed;  // installed, but this changed since: it is installed again
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StoreState, has, store_id)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StoreState, has, store_id, changed)
 
 // Which machines receive the stream: those whose store lacks the
 // environment, one per shared store (the lowest-numbered).

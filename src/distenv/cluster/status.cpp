@@ -77,7 +77,8 @@ MachineStatus collect_status(const fs::path& dest, const std::string& runtime,
   boost::system::error_code ec;
   for (fs::directory_iterator it(dest / "envs", ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.size() != 32 || name.find_first_not_of("0123456789abcdef") != std::string::npos)
+    const bool writable = name.size() == 34 && name.ends_with(".w"); // --link copy
+    if ((name.size() != 32 && !writable) || name.find_first_not_of("0123456789abcdef") < 32)
       continue;
     MachineStatus::Installed e;
     e.hash = name;

@@ -28,7 +28,7 @@ private:
 } // namespace
 
 AsyncInstall::AsyncInstall(Store& store, hash::Hash128 expected, uint64_t disk_bytes, size_t depth,
-                           std::function<void(uint64_t)> progress, LocalFiles* local)
+                           std::function<void(uint64_t)> progress, Objects* local)
     : m_pipe(depth), m_progress(std::move(progress)) {
   m_thread = std::thread([this, &store, expected, disk_bytes, local] {
     try {

@@ -21,7 +21,7 @@ public:
   // `progress`, when given, is called on the install's thread with the stream
   // bytes taken so far; what it throws fails the install.
   AsyncInstall(Store& store, hash::Hash128 expected, uint64_t disk_bytes, size_t depth,
-               std::function<void(uint64_t)> progress = {}, LocalFiles* local = nullptr);
+               std::function<void(uint64_t)> progress = {}, Objects* local = nullptr);
   ~AsyncInstall();
   AsyncInstall(const AsyncInstall&) = delete;
   AsyncInstall& operator=(const AsyncInstall&) = delete;

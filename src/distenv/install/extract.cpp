@@ -184,17 +184,20 @@ struct Writer {
       throw Error(fmt::format("received archive: entry '{}': refers to content {} that was not sent", e.name,
                               e.reference->first.hex()));
     record.size = e.reference ? e.reference->second : e.size;
+    const bool executable = (record.mode & 0111) != 0;
     space.reserve(record.size, e.name);
-    Fd fd = create_file(path, e, record.mode);
     if (e.reference) { // sent by reference: the data is here already
-      local->copy_to(e.reference->first, record.size, fd.get(), e.name);
+      local->place(e.reference->first, record.size, executable, path, e.name);
       record.content = e.reference->first;
       ++result.local_files;
       result.local_bytes += record.size;
     } else {
+      Fd fd = create_file(path, e, local ? local->file_mode(record.mode) : record.mode);
       record.content = write_data(in, fd.get(), e, record.size);
+      finish_file(fd, e);
+      if (local)
+        local->adopt(record.content, record.size, executable, path, e.name);
     }
-    finish_file(fd, e);
     if (on_file)
       on_file(record.content, record.size, e.name);
     ++result.files;

@@ -19,13 +19,20 @@ struct ExtractResult {
   uint64_t local_files = 0, local_bytes = 0; // of those: filled from local copies
 };
 
-// Where an install finds the contents a stream sends by reference (the
-// per-file delta): copy_to writes content `hash` (`size` bytes) to `fd`,
-// or throws Error when it does not hold it as it should.
+// Where an install's files come from and go (the store's objects: the
+// per-file delta and the link modes, install/objects.hpp).
 class LocalFiles {
 public:
   virtual ~LocalFiles() = default;
-  virtual void copy_to(const hash::Hash128& hash, uint64_t size, int fd, const std::string& entry) = 0;
+  // Makes `path` (new) hold content `hash` (`size` bytes) from what is here
+  // (a stream sends it by reference); Error when it is not here as it should be.
+  virtual void place(const hash::Hash128& hash, uint64_t size, bool executable, const std::string& path,
+                     const std::string& entry) = 0;
+  // The file the stream just wrote at `path` (final mode and time) holds `hash`.
+  virtual void adopt(const hash::Hash128& hash, uint64_t size, bool executable, const std::string& path,
+                     const std::string& entry) = 0;
+  // The mode a new file of the tree gets (git's 0644/0755 in).
+  virtual unsigned file_mode(unsigned mode) const = 0;
 };
 
 // Told of every regular file an install writes (the store's content index).
@@ -35,7 +42,8 @@ using FileCallback = std::function<void(const hash::Hash128& hash, uint64_t size
 // entry) into `dest`, an existing, empty directory: directories, files (from
 // the stream, or by reference from `local`) and symlinks, each created new
 // (O_EXCL, never through a symlink) with the packer's modes (0644/0755,
-// whatever the archive says) and the archive's mtimes. Each entry's declared
+// whatever the archive says, less what `local` takes off) and the archive's
+// mtimes (a file placed from `local` keeps its object's). Each entry's declared
 // size is checked against the free space before its data is written. On
 // error, what was written stays in `dest` for the caller to remove (the
 // store does, with the whole temporary directory).

@@ -1,6 +1,7 @@
 // The node-local store: atomic, verified, locked installs of whole trees.
 #include <distenv/install/store.hpp>
 
+#include <distenv/install/env_index.hpp>
 #include <distenv/install/extract.hpp>
 #include <distenv/install/file_lock.hpp>
 #include <distenv/util/atomic_dir.hpp>
@@ -21,6 +22,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <memory>
+#include <optional>
 #include <pwd.h>
 #include <random>
 #include <sys/file.h>
@@ -160,6 +162,16 @@ void Store::check_contents_trusted(const hash::Hash128& tree) const {
     throw Error(fmt::format("{}: {}", root.string(), ec.message()));
 }
 
+std::string Store::changed(const hash::Hash128& tree) const {
+  std::string index;
+  try {
+    index = read_file(index_of(tree), uint64_t(1) << 30, Follow::no);
+  } catch (const Error&) {
+    return {}; // an install of an older distenv, without an index: taken as it is
+  }
+  return first_changed(path_of(tree), index);
+}
+
 Store::InUse::InUse(const Store& store, const hash::Hash128& tree) {
   const fs::path dir = store.path_of(tree);
   m_fd.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -167,62 +179,6 @@ Store::InUse::InUse(const Store& store, const hash::Hash128& tree) {
     throw Error(fmt::format("{}: {}", dir.string(), errno_text(errno)));
   retry_eintr([&] { return ::flock(m_fd.get(), LOCK_SH); });
   ::futimens(m_fd.get(), nullptr); // last used: now
-}
-
-Store::Collected Store::collect(size_t keep, bool dry_run) {
-  Collected result;
-  boost::system::error_code ec;
-  if (!fs::is_directory(envs_dir(), ec))
-    return result;
-  check_trusted(m_dest);
-  check_trusted(envs_dir());
-  FileLock lock(envs_dir() / ".lock", m_lock_timeout); // no install runs meanwhile
-  struct Env {
-    std::string name;
-    std::time_t used;
-  };
-  std::vector<Env> envs;
-  for (fs::directory_iterator it(envs_dir(), ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (hash::Hash128::from_hex(name) && fs::is_directory(it->path(), ec))
-      envs.push_back({name, fs::last_write_time(it->path(), ec)});
-  }
-  std::sort(envs.begin(), envs.end(),
-            [](const Env& a, const Env& b) { return a.used != b.used ? a.used > b.used : a.name < b.name; });
-  for (size_t i = 0; i < envs.size(); ++i) {
-    const fs::path dir = envs_dir() / envs[i].name;
-    if (i < keep) {
-      result.kept.push_back(envs[i].name);
-      continue;
-    }
-    const Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd)
-      continue;
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) { // a job is using it
-      result.busy.push_back(envs[i].name);
-      continue;
-    }
-    if (dry_run) {
-      for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-        if (fs::is_regular_file(it->symlink_status()))
-          result.bytes_freed += fs::file_size(it->path(), ec);
-      result.removed.push_back(envs[i].name);
-      result.removed_used.push_back(envs[i].used);
-      continue;
-    }
-    // Disappear at once under a name no run trusts, then delete.
-    const fs::path trash = envs_dir() / fmt::format(".incoming-gc-{}-{}", envs[i].name, ::getpid());
-    if (::rename(dir.c_str(), trash.c_str()) == 0) {
-      ::unlink(index_of(*hash::Hash128::from_hex(envs[i].name)).c_str());
-      for (fs::recursive_directory_iterator it(trash, ec), end; !ec && it != end; it.increment(ec))
-        if (fs::is_regular_file(it->symlink_status()))
-          result.bytes_freed += fs::file_size(it->path(), ec);
-      remove_tree(trash);
-      result.removed.push_back(envs[i].name);
-      result.removed_used.push_back(envs[i].used);
-    }
-  }
-  return result;
 }
 
 std::string Store::identity() {
@@ -253,21 +209,27 @@ uint64_t Store::block_size() const {
   return space_near(m_dest).block;
 }
 
-Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t disk_bytes,
-                             pack::ChunkSource& source, LocalFiles* local) {
+Store::Result Store::reuse(const hash::Hash128& tree) {
   Result result;
+  result.in_use = std::make_shared<InUse>(*this, tree);
+  result.dir = path_of(tree);
+  result.reused = true;
+  result.tree_hash = tree;
+  return result;
+}
+
+Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t disk_bytes,
+                             pack::ChunkSource& source, Objects* objects) {
   if (expected && has(*expected)) {
     check_contents_trusted(*expected); // it will run as it is
-    try {
-      result.in_use = std::make_shared<InUse>(*this, *expected);
-      result.dir = path_of(*expected);
-      result.reused = true;
-      result.tree_hash = *expected;
-      return result;
-    } catch (const InputError&) {
-      throw;
-    } catch (const Error&) {
-      // removed meanwhile (gc): install it under the lock below
+    if (changed(*expected).empty()) {
+      try {
+        return reuse(*expected);
+      } catch (const InputError&) {
+        throw;
+      } catch (const Error&) {
+        // removed meanwhile (gc): install it under the lock below
+      }
     }
   }
   boost::system::error_code ec;
@@ -275,12 +237,11 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
   const fs::path envs = fs::canonical(envs_dir());
 
   FileLock lock(envs / ".lock", m_lock_timeout);
+  std::string repaired;             // installed, but a file in it changed since: installed again
   if (expected && has(*expected)) { // another installer finished while we waited
-    result.in_use = std::make_shared<InUse>(*this, *expected);
-    result.dir = path_of(*expected);
-    result.reused = true;
-    result.tree_hash = *expected;
-    return result;
+    repaired = changed(*expected);
+    if (repaired.empty())
+      return reuse(*expected);
   }
   // Holding the lock, no other installer runs on this store: whatever is
   // still incoming was left by a crashed one.
@@ -289,6 +250,11 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
       remove_tree(it->path());
 
   check_free_space(envs, disk_bytes);
+  std::optional<Objects> own;
+  if (!objects)
+    objects = &own.emplace(objects_dir(), m_link);
+  fs::create_directories(objects_dir());
+  objects->load(); // what other installs added since the check
 
   const std::string tag = expected ? expected->hex() : "unknown";
   AtomicDirectory incoming(envs / fmt::format(".incoming-{}-{}", tag, ::getpid()), 0755);
@@ -296,38 +262,49 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
   // The content index, written as files arrive (memory stays flat), under
   // an .incoming- name until the install is committed.
   AtomicFile index(incoming.dir().string() + ".files");
-  std::string records;
-  ExtractResult extracted = extract(source, incoming.dir(), local,
-                                    [&](const hash::Hash128& h, uint64_t size, const std::string& path) {
-                                      put_u64(records, h.high);
-                                      put_u64(records, h.low);
-                                      put_varint(records, size);
-                                      put_varint(records, path.size());
-                                      records += path;
-                                      if (records.size() >= (size_t(64) << 10)) {
-                                        index.write(records);
-                                        records.clear();
-                                      }
-                                    });
+  std::string records(index_magic());
+  const std::string root = incoming.dir().string() + "/";
+  ExtractResult extracted = extract(
+      source, incoming.dir(), objects, [&](const hash::Hash128& h, uint64_t size, const std::string& path) {
+        struct stat st {};
+        ::lstat((root + path).c_str(), &st);
+        put_indexed(records, {h, size, path, static_cast<uint64_t>(st.st_ino), mtime_ns(st)});
+        if (records.size() >= (size_t(64) << 10)) {
+          index.write(records);
+          records.clear();
+        }
+      });
   index.write(records);
   if (expected && !(extracted.tree_hash == *expected))
     throw Error(fmt::format("received environment does not match its hash: expected {}, got {}",
                             expected->hex(), extracted.tree_hash.hex()));
+  Result result;
   result.tree_hash = extracted.tree_hash;
   result.dir = path_of(extracted.tree_hash);
   result.bytes_written = extracted.bytes;
   result.local_files = extracted.local_files;
   result.local_bytes = extracted.local_bytes;
-  if (!expected && has(extracted.tree_hash)) {
+  result.repaired = repaired;
+  objects->save();
+  if (!expected && has(extracted.tree_hash) && changed(extracted.tree_hash).empty()) {
     check_contents_trusted(extracted.tree_hash);
     result.reused = true;
     return result; // the AtomicDirectory removes the duplicate
   }
   sync_filesystem(incoming.dir());
+  // A changed install goes first, under a name no run trusts.
+  std::optional<fs::path> trash;
+  if (fs::exists(fs::symlink_status(result.dir, ec))) {
+    trash = envs / fmt::format(".incoming-repair-{}-{}", extracted.tree_hash.hex(), ::getpid());
+    if (::rename(result.dir.c_str(), trash->c_str()) != 0)
+      throw Error(fmt::format("{}: cannot move aside: {}", result.dir.string(), errno_text(errno)));
+  }
   // The index first: an index without its environment is never read; an
   // environment without its index is only not reused.
   index.commit_as(index_of(extracted.tree_hash), Durability::none); // synced with the file system above
   incoming.commit(result.dir);
+  if (trash)
+    remove_tree(*trash);
   result.in_use = std::make_shared<InUse>(*this, extracted.tree_hash); // still under the store lock
   return result;
 }

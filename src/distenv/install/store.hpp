@@ -2,6 +2,7 @@
 
 #include <distenv/hash/hash.hpp>
 #include <distenv/install/extract.hpp>
+#include <distenv/install/objects.hpp>
 #include <distenv/pack/chunks.hpp>
 #include <distenv/util/fd.hpp>
 
@@ -11,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace distenv::install {
@@ -19,8 +21,11 @@ namespace fs = boost::filesystem;
 
 // The node-local, content-addressed store under --dest:
 //   <dest>/envs/<tree hash>/           a complete install (only rename creates it)
+//   <dest>/envs/<tree hash>.w/         the same, installed with --link copy (writable)
+//   <dest>/envs/<name>.files           its content index, with stat records
 //   <dest>/envs/.incoming-<hash>-...   an install in progress (never trusted)
 //   <dest>/envs/.lock                  serialises installers on this machine
+//   <dest>/objects/                    one read-only file per content (install/objects.hpp)
 //
 // What the store holds runs as the user, so the store trusts only what this
 // user (or root) could have written, the way ssh's StrictModes treats
@@ -38,10 +43,18 @@ public:
       : m_dest(std::move(dest)), m_sharing(sharing) {}
 
   const fs::path& dest() const { return m_dest; }
+  // How installed files come from the objects (--link).
+  void set_link_mode(LinkMode mode) { m_link = mode; }
+  LinkMode link_mode() const { return m_link; }
+  fs::path objects_dir() const { return m_dest / "objects"; }
   // How long an install or a gc waits for another one on this store.
   void set_lock_timeout(double seconds) { m_lock_timeout = seconds; }
   fs::path envs_dir() const { return m_dest / "envs"; }
-  fs::path path_of(const hash::Hash128& tree) const { return envs_dir() / tree.hex(); }
+  fs::path path_of(const hash::Hash128& tree) const { return envs_dir() / name_of(tree); }
+  // "<hash>", or "<hash>.w" for a writable install (--link copy).
+  std::string name_of(const hash::Hash128& tree) const {
+    return m_link == LinkMode::copy ? tree.hex() + ".w" : tree.hex();
+  }
 
   // A complete install of `tree` is there. Touches nothing. Throws InputError
   // when a directory of that name is there but not to be trusted.
@@ -52,6 +65,10 @@ public:
   // opened up after its install (a worker's chmod -R a+w) could be changed by
   // another user before the next job runs it. One lstat per entry.
   void check_contents_trusted(const hash::Hash128& tree) const;
+  // "" when every file of the installed `tree` is as its index recorded it
+  // (inode, size, mtime); else what changed. A changed environment is not
+  // reused: the next install repairs it.
+  std::string changed(const hash::Hash128& tree) const;
 
   // Creates what is missing of <dest>/envs (the destination 0700, or 0770 for
   // a group), then checks that the store can be trusted (see above).
@@ -70,7 +87,8 @@ public:
     fs::path dir;
     bool reused = false; // it was already there; the source was not read
     uint64_t bytes_written = 0;
-    uint64_t local_files = 0, local_bytes = 0; // of those: copied from other environments here
+    uint64_t local_files = 0, local_bytes = 0; // of those: from objects already here
+    std::string repaired; // it was installed but changed: what changed (it was installed again)
     hash::Hash128 tree_hash;
     // The environment marked in use from before the store lock is released,
     // so that a gc running meanwhile cannot remove it before its job uses it.
@@ -79,16 +97,18 @@ public:
 
   // The content index written beside each environment installed by this
   // version: the hash, size and path of every regular file in it.
-  fs::path index_of(const hash::Hash128& tree) const { return envs_dir() / (tree.hex() + ".files"); }
+  fs::path index_of(const hash::Hash128& tree) const { return envs_dir() / (name_of(tree) + ".files"); }
 
   // Installs the stream from `source` as `expected` (when given; otherwise the
   // tree hash of what arrives names it). Waits for any other installer on this
   // store, reuses a complete install without reading `source`, checks that
   // `disk_bytes` are free, extracts into a temporary sibling, verifies the
   // tree hash and renames. On any failure nothing is left but the lock file.
-  // Contents the stream sends by reference come from `local`.
+  // Files come from and go to the store's objects (`objects`, loaded and
+  // held since the check, or the store's own): contents the stream sends by
+  // reference must be there.
   Result install(std::optional<hash::Hash128> expected, uint64_t disk_bytes, pack::ChunkSource& source,
-                 LocalFiles* local = nullptr);
+                 Objects* objects = nullptr);
 
   // Marks `tree` as in use for the object's lifetime (a shared flock on its
   // directory, dropped by the kernel if the process dies) and records the
@@ -110,6 +130,8 @@ public:
     std::vector<std::string> busy;         // beyond `keep` but in use: kept
     std::vector<std::time_t> removed_used; // when each removed one was last used
     uint64_t bytes_freed = 0;
+    uint64_t object_bytes_freed = 0; // of which: objects no environment uses any more
+    bool objects_busy = false;       // a job counts on the objects: none removed
   };
 
   // Garbage collection: keeps the `keep` most recently used environments and
@@ -121,9 +143,13 @@ public:
 private:
   // InputError unless `dir` (lstat) is owned and writable as the store allows.
   void check_trusted(const fs::path& dir) const;
+  Result reuse(const hash::Hash128& tree);
+  // Every content the environments here use (their indexes).
+  std::unordered_set<hash::Hash128> contents_in_use() const;
   fs::path m_dest;
   Sharing m_sharing;
   double m_lock_timeout = 600;
+  LinkMode m_link = LinkMode::automatic;
 };
 
 // Throws Error "not enough space in DIR: need X, Y free" when `dir` has less

@@ -46,6 +46,7 @@ report::MachineResult machine_result(const Session& s, const Installed& in, cons
   mine.bytes_received = t.bytes_received;
   mine.local_files = t.local_files;
   mine.local_bytes = t.local_bytes;
+  mine.repaired = t.repaired;
   mine.install_seconds = t.install_seconds;
   return mine;
 }

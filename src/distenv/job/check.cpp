@@ -15,6 +15,12 @@ cluster::StoreState look(Session& s, const cluster::JobPlan& plan, Checked& c) {
   st.has = s.store.has(plan.tree_hash);
   if (st.has) {
     s.store.check_contents_trusted(plan.tree_hash);
+    if (std::string what = s.store.changed(plan.tree_hash); !what.empty()) {
+      st.has = false; // changed since it was installed: received again, and repaired
+      st.changed = what;
+    }
+  }
+  if (st.has) {
     try {
       c.in_use = std::make_shared<install::Store::InUse>(s.store, plan.tree_hash);
     } catch (const InputError&) {
@@ -25,10 +31,14 @@ cluster::StoreState look(Session& s, const cluster::JobPlan& plan, Checked& c) {
   }
   if (!st.has) {
     install::check_free_space(s.store.envs_dir(), plan.disk_estimate(s.store.block_size()));
-    std::vector<hash::Hash128> wanted; // the per-file delta: which contents are here already
+    // The per-file delta: which contents are here already (one lstat per
+    // object), held for gc until the install that links them is done.
+    c.here = std::make_unique<install::Objects>(s.store.objects_dir(), s.store.link_mode());
+    c.here->hold();
+    c.here->load();
     for (const cluster::JobPlan::Content& content : plan.contents)
-      wanted.push_back(content.hash);
-    c.here = std::make_unique<install::LocalContents>(s.store, wanted);
+      if (c.here->has(content.hash))
+        c.present.insert(content.hash);
   }
   return st;
 }

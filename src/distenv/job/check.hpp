@@ -1,18 +1,20 @@
 #pragma once
 
 #include <distenv/cluster/plan.hpp>
-#include <distenv/install/local_contents.hpp>
+#include <distenv/install/objects.hpp>
 #include <distenv/install/store.hpp>
 #include <distenv/job/session.hpp>
 
 #include <memory>
+#include <unordered_set>
 #include <vector>
 
 namespace distenv::job {
 
 struct Checked {
   std::vector<cluster::StoreState> states;       // every machine's store, by machine
-  std::unique_ptr<install::LocalContents> here;  // a leader lacking it: the plan's contents already here
+  std::unique_ptr<install::Objects> here;        // a leader lacking it: the store's objects, held
+  std::unordered_set<hash::Hash128> present;     // ... which of the plan's contents they hold
   std::shared_ptr<install::Store::InUse> in_use; // a leader that has it: marked in use from now on
 };
 

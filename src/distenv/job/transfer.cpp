@@ -57,7 +57,7 @@ std::unordered_set<hash::Hash128> everyone_has(Session& s, const cluster::JobPla
   std::string lacking((plan.contents.size() + 7) / 8, '\0');
   if (receiving)
     for (size_t i = 0; i < plan.contents.size(); ++i)
-      if (!c.here || !c.here->has(plan.contents[i].hash))
+      if (!c.present.count(plan.contents[i].hash))
         lacking[i / 8] = static_cast<char>(lacking[i / 8] | (1 << (i % 8)));
   lacking = s.ctx.world.all_or(lacking);
   std::unordered_set<hash::Hash128> all;
@@ -130,11 +130,8 @@ bool finish_stream(Stream& st, const transport::BroadcastResult& r,
   t.install = done.reused ? report::Install::reused : report::Install::received;
   t.local_files = done.local_files;
   t.local_bytes = done.local_bytes;
-  if (st.checked.here) {
-    if (!done.reused)
-      st.checked.here->learn(st.s.store, st.plan.tree_hash);
-    st.checked.here->release_sources(); // a gc during the job may remove them now
-  }
+  t.repaired = done.repaired;
+  st.checked.here.reset(); // a gc during the job may remove objects now
   t.install_seconds = seconds_since(start);
   if (st.s.root())
     t.bytes_received = done.reused ? 0 : t.archive_bytes;

@@ -15,7 +15,8 @@ namespace distenv::job {
 struct Transferred {
   report::Install install = report::Install::reused; // how it came to be on this machine
   uint64_t bytes_received = 0;
-  uint64_t local_files = 0, local_bytes = 0; // filled from environments already here
+  uint64_t local_files = 0, local_bytes = 0; // from objects already here
+  std::string repaired;                      // it was installed, but this had changed
   double install_seconds = 0;
   uint64_t archive_bytes = 0; // rank 0: the stream's size
   uint64_t chunk_bytes = 0;

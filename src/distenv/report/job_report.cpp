@@ -116,6 +116,8 @@ std::string JobReport::install_summary() const {
     if (r.install == Install::received && r.local_files)
       line += fmt::format(", {} file{} ({}) from local copies", r.local_files, r.local_files == 1 ? "" : "s",
                           human_bytes(r.local_bytes));
+    if (!r.repaired.empty())
+      line += fmt::format(", repaired ({})", r.repaired);
     out += line + fmt::format("  {}\n", r.project_dir);
   }
   return out;

@@ -3,7 +3,7 @@
 #include "support/errors.hpp"
 #include "support/memory_chunks.hpp"
 #include <distenv/install/file_lock.hpp>
-#include <distenv/install/local_contents.hpp>
+#include <distenv/install/objects.hpp>
 #include <distenv/install/store.hpp>
 #include <distenv/pack/archive_writer.hpp>
 #include <distenv/util/error.hpp>
@@ -59,6 +59,7 @@ hash::Hash128 hash_on_disk(const fs::path& root) {
       r.content = hash::hash_bytes(target);
     } else {
       r.type = hash::EntryType::file;
+      r.mode = st.st_mode & 0111 ? 0755 : 0644; // installed read-only; the identity has git's modes
       r.content = hash::hash_file(it->path(), r.size);
     }
     records.push_back(r);
@@ -231,24 +232,31 @@ TEST(Store, ConcurrentInstallersEndWithOneIntactInstall) {
   EXPECT_EQ(hash_on_disk(install::Store(t / "dest").path_of(p.tree.tree_hash)), p.tree.tree_hash);
 }
 
-TEST(Store, TheDeltaHoldsOnlyItsSourcesAndOnlyUntilTheInstallIsDone) {
+TEST(Store, GcLeavesTheObjectsAJobCountsOnUntilItsInstallIsDone) {
   TempDir t;
   install::Store store(t / "dest");
-  std::vector<hash::Hash128> trees;
-  for (int i = 0; i < 2; ++i) {
-    write(t / ("p" + std::to_string(i) + "/distenv.toml"), "");
-    write(t / ("p" + std::to_string(i) + "/data"), std::string(1000, 'a' + i));
-    const auto p = test::plan(t / ("p" + std::to_string(i)));
-    test::install_locally(p, t / "dest");
-    trees.push_back(p.tree.tree_hash);
-  }
-  // A new environment wants p0's data only: p1 is no source of it.
-  install::LocalContents here(store, {hash::hash_bytes(std::string(1000, 'a'))});
-  ASSERT_EQ(here.count(), 1u);
-  EXPECT_EQ(store.collect(0).removed, std::vector<std::string>{trees[1].hex()}) << "gc during the job";
-  EXPECT_TRUE(store.has(trees[0])) << "the source stays while the install may copy from it";
-  here.release_sources();
-  EXPECT_EQ(store.collect(0).removed, std::vector<std::string>{trees[0].hex()});
+  write(t / "p0/distenv.toml", "");
+  write(t / "p0/data", std::string(1000, 'a'));
+  const auto p = test::plan(t / "p0");
+  test::install_locally(p, t / "dest");
+  const hash::Hash128 data = hash::hash_bytes(std::string(1000, 'a'));
+  // A job's check counts on the object (its environment is gone meanwhile).
+  install::Objects held(store.objects_dir(), install::LinkMode::automatic);
+  held.hold();
+  held.load();
+  ASSERT_TRUE(held.has(data));
+  const auto during = store.collect(0);
+  EXPECT_EQ(during.removed, std::vector<std::string>{p.tree.tree_hash.hex()}) << "environments go";
+  EXPECT_TRUE(during.objects_busy);
+  EXPECT_TRUE(held.has(data)) << "the object stays while the job may link it";
+  held.~Objects();
+  new (&held) install::Objects(store.objects_dir(), install::LinkMode::automatic);
+  const auto after = store.collect(0);
+  EXPECT_FALSE(after.objects_busy);
+  EXPECT_GE(after.object_bytes_freed, 1000u);
+  install::Objects again(store.objects_dir(), install::LinkMode::automatic);
+  again.load();
+  EXPECT_FALSE(again.has(data));
 }
 
 TEST(Store, CollectKeepsTheMostRecentlyUsedAndThoseInUse) {

@@ -194,7 +194,9 @@ TEST(Hostile, EntryProblemRules) {
 }
 
 // Whatever modes an archive carries, installed entries get the packer's:
-// nothing an environment holds is writable by anyone but its owner.
+// nothing an environment holds is writable by anyone but its owner, and its
+// files (links to the store's objects) by no one; with --link copy they are
+// the owner's to write.
 TEST(Hostile, ModesAreThePackersWhateverTheArchiveSays) {
   TempDir t;
   test::MemoryChunks chunks = craft({{"locked", AE_IFDIR, 0500},
@@ -211,10 +213,20 @@ TEST(Hostile, ModesAreThePackersWhateverTheArchiveSays) {
   };
   EXPECT_EQ(mode("."), 0755u);
   EXPECT_EQ(mode("open"), 0755u);
-  EXPECT_EQ(mode("open/shared"), 0644u);
-  EXPECT_EQ(mode("open/tool"), 0755u);
+  EXPECT_EQ(mode("open/shared"), 0444u);
+  EXPECT_EQ(mode("open/tool"), 0555u);
   EXPECT_EQ(mode("locked"), 0755u);
-  EXPECT_EQ(mode("locked/f"), 0644u);
+  EXPECT_EQ(mode("locked/f"), 0444u);
+  chunks.rewind();
+  install::Store copies(t / "dest");
+  copies.set_link_mode(install::LinkMode::copy);
+  const auto w = copies.install(std::nullopt, 0, chunks);
+  EXPECT_EQ(w.dir.filename().string(), r.tree_hash.hex() + ".w") << "installed apart";
+  struct stat st {};
+  ::lstat((w.dir / "open/shared").c_str(), &st);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  ::lstat((w.dir / "open/tool").c_str(), &st);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
 }
 
 // A small archive that declares a huge file is stopped before its data is

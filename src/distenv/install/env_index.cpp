@@ -1,0 +1,73 @@
+// The content index of an installed environment, with stat records.
+#include <distenv/install/env_index.hpp>
+
+#include <distenv/util/varint.hpp>
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace distenv::install {
+
+namespace {
+constexpr std::string_view k_magic = "distenv-index-2\n";
+}
+
+std::string_view index_magic() {
+  return k_magic;
+}
+
+int64_t mtime_ns(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+void put_indexed(std::string& out, const IndexedFile& f) {
+  put_u64(out, f.content.high);
+  put_u64(out, f.content.low);
+  put_varint(out, f.size);
+  put_varint(out, f.path.size());
+  out += f.path;
+  put_varint(out, f.inode);
+  put_u64(out, static_cast<uint64_t>(f.mtime_ns));
+}
+
+void for_each_indexed(const std::string& index, const std::function<void(const IndexedFile&)>& each) {
+  const bool stats = index.compare(0, k_magic.size(), k_magic) == 0;
+  try {
+    for (size_t at = stats ? k_magic.size() : 0; at < index.size();) {
+      IndexedFile f;
+      f.content.high = get_u64(index, at);
+      f.content.low = get_u64(index, at);
+      f.size = get_varint(index, at);
+      const uint64_t length = get_varint(index, at);
+      if (length > index.size() - at)
+        return;
+      f.path = std::string_view(index).substr(at, length);
+      at += length;
+      if (stats) {
+        f.inode = get_varint(index, at);
+        f.mtime_ns = static_cast<int64_t>(get_u64(index, at));
+      }
+      each(f);
+    }
+  } catch (const std::out_of_range&) {
+  }
+}
+
+std::string first_changed(const boost::filesystem::path& root, const std::string& index) {
+  std::string changed;
+  for_each_indexed(index, [&](const IndexedFile& f) {
+    if (!changed.empty() || f.mtime_ns == 0)
+      return;
+    struct stat st {};
+    const std::string path = (root / std::string(f.path)).string();
+    if (::lstat(path.c_str(), &st) != 0)
+      changed = fmt::format("{}: gone since it was installed", f.path);
+    else if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_ino) != f.inode ||
+             static_cast<uint64_t>(st.st_size) != f.size || mtime_ns(st) != f.mtime_ns)
+      changed = fmt::format("{}: changed since it was installed", f.path);
+  });
+  return changed;
+}
+
+} // namespace distenv::install
