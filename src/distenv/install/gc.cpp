@@ -3,9 +3,9 @@
 
 #include <distenv/install/env_index.hpp>
 #include <distenv/install/file_lock.hpp>
+#include <distenv/util/atomic_dir.hpp>
 #include <distenv/util/error.hpp>
 #include <distenv/util/fd.hpp>
-#include <distenv/util/atomic_dir.hpp>
 #include <distenv/util/files.hpp>
 
 #include <boost/filesystem/operations.hpp>

@@ -148,7 +148,8 @@ bool Objects::verify(const ObjectKey& key) {
     return false;
   struct stat st {};
   const fs::path path = path_of(key);
-  if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_ino) == it->second.inode &&
+  if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+      static_cast<uint64_t>(st.st_ino) == it->second.inode &&
       static_cast<uint64_t>(st.st_size) == it->second.size && mtime_ns(st) == it->second.mtime_ns &&
       (st.st_mode & 0222) == 0) {
     m_verified.insert(key);
@@ -184,7 +185,8 @@ LinkMode Objects::resolve(const fs::path& sample) {
   return *m_used;
 }
 
-void Objects::clone_or_copy(const fs::path& from, const std::string& to, unsigned mode, const std::string& entry) {
+void Objects::clone_or_copy(const fs::path& from, const std::string& to, unsigned mode,
+                            const std::string& entry) {
   const Fd in(::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!in)
     throw Error(fmt::format("entry '{}': {}: {}", entry, from.string(), errno_text(errno)));
@@ -252,8 +254,8 @@ void Objects::place(const hash::Hash128& content, uint64_t size, bool executable
   struct stat st {};
   if (::lstat(object.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_ino) != r.inode ||
       mtime_ns(st) != r.mtime_ns || static_cast<uint64_t>(st.st_size) != r.size)
-    throw Error(fmt::format("entry '{}': object {} changed during the install; run again", entry,
-                            object.string()));
+    throw Error(
+        fmt::format("entry '{}': object {} changed during the install; run again", entry, object.string()));
 }
 
 void Objects::adopt(const hash::Hash128& content, uint64_t size, bool executable, const std::string& path,
@@ -274,7 +276,8 @@ void Objects::adopt(const hash::Hash128& content, uint64_t size, bool executable
   ::unlink(object.c_str()); // an untrusted leftover
   if (mode == LinkMode::hardlink) {
     if (::link(path.c_str(), object.c_str()) != 0)
-      throw Error(fmt::format("entry '{}': cannot link into {}: {}", entry, object.string(), errno_text(errno)));
+      throw Error(
+          fmt::format("entry '{}': cannot link into {}: {}", entry, object.string(), errno_text(errno)));
   } else { // a clone (its own inode), else a copy: the tree's file is not the object
     const std::string temp = (m_dir / fmt::format(".new-{}", ::getpid())).string();
     ::unlink(temp.c_str());

@@ -8,9 +8,9 @@
 
 #include <cstdint>
 #include <optional>
-#include <sys/stat.h>
 #include <string>
 #include <string_view>
+#include <sys/stat.h>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>

@@ -32,7 +32,8 @@ struct stat stat_of(const fs::path& p) {
 test::Planned project(const fs::path& dir, int files, const std::string& edit = "") {
   write(dir / "distenv.toml", "");
   for (int i = 0; i < files; ++i)
-    write(dir / ("f" + std::to_string(i)), std::string(4096, static_cast<char>('a' + i % 26)) + std::to_string(i));
+    write(dir / ("f" + std::to_string(i)),
+          std::string(4096, static_cast<char>('a' + i % 26)) + std::to_string(i));
   if (!edit.empty())
     write(dir / "f0", edit);
   return test::plan(dir);
