@@ -3,6 +3,7 @@
 
 #include <distenv/cli/options.hpp>
 #include <distenv/hash/hash.hpp>
+#include <distenv/install/slot.hpp>
 #include <distenv/install/store.hpp>
 #include <distenv/job.hpp>
 #include <distenv/pack/archive_writer.hpp>
@@ -40,8 +41,11 @@ int run_plan(const cli::Options& o) {
   warn(p);
   const fs::path root = store_for(o).path_of(p.tree.tree_hash);
   std::fputs(report::plan_text(p.env, p.layout, p.tree, root).c_str(), stdout);
+  const fs::path place = install::first_place(store_for(o), p.layout.project) / p.layout.project;
+  fmt::print("stable dir   {} (the project's place: the same for every version)\n", place.string());
   fmt::print("hashes       {} files read, {} known to the hash cache\n", p.hashed_files, p.cached_files);
   auto j = report::plan_json(p.env, p.layout, p.tree, root);
+  j["stable_project_dir"] = place.string();
   j["hashed_files"] = p.hashed_files;
   j["cached_files"] = p.cached_files;
   write_report(o.report, j);

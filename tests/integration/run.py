@@ -578,9 +578,11 @@ def cluster_environment_reaches_every_host():
             equal(v["lws"], str(NPROC), "DISTENV_LOCAL_WORKERS")
             equal(v["ms"], str(len(hosts)), "DISTENV_MACHINES")
             equal(v["host"], hosts[int(v["m"])], "DISTENV_MACHINE matches the host")
-            equal(v["root"], f"/scratch/distenv/envs/{tree}", "DISTENV_ROOT")
+            equal(v["root"], "/scratch/distenv/projects/alice-sweep", "DISTENV_ROOT: the project's stable place")
             equal(v["pwd"], v["proj"], "working directory")
         for host in hosts:
+            equal(os.readlink(os.path.join(host_disk(host), "distenv", "projects", "alice-sweep")),
+                  f"../envs/{tree}", f"{host}: the place points at the environment")
             equal(sorted(int(v["lw"]) for v in rows if v["host"] == host), list(range(NPROC)), f"{host} local ids")
         for host, who, text in worker_lines(r.out):
             if text.startswith("VARS "):
@@ -943,7 +945,7 @@ def cluster_path_is_the_same_on_every_host():
         p = launcher(["path", "-p", project, "-d", dest])
         equal(p.code, 0, f"path\n{p}")
         path = p.out.strip()
-        check(path.startswith(dest + "/envs/") and path.endswith("/alice/sweep"), f"path {path}")
+        equal(path, dest + "/projects/alice-sweep/alice/sweep", "the project's stable place")
         equal({m["project_dir"] for m in report(t / "r.json")["per_machine"]}, {path}, "every machine's project dir")
         for h in hosts:
             on_host = os.path.join(host_disk(h), os.path.relpath(path, "/scratch"))

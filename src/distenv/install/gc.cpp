@@ -3,6 +3,7 @@
 
 #include <distenv/install/env_index.hpp>
 #include <distenv/install/file_lock.hpp>
+#include <distenv/install/slot.hpp>
 #include <distenv/util/atomic_dir.hpp>
 #include <distenv/util/error.hpp>
 #include <distenv/util/fd.hpp>
@@ -100,6 +101,7 @@ Store::Collected Store::collect(size_t keep, bool dry_run) {
       result.removed_used.push_back(envs[i].used);
     }
   }
+  collect_slots(*this);
   // The objects no environment uses any more, unless a job counts on them
   // (from its check to the end of its install).
   Objects objects(objects_dir(), m_link);

@@ -56,6 +56,9 @@ void check_installed(Session& s, const hash::Hash128& tree, Installed& in) {
     throw Error(fmt::format("the environment is not in {} after the install", s.store.envs_dir().string()));
   const fs::path file = in.root / layout::k_metadata_path;
   in.meta = layout::metadata_from_json(read_file(file, uint64_t(16) << 20, Follow::no), file.string());
+  // Workers see the environment at the project's stable place.
+  in.slot = std::make_shared<install::ProjectSlot>(s.store, in.meta.project, tree);
+  in.root = in.slot->path();
   if (in.meta.runtime.empty())
     return;
   const auto env = in.activation(s, std::nullopt);

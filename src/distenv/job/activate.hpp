@@ -1,5 +1,6 @@
 #pragma once
 
+#include <distenv/install/slot.hpp>
 #include <distenv/job/read.hpp>
 #include <distenv/job/session.hpp>
 #include <distenv/job/transfer.hpp>
@@ -16,9 +17,10 @@ namespace distenv::job {
 
 // The environment in place on this machine, ready to run in.
 struct Installed {
-  fs::path root;                                 // <dest>/envs/<tree hash>
+  fs::path root; // leaders: the project's stable place, <dest>/projects/<name> (-> ../envs/<tree hash>)
   layout::Metadata meta;                         // its .distenv/environment.json (leaders)
   std::shared_ptr<install::Store::InUse> in_use; // gc leaves it alone while the job runs
+  std::shared_ptr<install::ProjectSlot> slot;    // the place this job holds
   report::MachineResult mine;                    // this machine's part of the report so far
 
   fs::path project_dir() const { return root / meta.project; }

@@ -260,7 +260,7 @@ std::optional<Command> parse(int argc, const char* const* argv) {
 namespace {
 
 // `distenv path`: the plan's JSON report (--plan --report), read for its
-// project_dir, in a private temporary directory.
+// stable_project_dir (the project's place), in a private temporary directory.
 int print_path(std::vector<std::string> cmd) {
   const char* tmp = std::getenv("TMPDIR");
   std::string dir = std::string(tmp && *tmp ? tmp : "/tmp") + "/distenv-path-XXXXXX";
@@ -280,9 +280,9 @@ int print_path(std::vector<std::string> cmd) {
   if (r.status != 0)
     return r.status;
   const auto j = nlohmann::json::parse(json, nullptr, false);
-  if (!j.is_object() || !j.contains("project_dir") || !j["project_dir"].is_string())
+  if (!j.is_object() || !j.contains("stable_project_dir") || !j["stable_project_dir"].is_string())
     throw Error("distenv-bootstrap --plan --report did not say where the project goes");
-  std::printf("%s\n", j["project_dir"].get<std::string>().c_str());
+  std::printf("%s\n", j["stable_project_dir"].get<std::string>().c_str());
   return 0;
 }
 

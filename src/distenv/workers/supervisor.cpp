@@ -106,8 +106,14 @@ void spawn(const Spec& spec, Child& child, int cgroup_procs_fd) {
   for (const std::string& a : spec.argv)
     argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  // PWD names the working directory as given (a shell's logical path: the
+  // project's stable place, not where its symlink leads).
+  const std::string pwd = "PWD=" + spec.cwd.string();
   for (const std::string& e : spec.env)
-    envp.push_back(const_cast<char*>(e.c_str()));
+    if (spec.cwd.empty() || e.rfind("PWD=", 0) != 0)
+      envp.push_back(const_cast<char*>(e.c_str()));
+  if (!spec.cwd.empty())
+    envp.push_back(const_cast<char*>(pwd.c_str()));
   envp.push_back(nullptr);
   Pipe out_pipe = Pipe::make(), err_pipe = Pipe::make(), status = Pipe::make();
   // Plain numbers for the child: it may only make async-signal-safe calls.

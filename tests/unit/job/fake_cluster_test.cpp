@@ -416,8 +416,9 @@ TEST_F(FakeCluster, WorkersAreNumberedAcrossMachinesWithTheirOwnCounts) {
       EXPECT_EQ(value("DISTENV_MACHINE"), std::to_string(end.machine));
       EXPECT_EQ(value("DISTENV_MACHINES"), "5");
       EXPECT_EQ(end.workers[i].label, "node" + std::to_string(end.machine) + ":" + std::to_string(next));
-      EXPECT_EQ(end.workers[i].cwd,
-                machines[static_cast<size_t>(end.machine)].dest / "envs" / tree_hash / "proj");
+      const fs::path place = machines[static_cast<size_t>(end.machine)].dest / "projects/proj";
+      EXPECT_EQ(end.workers[i].cwd, place / "proj");
+      EXPECT_EQ(fs::read_symlink(place), fs::path("../envs") / tree_hash) << "the project's stable place";
       ++next;
     }
   }
