@@ -463,6 +463,57 @@ def localhost_concurrent_overlapping_installs_and_gc():
 
 
 @test
+def localhost_worker_writing_into_its_tree():
+    """Installed files are read-only links to the store's objects: a worker
+    may add files to its tree, but an in-place write to an installed file
+    fails with EACCES for a normal user; root can write it, and the next run
+    finds the change by its stat record, repairs the environment (never
+    propagating the change to another version) and says so. With
+    --link copy the tree is the job's to write."""
+    if os.geteuid() != 0:
+        print("skipped: the normal user of this test is created as root")
+        sys.exit(SKIP)
+    user = f"dw{os.getpid() % 100000}"
+    subprocess.run(["useradd", "--no-create-home", "--home-dir", "/nonexistent", user], check=True)
+    try:
+        with Scratch() as t:
+            project = t / "p"
+            os.makedirs(project)
+            with open(os.path.join(project, "distenv.toml"), "w") as f:
+                f.write('runtime = "sh"\n')
+            with open(os.path.join(project, "data.txt"), "w") as f:
+                f.write("original\n")
+            os.chmod(t.path, 0o1777)  # the user makes its store here (sticky, as /tmp)
+            as_user = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups"]
+            write = "echo new > added.txt && echo ADDED; echo changed >> data.txt || echo REFUSED"
+            r = subprocess.run(as_user + [BOOTSTRAP, "-p", project, "-d", t / "ustore", "-w", "1", "--",
+                                          "sh", "-c", write], capture_output=True, text=True, timeout=120)
+            equal(r.returncode, 0, f"exit code\n{r.stdout}\n{r.stderr}")
+            contains(r.stdout, "] ADDED", "a new file in the tree")
+            contains(r.stdout + r.stderr, "Permission denied", "the in-place write")
+            contains(r.stdout, "] REFUSED", "fails")
+            # root writes in place: found and repaired by the next run
+            r1 = subprocess.run([BOOTSTRAP, "-p", project, "-d", t / "rstore", "-w", "1", "--", "sh", "-c",
+                                 "echo changed >> data.txt; cat data.txt"], capture_output=True, text=True,
+                                timeout=120, env=root_env())
+            equal(r1.returncode, 0, f"exit code\n{r1.stdout}\n{r1.stderr}")
+            contains(r1.stdout, "] changed", "root could write")
+            r2 = subprocess.run([BOOTSTRAP, "-p", project, "-d", t / "rstore", "-w", "1", "--", "cat", "data.txt"],
+                                capture_output=True, text=True, timeout=120, env=root_env())
+            equal(r2.returncode, 0, f"exit code\n{r2.stdout}\n{r2.stderr}")
+            contains(r2.stdout, "repaired (p/data.txt: changed since it was installed)", "named")
+            check("] changed" not in r2.stdout and "] original" in r2.stdout, f"what the next job read\n{r2.stdout}")
+            # --link copy: the job's own tree, writable
+            r3 = subprocess.run(as_user + [BOOTSTRAP, "-p", project, "-d", t / "ustore", "-w", "1", "--link",
+                                           "copy", "--", "sh", "-c", "echo more >> data.txt && cat data.txt"],
+                                capture_output=True, text=True, timeout=120)
+            equal(r3.returncode, 0, f"exit code\n{r3.stdout}\n{r3.stderr}")
+            contains(r3.stdout, "] more", "written in place")
+    finally:
+        subprocess.run(["userdel", user])
+
+
+@test
 def localhost_store_another_user_made_is_refused():
     """Another local user creates the victim's default store first and puts a
     poisoned environment in it (the tree hash is public: --plan prints it).

@@ -61,8 +61,8 @@ ProjectSlot::ProjectSlot(const Store& store, const std::string& project, const h
     const fs::path link = dir / name;
     struct stat st {};
     if (::lstat(link.c_str(), &st) == 0 && !S_ISLNK(st.st_mode))
-      throw InputError(fmt::format("{}: not a symlink where distenv keeps a project's place; remove it",
-                                   link.string()));
+      throw InputError(
+          fmt::format("{}: not a symlink where distenv keeps a project's place; remove it", link.string()));
     Fd fd(::open((dir / ("." + name + ".lock")).c_str(), O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (!fd)
       throw Error(fmt::format("{}: cannot open its lock: {}", link.string(), errno_text(errno)));
