@@ -91,6 +91,20 @@ void close_from_to(int first, int last) {
     ::close(fd);
 }
 
+// The child's environment: the spec's, with PWD naming the working directory
+// as given (a shell's logical path: the project's stable place, not where
+// its symlink leads). Points into `spec` and `pwd`.
+std::vector<char*> environment_of(const Spec& spec, const std::string& pwd) {
+  std::vector<char*> envp;
+  for (const std::string& e : spec.env)
+    if (spec.cwd.empty() || e.rfind("PWD=", 0) != 0)
+      envp.push_back(const_cast<char*>(e.c_str()));
+  if (!spec.cwd.empty())
+    envp.push_back(const_cast<char*>(pwd.c_str()));
+  envp.push_back(nullptr);
+  return envp;
+}
+
 // fork + exec with everything the child needs prepared before the fork:
 // between fork and exec only async-signal-safe calls are made.
 void spawn(const Spec& spec, Child& child, int cgroup_procs_fd) {
@@ -102,19 +116,12 @@ void spawn(const Spec& spec, Child& child, int cgroup_procs_fd) {
     child.exited = true;
     return;
   }
-  std::vector<char*> argv, envp;
+  std::vector<char*> argv;
   for (const std::string& a : spec.argv)
     argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  // PWD names the working directory as given (a shell's logical path: the
-  // project's stable place, not where its symlink leads).
   const std::string pwd = "PWD=" + spec.cwd.string();
-  for (const std::string& e : spec.env)
-    if (spec.cwd.empty() || e.rfind("PWD=", 0) != 0)
-      envp.push_back(const_cast<char*>(e.c_str()));
-  if (!spec.cwd.empty())
-    envp.push_back(const_cast<char*>(pwd.c_str()));
-  envp.push_back(nullptr);
+  std::vector<char*> envp = environment_of(spec, pwd);
   Pipe out_pipe = Pipe::make(), err_pipe = Pipe::make(), status = Pipe::make();
   // Plain numbers for the child: it may only make async-signal-safe calls.
   const int out[2] = {out_pipe.read.get(), out_pipe.write.get()},
