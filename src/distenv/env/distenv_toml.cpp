@@ -63,6 +63,9 @@ void read_distenv_toml(Environment& env, const fs::path& file) {
     } else if (key == "exclude") {
       for (const std::string& pattern : expect_strings(doc, value, key))
         env.exclude.add(pattern);
+    } else if (key == "mutable") {
+      for (const std::string& pattern : expect_strings(doc, value, key))
+        env.mutable_patterns.push_back(pattern);
     } else if (key == "gitignore") {
       if (!value.as_boolean())
         throw InputError(fmt::format("{}: gitignore must be true or false", doc.where(value)));
@@ -94,8 +97,8 @@ void read_distenv_toml(Environment& env, const fs::path& file) {
         set_env(act, std::string(name.str()), value);
       }
     } else {
-      throw InputError(fmt::format("{}: unknown key '{}' (known: roots, exclude, gitignore, env, "
-                                   "runtime, runtime_hint, command, each_machine)",
+      throw InputError(fmt::format("{}: unknown key '{}' (known: roots, exclude, mutable, gitignore, "
+                                   "env, runtime, runtime_hint, command, each_machine)",
                                    doc.where(value), key));
     }
   }

@@ -58,7 +58,11 @@ struct Environment {
   std::vector<fs::path> files;
   std::vector<DevPackage> dev_packages;
   std::vector<PathRef> path_refs;
-  IgnoreRules exclude;        // from distenv.toml; applies in every root
+  IgnoreRules exclude; // from distenv.toml; applies in every root
+  // distenv.toml `mutable`: files of the project a job updates in place
+  // (gitignore syntax, relative to the project directory): installed as
+  // private, writable copies, never links to the store's objects.
+  std::vector<std::string> mutable_patterns;
   bool gitignore = true;      // roots inside a git work tree leave out what git ignores
   bool allow_secrets = false; // ship private keys and credential files found in the roots
   // Directories never shipped, wherever they are found in the roots (the

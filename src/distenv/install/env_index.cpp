@@ -10,7 +10,7 @@
 namespace distenv::install {
 
 namespace {
-constexpr std::string_view k_magic = "distenv-index-2\n";
+constexpr std::string_view k_magic = "distenv-index-3\n";
 }
 
 std::string_view index_magic() {
@@ -29,6 +29,7 @@ void put_indexed(std::string& out, const IndexedFile& f) {
   out += f.path;
   put_varint(out, f.inode);
   put_u64(out, static_cast<uint64_t>(f.mtime_ns));
+  put_varint(out, f.own ? 1 : 0);
 }
 
 void for_each_indexed(const std::string& index, const std::function<void(const IndexedFile&)>& each) {
@@ -47,6 +48,7 @@ void for_each_indexed(const std::string& index, const std::function<void(const I
       if (stats) {
         f.inode = get_varint(index, at);
         f.mtime_ns = static_cast<int64_t>(get_u64(index, at));
+        f.own = (get_varint(index, at) & 1) != 0;
       }
       each(f);
     }
@@ -57,7 +59,7 @@ void for_each_indexed(const std::string& index, const std::function<void(const I
 std::string first_changed(const boost::filesystem::path& root, const std::string& index) {
   std::string changed;
   for_each_indexed(index, [&](const IndexedFile& f) {
-    if (!changed.empty() || f.mtime_ns == 0)
+    if (!changed.empty() || f.mtime_ns == 0 || f.own)
       return;
     struct stat st {};
     const std::string path = (root / std::string(f.path)).string();

@@ -23,6 +23,7 @@ struct IndexedFile {
   std::string_view path;
   uint64_t inode = 0;
   int64_t mtime_ns = 0; // 0: an index of an older distenv, without stat records
+  bool own = false;     // a mutable file: the job may change it, nothing checks it
 };
 
 // Appends one record to `out`.
@@ -36,9 +37,10 @@ void for_each_indexed(const std::string& index, const std::function<void(const I
 int64_t mtime_ns(const struct stat& st);
 
 // Whether every file of the environment at `root` is as its index says
-// (same inode, size and mtime). "" when it is; else the first that is not
-// ("alice/sweep/run.jl: changed since it was installed"). An index without
-// stat records vouches for nothing and is taken as it is.
+// (same inode, size and mtime), but for its mutable files. "" when it is;
+// else the first that is not ("alice/sweep/run.jl: changed since it was
+// installed"). An index without stat records vouches for nothing and is
+// taken as it is.
 std::string first_changed(const boost::filesystem::path& root, const std::string& index);
 
 } // namespace distenv::install

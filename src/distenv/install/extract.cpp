@@ -187,19 +187,19 @@ struct Writer {
     const bool executable = (record.mode & 0111) != 0;
     space.reserve(record.size, e.name);
     if (e.reference) { // sent by reference: the data is here already
-      local->place(e.reference->first, record.size, executable, path, e.name);
+      local->place(e.reference->first, record.size, executable, path, e.name, e.mutable_file);
       record.content = e.reference->first;
       ++result.local_files;
       result.local_bytes += record.size;
     } else {
-      Fd fd = create_file(path, e, local ? local->file_mode(record.mode) : record.mode);
+      Fd fd = create_file(path, e, local ? local->file_mode(record.mode, e.mutable_file) : record.mode);
       record.content = write_data(in, fd.get(), e, record.size);
       finish_file(fd, e);
       if (local)
-        local->adopt(record.content, record.size, executable, path, e.name);
+        local->adopt(record.content, record.size, executable, path, e.name, e.mutable_file);
     }
     if (on_file)
-      on_file(record.content, record.size, e.name);
+      on_file(record.content, record.size, e.name, e.mutable_file);
     ++result.files;
     result.bytes += record.size;
   }

@@ -26,17 +26,20 @@ public:
   virtual ~LocalFiles() = default;
   // Makes `path` (new) hold content `hash` (`size` bytes) from what is here
   // (a stream sends it by reference); Error when it is not here as it should be.
+  // `own`: a private, writable copy (distenv.toml `mutable`), never a link.
   virtual void place(const hash::Hash128& hash, uint64_t size, bool executable, const std::string& path,
-                     const std::string& entry) = 0;
+                     const std::string& entry, bool own) = 0;
   // The file the stream just wrote at `path` (final mode and time) holds `hash`.
   virtual void adopt(const hash::Hash128& hash, uint64_t size, bool executable, const std::string& path,
-                     const std::string& entry) = 0;
+                     const std::string& entry, bool own) = 0;
   // The mode a new file of the tree gets (git's 0644/0755 in).
-  virtual unsigned file_mode(unsigned mode) const = 0;
+  virtual unsigned file_mode(unsigned mode, bool own) const = 0;
 };
 
-// Told of every regular file an install writes (the store's content index).
-using FileCallback = std::function<void(const hash::Hash128& hash, uint64_t size, const std::string& path)>;
+// Told of every regular file an install writes (the store's content index);
+// `own`: a mutable file (a private copy the job may change).
+using FileCallback =
+    std::function<void(const hash::Hash128& hash, uint64_t size, const std::string& path, bool own)>;
 
 // Installs a received tar+zstd stream (pack::ArchiveReader checks every
 // entry) into `dest`, an existing, empty directory: directories, files (from

@@ -211,7 +211,7 @@ static void make_parent(const fs::path& object) {
 }
 
 void Objects::place(const hash::Hash128& content, uint64_t size, bool executable, const std::string& path,
-                    const std::string& entry) {
+                    const std::string& entry, bool own) {
   ObjectKey key{content, executable};
   if (!verify(key)) {
     // Only the other mode is here: the object for this one is made from it
@@ -235,7 +235,7 @@ void Objects::place(const hash::Hash128& content, uint64_t size, bool executable
   const Record& r = m_records.at(key);
   if (r.size != size)
     throw Error(fmt::format("received archive: entry '{}': {} bytes here, {} sent", entry, r.size, size));
-  switch (resolve(object)) {
+  switch (own ? LinkMode::copy : resolve(object)) {
   case LinkMode::hardlink:
     if (::link(object.c_str(), path.c_str()) != 0)
       throw Error(fmt::format("received archive: entry '{}': cannot link {}: {}", entry, object.string(),
@@ -259,11 +259,11 @@ void Objects::place(const hash::Hash128& content, uint64_t size, bool executable
 }
 
 void Objects::adopt(const hash::Hash128& content, uint64_t size, bool executable, const std::string& path,
-                    const std::string& entry) {
+                    const std::string& entry, bool own) {
   (void)size;
   const ObjectKey key{content, executable};
   const fs::path object = path_of(key);
-  const LinkMode mode = resolve(path);
+  const LinkMode mode = own ? LinkMode::copy : resolve(path);
   if (verify(key)) {
     if (mode == LinkMode::hardlink) { // the same content twice: one inode
       const std::string temp = path + ".distenv-link";
@@ -304,8 +304,8 @@ bool Objects::try_exclusive() {
   return m_hold && ::flock(m_hold.get(), LOCK_EX | LOCK_NB) == 0;
 }
 
-unsigned Objects::file_mode(unsigned mode) const {
-  return m_mode == LinkMode::copy ? mode : (mode & ~0222u);
+unsigned Objects::file_mode(unsigned mode, bool own) const {
+  return own || m_mode == LinkMode::copy ? mode : (mode & ~0222u);
 }
 
 uint64_t Objects::collect(const std::unordered_set<hash::Hash128>& keep, bool dry_run) {

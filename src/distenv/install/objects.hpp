@@ -77,16 +77,16 @@ public:
 
   // LocalFiles: makes `path` hold `content`, from its object.
   void place(const hash::Hash128& content, uint64_t size, bool executable, const std::string& path,
-             const std::string& entry) override;
+             const std::string& entry, bool own) override;
   // LocalFiles: the file just written at `path` (its final mode and time
   // set) is `content`: it becomes an object if there is none, and the tree
   // gets its file as the mode says.
   void adopt(const hash::Hash128& content, uint64_t size, bool executable, const std::string& path,
-             const std::string& entry) override;
+             const std::string& entry, bool own) override;
 
   // LocalFiles: the mode a file of the tree is created with (link modes:
   // without write bits).
-  unsigned file_mode(unsigned mode) const override;
+  unsigned file_mode(unsigned mode, bool own) const override;
 
   // Marks the objects in use until this object goes (a shared flock on
   // objects/.in-use): from the check that counts on them to the end of the

@@ -264,16 +264,17 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
   AtomicFile index(incoming.dir().string() + ".files");
   std::string records(index_magic());
   const std::string root = incoming.dir().string() + "/";
-  ExtractResult extracted = extract(
-      source, incoming.dir(), objects, [&](const hash::Hash128& h, uint64_t size, const std::string& path) {
-        struct stat st {};
-        ::lstat((root + path).c_str(), &st);
-        put_indexed(records, {h, size, path, static_cast<uint64_t>(st.st_ino), mtime_ns(st)});
-        if (records.size() >= (size_t(64) << 10)) {
-          index.write(records);
-          records.clear();
-        }
-      });
+  ExtractResult extracted =
+      extract(source, incoming.dir(), objects,
+              [&](const hash::Hash128& h, uint64_t size, const std::string& path, bool own) {
+                struct stat st {};
+                ::lstat((root + path).c_str(), &st);
+                put_indexed(records, {h, size, path, static_cast<uint64_t>(st.st_ino), mtime_ns(st), own});
+                if (records.size() >= (size_t(64) << 10)) {
+                  index.write(records);
+                  records.clear();
+                }
+              });
   index.write(records);
   if (expected && !(extracted.tree_hash == *expected))
     throw Error(fmt::format("received environment does not match its hash: expected {}, got {}",

@@ -75,9 +75,29 @@ Metadata make_metadata(const env::Environment& env, const Layout& layout) {
   m.runtime_hint = env.activation.runtime_hint;
   m.command = env.activation.command;
   m.each_machine = env.activation.each_machine;
+  m.mutable_files = env.mutable_patterns;
   for (const env::DevPackage& d : env.dev_packages)
     m.dev_packages.push_back({d.name, d.uuid, layout.to_install(d.source)});
   return m;
+}
+
+void mark_mutable(const env::Environment& env, const Layout& layout, Tree& tree) {
+  if (env.mutable_patterns.empty())
+    return;
+  env::IgnoreRules rules;
+  for (const std::string& p : env.mutable_patterns)
+    rules.add(p);
+  const std::string prefix = layout.project.empty() ? "" : layout.project + "/";
+  for (FileEntry& e : tree.entries) {
+    if (e.type != EntryType::file || e.path.compare(0, prefix.size(), prefix) != 0)
+      continue;
+    const std::string_view rel = std::string_view(e.path).substr(prefix.size());
+    bool matched = rules.ignored(rel, false);
+    for (size_t slash = rel.find('/'); !matched && slash != std::string_view::npos;
+         slash = rel.find('/', slash + 1))
+      matched = rules.ignored(rel.substr(0, slash), true);
+    e.mutable_file = matched;
+  }
 }
 
 } // namespace distenv::layout

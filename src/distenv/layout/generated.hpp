@@ -18,4 +18,8 @@ void set_file(Tree& tree, const std::string& path, std::string content);
 // .distenv/environment.json's contents for `env` installed as `layout`.
 Metadata make_metadata(const env::Environment& env, const Layout& layout);
 
+// Marks the project's files that distenv.toml `mutable` names (the file, or
+// a directory above it, matches a pattern, relative to the project).
+void mark_mutable(const env::Environment& env, const Layout& layout, Tree& tree);
+
 } // namespace distenv::layout

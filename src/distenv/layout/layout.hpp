@@ -28,7 +28,8 @@ struct FileEntry {
   std::optional<std::string> content; // ... unless they were rewritten here
   std::string link_target;
   hash::Hash128 hash;
-  bool hashed = false; // `hash` is known already (from the hash cache)
+  bool hashed = false;       // `hash` is known already (from the hash cache)
+  bool mutable_file = false; // distenv.toml `mutable`: a private, writable copy on every machine
 
   hash::TreeRecord record() const { return {path, type, mode, size, hash}; }
 };

@@ -31,6 +31,8 @@ std::string to_json(const Metadata& m) {
   };
   j["command"] = texts(m.command);
   j["each_machine"] = texts(m.each_machine);
+  if (!m.mutable_files.empty()) // absent otherwise: environments without it keep their hash
+    j["mutable"] = texts(m.mutable_files);
   ordered_json devs = ordered_json::array();
   for (const Metadata::Dev& d : m.dev_packages)
     devs.push_back({{"name", json_text(d.name)}, {"uuid", json_text(d.uuid)}, {"path", json_text(d.path)}});
@@ -57,6 +59,9 @@ Metadata metadata_from_json(const std::string& text, const std::string& what) {
       m.command.push_back(text_of(c));
     for (const auto& c : j.at("each_machine"))
       m.each_machine.push_back(text_of(c));
+    if (j.contains("mutable"))
+      for (const auto& c : j.at("mutable"))
+        m.mutable_files.push_back(text_of(c));
     for (const auto& d : j.at("dev_packages"))
       m.dev_packages.push_back({text_of(d.at("name")), text_of(d.at("uuid")), text_of(d.at("path"))});
     return m;

@@ -19,6 +19,7 @@ struct Metadata {
   std::string runtime_hint;
   std::vector<std::string> command;
   std::vector<std::string> each_machine;
+  std::vector<std::string> mutable_files; // distenv.toml `mutable` patterns
   struct Dev {
     std::string name, uuid, path;
   };

@@ -364,6 +364,7 @@ Tree build_tree(const env::Environment& env, const Layout& layout, unsigned thre
   Tree tree;
   Walker(env, layout, tree, cache).walk_all();
   apply_rewrites(env, layout, tree);
+  mark_mutable(env, layout, tree);
 
   FileEntry meta_dir;
   meta_dir.path = ".distenv";

@@ -54,6 +54,18 @@ bool clean_components(const std::string& path, std::vector<std::string>& parts) 
   return !parts.empty();
 }
 
+// Whether the packer marked the file mutable.
+bool marked_mutable(struct archive_entry* entry) {
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  archive_entry_xattr_reset(entry);
+  while (archive_entry_xattr_next(entry, &name, &value, &size) == ARCHIVE_OK)
+    if (name && std::string_view(name) == k_mutable_xattr)
+      return true;
+  return false;
+}
+
 // A file the packer sent by reference: its content hash and size.
 std::optional<std::pair<hash::Hash128, uint64_t>> reference(struct archive_entry* entry) {
   const char* name = nullptr;
@@ -172,6 +184,7 @@ bool ArchiveReader::next(ArchiveEntry& e) {
   const char* raw_link = archive_entry_symlink(entry);
   e.link = e.type == EntryType::symlink && raw_link ? raw_link : "";
   e.reference = e.type == EntryType::file ? reference(entry) : std::nullopt;
+  e.mutable_file = e.type == EntryType::file && marked_mutable(entry);
   if (e.type == EntryType::file && !e.reference && archive_entry_size_is_set(entry) == 0)
     throw InputError(fmt::format("received archive: entry '{}': no size", e.name));
   e.size = e.type == EntryType::file && !e.reference ? static_cast<uint64_t>(archive_entry_size(entry)) : 0;

@@ -27,6 +27,7 @@ struct ArchiveEntry {
   // Files the packer sent by reference (the per-file delta): content hash
   // and size; no data follows.
   std::optional<std::pair<hash::Hash128, uint64_t>> reference;
+  bool mutable_file = false; // distenv.toml `mutable`: a private, writable copy
 };
 
 // Reads a tar+zstd stream (libarchive) chunk by chunk, never holding more

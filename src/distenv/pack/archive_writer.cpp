@@ -82,6 +82,8 @@ public:
       archive_entry_set_filetype(entry, AE_IFREG);
       archive_entry_set_size(entry, static_cast<la_int64_t>(e.size));
     }
+    if (e.mutable_file)
+      archive_entry_xattr_add_entry(entry, k_mutable_xattr, "", 0);
     const bool by_reference = e.type == EntryType::file && m_send && !m_send(e.hash);
     if (by_reference) {
       std::string mark;

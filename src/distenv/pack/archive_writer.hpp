@@ -24,6 +24,9 @@ struct PackOptions {
 // The xattr that marks a file sent by reference: 16 bytes of content hash
 // and 8 of size (little end first).
 inline constexpr const char* k_local_xattr = "distenv.local";
+// The xattr that marks a file distenv.toml calls `mutable` (empty value):
+// installed as a private, writable copy.
+inline constexpr const char* k_mutable_xattr = "distenv.mutable";
 
 struct PackStats {
   uint64_t archive_bytes = 0; // compressed bytes handed to the sink

@@ -56,8 +56,9 @@ TEST(DistenvToml, JuliaProjectWithDistenvTomlOverridesEnv) {
 TEST(DistenvToml, Errors) {
   TempDir t;
   write(t / "a/distenv.toml", "rots = [\"x\"]\n");
-  EXPECT_EQ(error_of(t / "a"), "distenv.toml:1:8: unknown key 'rots' (known: roots, exclude, gitignore, "
-                               "env, runtime, runtime_hint, command, each_machine)");
+  EXPECT_EQ(error_of(t / "a"),
+            "distenv.toml:1:8: unknown key 'rots' (known: roots, exclude, mutable, gitignore, "
+            "env, runtime, runtime_hint, command, each_machine)");
   write(t / "b/distenv.toml", "roots = \"../x\"\n");
   EXPECT_EQ(error_of(t / "b"), "distenv.toml:1:9: roots must be an array of strings");
   write(t / "c/distenv.toml", "roots = [\"../nowhere\"]\n");

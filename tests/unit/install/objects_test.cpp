@@ -174,3 +174,31 @@ TEST(Objects, GcRemovesObjectsNoEnvironmentUses) {
     if (e.type == hash::EntryType::file)
       EXPECT_TRUE(objects.has(e.hash)) << e.path;
 }
+
+TEST(Objects, MutableFilesArePrivateWritableCopiesAndMayChange) {
+  TempDir t;
+  write(t / "v1/p/distenv.toml", "mutable = [\"state/\", \"*.csv\"]\n");
+  write(t / "v1/p/state/counter", "0");
+  write(t / "v1/p/results.csv", "a,b");
+  write(t / "v1/p/code.jl", "f() = 1");
+  const auto v1 = test::plan(t / "v1/p");
+  auto r = test::install_locally(v1, t / "dest", 64 << 10, install::LinkMode::hardlink);
+  install::Objects objects(t / "dest/objects", install::LinkMode::hardlink);
+  objects.load();
+  for (const char* f : {"p/state/counter", "p/results.csv"}) {
+    const struct stat st = stat_of(r.dir / f);
+    EXPECT_EQ(st.st_mode & 07777, 0644u) << f << ": writable";
+    ASSERT_TRUE(objects.has(hash_of(v1, f))) << f;
+    EXPECT_NE(st.st_ino, stat_of(objects.path_of({hash_of(v1, f), false})).st_ino) << f << ": not the object";
+  }
+  EXPECT_EQ(stat_of(r.dir / "p/code.jl").st_mode & 07777, 0444u) << "the rest stays read-only";
+  // The job updates its state in place: the environment is still intact.
+  write(r.dir / "p/state/counter", "1");
+  r.in_use.reset();
+  install::Store store(t / "dest");
+  EXPECT_EQ(store.changed(v1.tree.tree_hash), "");
+  EXPECT_TRUE(test::install_locally(v1, t / "dest").reused);
+  install::Objects again(t / "dest/objects", install::LinkMode::hardlink);
+  again.load();
+  EXPECT_TRUE(again.has(hash_of(v1, "p/state/counter"))) << "the object kept what was shipped";
+}
