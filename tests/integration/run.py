@@ -760,6 +760,44 @@ def cluster_delta_every_kind_of_change_byte_for_byte():
 
 
 @test
+def cluster_reflink_on_xfs_and_hard_links_elsewhere():
+    """--link auto: on node2, whose disk is an XFS with reflink, installed
+    files are clones of the objects (their own inodes, read-only); on the
+    other hosts, hard links to them (the objects' inodes). Either way each
+    host's tree is the source's, byte for byte, after a change too."""
+    need_root()
+    hosts = vcluster_hosts()
+    wipe_cluster_stores()
+    subprocess.run([VCLUSTER, "disk", "node2", "400m", "xfs"], check=True)
+    try:
+        with Scratch() as t:
+            project = copy_example(t / "src")
+            add_random_files(os.path.join(project, "data"), 20, 32 << 10, "f{i:02d}.bin")
+            for what in ("cold", "one file changed"):
+                if what != "cold":
+                    open(os.path.join(project, "data", "f01.bin"), "r+b").write(b"changed")
+                r, _ = cluster_run(t, [], project=project)
+                equal(r.code, 0, f"{what}\n{r}")
+                rep = report(t / "r.json")
+                expect_source_tree_on_hosts(t, project, rep, hosts, what)
+                for h in hosts:
+                    store = os.path.join(host_disk(h), "distenv")
+                    tree = os.path.join(store, "envs", rep["tree_hash"], "alice", "sweep", "data", "f05.bin")
+                    digest = subprocess.check_output(["b2sum", tree], text=True).split()[0]
+                    objects = glob.glob(os.path.join(store, "objects", "*", "*"))
+                    same = [o for o in objects if os.stat(o).st_ino == os.stat(tree).st_ino]
+                    equal(os.stat(tree).st_mode & 0o777, 0o444, f"{h}: read-only")
+                    if h == "node2":
+                        equal(same, [], f"{what}: node2 (XFS) holds a clone, not the object itself")
+                        check(any(subprocess.check_output(["b2sum", o], text=True).split()[0] == digest
+                                  for o in objects), f"{what}: node2 has the object too")
+                    else:
+                        equal(len(same), 1, f"{what}: {h} links the object")
+    finally:
+        subprocess.run([VCLUSTER, "disk", "node2", "none"])
+
+
+@test
 def cluster_every_broadcast_method():
     """Every way the archive can travel, for real across the simulated hosts:
     each host's installed tree is the source's, byte for byte."""

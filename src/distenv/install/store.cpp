@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
+#include <dirent.h>
 #include <fcntl.h>
 #include <memory>
 #include <optional>
@@ -162,6 +163,74 @@ void Store::check_contents_trusted(const hash::Hash128& tree) const {
     throw Error(fmt::format("{}: {}", root.string(), ec.message()));
 }
 
+namespace {
+
+[[noreturn]] void opened_up(const std::string& path, mode_t mode, const fs::path& root) {
+  throw InputError(
+      fmt::format("{}: writable by others (mode {:04o}) inside an installed environment: another "
+                  "user could change what your jobs run; remove {} (distenv gc) and run again",
+                  path, mode & 07777, root.string()));
+}
+
+// Every directory below `dir` (not files: d_type says which is which) must
+// not be writable by everyone.
+void check_directories(const std::string& dir, const fs::path& root) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d)
+    throw Error(fmt::format("{}: {}", dir, errno_text(errno)));
+  std::vector<std::string> below;
+  while (const struct dirent* e = ::readdir(d)) {
+    const std::string_view name = e->d_name;
+    if (name == "." || name == ".." || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
+      continue;
+    const std::string path = dir + "/" + std::string(name);
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      continue;
+    if (st.st_mode & S_IWOTH)
+      opened_up(path, st.st_mode, root);
+    below.push_back(path);
+  }
+  ::closedir(d);
+  for (const std::string& path : below)
+    check_directories(path, root);
+}
+
+} // namespace
+
+std::string Store::verify(const hash::Hash128& tree) const {
+  std::string index;
+  try {
+    index = read_file(index_of(tree), uint64_t(1) << 30, Follow::no);
+  } catch (const Error&) {
+  }
+  if (index.compare(0, index_magic().size(), index_magic()) != 0) { // no stat records: the full walk
+    check_contents_trusted(tree);
+    return {};
+  }
+  const fs::path root = path_of(tree);
+  struct stat st {};
+  if (::lstat(root.c_str(), &st) == 0 && (st.st_mode & S_IWOTH))
+    opened_up(root.string(), st.st_mode, root);
+  check_directories(root.string(), root);
+  std::string changed;
+  for_each_indexed(index, [&](const IndexedFile& f) {
+    const std::string path = (root / std::string(f.path)).string();
+    if (::lstat(path.c_str(), &st) != 0) {
+      if (changed.empty())
+        changed = fmt::format("{}: gone since it was installed", f.path);
+      return;
+    }
+    if (S_ISREG(st.st_mode) && (st.st_mode & S_IWOTH))
+      opened_up(path, st.st_mode, root);
+    if (changed.empty() && !f.own &&
+        (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_ino) != f.inode ||
+         static_cast<uint64_t>(st.st_size) != f.size || mtime_ns(st) != f.mtime_ns))
+      changed = fmt::format("{}: changed since it was installed", f.path);
+  });
+  return changed;
+}
+
 std::string Store::changed(const hash::Hash128& tree) const {
   std::string index;
   try {
@@ -221,8 +290,7 @@ Store::Result Store::reuse(const hash::Hash128& tree) {
 Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t disk_bytes,
                              pack::ChunkSource& source, Objects* objects) {
   if (expected && has(*expected)) {
-    check_contents_trusted(*expected); // it will run as it is
-    if (changed(*expected).empty()) {
+    if (verify(*expected).empty()) { // it will run as it is
       try {
         return reuse(*expected);
       } catch (const InputError&) {

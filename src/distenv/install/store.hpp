@@ -69,6 +69,11 @@ public:
   // (inode, size, mtime); else what changed. A changed environment is not
   // reused: the next install repairs it.
   std::string changed(const hash::Hash128& tree) const;
+  // Both checks in one pass before an installed `tree` is used: InputError
+  // when anything in it is writable by everyone, else changed(). One lstat
+  // per file (against the index) and per directory (a walk that reads
+  // directories only); an install without stat records gets the full walk.
+  std::string verify(const hash::Hash128& tree) const;
 
   // Creates what is missing of <dest>/envs (the destination 0700, or 0770 for
   // a group), then checks that the store can be trusted (see above).

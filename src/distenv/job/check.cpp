@@ -14,8 +14,7 @@ cluster::StoreState look(Session& s, const cluster::JobPlan& plan, Checked& c) {
   st.store_id = s.store.identity();
   st.has = s.store.has(plan.tree_hash);
   if (st.has) {
-    s.store.check_contents_trusted(plan.tree_hash);
-    if (std::string what = s.store.changed(plan.tree_hash); !what.empty()) {
+    if (std::string what = s.store.verify(plan.tree_hash); !what.empty()) {
       st.has = false; // changed since it was installed: received again, and repaired
       st.changed = what;
     }
