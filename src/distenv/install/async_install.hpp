@@ -27,6 +27,8 @@ public:
   AsyncInstall& operator=(const AsyncInstall&) = delete;
 
   pack::ChunkSink& sink() { return m_pipe; }
+  // The network waited on the install (producer), the install on the network (consumer).
+  pack::ChunkPipe::Waits waits() { return m_pipe.waits(); }
   // The stream will not complete: stop waiting for it.
   void abort(std::exception_ptr why);
   Store::Result finish();

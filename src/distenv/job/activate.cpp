@@ -47,6 +47,7 @@ report::MachineResult machine_result(const Session& s, const Installed& in, cons
   mine.local_files = t.local_files;
   mine.local_bytes = t.local_bytes;
   mine.repaired = t.repaired;
+  mine.stream_waits = t.stream_waits;
   mine.install_seconds = t.install_seconds;
   return mine;
 }

@@ -116,6 +116,10 @@ bool finish_stream(Stream& st, const transport::BroadcastResult& r,
   if (st.s.root()) {
     t.archive_bytes = r.bytes;
     packer->finish();
+    const pack::ChunkPipe::Waits w = packer->waits();
+    t.stream_waits =
+        fmt::format("the network waited {:.2f} s for packing, packing {:.2f} s for the network; ", w.consumer,
+                    w.producer);
   } else {
     t.bytes_received = r.bytes;
     if (!r.complete)
@@ -126,6 +130,10 @@ bool finish_stream(Stream& st, const transport::BroadcastResult& r,
   if (r.sink_error)
     installer->abort(r.sink_error);
   const install::Store::Result done = installer->finish();
+  const pack::ChunkPipe::Waits w = installer->waits();
+  t.stream_waits +=
+      fmt::format("the install waited {:.2f} s for the stream, the stream {:.2f} s for the install",
+                  w.consumer, w.producer);
   t.in_use = done.in_use;
   t.install = done.reused ? report::Install::reused : report::Install::received;
   t.local_files = done.local_files;

@@ -17,6 +17,7 @@ struct Transferred {
   uint64_t bytes_received = 0;
   uint64_t local_files = 0, local_bytes = 0; // from objects already here
   std::string repaired;                      // it was installed, but this had changed
+  std::string stream_waits;                  // -v: which stage of the stream waited for which
   double install_seconds = 0;
   uint64_t archive_bytes = 0; // rank 0: the stream's size
   uint64_t chunk_bytes = 0;

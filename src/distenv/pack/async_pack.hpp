@@ -17,6 +17,8 @@ public:
   ~AsyncPack();
 
   ChunkSource& source() { return m_pipe; }
+  // The packer waited on the network (producer), the network on the packer (consumer).
+  ChunkPipe::Waits waits() { return m_pipe.waits(); }
   PackStats finish();
 
 private:

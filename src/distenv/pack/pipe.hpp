@@ -22,6 +22,13 @@ public:
   Bytes next() override;          // blocks while empty
   void fail(std::exception_ptr error);
 
+  // Seconds each side spent blocked: the producer on a full pipe (the
+  // consumer was slower), the consumer on an empty one (the producer was).
+  struct Waits {
+    double producer = 0, consumer = 0;
+  };
+  Waits waits();
+
 private:
   std::mutex m_mutex;
   std::condition_variable m_changed;
@@ -30,6 +37,7 @@ private:
   size_t m_depth;
   bool m_closed = false;
   std::exception_ptr m_error;
+  Waits m_waits;
 };
 
 } // namespace distenv::pack

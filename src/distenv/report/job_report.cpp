@@ -132,6 +132,8 @@ std::string JobReport::workers_summary(bool verbose) const {
       for (const auto& [name, secs] : r.phase_seconds)
         line += fmt::format(" {} {:.3f}", name, secs);
       out += line + "\n";
+      if (!r.stream_waits.empty()) // which stage bounded the transfer here
+        out += fmt::format("  {:<12} stream: {}\n", r.host, r.stream_waits);
     }
   for (const MachineResult& r : results) {
     if (r.workers.empty())

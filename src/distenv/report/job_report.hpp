@@ -31,6 +31,7 @@ struct MachineResult {
   uint64_t bytes_received = 0;
   uint64_t local_files = 0, local_bytes = 0; // from objects already on the machine
   std::string repaired;                      // installed before, but this had changed
+  std::string stream_waits;                  // -v: which stage of the stream waited for which
   double install_seconds = 0;
   uint64_t peak_rss_kib = 0; // of the machine's leader rank
   // The leader rank's time in each phase up to its workers ("machines",
@@ -46,8 +47,8 @@ struct MachineResult {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineResult::Worker, id, status, how)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineResult, host, machine, ranks, install_dir, project_dir, install,
-                                   bytes_received, local_files, local_bytes, repaired, install_seconds,
-                                   peak_rss_kib, phase_seconds, workers)
+                                   bytes_received, local_files, local_bytes, repaired, stream_waits,
+                                   install_seconds, peak_rss_kib, phase_seconds, workers)
 
 struct JobReport {
   std::string tree_hash;
