@@ -797,6 +797,82 @@ def cluster_reflink_on_xfs_and_hard_links_elsewhere():
         subprocess.run([VCLUSTER, "disk", "node2", "none"])
 
 
+def real_julia():
+    """The real Julia 1.5.3 prefix (scripts/julia-prefix makes it once, from
+    Debian 11's packages): its bin directory."""
+    r = subprocess.run([os.path.join(REPO, "scripts", "julia-prefix")], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise Failed(f"scripts/julia-prefix failed:\n{r.stderr}")
+    return os.path.dirname(r.stdout.strip())
+
+
+@test
+def cluster_julia_recompiles_only_what_changed():
+    """Real Julia on every host: the example's two dev packages (Kernels
+    uses Utils) precompiled once per machine into a node-local depot, then
+    a one-line edit of Kernels. The workers see the project at its stable
+    place, so Utils's cache files stay as they were (the same files, the
+    same bytes) and only Kernels compiles again; every worker loads the new
+    Kernels. (Before the stable place, every version had a new path and both
+    packages compiled again on every host.)"""
+    need_root()
+    hosts = vcluster_hosts()
+    wipe_cluster_stores()
+    bindir = real_julia()
+    for h in hosts:
+        shutil.rmtree(os.path.join(host_disk(h), "julia-depot"), ignore_errors=True)
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        os.unlink(os.path.join(project, "distenv.toml"))  # a plain Julia project
+        with open(os.path.join(project, "Manifest.toml"), "w") as f:  # format 1: what Julia 1.5 reads
+            f.write('[[Kernels]]\ndeps = ["Utils"]\npath = "../dev/Kernels"\n'
+                    'uuid = "a1b2c3d4-0000-4000-8000-000000000002"\nversion = "0.3.0"\n\n'
+                    '[[Utils]]\npath = "lib/Utils"\nuuid = "a1b2c3d4-0000-4000-8000-000000000003"\nversion = "0.1.0"\n')
+        kernels = os.path.join(project, "..", "dev", "Kernels", "src", "Kernels.jl")
+        env = {"PATH": f"{bindir}:{os.environ['PATH']}", "JULIA_DEPOT_PATH": "/scratch/julia-depot"}
+        job = ["--each-machine", "julia --startup-file=no -e 'using Kernels, Utils'", "--",
+               "julia", "--startup-file=no", "-e", 'using Kernels; println("K ", pathof(Kernels), " ", Kernels.run(3))']
+
+        def caches():
+            out = {}
+            for h in hosts:
+                for ji in glob.glob(os.path.join(host_disk(h), "julia-depot", "compiled", "v1.5", "*", "*.ji")):
+                    # Julia 1.5 touches the caches of a package's dependencies when it compiles
+                    # the package: a cache compiled again is a new file (its inode), with new bytes
+                    out[(h, os.path.relpath(ji, host_disk(h)))] = (os.stat(ji).st_ino, open(ji, "rb").read())
+            return out
+
+        r, _ = cluster_run(t, job, export=("PATH", "JULIA_DEPOT_PATH"), extra_env=env, project=project)
+        equal(r.code, 0, f"first run\n{r}")
+        lines = [text for _, _, text in worker_lines(r.out) if text.startswith("K ")]
+        equal(len(lines), NPROC * len(hosts), f"every worker loaded Kernels\n{r.out}")
+        for line in lines:
+            check(line.startswith("K /scratch/distenv/projects/alice-sweep/alice/dev/Kernels/src/Kernels.jl")
+                  and line.endswith(" 9"), f"loaded from the stable place: {line}")
+        before = caches()
+        for h in hosts:
+            for name in ("Kernels", "Utils"):
+                check(any(k[0] == h and f"/{name}/" in k[1] for k in before), f"{h}: {name} precompiled")
+        with open(kernels) as f:
+            text = f.read()
+        with open(kernels, "w") as f:
+            f.write(text.replace("run(i) = Utils.square(i)", "run(i) = Utils.square(i) + 1"))
+        time.sleep(1.1)  # a new mtime second for the edited file (Julia compares mtimes to the second)
+        r, _ = cluster_run(t, job, export=("PATH", "JULIA_DEPOT_PATH"), extra_env=env, project=project)
+        equal(r.code, 0, f"after the edit\n{r}")
+        lines = [text for _, _, text in worker_lines(r.out) if text.startswith("K ")]
+        equal(len(lines), NPROC * len(hosts), f"every worker loaded Kernels\n{r.out}")
+        check(all(line.endswith(" 10") for line in lines), f"the new Kernels everywhere\n{r.out}")
+        after = caches()
+        utils_before = {k: v for k, v in before.items() if "/Utils/" in k[1]}
+        utils_after = {k: v for k, v in after.items() if "/Utils/" in k[1]}
+        equal(utils_after, utils_before, "Utils's cache files untouched on every host")
+        for h in hosts:
+            kb = {k: v for k, v in before.items() if k[0] == h and "/Kernels/" in k[1]}
+            ka = {k: v for k, v in after.items() if k[0] == h and "/Kernels/" in k[1]}
+            check(ka != kb, f"{h}: Kernels compiled again")
+
+
 @test
 def cluster_every_broadcast_method():
     """Every way the archive can travel, for real across the simulated hosts:
