@@ -3,7 +3,8 @@
 
 _distenv_bootstrap_options="--project --dest --shared-store --julia-version --test-deps --no-gitignore
   --allow-secrets --plan --status --gc --report --pack-to --install-from --tree-hash --chunk-size --zstd-level
-  --zstd-threads --workers --each-machine --instantiate --grace --broadcast --verbose --quiet --help --version"
+  --zstd-threads --workers --each-machine --instantiate --grace --connect-timeout --heartbeat-timeout
+  --lock-timeout --link --color --broadcast --verbose --quiet --help --version"
 _distenv_launch_options="--hostfile --hosts --mca -x --skip-unreachable --probe-timeout --mpirun --dry-run"
 
 _distenv() {
@@ -22,6 +23,7 @@ _distenv() {
     -p | --project | -d | --dest) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     -H | --hostfile | --report | --pack-to | --install-from | --mpirun) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --broadcast) COMPREPLY=($(compgen -W "auto chain tree twotree mpi" -- "$cur")); return ;;
+    --link) COMPREPLY=($(compgen -W "auto reflink hardlink copy" -- "$cur")); return ;;
     --chunk-size | -w | --workers) COMPREPLY=($(compgen -W "auto" -- "$cur")); return ;;
   esac
   if [[ ${words[0]##*/} == distenv && $cword -eq 1 ]]; then
