@@ -155,8 +155,10 @@ bool Objects::verify(const ObjectKey& key) {
     m_verified.insert(key);
     return true;
   }
-  // Changed since it was made (or gone): not trusted, not used again.
-  ::unlink(path.c_str());
+  // Changed since it was made (or gone, or made again by an install that
+  // ran since this table was read): not trusted. The file stays (this
+  // process may not hold the store lock); an install that receives the
+  // content makes the object again, gc removes it when nothing uses it.
   m_records.erase(it);
   m_changed = true;
   return false;

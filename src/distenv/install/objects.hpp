@@ -70,8 +70,8 @@ public:
   // Reads the table (no object is looked at yet).
   void load();
   // A trusted object holds this content (in either mode): its lstat still
-  // matches its record. An object that no longer does is dropped (record and
-  // file): what it held will be received again.
+  // matches its record. An object that no longer does loses its record:
+  // what it held will be received again.
   bool has(const hash::Hash128& content);
   size_t count() const { return m_records.size(); }
 

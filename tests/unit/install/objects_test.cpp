@@ -95,7 +95,15 @@ TEST(Objects, AnObjectChangedInPlaceIsNoLongerTrusted) {
   install::Objects again(t / "dest/objects", install::LinkMode::automatic);
   again.load();
   EXPECT_FALSE(again.has(f1)) << "its stat no longer matches the record";
-  EXPECT_FALSE(fs::exists(again.path_of({f1, false}))) << "and it is dropped";
+  // The content is received again: the object is made anew, and trusted.
+  const auto v2 = project(t / "v1/p", 3); // the source is unchanged
+  install::Store store(t / "dest");
+  EXPECT_NE(store.changed(v1.tree.tree_hash), "") << "the environment is repaired, not reused";
+  const auto r2 = test::install_locally(v2, t / "dest");
+  EXPECT_EQ(r2.repaired, "p/f1: changed since it was installed");
+  install::Objects third(t / "dest/objects", install::LinkMode::automatic);
+  third.load();
+  EXPECT_TRUE(third.has(f1));
 }
 
 TEST(Objects, SameSizeAndMtimeButAnotherInodeIsNotTrusted) {
