@@ -206,6 +206,19 @@ void Objects::clone_or_copy(const fs::path& from, const std::string& to, unsigne
     throw Error(fmt::format("entry '{}': cannot write {}: {}", entry, to, errno_text(errno)));
 }
 
+void Objects::make_copy(const ObjectKey& key, const fs::path& from, const std::string& entry) {
+  const fs::path object = path_of(key);
+  const std::string temp = (m_dir / fmt::format(".new-{}", ::getpid())).string();
+  ::unlink(temp.c_str());
+  clone_or_copy(from, temp, read_only(key.executable), entry);
+  if (::rename(temp.c_str(), object.c_str()) != 0)
+    throw Error(fmt::format("{}: cannot create: {}", object.string(), errno_text(errno)));
+  struct stat st {};
+  if (::lstat(object.c_str(), &st) != 0)
+    throw Error(fmt::format("{}: {}", object.string(), errno_text(errno)));
+  remember(key, st);
+}
+
 // The object's directory (<2 hex>/), made on first use.
 static void make_parent(const fs::path& object) {
   if (::mkdir(object.parent_path().c_str(), 0755) != 0 && errno != EEXIST)
@@ -222,16 +235,7 @@ void Objects::place(const hash::Hash128& content, uint64_t size, bool executable
     if (!verify(other))
       throw Error(fmt::format("received archive: entry '{}': content {} is not on this machine", entry,
                               content.hex()));
-    const fs::path object = path_of(key);
-    const std::string temp = (m_dir / fmt::format(".new-{}", ::getpid())).string();
-    ::unlink(temp.c_str());
-    clone_or_copy(path_of(other), temp, read_only(executable), entry);
-    if (::rename(temp.c_str(), object.c_str()) != 0)
-      throw Error(fmt::format("{}: cannot create: {}", object.string(), errno_text(errno)));
-    struct stat st {};
-    if (::lstat(object.c_str(), &st) != 0)
-      throw Error(fmt::format("{}: {}", object.string(), errno_text(errno)));
-    remember(key, st);
+    make_copy(key, path_of(other), entry);
   }
   const fs::path object = path_of(key);
   const Record& r = m_records.at(key);
@@ -281,11 +285,8 @@ void Objects::adopt(const hash::Hash128& content, uint64_t size, bool executable
       throw Error(
           fmt::format("entry '{}': cannot link into {}: {}", entry, object.string(), errno_text(errno)));
   } else { // a clone (its own inode), else a copy: the tree's file is not the object
-    const std::string temp = (m_dir / fmt::format(".new-{}", ::getpid())).string();
-    ::unlink(temp.c_str());
-    clone_or_copy(path, temp, read_only(executable), entry);
-    if (::rename(temp.c_str(), object.c_str()) != 0)
-      throw Error(fmt::format("{}: cannot create: {}", object.string(), errno_text(errno)));
+    make_copy(key, path, entry);
+    return;
   }
   struct stat st {};
   if (::lstat(object.c_str(), &st) != 0)

@@ -115,6 +115,8 @@ private:
   // The mode to place files in: automatic is decided once, by whether
   // `sample` can be cloned here.
   LinkMode resolve(const fs::path& sample);
+  // The object `key` made as a clone (else a copy) of `from`, and remembered.
+  void make_copy(const ObjectKey& key, const fs::path& from, const std::string& entry);
   // `to` gets the object's data: a clone, else a copy.
   void clone_or_copy(const fs::path& from, const std::string& to, unsigned mode, const std::string& entry);
 
