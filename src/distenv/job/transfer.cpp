@@ -19,6 +19,11 @@ namespace distenv::job {
 namespace {
 
 constexpr size_t k_depth = 3; // chunks in flight per stage: memory is a few chunks
+// Rank 0 also installs what it sends: its own installer gets up to this much
+// of the stream ahead, so that a slow local install (rank 0 packs too) does
+// not hold the stream back from the other machines. A delta's whole stream
+// usually fits: the others install while rank 0 still does.
+constexpr size_t k_root_install_buffer = size_t(16) << 20;
 // After the stream, each receiver tells rank 0 whether it installed (1 byte).
 constexpr int k_tag_installed = 0x6410;
 
@@ -181,7 +186,8 @@ void stream(Stream& st) {
     try {
       if (st.receiving)
         installer.emplace(
-            st.s.store, st.plan.tree_hash, st.plan.disk_estimate(st.s.store.block_size()), k_depth,
+            st.s.store, st.plan.tree_hash, st.plan.disk_estimate(st.s.store.block_size()),
+            st.s.root() ? std::max(k_depth, k_root_install_buffer / std::max<size_t>(how.chunk, 1)) : k_depth,
             [&st](uint64_t bytes) {
               if (st.s.ctx.observer)
                 st.s.ctx.observer->installed(bytes);
