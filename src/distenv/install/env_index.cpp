@@ -56,18 +56,27 @@ void for_each_indexed(const std::string& index, const std::function<void(const I
   }
 }
 
+std::string change_of(const IndexedFile& f, bool found, const struct stat& st) {
+  if (f.mtime_ns == 0)
+    return {};
+  if (!found) // a mutable file too: the tree is no longer the one installed
+    return fmt::format("{}: gone since it was installed", f.path);
+  if (f.own)
+    return {};
+  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_ino) != f.inode ||
+      static_cast<uint64_t>(st.st_size) != f.size || mtime_ns(st) != f.mtime_ns)
+    return fmt::format("{}: changed since it was installed", f.path);
+  return {};
+}
+
 std::string first_changed(const boost::filesystem::path& root, const std::string& index) {
   std::string changed;
   for_each_indexed(index, [&](const IndexedFile& f) {
-    if (!changed.empty() || f.mtime_ns == 0 || f.own)
+    if (!changed.empty())
       return;
     struct stat st {};
-    const std::string path = (root / std::string(f.path)).string();
-    if (::lstat(path.c_str(), &st) != 0)
-      changed = fmt::format("{}: gone since it was installed", f.path);
-    else if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_ino) != f.inode ||
-             static_cast<uint64_t>(st.st_size) != f.size || mtime_ns(st) != f.mtime_ns)
-      changed = fmt::format("{}: changed since it was installed", f.path);
+    const bool found = ::lstat((root / std::string(f.path)).c_str(), &st) == 0;
+    changed = change_of(f, found, st);
   });
   return changed;
 }

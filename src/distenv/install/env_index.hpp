@@ -36,6 +36,12 @@ void for_each_indexed(const std::string& index, const std::function<void(const I
 
 int64_t mtime_ns(const struct stat& st);
 
+// What became of the indexed file `f` since its install, from its lstat
+// (`found`: the lstat succeeded): "" when it is as recorded (a mutable file:
+// when it is there; no stat recorded: always), else "<path>: gone/changed
+// since it was installed".
+std::string change_of(const IndexedFile& f, bool found, const struct stat& st);
+
 // Whether every file of the environment at `root` is as its index says
 // (same inode, size and mtime), but for its mutable files. "" when it is;
 // else the first that is not ("alice/sweep/run.jl: changed since it was

@@ -216,17 +216,11 @@ std::string Store::verify(const hash::Hash128& tree) const {
   std::string changed;
   for_each_indexed(index, [&](const IndexedFile& f) {
     const std::string path = (root / std::string(f.path)).string();
-    if (::lstat(path.c_str(), &st) != 0) {
-      if (changed.empty())
-        changed = fmt::format("{}: gone since it was installed", f.path);
-      return;
-    }
-    if (S_ISREG(st.st_mode) && (st.st_mode & S_IWOTH))
+    const bool found = ::lstat(path.c_str(), &st) == 0;
+    if (found && S_ISREG(st.st_mode) && (st.st_mode & S_IWOTH))
       opened_up(path, st.st_mode, root);
-    if (changed.empty() && !f.own &&
-        (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_ino) != f.inode ||
-         static_cast<uint64_t>(st.st_size) != f.size || mtime_ns(st) != f.mtime_ns))
-      changed = fmt::format("{}: changed since it was installed", f.path);
+    if (changed.empty())
+      changed = change_of(f, found, st);
   });
   return changed;
 }
