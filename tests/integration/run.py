@@ -733,8 +733,8 @@ def cluster_delta_every_kind_of_change_byte_for_byte():
             rep = run_and_compare(what)
             check(rep["archive_bytes"] < cold // 10,
                   f"{what}: {rep['archive_bytes']} bytes sent, cold run {cold}")
-            for m in rep["per_machine"]:
-                check(m["local_files"] > 30, f"{what}: {m['host']} copied {m['local_files']} files locally")
+            for m in rep["per_machine"]:  # the previous version became this one in place
+                check(m["kept_files"] > 30, f"{what}: {m['host']} kept {m['kept_files']} files in place")
         # node2 starts from nothing, node3 keeps only the first environment
         shutil.rmtree(os.path.join(host_disk("node2"), "distenv"))
         envs3 = envs_on("node3")
@@ -1196,19 +1196,23 @@ def cluster_gc_keeps_recent_and_in_use_environments():
     hosts = vcluster_hosts()
     wipe_cluster_stores()
     with Scratch() as t:
-        project = copy_example(t / "src")
+        # Three environments (three projects of their own names: a project's
+        # next version takes the place of its previous one), used in this order.
+        projects = []
+        for i in range(3):
+            top = t / f"src{i}"
+            copy_example(top)
+            os.rename(os.path.join(top, "alice"), os.path.join(top, f"alice{i}"))
+            projects.append(os.path.join(top, f"alice{i}", "sweep"))
         trees = []
-        for i in range(3):  # three versions of the environment, used in this order
-            with open(os.path.join(project, "version.txt"), "w") as f:
-                f.write(f"{i}\n")
+        for i, project in enumerate(projects):
             r, _ = cluster_run(t, ["--", "true"], project=project)
             equal(r.code, 0, f"run {i}\n{r}")
             trees.append(report(t / "r.json")["tree_hash"])
             time.sleep(1.1)  # distinct last-used times
         # a job keeps using the oldest while gc runs
         marker = f"distenv-gc-{os.getpid()}"
-        with open(os.path.join(project, "version.txt"), "w") as f:
-            f.write("0\n")
+        project = projects[0]
         cmd = ["mpirun", "-hostfile", os.path.join(REPO, "hostfiles", "vcluster"), "--map-by", "ppr:1:node",
                "--bind-to", "none", BOOTSTRAP, "-p", project, "-d", "/scratch/distenv", "--workers", "1", "--",
                "sh", "-c", f"sleep 8 # {marker}"]

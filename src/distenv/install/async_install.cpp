@@ -29,11 +29,18 @@ private:
 
 AsyncInstall::AsyncInstall(Store& store, hash::Hash128 expected, uint64_t disk_bytes, size_t depth,
                            std::function<void(uint64_t)> progress, Objects* local)
+    : AsyncInstall(
+          [&store, expected, disk_bytes, local](pack::ChunkSource& source) {
+            return store.install(expected, disk_bytes, source, local);
+          },
+          depth, std::move(progress)) {}
+
+AsyncInstall::AsyncInstall(Install install, size_t depth, std::function<void(uint64_t)> progress)
     : m_pipe(depth), m_progress(std::move(progress)) {
-  m_thread = std::thread([this, &store, expected, disk_bytes, local] {
+  m_thread = std::thread([this, install = std::move(install)] {
     try {
       Progress source(m_pipe, m_progress);
-      m_result = store.install(expected, disk_bytes, source, local);
+      m_result = install(source);
       if (m_result.reused) // nothing was read: release the feeder
         m_pipe.fail(std::make_exception_ptr(Error("already installed")));
     } catch (...) {

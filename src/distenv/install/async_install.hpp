@@ -22,6 +22,9 @@ public:
   // bytes taken so far; what it throws fails the install.
   AsyncInstall(Store& store, hash::Hash128 expected, uint64_t disk_bytes, size_t depth,
                std::function<void(uint64_t)> progress = {}, Objects* local = nullptr);
+  // The same for any way of installing a stream (Store::assemble).
+  using Install = std::function<Store::Result(pack::ChunkSource&)>;
+  AsyncInstall(Install install, size_t depth, std::function<void(uint64_t)> progress = {});
   ~AsyncInstall();
   AsyncInstall(const AsyncInstall&) = delete;
   AsyncInstall& operator=(const AsyncInstall&) = delete;

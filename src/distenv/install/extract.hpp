@@ -17,6 +17,7 @@ struct ExtractResult {
   uint64_t files = 0;
   uint64_t bytes = 0;                        // content bytes written (symlinks: target length)
   uint64_t local_files = 0, local_bytes = 0; // of those: filled from local copies
+  uint64_t kept_files = 0, kept_bytes = 0;   // assembled in place: files of the previous version that stayed
 };
 
 // Where an install's files come from and go (the store's objects: the
@@ -36,10 +37,9 @@ public:
   virtual unsigned file_mode(unsigned mode, bool own) const = 0;
 };
 
-// Told of every regular file an install writes (the store's content index);
-// `own`: a mutable file (a private copy the job may change).
-using FileCallback =
-    std::function<void(const hash::Hash128& hash, uint64_t size, const std::string& path, bool own)>;
+// Told of every entry an install writes, once it is there (the store's
+// content index); `own`: a mutable file (a private copy the job may change).
+using EntryCallback = std::function<void(const hash::TreeRecord& record, bool own)>;
 
 // Installs a received tar+zstd stream (pack::ArchiveReader checks every
 // entry) into `dest`, an existing, empty directory: directories, files (from
@@ -51,6 +51,6 @@ using FileCallback =
 // error, what was written stays in `dest` for the caller to remove (the
 // store does, with the whole temporary directory).
 ExtractResult extract(pack::ChunkSource& source, const boost::filesystem::path& dest,
-                      LocalFiles* local = nullptr, const FileCallback& on_file = {});
+                      LocalFiles* local = nullptr, const EntryCallback& on_entry = {});
 
 } // namespace distenv::install

@@ -43,7 +43,10 @@ std::unordered_set<hash::Hash128> Store::contents_in_use() const {
     } catch (const Error&) {
       continue;
     }
-    for_each_indexed(index, [&](const IndexedFile& f) { used.insert(f.content); });
+    for_each_indexed(index, [&](const IndexedFile& f) {
+      if (f.type == hash::EntryType::file)
+        used.insert(f.content);
+    });
   }
   return used;
 }

@@ -74,6 +74,11 @@ public:
   // what it held will be received again.
   bool has(const hash::Hash128& content);
   size_t count() const { return m_records.size(); }
+  // The table has a record of this content (in either mode); nothing is
+  // looked at (for contents something else vouches for).
+  bool recorded(const hash::Hash128& content) const {
+    return m_records.count({content, false}) > 0 || m_records.count({content, true}) > 0;
+  }
 
   // LocalFiles: makes `path` hold `content`, from its object.
   void place(const hash::Hash128& content, uint64_t size, bool executable, const std::string& path,

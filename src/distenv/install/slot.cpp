@@ -95,6 +95,14 @@ boost::filesystem::path first_place(const Store& store, const std::string& proje
   return store.dest() / "projects" / place_name(project);
 }
 
+std::optional<hash::Hash128> previous_version(const Store& store, const std::string& project) {
+  const std::string target = link_target(first_place(store, project));
+  const std::string prefix = "../envs/";
+  if (target.rfind(prefix, 0) != 0)
+    return std::nullopt;
+  return hash::Hash128::from_hex(std::string_view(target).substr(prefix.size()));
+}
+
 void collect_slots(const Store& store) {
   const fs::path dir = store.dest() / "projects";
   boost::system::error_code ec;

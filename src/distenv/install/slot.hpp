@@ -5,6 +5,7 @@
 
 #include <boost/filesystem/path.hpp>
 
+#include <optional>
 #include <string>
 
 namespace distenv::install {
@@ -40,6 +41,10 @@ private:
 // The first place of `project` (<dest>/projects/<name>): where its newest
 // version is, unless a job of another version held it when that one came.
 boost::filesystem::path first_place(const Store& store, const std::string& project);
+
+// The environment the first place of `project` points at (its newest
+// version here, usually), if it points at one.
+std::optional<hash::Hash128> previous_version(const Store& store, const std::string& project);
 
 // gc: places whose environment is gone and that no job holds are removed.
 void collect_slots(const Store& store);

@@ -54,14 +54,6 @@ void make_directory(const fs::path& dir, mode_t mode) {
     throw Error(fmt::format("{}: cannot create: {}", dir.string(), errno_text(errno)));
 }
 
-// Flush the file system before the rename makes the install visible, so that
-// a crash cannot leave a complete-looking install with empty files.
-void sync_filesystem(const fs::path& dir) {
-  const Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd)
-    ::syncfs(fd.get());
-}
-
 } // namespace
 
 void check_free_space(const fs::path& dir, uint64_t bytes) {
@@ -241,6 +233,13 @@ Store::InUse::InUse(const Store& store, const hash::Hash128& tree) {
   if (!m_fd)
     throw Error(fmt::format("{}: {}", dir.string(), errno_text(errno)));
   retry_eintr([&] { return ::flock(m_fd.get(), LOCK_SH); });
+  // It may have become another version while we waited for the lock (a new
+  // version is made from an unused one in place): then it is not here.
+  struct stat held {
+  }, now{};
+  if (::fstat(m_fd.get(), &held) != 0 || ::lstat(dir.c_str(), &now) != 0 || held.st_ino != now.st_ino ||
+      held.st_dev != now.st_dev)
+    throw Error(fmt::format("{}: replaced while this job waited for it", dir.string()));
   ::futimens(m_fd.get(), nullptr); // last used: now
 }
 
@@ -278,97 +277,6 @@ Store::Result Store::reuse(const hash::Hash128& tree) {
   result.dir = path_of(tree);
   result.reused = true;
   result.tree_hash = tree;
-  return result;
-}
-
-Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t disk_bytes,
-                             pack::ChunkSource& source, Objects* objects) {
-  if (expected && has(*expected)) {
-    if (verify(*expected).empty()) { // it will run as it is
-      try {
-        return reuse(*expected);
-      } catch (const InputError&) {
-        throw;
-      } catch (const Error&) {
-        // removed meanwhile (gc): install it under the lock below
-      }
-    }
-  }
-  boost::system::error_code ec;
-  open();
-  const fs::path envs = fs::canonical(envs_dir());
-
-  FileLock lock(envs / ".lock", m_lock_timeout);
-  std::string repaired;             // installed, but a file in it changed since: installed again
-  if (expected && has(*expected)) { // another installer finished while we waited
-    repaired = changed(*expected);
-    if (repaired.empty())
-      return reuse(*expected);
-  }
-  // Holding the lock, no other installer runs on this store: whatever is
-  // still incoming was left by a crashed one.
-  for (fs::directory_iterator it(envs, ec), end; !ec && it != end; it.increment(ec))
-    if (it->path().filename().string().rfind(".incoming-", 0) == 0)
-      remove_tree(it->path());
-
-  check_free_space(envs, disk_bytes);
-  std::optional<Objects> own;
-  if (!objects)
-    objects = &own.emplace(objects_dir(), m_link);
-  fs::create_directories(objects_dir());
-  objects->load(); // what other installs added since the check
-
-  const std::string tag = expected ? expected->hex() : "unknown";
-  AtomicDirectory incoming(envs / fmt::format(".incoming-{}-{}", tag, ::getpid()), 0755);
-
-  // The content index, written as files arrive (memory stays flat), under
-  // an .incoming- name until the install is committed.
-  AtomicFile index(incoming.dir().string() + ".files");
-  std::string records(index_magic());
-  const std::string root = incoming.dir().string() + "/";
-  ExtractResult extracted =
-      extract(source, incoming.dir(), objects,
-              [&](const hash::Hash128& h, uint64_t size, const std::string& path, bool own) {
-                struct stat st {};
-                ::lstat((root + path).c_str(), &st);
-                put_indexed(records, {h, size, path, static_cast<uint64_t>(st.st_ino), mtime_ns(st), own});
-                if (records.size() >= (size_t(64) << 10)) {
-                  index.write(records);
-                  records.clear();
-                }
-              });
-  index.write(records);
-  if (expected && !(extracted.tree_hash == *expected))
-    throw Error(fmt::format("received environment does not match its hash: expected {}, got {}",
-                            expected->hex(), extracted.tree_hash.hex()));
-  Result result;
-  result.tree_hash = extracted.tree_hash;
-  result.dir = path_of(extracted.tree_hash);
-  result.bytes_written = extracted.bytes;
-  result.local_files = extracted.local_files;
-  result.local_bytes = extracted.local_bytes;
-  result.repaired = repaired;
-  objects->save();
-  if (!expected && has(extracted.tree_hash) && changed(extracted.tree_hash).empty()) {
-    check_contents_trusted(extracted.tree_hash);
-    result.reused = true;
-    return result; // the AtomicDirectory removes the duplicate
-  }
-  sync_filesystem(incoming.dir());
-  // A changed install goes first, under a name no run trusts.
-  std::optional<fs::path> trash;
-  if (fs::exists(fs::symlink_status(result.dir, ec))) {
-    trash = envs / fmt::format(".incoming-repair-{}-{}", extracted.tree_hash.hex(), ::getpid());
-    if (::rename(result.dir.c_str(), trash->c_str()) != 0)
-      throw Error(fmt::format("{}: cannot move aside: {}", result.dir.string(), errno_text(errno)));
-  }
-  // The index first: an index without its environment is never read; an
-  // environment without its index is only not reused.
-  index.commit_as(index_of(extracted.tree_hash), Durability::none); // synced with the file system above
-  incoming.commit(result.dir);
-  if (trash)
-    remove_tree(*trash);
-  result.in_use = std::make_shared<InUse>(*this, extracted.tree_hash); // still under the store lock
   return result;
 }
 

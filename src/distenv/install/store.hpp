@@ -2,8 +2,11 @@
 
 #include <distenv/hash/hash.hpp>
 #include <distenv/install/extract.hpp>
+#include <distenv/install/listing.hpp>
 #include <distenv/install/objects.hpp>
 #include <distenv/pack/chunks.hpp>
+#include <distenv/util/atomic_dir.hpp>
+#include <distenv/util/atomic_file.hpp>
 #include <distenv/util/fd.hpp>
 
 #include <boost/filesystem/path.hpp>
@@ -93,6 +96,8 @@ public:
     bool reused = false; // it was already there; the source was not read
     uint64_t bytes_written = 0;
     uint64_t local_files = 0, local_bytes = 0; // of those: from objects already here
+    uint64_t kept_files = 0, kept_bytes = 0;   // of those: the previous version's, kept in place
+    bool in_place = false;                     // made from the previous version in place
     std::string repaired; // it was installed but changed: what changed (it was installed again)
     hash::Hash128 tree_hash;
     // The environment marked in use from before the store lock is released,
@@ -114,6 +119,19 @@ public:
   // reference must be there.
   Result install(std::optional<hash::Hash128> expected, uint64_t disk_bytes, pack::ChunkSource& source,
                  Objects* objects = nullptr);
+
+  // Installs `expected` from its `listing` (rank 0's) and a stream of the
+  // contents this machine lacks (pack's contents_only), as install() does
+  // otherwise. Made from the previous version `base` in place when no job
+  // uses that one and its index lists it whole (it is then gone: it became
+  // this one, and only what differs cost anything), else in a new
+  // directory from the objects (install/assemble.hpp).
+  Result assemble(const hash::Hash128& expected, const Listing& listing, std::optional<hash::Hash128> base,
+                  uint64_t disk_bytes, pack::ChunkSource& source, Objects* objects = nullptr);
+
+  // The index of the installed `base` when a new version can be made from
+  // it in place: installed, its index complete, not installed writable.
+  std::optional<std::string> base_index(const hash::Hash128& base) const;
 
   // Marks `tree` as in use for the object's lifetime (a shared flock on its
   // directory, dropped by the kernel if the process dies) and records the
@@ -149,6 +167,14 @@ private:
   // InputError unless `dir` (lstat) is owned and writable as the store allows.
   void check_trusted(const fs::path& dir) const;
   Result reuse(const hash::Hash128& tree);
+  // What install() and assemble() share: reuse of an unchanged install
+  // before the lock; under it, what another installer did meanwhile and the
+  // remains of crashed ones; the commit of what was written.
+  std::optional<Result> reuse_unchanged(const std::optional<hash::Hash128>& expected);
+  std::optional<Result> begin(const std::optional<hash::Hash128>& expected, uint64_t disk_bytes,
+                              const fs::path& envs, std::string& repaired);
+  Result commit(const ExtractResult& extracted, bool known, const std::string& repaired,
+                AtomicDirectory& incoming, AtomicFile& index, Objects& objects);
   // Every content the environments here use (their indexes).
   std::unordered_set<hash::Hash128> contents_in_use() const;
   fs::path m_dest;

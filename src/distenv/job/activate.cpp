@@ -46,6 +46,8 @@ report::MachineResult machine_result(const Session& s, const Installed& in, cons
   mine.bytes_received = t.bytes_received;
   mine.local_files = t.local_files;
   mine.local_bytes = t.local_bytes;
+  mine.kept_files = t.kept_files;
+  mine.kept_bytes = t.kept_bytes;
   mine.repaired = t.repaired;
   mine.stream_waits = t.stream_waits;
   mine.install_seconds = t.install_seconds;

@@ -1,11 +1,33 @@
 // Phase check: what each machine's store has of the plan.
 #include <distenv/job/check.hpp>
 
+#include <distenv/install/env_index.hpp>
+#include <distenv/install/slot.hpp>
 #include <distenv/transport/codec.hpp>
 
 namespace distenv::job {
 
 namespace {
+
+// The project's previous version on this machine, if a new one can be
+// made from it (install/assemble.hpp): its files, checked by stat as any
+// environment is before it is used, vouch for their contents, so the
+// objects they are need no look of their own (one lstat per file, not two).
+std::unordered_set<hash::Hash128> previous_version(Session& s, const cluster::JobPlan& plan, Checked& c) {
+  std::unordered_set<hash::Hash128> contents;
+  const std::optional<hash::Hash128> base = install::previous_version(s.store, plan.project);
+  if (!base || *base == plan.tree_hash)
+    return contents;
+  const std::optional<std::string> index = s.store.base_index(*base);
+  if (!index || !s.store.verify(*base).empty())
+    return contents;
+  c.base = base;
+  install::for_each_indexed(*index, [&](const install::IndexedFile& f) {
+    if (f.type == hash::EntryType::file && !f.own)
+      contents.insert(f.content);
+  });
+  return contents;
+}
 
 // A leader's look at its store. The environment found installed is marked
 // in use at once, so that a gc running meanwhile leaves it.
@@ -35,8 +57,9 @@ cluster::StoreState look(Session& s, const cluster::JobPlan& plan, Checked& c) {
     c.here = std::make_unique<install::Objects>(s.store.objects_dir(), s.store.link_mode());
     c.here->hold();
     c.here->load();
+    const std::unordered_set<hash::Hash128> in_base = previous_version(s, plan, c);
     for (const cluster::JobPlan::Content& content : plan.contents)
-      if (c.here->has(content.hash))
+      if ((in_base.count(content.hash) && c.here->recorded(content.hash)) || c.here->has(content.hash))
         c.present.insert(content.hash);
   }
   return st;

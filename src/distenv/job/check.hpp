@@ -6,6 +6,7 @@
 #include <distenv/job/session.hpp>
 
 #include <memory>
+#include <optional>
 #include <unordered_set>
 #include <vector>
 
@@ -16,6 +17,7 @@ struct Checked {
   std::unique_ptr<install::Objects> here;        // a leader lacking it: the store's objects, held
   std::unordered_set<hash::Hash128> present;     // ... which of the plan's contents they hold
   std::shared_ptr<install::Store::InUse> in_use; // a leader that has it: marked in use from now on
+  std::optional<hash::Hash128> base; // a leader lacking it: the project's previous version here, checked
 };
 
 // Phase check: every leader looks at its store for the plan's environment

@@ -46,7 +46,8 @@ struct Stream {
   const layout::Tree* tree; // rank 0
   Checked& checked;
   bool receiving = false;
-  std::unordered_set<hash::Hash128> everyone_has; // rank 0: contents sent by reference
+  std::unordered_set<hash::Hash128> everyone_has; // rank 0: contents not sent
+  install::Listing listing;                       // the tree, as the receivers make it
   std::exception_ptr failure;                     // this rank has failed: it still takes its part
   Transferred& out;
 
@@ -143,6 +144,8 @@ bool finish_stream(Stream& st, const transport::BroadcastResult& r,
   t.install = done.reused ? report::Install::reused : report::Install::received;
   t.local_files = done.local_files;
   t.local_bytes = done.local_bytes;
+  t.kept_files = done.kept_files;
+  t.kept_bytes = done.kept_bytes;
   t.repaired = done.repaired;
   st.checked.here.reset(); // a gc during the job may remove objects now
   t.install_seconds = seconds_since(start);
@@ -174,8 +177,34 @@ void count_installed(Stream& st, bool installed, std::optional<report::Progress>
 // which installs while the stream passes through. A rank that has failed
 // still takes its part, so that nobody waits for it: rank 0 tells everyone
 // to abort, a receiver forwards without installing.
+// The listing of the tree, from rank 0 to the group: each receiver makes
+// the tree from it and the contents it lacks (install/assemble.hpp). Every
+// rank takes part; a rank 0 that has failed sends none (the stream aborts).
+void agree_listing(Stream& st) {
+  std::string bytes;
+  if (st.s.root() && !st.failure) {
+    try {
+      st.listing = install::listing_of(*st.tree);
+      bytes = install::encode_listing(st.listing);
+    } catch (...) {
+      st.failure = std::current_exception();
+      st.listing.clear();
+      bytes.clear();
+    }
+  }
+  bytes = st.group.broadcast(bytes, 0);
+  if (!st.s.root() && st.receiving && !st.failure && !bytes.empty()) {
+    try {
+      st.listing = install::decode_listing(bytes);
+    } catch (...) {
+      st.failure = std::current_exception();
+    }
+  }
+}
+
 void stream(Stream& st) {
   const auto start = Clock::now();
+  agree_listing(st);
   const transport::BroadcastPlan how = agree_broadcast(st);
   st.out.algorithm = transport::method_name(how.method);
   st.out.chunk_bytes = how.chunk;
@@ -184,21 +213,24 @@ void stream(Stream& st) {
   std::optional<pack::AsyncPack> packer;
   if (!st.failure) {
     try {
-      if (st.receiving)
+      if (st.receiving && !st.listing.empty())
         installer.emplace(
-            st.s.store, st.plan.tree_hash, st.plan.disk_estimate(st.s.store.block_size()),
+            [&st, disk = st.plan.disk_estimate(st.s.store.block_size())](pack::ChunkSource& source) {
+              return st.s.store.assemble(st.plan.tree_hash, st.listing, st.checked.base, disk, source,
+                                         st.checked.here.get());
+            },
             st.s.root() ? std::max(k_depth, k_root_install_buffer / std::max<size_t>(how.chunk, 1)) : k_depth,
             [&st](uint64_t bytes) {
               if (st.s.ctx.observer)
                 st.s.ctx.observer->installed(bytes);
-            },
-            st.checked.here.get());
+            });
       if (st.s.root()) {
         pack::PackOptions po;
         po.chunk_size = how.chunk;
         po.zstd_level = st.s.options.zstd_level;
         po.zstd_threads = st.s.options.zstd_threads;
         po.send = [&st](const hash::Hash128& h) { return st.sends(h); };
+        po.contents_only = true;
         make_progress(st, progress);
         if (progress)
           po.progress = [&progress](uint64_t done) { progress->update(done); };
@@ -255,7 +287,7 @@ Transferred transfer(Session& s, const cluster::JobPlan& plan, const layout::Tre
     if (!group && failure)
       std::rethrow_exception(failure);
     if (group) {
-      Stream st{s, *group, plan, tree, checked, receiving, std::move(all_have), failure, t};
+      Stream st{s, *group, plan, tree, checked, receiving, std::move(all_have), {}, failure, t};
       stream(st);
     }
   });

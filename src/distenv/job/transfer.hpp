@@ -16,6 +16,7 @@ struct Transferred {
   report::Install install = report::Install::reused; // how it came to be on this machine
   uint64_t bytes_received = 0;
   uint64_t local_files = 0, local_bytes = 0; // from objects already here
+  uint64_t kept_files = 0, kept_bytes = 0;   // the previous version's, kept in place
   std::string repaired;                      // it was installed, but this had changed
   std::string stream_waits;                  // -v: which stage of the stream waited for which
   double install_seconds = 0;

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <memory>
 #include <unistd.h>
+#include <unordered_set>
 
 namespace distenv::pack {
 
@@ -172,8 +173,13 @@ private:
 
 PackStats pack_tree(const layout::Tree& tree, ChunkSink& sink, const PackOptions& options) {
   Writer writer(sink, options);
-  for (const layout::FileEntry& e : tree.entries)
+  std::unordered_set<hash::Hash128> sent;
+  for (const layout::FileEntry& e : tree.entries) {
+    if (options.contents_only &&
+        (e.type != EntryType::file || (options.send && !options.send(e.hash)) || !sent.insert(e.hash).second))
+      continue;
     writer.add(e);
+  }
   return writer.finish();
 }
 

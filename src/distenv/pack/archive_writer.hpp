@@ -17,6 +17,10 @@ struct PackOptions {
   // Such a file travels as a reference (its hash and size, no data) that
   // the receiver fills from its local copy. Unset: every content is sent.
   std::function<bool(const hash::Hash128&)> send;
+  // Only the contents to send, each once, as file entries at the first path
+  // that holds it: no directories, symlinks or references. The receivers
+  // make the tree from its listing (install/assemble.hpp).
+  bool contents_only = false;
   // Content bytes packed so far, after each file (on the packing thread).
   std::function<void(uint64_t)> progress;
 };

@@ -52,6 +52,8 @@ nlohmann::ordered_json JobReport::json() const {
     m["bytes_received"] = r.bytes_received;
     m["local_files"] = r.local_files;
     m["local_bytes"] = r.local_bytes;
+    m["kept_files"] = r.kept_files;
+    m["kept_bytes"] = r.kept_bytes;
     m["install_seconds"] = r.install_seconds;
     m["peak_rss_kib"] = r.peak_rss_kib;
     nlohmann::ordered_json mp = nlohmann::ordered_json::object();
@@ -116,6 +118,9 @@ std::string JobReport::install_summary() const {
     if (r.install == Install::received && r.local_files)
       line += fmt::format(", {} file{} ({}) from local copies", r.local_files, r.local_files == 1 ? "" : "s",
                           human_bytes(r.local_bytes));
+    if (r.install == Install::received && r.kept_files)
+      line += fmt::format(", {} file{} ({}) kept from the previous version", r.kept_files,
+                          r.kept_files == 1 ? "" : "s", human_bytes(r.kept_bytes));
     if (!r.repaired.empty())
       line += fmt::format(", repaired ({})", r.repaired);
     out += line + fmt::format("  {}\n", r.project_dir);

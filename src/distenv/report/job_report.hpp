@@ -30,6 +30,7 @@ struct MachineResult {
   Install install = Install::reused;
   uint64_t bytes_received = 0;
   uint64_t local_files = 0, local_bytes = 0; // from objects already on the machine
+  uint64_t kept_files = 0, kept_bytes = 0;   // the previous version's, kept in place
   std::string repaired;                      // installed before, but this had changed
   std::string stream_waits;                  // -v: which stage of the stream waited for which
   double install_seconds = 0;
@@ -47,8 +48,8 @@ struct MachineResult {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineResult::Worker, id, status, how)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineResult, host, machine, ranks, install_dir, project_dir, install,
-                                   bytes_received, local_files, local_bytes, repaired, stream_waits,
-                                   install_seconds, peak_rss_kib, phase_seconds, workers)
+                                   bytes_received, local_files, local_bytes, kept_files, kept_bytes, repaired,
+                                   stream_waits, install_seconds, peak_rss_kib, phase_seconds, workers)
 
 struct JobReport {
   std::string tree_hash;

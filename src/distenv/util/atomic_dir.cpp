@@ -25,7 +25,9 @@ void remove_tree(const fs::path& dir) {
   fs::remove_all(dir, ec);
 }
 
-AtomicDirectory::AtomicDirectory(fs::path temp, unsigned mode) : m_dir(std::move(temp)) {
+AtomicDirectory::AtomicDirectory(fs::path temp, unsigned mode, bool exists) : m_dir(std::move(temp)) {
+  if (exists)
+    return;
   if (::mkdir(m_dir.c_str(), mode) != 0)
     throw Error(fmt::format("{}: cannot create: {}", m_dir.string(), errno_text(errno)));
   ::chmod(m_dir.c_str(), mode); // whatever the umask

@@ -13,10 +13,11 @@ void remove_tree(const fs::path& dir);
 // A directory tree built under a temporary name and renamed to its final
 // name on commit(): only that rename makes it visible, so a directory of the
 // final name is always complete. The destructor removes what was not
-// committed. The directory is created with exactly `mode` (no umask).
+// committed. The directory is created with exactly `mode` (no umask), or
+// was made there by the caller (`exists`: from then on it is ours).
 class AtomicDirectory {
 public:
-  AtomicDirectory(fs::path temp, unsigned mode = 0755);
+  AtomicDirectory(fs::path temp, unsigned mode = 0755, bool exists = false);
   ~AtomicDirectory();
   AtomicDirectory(const AtomicDirectory&) = delete;
   AtomicDirectory& operator=(const AtomicDirectory&) = delete;

@@ -167,10 +167,18 @@ TEST_F(FakeCluster, OnlyWhatChangedTravelsAndEachMachineGetsExactlyTheSource) {
     }
     return nlohmann::json::parse(slurp(dir / "r.json"));
   };
+  // Files that did not travel: kept from the previous version in place,
+  // or linked from the objects.
   auto local_files = [](const nlohmann::json& report) {
     std::vector<int> out;
     for (const auto& m : report["per_machine"])
-      out.push_back(m["local_files"]);
+      out.push_back(m["local_files"].get<int>() + m["kept_files"].get<int>());
+    return out;
+  };
+  auto kept_files = [](const nlohmann::json& report) {
+    std::vector<int> out;
+    for (const auto& m : report["per_machine"])
+      out.push_back(m["kept_files"]);
     return out;
   };
   const uint64_t cold = run()["archive_bytes"];
@@ -181,6 +189,7 @@ TEST_F(FakeCluster, OnlyWhatChangedTravelsAndEachMachineGetsExactlyTheSource) {
   auto r = run();
   EXPECT_LT(r["archive_bytes"].get<uint64_t>(), cold / 10) << "more than the change travelled";
   EXPECT_EQ(local_files(r), std::vector<int>(5, 4)) << "b.bin, zz.bin, distenv.toml and the metadata";
+  EXPECT_EQ(kept_files(r), std::vector<int>(5, 4)) << "the previous version became this one in place";
   EXPECT_EQ(slurp(machines[2].dest / "envs" / tree_hash / "proj/new.txt"), "new\n");
 
   // Someone edited zz.bin inside node3's installed environments: node3 does
@@ -191,17 +200,21 @@ TEST_F(FakeCluster, OnlyWhatChangedTravelsAndEachMachineGetsExactlyTheSource) {
       write(it->path() / "proj/zz.bin", "edited in place\n");
   write(project / "a.txt", "and again\n");
   r = run();
-  EXPECT_EQ(local_files(r), std::vector<int>(5, 4)) << "b.bin, new.txt, distenv.toml and the metadata";
+  // zz.bin travels to every machine, but those that have it keep theirs.
+  EXPECT_EQ(local_files(r), (std::vector<int>{5, 5, 5, 4, 5}))
+      << "b.bin, new.txt, distenv.toml, the metadata (and zz.bin where it was not edited)";
+  EXPECT_EQ(kept_files(r), (std::vector<int>{5, 5, 5, 0, 5}))
+      << "node3's previous version changed: left alone";
   EXPECT_GT(r["archive_bytes"].get<uint64_t>(), uint64_t(48) << 10) << "zz.bin travelled";
   EXPECT_EQ(slurp(machines[3].dest / "envs" / before / "proj/zz.bin"), "edited in place\n")
       << "the old environment is left as it is";
 
-  // A machine with nothing: every content travels; the others take it from
-  // the stream; all end with the same tree.
+  // A machine with nothing: every content travels; it takes all from the
+  // stream, the others keep what they have; all end with the same tree.
   fs::remove_all(machines[4].dest);
   write(project / "a.txt", "once more\n");
   r = run();
-  EXPECT_EQ(local_files(r), std::vector<int>(5, 0));
+  EXPECT_EQ(local_files(r), (std::vector<int>{5, 5, 5, 5, 0}));
   EXPECT_GT(r["archive_bytes"].get<uint64_t>(), cold * 9 / 10);
 }
 
@@ -335,8 +348,8 @@ TEST_F(FakeCluster, StreamDamagedOnTheWayToOneMachineIsRefusedThere) {
   ASSERT_EQ(lines.size(), 3u) << r.root().err;
   for (size_t i = 0; i < lines.size(); ++i)
     EXPECT_EQ(lines[i].rfind("node" + std::to_string(i + 2) +
-                                 ": received environment does not match its hash: expected " + tree_hash +
-                                 ", got ",
+                                 ": received environment does not match its hash: entry 'proj/data/b.bin' "
+                                 "is not the content listed for it",
                              0),
               0u)
         << lines[i];
