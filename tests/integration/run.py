@@ -696,6 +696,72 @@ def reference_tree(t, project, name):
 
 
 @test
+def cluster_running_version_is_never_changed_in_place():
+    """A new version is made from the previous one in place only when no job
+    uses that one: while a job runs version A on every host, version B is
+    installed beside it (A's files untouched, B linked from the same
+    objects); once A's job has ended, version C is made from B in place
+    (B is gone, C's unchanged files are B's inodes). Every tree is its
+    source's, byte for byte."""
+    need_root()
+    hosts = vcluster_hosts()
+    wipe_cluster_stores()
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        data = os.path.join(project, "data")
+        add_random_files(data, 20, 16 << 10, "f{i:02d}.bin")
+        r, _ = cluster_run(t, ["--", "true"], project=project)
+        equal(r.code, 0, f"version A\n{r}")
+        tree_a = report(t / "r.json")["tree_hash"]
+        a_files = {h: os.path.join(host_disk(h), "distenv", "envs", tree_a, "alice", "sweep", "data") for h in hosts}
+        before = {h: tree_listing(a_files[h]) for h in hosts}
+        inodes_a = {h: os.stat(os.path.join(a_files[h], "f05.bin")).st_ino for h in hosts}
+        # A job keeps version A busy on every host (its workers wait for a file).
+        release = t / "release"
+        marker = f"distenv-running-{os.getpid()}"
+        cmd = ["mpirun", "-hostfile", os.path.join(REPO, "hostfiles", "vcluster"), "--map-by", "ppr:1:node",
+               "--bind-to", "none", BOOTSTRAP, "-p", project, "-d", "/scratch/distenv", "--workers", "1", "--",
+               "sh", "-c", f"while [ ! -e {release} ]; do sleep 0.1; done # {marker}"]
+        job = subprocess.Popen(cmd, env=cluster_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline and len([l for l in leftover_processes(marker) if " sh -c" in l]) < len(hosts):
+                time.sleep(0.2)
+            with open(os.path.join(data, "f01.bin"), "r+b") as f:
+                f.write(b"version B")
+            r, _ = cluster_run(t, ["--", "true"], project=project)
+            equal(r.code, 0, f"version B while A runs\n{r}")
+            rep = report(t / "r.json")
+            tree_b = rep["tree_hash"]
+            expect_source_tree_on_hosts(t, project, rep, hosts, "version B")
+            for m in rep["per_machine"]:
+                equal(m["kept_files"], 0, f"{m['host']}: nothing kept in place while A runs")
+            for h in hosts:
+                equal(tree_listing(a_files[h]), before[h], f"{h}: version A untouched while its job runs")
+                b_data = os.path.join(host_disk(h), "distenv", "envs", tree_b, "alice", "sweep", "data")
+                equal(os.stat(os.path.join(b_data, "f05.bin")).st_ino, inodes_a[h],
+                      f"{h}: B links the same object as A")
+        finally:
+            open(release, "w").close()
+            out, err = job.communicate(timeout=60)
+        equal(job.returncode, 0, f"A's job\n{out}\n{err}")
+        with open(os.path.join(data, "f02.bin"), "r+b") as f:
+            f.write(b"version C")
+        r, _ = cluster_run(t, ["--", "true"], project=project)
+        equal(r.code, 0, f"version C\n{r}")
+        rep = report(t / "r.json")
+        tree_c = rep["tree_hash"]
+        expect_source_tree_on_hosts(t, project, rep, hosts, "version C")
+        for m in rep["per_machine"]:
+            check(m["kept_files"] > 15, f"{m['host']}: C made from B in place ({m['kept_files']} kept)")
+        for h in hosts:
+            envs = envs_on(h)
+            check(os.path.join(host_disk(h), "distenv", "envs", tree_b) not in envs, f"{h}: B became C: {envs}")
+            c_data = os.path.join(host_disk(h), "distenv", "envs", tree_c, "alice", "sweep", "data")
+            equal(os.stat(os.path.join(c_data, "f05.bin")).st_ino, inodes_a[h], f"{h}: C kept B's file")
+
+
+@test
 def cluster_delta_every_kind_of_change_byte_for_byte():
     """After each kind of change (a file changed, deleted, added, renamed, a
     mode, a symlink's target) only a fraction of the environment travels, and

@@ -138,7 +138,9 @@ void declare_job(CLI::App& app, Options& o, Text& t) {
                  "size of the chunks the archive travels in, or auto (default: from the archive's "
                  "estimated size and the number of machines, 64KiB-4MiB)")
       ->type_name("SIZE|auto");
-  app.add_option("--zstd-level", o.zstd_level, "zstd compression level, 1-19 (default 3)")
+  app.add_option("--zstd-level", o.zstd_level,
+                 "zstd compression level, 1-19 (default: 3 to start with, then what keeps the packing and "
+                 "the network equally busy, 1-9)")
       ->check(CLI::Range(1, 19).description(""))
       ->type_name("N");
   app.add_option("--zstd-threads", o.zstd_threads,
@@ -318,6 +320,7 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
     return std::nullopt;
   check_modes(o, t);
   apply(o, t);
+  o.zstd_adapt = app.count("--zstd-level") == 0;
   return o;
 }
 

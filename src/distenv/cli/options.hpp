@@ -41,6 +41,7 @@ struct Options {
   std::optional<std::string> tree_hash; // expected hash for --install-from
   size_t chunk_size = 0;                // 0: chosen from the archive's estimated size and the machines
   int zstd_level = 3;
+  bool zstd_adapt = true;    // no --zstd-level: the level follows the slower side of the stream
   int zstd_threads = 0;      // compression workers (0: single-threaded)
   std::string link = "auto"; // how installed files come from the store's objects: auto|reflink|hardlink|copy
   unsigned hash_threads = 2;

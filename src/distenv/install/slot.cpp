@@ -96,11 +96,27 @@ boost::filesystem::path first_place(const Store& store, const std::string& proje
 }
 
 std::optional<hash::Hash128> previous_version(const Store& store, const std::string& project) {
-  const std::string target = link_target(first_place(store, project));
+  // The place pointed last (a place is pointed by a new symlink renamed
+  // over it: its own mtime says when).
+  const fs::path dir = store.dest() / "projects";
+  const std::string base = place_name(project);
+  std::string newest;
+  int64_t newest_ns = -1;
+  for (int i = 1; i <= k_places; ++i) {
+    const fs::path link = dir / (i == 1 ? base : fmt::format("{}~{}", base, i));
+    struct stat st {};
+    if (::lstat(link.c_str(), &st) != 0 || !S_ISLNK(st.st_mode))
+      continue;
+    const int64_t ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    if (ns > newest_ns) {
+      newest_ns = ns;
+      newest = link_target(link);
+    }
+  }
   const std::string prefix = "../envs/";
-  if (target.rfind(prefix, 0) != 0)
+  if (newest.rfind(prefix, 0) != 0)
     return std::nullopt;
-  return hash::Hash128::from_hex(std::string_view(target).substr(prefix.size()));
+  return hash::Hash128::from_hex(std::string_view(newest).substr(prefix.size()));
 }
 
 void collect_slots(const Store& store) {

@@ -42,8 +42,8 @@ private:
 // version is, unless a job of another version held it when that one came.
 boost::filesystem::path first_place(const Store& store, const std::string& project);
 
-// The environment the first place of `project` points at (its newest
-// version here, usually), if it points at one.
+// The environment the place of `project` pointed last points at (its
+// newest version here), if there is one.
 std::optional<hash::Hash128> previous_version(const Store& store, const std::string& project);
 
 // gc: places whose environment is gone and that no job holds are removed.

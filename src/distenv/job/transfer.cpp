@@ -121,11 +121,11 @@ bool finish_stream(Stream& st, const transport::BroadcastResult& r,
   Transferred& t = st.out;
   if (st.s.root()) {
     t.archive_bytes = r.bytes;
-    packer->finish();
+    const pack::PackStats packed = packer->finish();
     const pack::ChunkPipe::Waits w = packer->waits();
-    t.stream_waits =
-        fmt::format("the network waited {:.2f} s for packing, packing {:.2f} s for the network; ", w.consumer,
-                    w.producer);
+    t.stream_waits = fmt::format("zstd level {}; the network waited {:.2f} s for packing, packing {:.2f} s "
+                                 "for the network; ",
+                                 packed.levels, w.consumer, w.producer);
   } else {
     t.bytes_received = r.bytes;
     if (!r.complete)
@@ -229,6 +229,7 @@ void stream(Stream& st) {
         po.chunk_size = how.chunk;
         po.zstd_level = st.s.options.zstd_level;
         po.zstd_threads = st.s.options.zstd_threads;
+        po.adapt = st.s.options.zstd_adapt;
         po.send = [&st](const hash::Hash128& h) { return st.sends(h); };
         po.contents_only = true;
         make_progress(st, progress);

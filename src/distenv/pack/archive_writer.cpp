@@ -1,6 +1,7 @@
 // tar+zstd writer (libarchive) over a chunk sink.
 #include <distenv/pack/archive_writer.hpp>
 
+#include <distenv/pack/zstd_writer.hpp>
 #include <distenv/util/varint.hpp>
 
 #include <distenv/util/error.hpp>
@@ -10,10 +11,12 @@
 #include <archive_entry.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <exception>
 #include <fcntl.h>
 #include <memory>
+#include <thread>
 #include <unistd.h>
 #include <unordered_set>
 
@@ -21,15 +24,19 @@ namespace distenv::pack {
 
 namespace {
 
+// Every 8 MiB of tar, an adaptive level looks at the waits.
+constexpr uint64_t k_look_every = uint64_t(8) << 20;
+
 struct WriteContext {
   Chunker chunker;
+  ZstdWriter zstd;
   std::exception_ptr failure;
 };
 
 la_ssize_t write_cb(struct archive*, void* client, const void* buf, size_t len) {
   auto* ctx = static_cast<WriteContext*>(client);
   try {
-    ctx->chunker.write(buf, len);
+    ctx->zstd.write(buf, len);
     return static_cast<la_ssize_t>(len);
   } catch (...) {
     ctx->failure = std::current_exception();
@@ -47,15 +54,15 @@ struct EntryDeleter {
 class Writer {
 public:
   Writer(ChunkSink& sink, const PackOptions& options)
-      : m_ctx{Chunker(sink, options.chunk_size), nullptr}, m_archive(archive_write_new()),
-        m_send(options.send), m_progress(options.progress) {
+      : m_ctx{Chunker(sink, options.chunk_size),
+              ZstdWriter(m_ctx.chunker, options.zstd_level, options.zstd_threads), nullptr},
+        m_archive(archive_write_new()), m_send(options.send), m_progress(options.progress),
+        m_control(options.zstd_level, 1, std::max(9, options.zstd_level),
+                  std::thread::hardware_concurrency()) {
+    if (options.adapt && options.pressure)
+      m_pressure = options.pressure;
     struct archive* a = m_archive.get();
-    check(archive_write_add_filter_zstd(a), "zstd filter");
-    check(archive_write_set_filter_option(a, "zstd", "compression-level",
-                                          std::to_string(options.zstd_level).c_str()),
-          "zstd level");
-    if (options.zstd_threads > 0) // libarchive 3.6 passes it to ZSTD_c_nbWorkers
-      archive_write_set_filter_option(a, "zstd", "threads", std::to_string(options.zstd_threads).c_str());
+    // The tar goes to m_ctx.zstd (its level may change on the way).
     check(archive_write_set_format_pax_restricted(a), "tar format");
     check(archive_write_set_bytes_per_block(a, 0), "block size");
     check(archive_write_open2(a, &m_ctx, nullptr, write_cb, nullptr, nullptr), "open");
@@ -110,11 +117,18 @@ public:
     m_stats.content_bytes += e.size;
     if (m_progress)
       m_progress(m_stats.content_bytes);
+    if (m_pressure && m_ctx.zstd.bytes_in() >= m_next_look) {
+      m_next_look = m_ctx.zstd.bytes_in() + k_look_every;
+      if (m_control.look(m_pressure()))
+        m_ctx.zstd.set_level(m_control.level(), m_control.threads());
+    }
   }
 
   PackStats finish() {
     check(archive_write_close(m_archive.get()), "close");
+    m_ctx.zstd.finish();
     m_ctx.chunker.finish();
+    m_stats.levels = m_control.history();
     m_stats.archive_bytes = m_ctx.chunker.bytes();
     return m_stats;
   }
@@ -166,6 +180,9 @@ private:
   std::vector<char> m_buffer = std::vector<char>(1 << 20);
   std::function<bool(const hash::Hash128&)> m_send;
   std::function<void(uint64_t)> m_progress;
+  LevelControl m_control;
+  std::function<ChunkPipe::Waits()> m_pressure; // set: the level adapts
+  uint64_t m_next_look = k_look_every;
   PackStats m_stats;
 };
 

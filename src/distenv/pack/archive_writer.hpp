@@ -2,6 +2,7 @@
 
 #include <distenv/layout/layout.hpp>
 #include <distenv/pack/chunks.hpp>
+#include <distenv/pack/pipe.hpp>
 
 #include <functional>
 
@@ -13,6 +14,12 @@ struct PackOptions {
   size_t chunk_size = 1 << 20;
   int zstd_level = 3;
   int zstd_threads = 0; // 0: zstd's single-threaded mode
+  // The level (and threads) follow the slower side of the stream, as
+  // `zstd --adapt` does: `pressure` says how long the packer and the network
+  // have waited for each other so far (the pipe between them), looked at
+  // every few MiB; between levels 1 and 9.
+  bool adapt = false;
+  std::function<ChunkPipe::Waits()> pressure;
   // The per-file delta: false for a content every receiver holds already.
   // Such a file travels as a reference (its hash and size, no data) that
   // the receiver fills from its local copy. Unset: every content is sent.
@@ -37,6 +44,7 @@ struct PackStats {
   uint64_t entries = 0;
   uint64_t content_bytes = 0;                          // sent with their data
   uint64_t referenced_files = 0, referenced_bytes = 0; // sent by reference
+  std::string levels;                                  // the zstd levels used, in order ("3 -> 2 -> 1")
 };
 
 // Streams the tree as tar (pax) + zstd into `sink` in fixed-size chunks,

@@ -6,9 +6,12 @@
 namespace distenv::pack {
 
 AsyncPack::AsyncPack(const layout::Tree& tree, const PackOptions& options, size_t depth) : m_pipe(depth) {
-  m_thread = std::thread([this, &tree, options] {
+  PackOptions mine = options;
+  if (mine.adapt && !mine.pressure) // the pipe to the network tells which side is slower
+    mine.pressure = [this] { return m_pipe.waits(); };
+  m_thread = std::thread([this, &tree, mine] {
     try {
-      m_stats = pack_tree(tree, m_pipe, options);
+      m_stats = pack_tree(tree, m_pipe, mine);
     } catch (...) {
       m_failure = std::current_exception();
       m_pipe.fail(m_failure);

@@ -3,6 +3,7 @@
 #include <distenv/install/extract.hpp>
 #include <distenv/pack/archive_writer.hpp>
 #include <distenv/pack/pipe.hpp>
+#include <distenv/pack/zstd_writer.hpp>
 #include <distenv/util/error.hpp>
 
 #include "support/pipeline.hpp"
@@ -134,4 +135,55 @@ TEST(Pack, TruncatedStreamIsAnError) {
   chunks.chunks().resize(chunks.count() / 2);
   fs::create_directories(t / "out");
   EXPECT_THROW(install::extract(chunks, fs::canonical(t / "out")), Error);
+}
+
+// The level follows the slower side: the network waiting for the packer
+// lowers it (then adds a thread), the packer waiting for the network raises
+// it; small differences change nothing.
+TEST(Pack, TheLevelFollowsTheSlowerSide) {
+  pack::LevelControl c(3, 1, 9, 4);
+  EXPECT_FALSE(c.look({0, 0}));
+  EXPECT_TRUE(c.look({0, 0.5})); // the network waited 0.5 s for packing
+  EXPECT_EQ(c.level(), 2);
+  c.look({0, 1.0});
+  EXPECT_EQ(c.level(), 1);
+  EXPECT_TRUE(c.look({0, 1.5})) << "at the lowest level, a thread more";
+  EXPECT_EQ(c.threads(), 1);
+  EXPECT_FALSE(c.look({0.005, 1.505})) << "noise";
+  EXPECT_TRUE(c.look({1.0, 1.505})); // now the packer waits for the network
+  EXPECT_EQ(c.threads(), 0);
+  c.look({2.0, 1.505});
+  EXPECT_EQ(c.level(), 2);
+  EXPECT_EQ(c.history(), "3 -> 2 -> 1 -> 1 (1 thread) -> 1 -> 2");
+  pack::LevelControl one_core(1, 1, 9, 1);
+  EXPECT_FALSE(one_core.look({0, 5})) << "no thread to add on one core";
+}
+
+// A stream whose level changes on the way (a frame per level) reads back
+// as one archive, the same tree.
+TEST(Pack, AStreamWhoseLevelChangesReadsAsOne) {
+  TempDir t;
+  write(t / "p/distenv.toml", "");
+  std::mt19937_64 random(3);
+  for (int i = 0; i < 12; ++i) {
+    std::string data(3 << 20, '\0'); // 3 MiB each: a look every 8 MiB
+    for (size_t j = 0; j < data.size(); j += 8)
+      data[j] = static_cast<char>(random());
+    write(t / "p" / ("f" + std::to_string(i)), data);
+  }
+  auto p = test::plan(t / "p");
+  test::MemoryChunks chunks;
+  pack::PackOptions po{1 << 20, 3, 0};
+  po.adapt = true;
+  double network_waited = 0;
+  po.pressure = [&] { // packing is always the slower side here
+    network_waited += 1;
+    return pack::ChunkPipe::Waits{0, network_waited};
+  };
+  const pack::PackStats stats = pack::pack_tree(p.tree, chunks, po);
+  EXPECT_EQ(stats.levels.rfind("3 -> 2 -> 1", 0), 0u) << stats.levels;
+  fs::create_directories(t / "out");
+  auto result = install::extract(chunks, fs::canonical(t / "out"));
+  EXPECT_EQ(result.tree_hash, p.tree.tree_hash);
+  expect_same_tree(p.tree, t / "out");
 }
