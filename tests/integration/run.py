@@ -716,17 +716,19 @@ def cluster_running_version_is_never_changed_in_place():
         a_files = {h: os.path.join(host_disk(h), "distenv", "envs", tree_a, "alice", "sweep", "data") for h in hosts}
         before = {h: tree_listing(a_files[h]) for h in hosts}
         inodes_a = {h: os.stat(os.path.join(a_files[h], "f05.bin")).st_ino for h in hosts}
-        # A job keeps version A busy on every host (its workers wait for a file).
-        release = t / "release"
-        marker = f"distenv-running-{os.getpid()}"
+        # A job keeps version A busy on every host: each worker says it has
+        # started (a file), then waits for another.
+        release, started = t / "release", t / "started"
+        os.makedirs(started)
         cmd = ["mpirun", "-hostfile", os.path.join(REPO, "hostfiles", "vcluster"), "--map-by", "ppr:1:node",
                "--bind-to", "none", BOOTSTRAP, "-p", project, "-d", "/scratch/distenv", "--workers", "1", "--",
-               "sh", "-c", f"while [ ! -e {release} ]; do sleep 0.1; done # {marker}"]
+               "sh", "-c", f"touch {started}/$DISTENV_WORKER; while [ ! -e {release} ]; do sleep 0.1; done"]
         job = subprocess.Popen(cmd, env=cluster_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.time() + 60
-            while time.time() < deadline and len([l for l in leftover_processes(marker) if " sh -c" in l]) < len(hosts):
-                time.sleep(0.2)
+            deadline = time.time() + 120
+            while time.time() < deadline and len(os.listdir(started)) < len(hosts) and job.poll() is None:
+                time.sleep(0.1)
+            equal(len(os.listdir(started)), len(hosts), "A's workers started on every host")
             with open(os.path.join(data, "f01.bin"), "r+b") as f:
                 f.write(b"version B")
             r, _ = cluster_run(t, ["--", "true"], project=project)
