@@ -19,6 +19,8 @@ void check(size_t rc, const char* what) {
 
 // Waits shorter than this between two looks are noise (a chunk's hand-over).
 constexpr double k_margin = 0.02;
+// A compression thread's job (zstd's least is 512 KiB).
+constexpr int k_job_bytes = 512 << 10;
 
 } // namespace
 
@@ -51,8 +53,10 @@ void ZstdWriter::write(const void* data, size_t size) {
   if (!m_open) {
     check(ZSTD_CCtx_reset(m_cctx, ZSTD_reset_session_only), "reset");
     check(ZSTD_CCtx_setParameter(m_cctx, ZSTD_c_compressionLevel, m_level), "level");
-    if (m_threads > 0) // without multithreading support in libzstd, one thread
-      ZSTD_CCtx_setParameter(m_cctx, ZSTD_c_nbWorkers, m_threads);
+    // Without multithreading support in libzstd, one thread. Each thread
+    // holds a few jobs in memory: small jobs keep that to a few MiB.
+    if (m_threads > 0 && !ZSTD_isError(ZSTD_CCtx_setParameter(m_cctx, ZSTD_c_nbWorkers, m_threads)))
+      ZSTD_CCtx_setParameter(m_cctx, ZSTD_c_jobSize, k_job_bytes);
     m_open = true;
   }
   drain(data, size, ZSTD_e_continue);
