@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,6 +73,7 @@ void write_all(int fd, const std::string& text) {
 struct Child {
   pid_t pid = -1;
   Fd out, err; // the read ends of its stdout and stderr
+  Fd exit_fd;  // a pidfd: readable once it has exited (the supervisor wakes at once)
   LineBuffer out_lines, err_lines;
   bool exited = false;
   std::chrono::steady_clock::time_point exited_at;
@@ -179,6 +181,7 @@ void spawn(const Spec& spec, Child& child, int cgroup_procs_fd) {
   n = read_some(status.read.get(), &e, sizeof e);
   status.read.reset();
   child.pid = pid;
+  child.exit_fd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))); // none before Linux 5.3: polled
   child.out = std::move(out_pipe.read);
   child.err = std::move(err_pipe.read);
   if (n == sizeof e)
@@ -280,10 +283,14 @@ void forward_output(Run& run, int signal_fd) {
         fds.push_back({fd, POLLIN, 0});
         owners.emplace_back(c.get(), is_out);
       }
+  const size_t outputs = fds.size();
+  for (auto& c : run.children) // a child's exit wakes the poll, not its timeout
+    if (!c->exited && c->exit_fd)
+      fds.push_back({c->exit_fd.get(), POLLIN, 0});
   ::poll(fds.data(), fds.size(), 100);
   check_stop(run, signal_fd, fds[0].revents & POLLIN);
   char buf[65536];
-  for (size_t i = 1; i < fds.size(); ++i) {
+  for (size_t i = 1; i < outputs; ++i) {
     if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
       continue;
     Child& c = *owners[i].first;
