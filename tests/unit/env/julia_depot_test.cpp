@@ -1,0 +1,54 @@
+// A registered package's place in a depot, as Julia 1.5's base/loading.jl
+// names it (the expected slugs were printed by Julia 1.5.3's
+// Base.version_slug for the same UUID and SHA-1).
+#include <distenv/env/julia_depot.hpp>
+
+#include "support/temp_dir.hpp"
+
+#include <boost/filesystem/operations.hpp>
+#include <gtest/gtest.h>
+
+using namespace distenv;
+using distenv::test::TempDir;
+namespace fs = boost::filesystem;
+
+TEST(JuliaDepot, SlugsAreJuliasOwn) {
+  struct Case {
+    const char *uuid, *sha1, *slug5, *slug4;
+  };
+  for (const Case& c : {Case{"7876af07-990d-54b4-ab0e-23690620f79a",
+                             "1b4ab9d4a1cee9d1e3d0e3e7a6c94a8d0e9b5b5f", "BQyXA", "BQyX"},
+                        Case{"682c06a0-de6a-54ab-a142-c8b1cf79cde6",
+                             "81690084b6198a2e1da36fcfda16eeca9f9f24e4", "3rsiS", "3rsi"},
+                        Case{"00000000-0000-0000-0000-000000000000",
+                             "0000000000000000000000000000000000000000", "CgWBk", "CgWB"}}) {
+    EXPECT_EQ(env::version_slug(c.uuid, c.sha1), c.slug5) << c.uuid;
+    EXPECT_EQ(env::version_slug(c.uuid, c.sha1, 4), c.slug4) << c.uuid;
+  }
+  EXPECT_EQ(
+      env::version_slug("7876AF07-990D-54B4-AB0E-23690620F79A", "1B4AB9D4A1CEE9D1E3D0E3E7A6C94A8D0E9B5B5F"),
+      "BQyXA")
+      << "hex in either case";
+  EXPECT_FALSE(
+      env::version_slug("7876af07990d54b4ab0e23690620f79a", "1b4ab9d4a1cee9d1e3d0e3e7a6c94a8d0e9b5b5f"));
+  EXPECT_FALSE(env::version_slug("7876af07-990d-54b4-ab0e-23690620f79a", "1b4ab9d4"));
+  EXPECT_FALSE(
+      env::version_slug("7876af07-990d-54b4-ab0e-23690620f79g", "1b4ab9d4a1cee9d1e3d0e3e7a6c94a8d0e9b5b5f"));
+}
+
+// As loading.jl: the 4-character slug in every depot first, then the 5.
+TEST(JuliaDepot, FoundAsLoadingFindsIt) {
+  TempDir t;
+  const char* uuid = "682c06a0-de6a-54ab-a142-c8b1cf79cde6";
+  const char* sha1 = "81690084b6198a2e1da36fcfda16eeca9f9f24e4";
+  const std::vector<fs::path> depots{t / "first", t / "second"};
+  EXPECT_FALSE(env::find_in_depots("JSON", uuid, sha1, depots));
+  fs::create_directories(t / "second/packages/JSON/3rsiS");
+  EXPECT_EQ(env::find_in_depots("JSON", uuid, sha1, depots), t / "second/packages/JSON/3rsiS");
+  fs::create_directories(t / "first/packages/JSON/3rsiS");
+  EXPECT_EQ(env::find_in_depots("JSON", uuid, sha1, depots), t / "first/packages/JSON/3rsiS");
+  fs::create_directories(t / "second/packages/JSON/3rsi");
+  EXPECT_EQ(env::find_in_depots("JSON", uuid, sha1, depots), t / "second/packages/JSON/3rsi")
+      << "an old 4-character slug anywhere wins";
+  EXPECT_FALSE(env::find_in_depots("Other", uuid, sha1, depots));
+}
