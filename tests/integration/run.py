@@ -716,6 +716,16 @@ def cluster_running_version_is_never_changed_in_place():
         a_files = {h: os.path.join(host_disk(h), "distenv", "envs", tree_a, "alice", "sweep", "data") for h in hosts}
         before = {h: tree_listing(a_files[h]) for h in hosts}
         inodes_a = {h: os.stat(os.path.join(a_files[h], "f05.bin")).st_ino for h in hosts}
+        def next_version(name, what):
+            """Changes one file and installs that version: every host's tree is the source's."""
+            with open(os.path.join(data, name), "r+b") as f:
+                f.write(what.encode())
+            r, _ = cluster_run(t, ["--", "true"], project=project)
+            equal(r.code, 0, f"{what}\n{r}")
+            rep = report(t / "r.json")
+            expect_source_tree_on_hosts(t, project, rep, hosts, what)
+            return rep
+
         # A job keeps version A busy on every host: each worker says it has
         # started (a file), then waits for another.
         release, started = t / "release", t / "started"
@@ -729,13 +739,8 @@ def cluster_running_version_is_never_changed_in_place():
             while time.time() < deadline and len(os.listdir(started)) < len(hosts) and job.poll() is None:
                 time.sleep(0.1)
             equal(len(os.listdir(started)), len(hosts), "A's workers started on every host")
-            with open(os.path.join(data, "f01.bin"), "r+b") as f:
-                f.write(b"version B")
-            r, _ = cluster_run(t, ["--", "true"], project=project)
-            equal(r.code, 0, f"version B while A runs\n{r}")
-            rep = report(t / "r.json")
+            rep = next_version("f01.bin", "version B")
             tree_b = rep["tree_hash"]
-            expect_source_tree_on_hosts(t, project, rep, hosts, "version B")
             for m in rep["per_machine"]:
                 equal(m["kept_files"], 0, f"{m['host']}: nothing kept in place while A runs")
             for h in hosts:
@@ -747,13 +752,8 @@ def cluster_running_version_is_never_changed_in_place():
             open(release, "w").close()
             out, err = job.communicate(timeout=60)
         equal(job.returncode, 0, f"A's job\n{out}\n{err}")
-        with open(os.path.join(data, "f02.bin"), "r+b") as f:
-            f.write(b"version C")
-        r, _ = cluster_run(t, ["--", "true"], project=project)
-        equal(r.code, 0, f"version C\n{r}")
-        rep = report(t / "r.json")
+        rep = next_version("f02.bin", "version C")
         tree_c = rep["tree_hash"]
-        expect_source_tree_on_hosts(t, project, rep, hosts, "version C")
         for m in rep["per_machine"]:
             check(m["kept_files"] > 15, f"{m['host']}: C made from B in place ({m['kept_files']} kept)")
         for h in hosts:

@@ -2,6 +2,7 @@
 
 #include <distenv/hash/hash.hpp>
 #include <distenv/install/extract.hpp>
+#include <distenv/install/file_lock.hpp>
 #include <distenv/install/listing.hpp>
 #include <distenv/install/objects.hpp>
 #include <distenv/pack/chunks.hpp>
@@ -168,11 +169,19 @@ private:
   void check_trusted(const fs::path& dir) const;
   Result reuse(const hash::Hash128& tree);
   // What install() and assemble() share: reuse of an unchanged install
-  // before the lock; under it, what another installer did meanwhile and the
-  // remains of crashed ones; the commit of what was written.
-  std::optional<Result> reuse_unchanged(const std::optional<hash::Hash128>& expected);
-  std::optional<Result> begin(const std::optional<hash::Hash128>& expected, uint64_t disk_bytes,
-                              const fs::path& envs, std::string& repaired);
+  // before the lock; under it, what another installer did meanwhile, the
+  // remains of crashed ones, the space, the objects; the commit of what was
+  // written.
+  struct Begun {
+    std::optional<Result> done; // nothing to install: it is here
+    fs::path envs;
+    std::unique_ptr<FileLock> lock; // the store's, held to the end
+    std::string repaired;           // installed, but changed since: installed again
+    std::unique_ptr<Objects> own;   // when the caller gave none
+    Objects* objects = nullptr;
+  };
+  std::unique_ptr<Begun> begin(const std::optional<hash::Hash128>& expected, uint64_t disk_bytes,
+                               Objects* objects);
   Result commit(const ExtractResult& extracted, bool known, const std::string& repaired,
                 AtomicDirectory& incoming, AtomicFile& index, Objects& objects);
   // Every content the environments here use (their indexes).

@@ -58,35 +58,44 @@ private:
 
 } // namespace
 
-std::optional<Store::Result> Store::reuse_unchanged(const std::optional<hash::Hash128>& expected) {
+std::unique_ptr<Store::Begun> Store::begin(const std::optional<hash::Hash128>& expected, uint64_t disk_bytes,
+                                           Objects* objects) {
+  auto b = std::make_unique<Begun>();
   if (expected && has(*expected) && verify(*expected).empty()) { // it will run as it is
     try {
-      return reuse(*expected);
+      b->done = reuse(*expected);
+      return b;
     } catch (const InputError&) {
       throw;
     } catch (const Error&) {
       // removed meanwhile (gc): installed under the lock
     }
   }
-  return std::nullopt;
-}
-
-std::optional<Store::Result> Store::begin(const std::optional<hash::Hash128>& expected, uint64_t disk_bytes,
-                                          const fs::path& envs, std::string& repaired) {
+  open();
+  b->envs = fs::canonical(envs_dir());
+  b->lock = std::make_unique<FileLock>(b->envs / ".lock", m_lock_timeout);
   if (expected && has(*expected)) { // another installer finished while we waited
-    repaired = changed(*expected);
-    if (repaired.empty())
-      return reuse(*expected);
+    b->repaired = changed(*expected);
+    if (b->repaired.empty()) {
+      b->done = reuse(*expected);
+      return b;
+    }
   }
   // Holding the lock, no other installer runs on this store: whatever is
   // still incoming was left by a crashed one.
   boost::system::error_code ec;
-  for (fs::directory_iterator it(envs, ec), end; !ec && it != end; it.increment(ec))
+  for (fs::directory_iterator it(b->envs, ec), end; !ec && it != end; it.increment(ec))
     if (it->path().filename().string().rfind(".incoming-", 0) == 0)
       remove_tree(it->path());
-  check_free_space(envs, disk_bytes);
+  check_free_space(b->envs, disk_bytes);
   fs::create_directories(objects_dir());
-  return std::nullopt;
+  if (!objects) {
+    b->own = std::make_unique<Objects>(objects_dir(), m_link);
+    objects = b->own.get();
+  }
+  b->objects = objects;
+  objects->load(); // what other installs added since the check
+  return b;
 }
 
 Store::Result Store::commit(const ExtractResult& extracted, bool known, const std::string& repaired,
@@ -127,25 +136,15 @@ Store::Result Store::commit(const ExtractResult& extracted, bool known, const st
 
 Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t disk_bytes,
                              pack::ChunkSource& source, Objects* objects) {
-  if (std::optional<Result> r = reuse_unchanged(expected))
-    return *r;
-  open();
-  const fs::path envs = fs::canonical(envs_dir());
-  FileLock lock(envs / ".lock", m_lock_timeout);
-  std::string repaired; // installed, but a file in it changed since: installed again
-  if (std::optional<Result> r = begin(expected, disk_bytes, envs, repaired))
-    return *r;
-  std::optional<Objects> own;
-  if (!objects)
-    objects = &own.emplace(objects_dir(), m_link);
-  objects->load(); // what other installs added since the check
-
+  const std::unique_ptr<Begun> b = begin(expected, disk_bytes, objects);
+  if (b->done)
+    return *b->done;
   const std::string tag = expected ? expected->hex() : "unknown";
-  AtomicDirectory incoming(envs / fmt::format(".incoming-{}-{}", tag, ::getpid()), 0755);
+  AtomicDirectory incoming(b->envs / fmt::format(".incoming-{}-{}", tag, ::getpid()), 0755);
   IndexWriter index(incoming.dir().string() + ".files");
   const std::string root = incoming.dir().string() + "/";
   const ExtractResult extracted =
-      extract(source, incoming.dir(), objects, [&](const hash::TreeRecord& r, bool own) {
+      extract(source, incoming.dir(), b->objects, [&](const hash::TreeRecord& r, bool own) {
         struct stat st {};
         ::lstat((root + r.path).c_str(), &st);
         index.add(indexed(r, own, st));
@@ -154,7 +153,7 @@ Store::Result Store::install(std::optional<hash::Hash128> expected, uint64_t dis
   if (expected && !(extracted.tree_hash == *expected))
     throw Error(fmt::format("received environment does not match its hash: expected {}, got {}",
                             expected->hex(), extracted.tree_hash.hex()));
-  return commit(extracted, expected.has_value(), repaired, incoming, written, *objects);
+  return commit(extracted, expected.has_value(), b->repaired, incoming, written, *b->objects);
 }
 
 std::optional<std::string> Store::base_index(const hash::Hash128& base) const {
@@ -174,25 +173,15 @@ std::optional<std::string> Store::base_index(const hash::Hash128& base) const {
 Store::Result Store::assemble(const hash::Hash128& expected, const Listing& listing,
                               std::optional<hash::Hash128> base, uint64_t disk_bytes,
                               pack::ChunkSource& source, Objects* objects) {
-  if (std::optional<Result> r = reuse_unchanged(expected))
-    return *r;
-  open();
-  const fs::path envs = fs::canonical(envs_dir());
-  FileLock lock(envs / ".lock", m_lock_timeout);
-  std::string repaired;
-  if (std::optional<Result> r = begin(expected, disk_bytes, envs, repaired))
-    return *r;
-  std::optional<Objects> own;
-  if (!objects)
-    objects = &own.emplace(objects_dir(), m_link);
-  objects->load();
-
-  const fs::path temp = envs / fmt::format(".incoming-{}-{}", expected.hex(), ::getpid());
+  const std::unique_ptr<Begun> b = begin(expected, disk_bytes, objects);
+  if (b->done)
+    return *b->done;
+  const fs::path temp = b->envs / fmt::format(".incoming-{}-{}", expected.hex(), ::getpid());
   // The previous version becomes this one where no job uses it (an
   // exclusive flock on its directory; a job's InUse is a shared one), and
   // where what it is was checked (the check verified it by stat).
   std::optional<std::string> index_of_base;
-  if (base && !(*base == expected) && repaired.empty())
+  if (base && !(*base == expected) && b->repaired.empty())
     index_of_base = base_index(*base);
   if (index_of_base) {
     const fs::path from = path_of(*base);
@@ -205,13 +194,13 @@ Store::Result Store::assemble(const hash::Hash128& expected, const Listing& list
   AtomicDirectory incoming(temp, 0755, index_of_base.has_value());
   IndexWriter index(temp.string() + ".files");
   const ExtractResult extracted =
-      install::assemble(listing, source, temp, index_of_base ? &*index_of_base : nullptr, *objects,
+      install::assemble(listing, source, temp, index_of_base ? &*index_of_base : nullptr, *b->objects,
                         [&](const IndexedFile& f) { index.add(f); });
   AtomicFile& written = index.finish();
   if (!(extracted.tree_hash == expected))
     throw Error(fmt::format("received listing does not match the environment's hash: expected {}, got {}",
                             expected.hex(), extracted.tree_hash.hex()));
-  Result result = commit(extracted, true, repaired, incoming, written, *objects);
+  Result result = commit(extracted, true, b->repaired, incoming, written, *b->objects);
   result.in_place = index_of_base.has_value();
   return result;
 }
