@@ -32,6 +32,16 @@ struct DevPackage {
   std::string where;    // where it was declared
 };
 
+// A package the manifest pins by its git tree (registered, or added by
+// URL), which Julia loads from a depot (<depot>/packages/<name>/<slug>).
+struct RegisteredPackage {
+  std::string name;
+  std::string uuid;
+  std::string tree_sha1;
+  std::string where;                            // the manifest's git-tree-sha1 ("Manifest.toml:12:17")
+  std::optional<boost::filesystem::path> found; // in the first depot that has it (env::find_in_depots)
+};
+
 // How workers see the environment on every machine. Values may contain the
 // placeholders {root} (the install root) and {project} (the installed project).
 struct Activation {
@@ -57,6 +67,10 @@ struct Environment {
   // the chosen manifest even when .gitignore lists them. Canonical, unique.
   std::vector<fs::path> files;
   std::vector<DevPackage> dev_packages;
+  // Julia: the manifest's registered packages, and the depots looked in
+  // (JULIA_DEPOT_PATH, else ~/.julia). Reported by --plan; not shipped yet.
+  std::vector<RegisteredPackage> registered;
+  std::vector<fs::path> depots;
   std::vector<PathRef> path_refs;
   IgnoreRules exclude; // from distenv.toml; applies in every root
   // distenv.toml `mutable`: files of the project a job updates in place

@@ -4,6 +4,7 @@
 // packages it names, [sources] paths, and which files a workspace needs.
 #include <distenv/env/julia.hpp>
 
+#include <distenv/env/julia_depot.hpp>
 #include <distenv/env/julia_manifest.hpp>
 #include <distenv/env/toml_doc.hpp>
 #include <distenv/util/error.hpp>
@@ -23,6 +24,40 @@
 namespace distenv::env {
 
 namespace {
+
+// Where Julia 1.5 looks for packages (base/initdefs.jl init_depot_path):
+// JULIA_DEPOT_PATH's entries, an empty entry or an unset variable meaning
+// ~/.julia (Julia adds its own share/julia depots too, which hold no
+// registered packages), a set but empty variable none; `~` expanded. Each
+// registered package is looked for as loading.jl looks (find_in_depots).
+void locate_registered(Environment& env) {
+  const char* home = std::getenv("HOME");
+  const std::string user_home = home ? home : "";
+  auto add = [&](const std::string& entry) {
+    fs::path depot = entry;
+    if (entry.empty())
+      depot = user_home.empty() ? fs::path() : fs::path(user_home) / ".julia";
+    else if (entry == "~" || entry.rfind("~/", 0) == 0)
+      depot = fs::path(user_home + entry.substr(1));
+    if (!depot.empty() && std::find(env.depots.begin(), env.depots.end(), depot) == env.depots.end())
+      env.depots.push_back(depot);
+  };
+  const char* var = std::getenv("JULIA_DEPOT_PATH");
+  if (!var) {
+    add("");
+  } else if (*var) {
+    const std::string list = var;
+    for (size_t start = 0;;) {
+      const size_t colon = list.find(':', start);
+      add(list.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+      if (colon == std::string::npos)
+        break;
+      start = colon + 1;
+    }
+  }
+  for (RegisteredPackage& p : env.registered)
+    p.found = find_in_depots(p.name, p.uuid, p.tree_sha1, env.depots);
+}
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -137,9 +172,12 @@ public:
           if (!entry)
             continue;
           check_manifest_entry_types(doc, *entry);
+          const std::string* uuid = string_at(*entry, "uuid");
           if (const toml::node* path = entry->get("path")) {
-            const std::string* uuid = string_at(*entry, "uuid");
             add_path(doc, *path, std::string(key.str()), uuid ? *uuid : std::string(), base);
+          } else if (const toml::node* tree = entry->get("git-tree-sha1"); tree && uuid) {
+            m_env.registered.push_back(
+                {std::string(key.str()), *uuid, tree->as_string()->get(), doc.where(*tree), std::nullopt});
           }
         }
       }
@@ -270,8 +308,10 @@ public:
       for (const fs::path& f : files)
         add_file(m_env, fs::canonical(f));
     }
-    if (have_manifest)
+    if (have_manifest) {
       read_manifest(project_doc(m_env.manifest_file));
+      locate_registered(m_env);
+    }
     const TomlDoc& project = project_doc(project_file);
     check_project_types(project);
     read_sources(project, have_manifest);

@@ -123,6 +123,19 @@ std::string plan_text(const env::Environment& env, const layout::Layout& layout,
   for (const env::DevPackage& d : env.dev_packages)
     line("  {}  {} -> {}  (declared \"{}\" at {})", d.name, d.source.string(), layout.to_install(d.source),
          d.declared, d.where);
+  if (!env.registered.empty()) {
+    const auto found = std::count_if(env.registered.begin(), env.registered.end(),
+                                     [](const env::RegisteredPackage& p) { return p.found.has_value(); });
+    std::string depots;
+    for (const fs::path& d : env.depots)
+      depots += (depots.empty() ? "" : ", ") + d.string();
+    line("registered packages: {} ({} in the depots here: {}; {} not); not shipped: every machine loads them "
+         "from its own depots",
+         env.registered.size(), found, depots.empty() ? "none" : depots, env.registered.size() - found);
+    for (const env::RegisteredPackage& p : env.registered)
+      line("  {}  {}  {}", p.name, p.tree_sha1,
+           p.found ? p.found->string() : fmt::format("not in any depot (declared at {})", p.where));
+  }
   const auto changed =
       std::count_if(tree.rewritten.begin(), tree.rewritten.end(),
                     [](const layout::RewrittenPath& r) { return r.original != r.rewritten; });
@@ -177,6 +190,18 @@ nlohmann::ordered_json plan_json(const env::Environment& env, const layout::Layo
                     {"source", d.source.string()},
                     {"installed", layout.to_install(d.source)}});
   j["dev_packages"] = devs;
+  ordered_json registered = ordered_json::array();
+  for (const env::RegisteredPackage& p : env.registered)
+    registered.push_back({{"name", p.name},
+                          {"uuid", p.uuid},
+                          {"git_tree_sha1", p.tree_sha1},
+                          {"declared_at", p.where},
+                          {"found", p.found ? p.found->string() : std::string()}});
+  j["registered_packages"] = registered;
+  ordered_json depots = ordered_json::array();
+  for (const fs::path& d : env.depots)
+    depots.push_back(d.string());
+  j["depots"] = depots;
   ordered_json rewritten = ordered_json::array();
   for (const layout::RewrittenPath& r : tree.rewritten)
     rewritten.push_back({{"file", r.file},

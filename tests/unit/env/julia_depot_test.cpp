@@ -1,12 +1,15 @@
 // A registered package's place in a depot, as Julia 1.5's base/loading.jl
 // names it (the expected slugs were printed by Julia 1.5.3's
 // Base.version_slug for the same UUID and SHA-1).
+#include <distenv/env/environment.hpp>
 #include <distenv/env/julia_depot.hpp>
 
 #include "support/temp_dir.hpp"
 
 #include <boost/filesystem/operations.hpp>
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 
 using namespace distenv;
 using distenv::test::TempDir;
@@ -51,4 +54,43 @@ TEST(JuliaDepot, FoundAsLoadingFindsIt) {
   EXPECT_EQ(env::find_in_depots("JSON", uuid, sha1, depots), t / "second/packages/JSON/3rsi")
       << "an old 4-character slug anywhere wins";
   EXPECT_FALSE(env::find_in_depots("Other", uuid, sha1, depots));
+}
+
+// The manifest's registered packages are looked for in JULIA_DEPOT_PATH's
+// depots as Julia looks; found or not, each is reported with its place or
+// the manifest line that names it.
+TEST(JuliaDepot, TheManifestsRegisteredPackagesAreFound) {
+  TempDir t;
+  test::write(t / "p/Project.toml", "name = \"P\"\n[deps]\nJSON = \"682c06a0-de6a-54ab-a142-c8b1cf79cde6\"\n"
+                                    "Gone = \"7876af07-990d-54b4-ab0e-23690620f79a\"\n");
+  test::write(t / "p/Manifest.toml",
+              "[[JSON]]\ndeps = []\ngit-tree-sha1 = \"81690084b6198a2e1da36fcfda16eeca9f9f24e4\"\n"
+              "uuid = \"682c06a0-de6a-54ab-a142-c8b1cf79cde6\"\nversion = \"0.21.1\"\n\n"
+              "[[Gone]]\ngit-tree-sha1 = \"1b4ab9d4a1cee9d1e3d0e3e7a6c94a8d0e9b5b5f\"\n"
+              "uuid = \"7876af07-990d-54b4-ab0e-23690620f79a\"\nversion = \"1.0.0\"\n\n"
+              "[[Dates]]\ndeps = []\nuuid = \"ade2ca70-3891-5945-98fb-dc099432e06a\"\n");
+  fs::create_directories(t / "depot2/packages/JSON/3rsiS/src");
+  const char* before = std::getenv("JULIA_DEPOT_PATH");
+  const std::string saved = before ? before : "";
+  ::setenv("JULIA_DEPOT_PATH", ((t / "depot1").string() + ":" + (t / "depot2").string()).c_str(), 1);
+  env::ReadOptions o;
+  o.project_dir = t / "p";
+  const env::Environment e = env::read_environment(o);
+  if (before)
+    ::setenv("JULIA_DEPOT_PATH", saved.c_str(), 1);
+  else
+    ::unsetenv("JULIA_DEPOT_PATH");
+  ASSERT_EQ(e.registered.size(), 2u) << "Dates is a standard library: no tree of its own";
+  EXPECT_EQ(e.depots, (std::vector<fs::path>{t / "depot1", t / "depot2"}));
+  auto named = [&](const std::string& name) {
+    for (const env::RegisteredPackage& p : e.registered)
+      if (p.name == name)
+        return p;
+    ADD_FAILURE() << "no " << name;
+    return env::RegisteredPackage{};
+  };
+  EXPECT_EQ(named("JSON").found, t / "depot2/packages/JSON/3rsiS");
+  EXPECT_EQ(named("JSON").tree_sha1, "81690084b6198a2e1da36fcfda16eeca9f9f24e4");
+  EXPECT_FALSE(named("Gone").found);
+  EXPECT_NE(named("Gone").where.find("Manifest.toml:"), std::string::npos) << named("Gone").where;
 }
