@@ -2,6 +2,7 @@
 #include <distenv/run.hpp>
 
 #include <distenv/cli/options.hpp>
+#include <distenv/env/julia_depot.hpp>
 #include <distenv/hash/hash.hpp>
 #include <distenv/install/slot.hpp>
 #include <distenv/install/store.hpp>
@@ -39,6 +40,7 @@ void warn(const Prepared& p) {
 int run_plan(const cli::Options& o) {
   Prepared p = prepare(o);
   warn(p);
+  env::verify_registered(p.env); // --plan only: it reads every file of them
   const fs::path root = store_for(o).path_of(p.tree.tree_hash);
   std::fputs(report::plan_text(p.env, p.layout, p.tree, root).c_str(), stdout);
   const fs::path place = install::first_place(store_for(o), p.layout.project) / p.layout.project;

@@ -40,6 +40,7 @@ struct RegisteredPackage {
   std::string tree_sha1;
   std::string where;                            // the manifest's git-tree-sha1 ("Manifest.toml:12:17")
   std::optional<boost::filesystem::path> found; // in the first depot that has it (env::find_in_depots)
+  std::string computed_sha1;                    // the found tree's git tree hash, once verified ("": not yet)
 };
 
 // How workers see the environment on every machine. Values may contain the

@@ -176,8 +176,12 @@ public:
           if (const toml::node* path = entry->get("path")) {
             add_path(doc, *path, std::string(key.str()), uuid ? *uuid : std::string(), base);
           } else if (const toml::node* tree = entry->get("git-tree-sha1"); tree && uuid) {
-            m_env.registered.push_back(
-                {std::string(key.str()), *uuid, tree->as_string()->get(), doc.where(*tree), std::nullopt});
+            m_env.registered.push_back({std::string(key.str()),
+                                        *uuid,
+                                        tree->as_string()->get(),
+                                        doc.where(*tree),
+                                        std::nullopt,
+                                        {}});
           }
         }
       }

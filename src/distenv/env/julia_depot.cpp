@@ -1,6 +1,9 @@
 // A registered package's place in a Julia depot.
 #include <distenv/env/julia_depot.hpp>
 
+#include <distenv/env/environment.hpp>
+#include <distenv/hash/git_tree.hpp>
+
 #include <boost/crc.hpp>
 #include <boost/filesystem/operations.hpp>
 
@@ -65,6 +68,12 @@ std::optional<std::string> version_slug(std::string_view uuid, std::string_view 
   std::vector<unsigned char> bytes(u->rbegin(), u->rend());
   bytes.insert(bytes.end(), h->begin(), h->end());
   return slug(crc32c(bytes.data(), bytes.size()), length);
+}
+
+void verify_registered(Environment& env) {
+  for (RegisteredPackage& p : env.registered)
+    if (p.found)
+      p.computed_sha1 = hash::git_tree_sha1(*p.found);
 }
 
 std::optional<boost::filesystem::path> find_in_depots(const std::string& name, std::string_view uuid,

@@ -32,4 +32,11 @@ std::optional<boost::filesystem::path> find_in_depots(const std::string& name, s
                                                       std::string_view sha1,
                                                       const std::vector<boost::filesystem::path>& depots);
 
+struct Environment;
+
+// Computes the git tree hash of every registered package found in a depot
+// (RegisteredPackage::computed_sha1), to compare with the manifest's: a tree
+// that differs was changed after Pkg installed it. Reads every file of them.
+void verify_registered(Environment& env);
+
 } // namespace distenv::env

@@ -132,9 +132,18 @@ std::string plan_text(const env::Environment& env, const layout::Layout& layout,
     line("registered packages: {} ({} in the depots here: {}; {} not); not shipped: every machine loads them "
          "from its own depots",
          env.registered.size(), found, depots.empty() ? "none" : depots, env.registered.size() - found);
-    for (const env::RegisteredPackage& p : env.registered)
-      line("  {}  {}  {}", p.name, p.tree_sha1,
-           p.found ? p.found->string() : fmt::format("not in any depot (declared at {})", p.where));
+    for (const env::RegisteredPackage& p : env.registered) {
+      std::string check;
+      if (!p.computed_sha1.empty())
+        check = p.computed_sha1 == p.tree_sha1
+                    ? "  (its git tree hash is the manifest's)"
+                    : fmt::format(
+                          "  (its git tree hash is {}, not the manifest's: changed since Pkg installed it; "
+                          "remove it and run Pkg.instantiate() here)",
+                          p.computed_sha1);
+      line("  {}  {}  {}{}", p.name, p.tree_sha1,
+           p.found ? p.found->string() : fmt::format("not in any depot (declared at {})", p.where), check);
+    }
   }
   const auto changed =
       std::count_if(tree.rewritten.begin(), tree.rewritten.end(),
@@ -196,7 +205,8 @@ nlohmann::ordered_json plan_json(const env::Environment& env, const layout::Layo
                           {"uuid", p.uuid},
                           {"git_tree_sha1", p.tree_sha1},
                           {"declared_at", p.where},
-                          {"found", p.found ? p.found->string() : std::string()}});
+                          {"found", p.found ? p.found->string() : std::string()},
+                          {"computed_git_tree_sha1", p.computed_sha1}});
   j["registered_packages"] = registered;
   ordered_json depots = ordered_json::array();
   for (const fs::path& d : env.depots)

@@ -3,6 +3,7 @@
 // Base.version_slug for the same UUID and SHA-1).
 #include <distenv/env/environment.hpp>
 #include <distenv/env/julia_depot.hpp>
+#include <distenv/hash/git_tree.hpp>
 
 #include "support/temp_dir.hpp"
 
@@ -93,4 +94,26 @@ TEST(JuliaDepot, TheManifestsRegisteredPackagesAreFound) {
   EXPECT_EQ(named("JSON").tree_sha1, "81690084b6198a2e1da36fcfda16eeca9f9f24e4");
   EXPECT_FALSE(named("Gone").found);
   EXPECT_NE(named("Gone").where.find("Manifest.toml:"), std::string::npos) << named("Gone").where;
+}
+
+// A package tree in a depot is checked against the manifest's
+// git-tree-sha1 (--plan): the same tree passes, an edited one does not.
+TEST(JuliaDepot, AFoundTreeIsCheckedAgainstTheManifest) {
+  TempDir t;
+  test::write(t / "tree/src/Foo.jl", "module Foo end\n");
+  test::write(t / "tree/Project.toml", "name = \"Foo\"\n");
+  const std::string sha1 = hash::git_tree_sha1(t / "tree");
+  const char* uuid = "7876af07-990d-54b4-ab0e-23690620f79a";
+  const fs::path place = t / "depot/packages/Foo" / *env::version_slug(uuid, sha1);
+  fs::create_directories(place.parent_path());
+  fs::rename(t / "tree", place);
+  env::Environment e;
+  e.registered.push_back({"Foo", uuid, sha1, "Manifest.toml:3:17", std::nullopt, {}});
+  e.registered[0].found = env::find_in_depots("Foo", uuid, sha1, {t / "depot"});
+  ASSERT_EQ(e.registered[0].found, place);
+  env::verify_registered(e);
+  EXPECT_EQ(e.registered[0].computed_sha1, sha1);
+  test::write(place / "src/Foo.jl", "module Foo; edited = true; end\n");
+  env::verify_registered(e);
+  EXPECT_NE(e.registered[0].computed_sha1, sha1);
 }
