@@ -42,7 +42,6 @@ IndexedFile indexed(const hash::TreeRecord& r, bool own, const struct stat& st) 
   f.own = own;
   f.type = r.type;
   f.executable = (r.mode & 0111) != 0 && r.type == hash::EntryType::file;
-  f.complete = true;
   return f;
 }
 
@@ -77,7 +76,6 @@ void for_each_indexed(const std::string& index, const std::function<void(const I
         const uint64_t flags = get_varint(index, at);
         f.own = (flags & 1) != 0;
         if (complete) {
-          f.complete = true;
           f.executable = (flags & 2) != 0;
           const uint64_t type = (flags >> 2) & 3;
           f.type = type == 1   ? hash::EntryType::directory

@@ -20,7 +20,7 @@ namespace distenv::install {
 // edited in place (even by root: its mtime changes) is found. It describes
 // the whole tree, so a later version can be made from it in place
 // (install/assemble.hpp). Indexes of older versions list regular files only
-// (`complete` false).
+// (index_complete() is false for them).
 struct IndexedFile {
   hash::Hash128 content;
   uint64_t size = 0;
@@ -30,7 +30,6 @@ struct IndexedFile {
   bool own = false;     // a mutable file: the job may change it, nothing checks it
   hash::EntryType type = hash::EntryType::file;
   bool executable = false;
-  bool complete = false; // from an index that lists every entry with its mode
 };
 
 // The record of the installed entry `r` whose lstat is `st`.

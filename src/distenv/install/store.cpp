@@ -196,6 +196,10 @@ std::string Store::verify(const hash::Hash128& tree) const {
     index = read_file(index_of(tree), uint64_t(1) << 30, Follow::no);
   } catch (const Error&) {
   }
+  return verify(tree, index);
+}
+
+std::string Store::verify(const hash::Hash128& tree, const std::string& index) const {
   if (index.compare(0, index_magic().size(), index_magic()) != 0) { // no stat records: the full walk
     check_contents_trusted(tree);
     return {};

@@ -78,6 +78,8 @@ public:
   // per file (against the index) and per directory (a walk that reads
   // directories only); an install without stat records gets the full walk.
   std::string verify(const hash::Hash128& tree) const;
+  // The same with its index read already ("" when there is none).
+  std::string verify(const hash::Hash128& tree, const std::string& index) const;
 
   // Creates what is missing of <dest>/envs (the destination 0700, or 0770 for
   // a group), then checks that the store can be trusted (see above).

@@ -19,7 +19,7 @@ std::unordered_set<hash::Hash128> previous_version(Session& s, const cluster::Jo
   if (!base || *base == plan.tree_hash)
     return contents;
   const std::optional<std::string> index = s.store.base_index(*base);
-  if (!index || !s.store.verify(*base).empty())
+  if (!index || !s.store.verify(*base, *index).empty())
     return contents;
   c.base = base;
   install::for_each_indexed(*index, [&](const install::IndexedFile& f) {
