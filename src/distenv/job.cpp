@@ -25,6 +25,7 @@ int the_job(const cli::Options& o, JobContext& ctx) {
   job::Checked c = job::check(s, r.plan);       // check: each machine's store
   job::Transferred t = job::transfer(s, r.plan, // transfer: pack, broadcast, install
                                      r.prepared ? &r.prepared->tree : nullptr, c);
+  job::transfer_depot(s, r);                           // depot: registered packages, artifacts
   const job::Installed in = job::activate(s, r, t);    // activate: metadata, runtime, in use
   job::each_machine(s, in);                            // each-machine: once-per-machine commands
   const job::Numbering n = job::number_workers(s, in); // workers: numbered across machines,

@@ -1,6 +1,7 @@
 // Rank 0's reading of the environment, shared by every mode.
 #include <distenv/pipeline.hpp>
 
+#include <distenv/hash/git_tree.hpp>
 #include <distenv/hash/hash_cache.hpp>
 #include <distenv/report/plan_report.hpp>
 
@@ -10,7 +11,62 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
+
 namespace distenv {
+
+namespace {
+
+// The key of one unit's tree in the GitTreeCache: its entries as the
+// depot tree has them (sorted), relative to the unit.
+hash::Hash128 unit_key(const layout::Tree& tree, const std::string& unit) {
+  std::vector<hash::TreeRecord> records;
+  auto it = std::lower_bound(tree.entries.begin(), tree.entries.end(), unit,
+                             [](const layout::FileEntry& e, const std::string& u) { return e.path < u; });
+  for (; it != tree.entries.end(); ++it) {
+    if (it->path != unit && it->path.compare(0, unit.size() + 1, unit + "/") != 0)
+      break;
+    hash::TreeRecord r = it->record();
+    r.path = it->path.substr(unit.size());
+    records.push_back(std::move(r));
+  }
+  return hash::tree_hash(std::move(records));
+}
+
+std::optional<PreparedDepot> prepare_depot(const cli::Options& o, const env::Environment& env,
+                                           hash::HashCache& cache) {
+  if (o.depot == "none" || env.kind != env::Kind::julia || env.registered.empty())
+    return std::nullopt;
+  PreparedDepot d;
+  d.closure = env::julia_closure(env, env::Platform::here());
+  env::Environment units; // the units as roots, shipped as they are
+  units.project_dir = env.project_dir;
+  units.gitignore = false;
+  units.allow_secrets = true; // a package's test keys are the package's, verified below
+  for (const env::DepotUnit& u : d.closure.units) {
+    const fs::path source = fs::canonical(u.source);
+    units.roots.push_back(source);
+    d.layout.placed.emplace_back(source, u.path);
+  }
+  d.tree = layout::walk_tree(units, d.layout, o.hash_threads, &cache);
+  // Verified as Pkg verifies a download; a tree verified before with the
+  // same contents is known by them (the hash cache read no file of it).
+  hash::GitTreeCache verified(cache.file().empty() ? fs::path() : cache.file().parent_path() / "git-trees");
+  std::map<std::string, hash::Hash128> keys;
+  env::verify_closure(
+      d.closure,
+      [&](const env::DepotUnit& u) { return verified.known(keys[u.path] = unit_key(d.tree, u.path)); },
+      [&](const env::DepotUnit& u, const std::string& sha1) {
+        ++d.verified;
+        if (sha1 == u.tree_sha1)
+          verified.add(keys[u.path], sha1);
+      });
+  verified.save();
+  return d;
+}
+
+} // namespace
 
 Prepared prepare(const cli::Options& o) {
   env::ReadOptions read;
@@ -33,10 +89,13 @@ Prepared prepare(const cli::Options& o) {
   hash::HashCache cache(
       hash::HashCache::default_file(p.env.project_dir, fs::is_directory(o.dest, ec) ? o.dest : ""));
   p.tree = layout::build_tree(p.env, p.layout, o.hash_threads, &cache); // files, rewrites, hashes
+  p.depot = prepare_depot(o, p.env, cache); // Julia: registered packages and artifacts from the depots here
   cache.save();
   p.hashed_files = cache.misses();
   p.cached_files = cache.hits();
   p.warnings = report::plan_warnings(p.env, p.layout, p.tree);
+  if (p.depot)
+    p.warnings.insert(p.warnings.end(), p.depot->closure.warnings.begin(), p.depot->closure.warnings.end());
   return p;
 }
 

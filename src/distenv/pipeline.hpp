@@ -2,12 +2,24 @@
 
 #include <distenv/cli/options.hpp>
 #include <distenv/env/environment.hpp>
+#include <distenv/env/julia_closure.hpp>
 #include <distenv/install/store.hpp>
 #include <distenv/layout/layout.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
+
 namespace distenv {
+
+// The depot part of a Julia environment (--depot closure): the package
+// trees and artifacts, placed as in a depot, and the tree that ships them.
+struct PreparedDepot {
+  env::Closure closure;
+  layout::Layout layout;
+  layout::Tree tree;
+  uint64_t verified = 0; // units whose git tree hash was computed (not known from before)
+};
 
 // What rank 0 knows after reading: the environment, where everything goes,
 // and the tree that ships with its identity.
@@ -15,9 +27,10 @@ struct Prepared {
   env::Environment env;
   layout::Layout layout;
   layout::Tree tree;
-  std::vector<std::string> warnings; // for people: "distenv: warning: <line>"
-  uint64_t hashed_files = 0;         // files whose contents were read to hash them
-  uint64_t cached_files = 0;         // files whose hashes the hash cache knew
+  std::vector<std::string> warnings;  // for people: "distenv: warning: <line>"
+  uint64_t hashed_files = 0;          // files whose contents were read to hash them
+  uint64_t cached_files = 0;          // files whose hashes the hash cache knew
+  std::optional<PreparedDepot> depot; // a Julia environment with registered packages, unless --depot none
 };
 
 // env -> layout -> tree (walk, rewrite, hash). InputError on bad input.

@@ -109,6 +109,12 @@ void declare_input(CLI::App& app, Options& o, Text& t) {
       "--allow-secrets", o.allow_secrets,
       "ship private keys and credential files (.ssh/, .gnupg/, id_rsa, .netrc, ...) found in the roots "
       "instead of refusing");
+  app.add_option("--depot", o.depot,
+                 "Julia: closure (default) ships the registered packages and artifacts the manifest needs "
+                 "from the depots here to a depot in --dest on every machine, verified against their "
+                 "git-tree-sha1; none ships none (every machine has its own depot)")
+      ->check(CLI::IsMember({"closure", "none"}).description(""))
+      ->type_name("closure|none");
 }
 
 // The modes of their own, and the report.

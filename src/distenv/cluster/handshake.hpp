@@ -9,7 +9,7 @@ namespace distenv::cluster {
 
 // What crosses machines, as a number: raise it with any change to a message
 // (transport/codec.hpp users, the plan, the stream's tags).
-inline constexpr int k_protocol = 3; // 3: heartbeats (cluster/heartbeat.hpp)
+inline constexpr int k_protocol = 4; // 3: heartbeats (cluster/heartbeat.hpp); 4: the depot plan
 
 // The first step of every job: every rank says which distenv (version,
 // protocol) runs on which machine, in Comm::hello. Machines that differ end

@@ -31,7 +31,7 @@ JobPlan JobPlan::from_tree(const layout::Tree& tree, const std::string& project)
 }
 
 namespace {
-constexpr char k_plan_magic[] = "DP1";
+constexpr char k_plan_magic[] = "DP2";
 }
 
 std::string JobPlan::encode() const {
@@ -49,6 +49,11 @@ std::string JobPlan::encode() const {
     put_u64(out, c.hash.low);
     put_varint(out, c.size);
     put_varint(out, c.count);
+  }
+  put_varint(out, units.size());
+  for (const std::string& u : units) {
+    put_varint(out, u.size());
+    out += u;
   }
   return out;
 }
@@ -80,6 +85,16 @@ JobPlan JobPlan::decode(const std::string& bytes) {
       c.size = get_varint(bytes, at);
       c.count = get_varint(bytes, at);
       p.contents.push_back(c);
+    }
+    const uint64_t units = get_varint(bytes, at);
+    if (units > bytes.size())
+      throw std::out_of_range("too many units");
+    for (uint64_t i = 0; i < units; ++i) {
+      const uint64_t size = get_varint(bytes, at);
+      if (size > bytes.size() - at)
+        throw std::out_of_range("truncated unit");
+      p.units.push_back(bytes.substr(at, size));
+      at += size;
     }
     return p;
   } catch (const std::out_of_range& e) {

@@ -28,6 +28,9 @@ struct JobPlan {
   uint64_t files = 0; // regular files and symlinks
   uint64_t bytes = 0;
   std::vector<Content> contents; // regular files' distinct contents, in first-seen path order
+  // A depot's plan (install/depot.cpp): the directories installed one by
+  // one ("packages/Example/3rsi"), sorted; empty for an environment.
+  std::vector<std::string> units;
 
   static JobPlan from_tree(const layout::Tree& tree, const std::string& project);
   std::string encode() const;

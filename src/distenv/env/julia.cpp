@@ -312,6 +312,11 @@ public:
       for (const fs::path& f : files)
         add_file(m_env, fs::canonical(f));
     }
+    // Preferences beside the project ship even when git ignores them:
+    // Julia reads them (Base.collect_preferences) and they key the caches.
+    for (const char* prefs : {"JuliaLocalPreferences.toml", "LocalPreferences.toml"})
+      if (const fs::path p = project_file.parent_path() / prefs; is_file(p))
+        add_file(m_env, fs::canonical(p));
     if (have_manifest) {
       read_manifest(project_doc(m_env.manifest_file));
       locate_registered(m_env);

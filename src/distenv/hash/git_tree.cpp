@@ -3,6 +3,7 @@
 
 #include <distenv/util/error.hpp>
 #include <distenv/util/fd.hpp>
+#include <distenv/util/files.hpp>
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -152,6 +153,51 @@ std::string git_tree_sha1(const boost::filesystem::path& dir) {
   for (unsigned char b : digest)
     hex += fmt::format("{:02x}", b);
   return hex;
+}
+
+GitTreeCache::GitTreeCache(boost::filesystem::path file) : m_file(std::move(file)) {
+  if (m_file.empty())
+    return;
+  std::string text;
+  try {
+    text = read_file(m_file, uint64_t(1) << 20, Follow::no);
+  } catch (const Error&) {
+    return;
+  }
+  for (size_t at = 0; at < text.size();) {
+    const size_t end = std::min(text.find('\n', at), text.size());
+    const std::string line = text.substr(at, end - at);
+    at = end + 1;
+    const size_t space = line.find(' ');
+    const std::optional<Hash128> key = Hash128::from_hex(line.substr(0, space));
+    if (space != std::string::npos && key && line.size() - space - 1 == 40)
+      m_lines.emplace_back(*key, line.substr(space + 1));
+  }
+}
+
+std::string GitTreeCache::known(const Hash128& key) const {
+  for (auto it = m_lines.rbegin(); it != m_lines.rend(); ++it)
+    if (it->first == key)
+      return it->second;
+  return {};
+}
+
+void GitTreeCache::add(const Hash128& key, const std::string& sha1) {
+  m_lines.emplace_back(key, sha1);
+  m_changed = true;
+}
+
+void GitTreeCache::save() {
+  if (!m_changed || m_file.empty())
+    return;
+  constexpr size_t k_keep = 4096;
+  std::string text;
+  for (size_t i = m_lines.size() > k_keep ? m_lines.size() - k_keep : 0; i < m_lines.size(); ++i)
+    text += m_lines[i].first.hex() + " " + m_lines[i].second + "\n";
+  try {
+    write_file_atomic(m_file, text, Durability::none);
+  } catch (const Error&) {
+  }
 }
 
 } // namespace distenv::hash

@@ -65,6 +65,7 @@ public:
   // failure only costs time). Nothing is written when that is what the file
   // already holds.
   void save();
+  const boost::filesystem::path& file() const { return m_file; }
 
   uint64_t hits() const { return m_hits; }
   uint64_t misses() const { return m_misses; }

@@ -43,9 +43,9 @@ std::string user_name(uid_t uid) {
   return "uid " + std::to_string(uid);
 }
 
-// mkdir with exactly `mode` (the umask does not apply); an existing
-// directory is left as it is (the trust check looks at it).
-void make_directory(const fs::path& dir, mode_t mode) {
+} // namespace
+
+void make_directory(const fs::path& dir, unsigned mode) {
   if (::mkdir(dir.c_str(), mode) == 0) {
     ::chmod(dir.c_str(), mode);
     return;
@@ -53,8 +53,6 @@ void make_directory(const fs::path& dir, mode_t mode) {
   if (errno != EEXIST)
     throw Error(fmt::format("{}: cannot create: {}", dir.string(), errno_text(errno)));
 }
-
-} // namespace
 
 void check_free_space(const fs::path& dir, uint64_t bytes) {
   const uint64_t free_bytes = space_at(dir).available;

@@ -132,6 +132,23 @@ public:
   Result assemble(const hash::Hash128& expected, const Listing& listing, std::optional<hash::Hash128> base,
                   uint64_t disk_bytes, pack::ChunkSource& source, Objects* objects = nullptr);
 
+  // The store-wide Julia depot (install/depot.cpp), laid out as Julia lays
+  // one out: <dest>/depot/packages/<name>/<slug>, <dest>/depot/artifacts/<sha1>,
+  // read-only for jobs, shared by every environment; and <dest>/julia, the
+  // writable depot before it on the workers' JULIA_DEPOT_PATH (compiled
+  // caches, logs).
+  fs::path depot_dir() const { return m_dest / "depot"; }
+  fs::path julia_dir() const { return m_dest / "julia"; }
+  // Creates both (and the store), and checks they can be trusted.
+  void open_depot();
+  // The depot holds `unit` ("packages/Example/3rsi"): only a rename puts one there.
+  bool depot_has(const std::string& unit) const;
+  // Makes the depot `listing` (units below their depot paths) from the
+  // contents this machine has and those `source` brings, in a temporary
+  // directory, then moves each of `units` it does not hold yet into place.
+  Result install_depot(const Listing& listing, const std::vector<std::string>& units, uint64_t disk_bytes,
+                       pack::ChunkSource& source, Objects* objects = nullptr);
+
   // The index of the installed `base` when a new version can be made from
   // it in place: installed, its index complete, not installed writable.
   std::optional<std::string> base_index(const hash::Hash128& base) const;
@@ -193,6 +210,10 @@ private:
   double m_lock_timeout = 600;
   LinkMode m_link = LinkMode::automatic;
 };
+
+// mkdir with exactly `mode` (the umask does not apply); an existing
+// directory is left as it is (the trust check looks at it).
+void make_directory(const fs::path& dir, unsigned mode);
 
 // Throws Error "not enough space in DIR: need X, Y free" when `dir` has less
 // than `bytes` available.

@@ -10,7 +10,21 @@ namespace distenv::job {
 
 std::vector<std::string> Installed::activation(const Session& s,
                                                const std::optional<workers::WorkerPlace>& place) const {
-  return workers::activation_environment(s.ctx.environment, meta, root, s.self(), s.machines.count(), place);
+  std::vector<std::string> env =
+      workers::activation_environment(s.ctx.environment, meta, root, s.self(), s.machines.count(), place);
+  if (!julia_depot_path.empty()) {
+    const std::string var = "JULIA_DEPOT_PATH=";
+    std::erase_if(env, [&](const std::string& kv) { return kv.rfind(var, 0) == 0; });
+    env.push_back(var + julia_depot_path);
+  }
+  return env;
+}
+
+Transferred transfer_depot(Session& s, const Read& r) {
+  if (!r.depot)
+    return {};
+  Checked c = check_depot(s, *r.depot);
+  return transfer(s, *r.depot, r.prepared && r.prepared->depot ? &r.prepared->depot->tree : nullptr, c);
 }
 
 report::JobReport job_report(const Session& s, const Read& r, const Transferred& t,
@@ -54,7 +68,8 @@ report::MachineResult machine_result(const Session& s, const Installed& in, cons
   return mine;
 }
 
-void check_installed(Session& s, const hash::Hash128& tree, Installed& in) {
+void check_installed(Session& s, const hash::Hash128& tree, const std::optional<cluster::JobPlan>& r_depot,
+                     Installed& in) {
   if (!s.store.has(tree))
     throw Error(fmt::format("the environment is not in {} after the install", s.store.envs_dir().string()));
   const fs::path file = in.root / layout::k_metadata_path;
@@ -62,6 +77,12 @@ void check_installed(Session& s, const hash::Hash128& tree, Installed& in) {
   // Workers see the environment at the project's stable place.
   in.slot = std::make_shared<install::ProjectSlot>(s.store, in.meta.project, tree);
   in.root = in.slot->path();
+  if (r_depot) {
+    for (const std::string& unit : r_depot->units)
+      if (!s.store.depot_has(unit))
+        throw Error(fmt::format("{} is not in {} after the install", unit, s.store.depot_dir().string()));
+    in.julia_depot_path = s.store.julia_dir().string() + ":" + s.store.depot_dir().string();
+  }
   if (in.meta.runtime.empty())
     return;
   const auto env = in.activation(s, std::nullopt);
@@ -80,7 +101,7 @@ Installed activate(Session& s, const Read& r, Transferred& t) {
     s.observe(Phase::activate);
     if (!s.leader())
       return std::string();
-    check_installed(s, r.plan.tree_hash, in);
+    check_installed(s, r.plan.tree_hash, r.depot, in);
     if (!in.in_use) // a machine that shares a store another machine installed into
       in.in_use = std::make_shared<install::Store::InUse>(s.store, r.plan.tree_hash);
     in.mine = machine_result(s, in, t);

@@ -22,6 +22,9 @@ struct Installed {
   std::shared_ptr<install::Store::InUse> in_use; // gc leaves it alone while the job runs
   std::shared_ptr<install::ProjectSlot> slot;    // the place this job holds
   report::MachineResult mine;                    // this machine's part of the report so far
+  // The job ships a depot: JULIA_DEPOT_PATH for what runs here (the
+  // store's writable depot, then its shipped one).
+  std::string julia_depot_path;
 
   fs::path project_dir() const { return root / meta.project; }
   // What a process started here gets: the inherited environment activated,
@@ -40,5 +43,9 @@ report::JobReport job_report(const Session& s, const Read& r, const Transferred&
 // gathered and rank 0 prints where the environment is on every machine (now:
 // a sweep may run for hours after).
 Installed activate(Session& s, const Read& r, Transferred& t);
+
+// The depot's check and transfer (a second transfer: the registered
+// packages and artifacts each store lacks), when the plan has one.
+Transferred transfer_depot(Session& s, const Read& r);
 
 } // namespace distenv::job

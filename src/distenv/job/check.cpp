@@ -5,6 +5,8 @@
 #include <distenv/install/slot.hpp>
 #include <distenv/transport/codec.hpp>
 
+#include <functional>
+
 namespace distenv::job {
 
 namespace {
@@ -27,6 +29,19 @@ std::unordered_set<hash::Hash128> previous_version(Session& s, const cluster::Jo
       contents.insert(f.content);
   });
   return contents;
+}
+
+// The per-file delta: which of the plan's contents are here already (one
+// lstat per object, none for those `in_base` vouches for), the objects held
+// for gc until the install that links them is done.
+void contents_here(Session& s, const cluster::JobPlan& plan, Checked& c,
+                   const std::unordered_set<hash::Hash128>& in_base) {
+  c.here = std::make_unique<install::Objects>(s.store.objects_dir(), s.store.link_mode());
+  c.here->hold();
+  c.here->load();
+  for (const cluster::JobPlan::Content& content : plan.contents)
+    if ((in_base.count(content.hash) && c.here->recorded(content.hash)) || c.here->has(content.hash))
+      c.present.insert(content.hash);
 }
 
 // A leader's look at its store. The environment found installed is marked
@@ -52,31 +67,48 @@ cluster::StoreState look(Session& s, const cluster::JobPlan& plan, Checked& c) {
   }
   if (!st.has) {
     install::check_free_space(s.store.envs_dir(), plan.disk_estimate(s.store.block_size()));
-    // The per-file delta: which contents are here already (one lstat per
-    // object), held for gc until the install that links them is done.
-    c.here = std::make_unique<install::Objects>(s.store.objects_dir(), s.store.link_mode());
-    c.here->hold();
-    c.here->load();
     const std::unordered_set<hash::Hash128> in_base = previous_version(s, plan, c);
-    for (const cluster::JobPlan::Content& content : plan.contents)
-      if ((in_base.count(content.hash) && c.here->recorded(content.hash)) || c.here->has(content.hash))
-        c.present.insert(content.hash);
+    contents_here(s, plan, c, in_base);
   }
   return st;
 }
 
-} // namespace
+cluster::StoreState look_depot(Session& s, const cluster::JobPlan& depot, Checked& c) {
+  cluster::StoreState st;
+  st.store_id = s.store.identity();
+  s.store.open_depot();
+  st.has = true;
+  for (const std::string& unit : depot.units) {
+    c.units_lacking.push_back(s.store.depot_has(unit) ? 0 : 1);
+    st.has = st.has && !c.units_lacking.back();
+  }
+  if (!st.has) {
+    install::check_free_space(s.store.depot_dir(), depot.disk_estimate(s.store.block_size()));
+    contents_here(s, depot, c, {});
+  }
+  return st;
+}
 
-Checked check(Session& s, const cluster::JobPlan& plan) {
+Checked check_with(Session& s, const std::function<cluster::StoreState(Checked&)>& look) {
   Checked c;
   const std::vector<std::string> replies = s.agree.all_gather([&] {
     s.observe(Phase::check);
-    return s.leader() ? transport::encode(look(s, plan, c)) : std::string();
+    return s.leader() ? transport::encode(look(c)) : std::string();
   });
   for (const cluster::Machine& m : s.machines.all)
     c.states.push_back(transport::decode<cluster::StoreState>(replies[static_cast<size_t>(m.leader)]));
   s.lap(Phase::check);
   return c;
+}
+
+} // namespace
+
+Checked check(Session& s, const cluster::JobPlan& plan) {
+  return check_with(s, [&](Checked& c) { return look(s, plan, c); });
+}
+
+Checked check_depot(Session& s, const cluster::JobPlan& depot) {
+  return check_with(s, [&](Checked& c) { return look_depot(s, depot, c); });
 }
 
 } // namespace distenv::job

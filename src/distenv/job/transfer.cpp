@@ -50,6 +50,7 @@ struct Stream {
   install::Listing listing;                       // the tree, as the receivers make it
   std::exception_ptr failure;                     // this rank has failed: it still takes its part
   Transferred& out;
+  const std::vector<std::string>* units = nullptr; // a depot's: the units sent (install/depot.cpp)
 
   bool sends(const hash::Hash128& h) const { return everyone_has.count(h) == 0; }
 };
@@ -216,6 +217,8 @@ void stream(Stream& st) {
       if (st.receiving && !st.listing.empty())
         installer.emplace(
             [&st, disk = st.plan.disk_estimate(st.s.store.block_size())](pack::ChunkSource& source) {
+              if (st.units)
+                return st.s.store.install_depot(st.listing, *st.units, disk, source, st.checked.here.get());
               return st.s.store.assemble(st.plan.tree_hash, st.listing, st.checked.base, disk, source,
                                          st.checked.here.get());
             },
@@ -260,6 +263,48 @@ void stream(Stream& st) {
   st.out.seconds = seconds_since(start);
 }
 
+// A depot's units that at least one receiver lacks: one bit per unit,
+// OR-reduced over every rank (as everyone_has).
+std::vector<std::string> units_sent(Session& s, const cluster::JobPlan& plan, const Checked& c,
+                                    bool receiving) {
+  std::string lacking((plan.units.size() + 7) / 8, '\0');
+  if (receiving)
+    for (size_t i = 0; i < plan.units.size() && i < c.units_lacking.size(); ++i)
+      if (c.units_lacking[i])
+        lacking[i / 8] = static_cast<char>(lacking[i / 8] | (1 << (i % 8)));
+  lacking = s.ctx.world.all_or(lacking);
+  std::vector<std::string> sent;
+  for (size_t i = 0; i < plan.units.size(); ++i)
+    if (lacking[i / 8] & (1 << (i % 8)))
+      sent.push_back(plan.units[i]);
+  return sent;
+}
+
+// The part of a depot's tree that is sent: the `units` (sorted) and the
+// directories above them.
+layout::Tree sent_part(const layout::Tree& tree, const std::vector<std::string>& units) {
+  layout::Tree part;
+  std::unordered_set<std::string> parents;
+  for (const std::string& u : units)
+    for (size_t at = u.find('/'); at != std::string::npos; at = u.find('/', at + 1))
+      parents.insert(u.substr(0, at));
+  for (const layout::FileEntry& e : tree.entries) {
+    const auto after = std::upper_bound(units.begin(), units.end(), e.path);
+    const bool inside = after != units.begin() &&
+                        (e.path == *std::prev(after) ||
+                         e.path.compare(0, std::prev(after)->size() + 1, *std::prev(after) + "/") == 0);
+    if (inside || parents.count(e.path)) {
+      part.entries.push_back(e);
+      if (e.type != hash::EntryType::directory) {
+        ++part.files;
+        part.bytes += e.size;
+      }
+    }
+  }
+  part.tree_hash = tree.tree_hash;
+  return part;
+}
+
 } // namespace
 
 Transferred transfer(Session& s, const cluster::JobPlan& plan, const layout::Tree* tree, Checked& checked) {
@@ -274,8 +319,15 @@ Transferred transfer(Session& s, const cluster::JobPlan& plan, const layout::Tre
   // collective that only some ranks reach would never end.
   std::unique_ptr<transport::Comm> group;
   std::unordered_set<hash::Hash128> all_have;
+  std::vector<std::string> units;
+  std::optional<layout::Tree> part; // rank 0, a depot: what is sent of it
   if (!receivers.empty()) {
     all_have = everyone_has(s, plan, checked, receiving);
+    if (!plan.units.empty()) {
+      units = units_sent(s, plan, checked, receiving);
+      if (tree)
+        tree = &part.emplace(sent_part(*tree, units));
+    }
     group = s.ctx.world.split(s.root() || receiving ? 0 : -1);
   }
   s.agree.phase([&] {
@@ -289,6 +341,8 @@ Transferred transfer(Session& s, const cluster::JobPlan& plan, const layout::Tre
       std::rethrow_exception(failure);
     if (group) {
       Stream st{s, *group, plan, tree, checked, receiving, std::move(all_have), {}, failure, t};
+      if (!plan.units.empty())
+        st.units = &units;
       stream(st);
     }
   });

@@ -19,6 +19,11 @@ fs::path common_ancestor(const fs::path& a, const fs::path& b) {
 } // namespace
 
 std::string Layout::to_install(const fs::path& source) const {
+  for (const auto& [root, path] : placed)
+    if (source == root)
+      return path;
+    else if (is_within(source, root))
+      return path + "/" + generic(source.lexically_relative(root));
   return generic(source.lexically_relative(prefix));
 }
 

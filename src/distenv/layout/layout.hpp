@@ -40,6 +40,9 @@ struct FileEntry {
 struct Layout {
   fs::path prefix;     // source directory that maps to the install root
   std::string project; // install-relative path of the project directory
+  // Roots placed at a path of their own instead of below `prefix` (a
+  // depot's packages/<name>/<slug>, wherever each was found).
+  std::vector<std::pair<fs::path, std::string>> placed;
 
   // Install-relative, '/'-separated path of a source path below `prefix`.
   std::string to_install(const fs::path& source) const;
@@ -76,5 +79,14 @@ inline constexpr const char* k_metadata_path = ".distenv/environment.json";
 // adds the activation metadata and hashes every file (`threads` readers).
 Tree build_tree(const env::Environment& env, const Layout& layout, unsigned threads = 2,
                 hash::HashCache* cache = nullptr);
+
+// Hashes the walked entries (`threads` readers), sorts them, and counts
+// and names the tree (files, bytes, tree_hash).
+void finish_tree(Tree& tree, unsigned threads, hash::HashCache* cache);
+
+// The walk of build_tree alone: env's roots (placed by `layout`) as they
+// are, with no rewrites and no metadata.
+Tree walk_tree(const env::Environment& env, const Layout& layout, unsigned threads = 2,
+               hash::HashCache* cache = nullptr);
 
 } // namespace distenv::layout

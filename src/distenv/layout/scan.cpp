@@ -55,6 +55,13 @@ public:
           stat_or_throw(p, st);
           add_dir(p, st);
         }
+    // A placed root's parents have no source (nor an mtime).
+    for (const auto& placed : m_layout.placed) {
+      const std::string& path = placed.second;
+      const struct stat st {};
+      for (size_t at = path.find('/'); at != std::string::npos; at = path.find('/', at + 1))
+        add_dir(path.substr(0, at), st);
+    }
     for (const fs::path& root : m_env.roots) {
       env::IgnoreRules rules = m_env.exclude;
       const fs::path ignore_file = root / ".distenvignore";
@@ -327,38 +334,14 @@ private:
   std::vector<std::pair<dev_t, ino_t>> m_never; // never_ship, by identity
 };
 
-void hash_files(Tree& tree, unsigned threads, hash::HashCache* cache) {
-  std::vector<FileEntry*> pending;
-  for (FileEntry& e : tree.entries)
-    if (e.type == EntryType::file && !e.content && !e.hashed)
-      pending.push_back(&e);
-  std::atomic<size_t> next{0};
-  std::exception_ptr failure;
-  std::mutex failure_mutex;
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < pending.size();) {
-      try {
-        FileEntry& e = *pending[i];
-        e.hash = cache ? cache->hash(e.source, e.size) : hash::hash_file(e.source, e.size);
-      } catch (...) {
-        std::lock_guard lock(failure_mutex);
-        if (!failure)
-          failure = std::current_exception();
-        next = pending.size();
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < std::max(1u, threads); ++t)
-    pool.emplace_back(work);
-  work();
-  for (std::thread& t : pool)
-    t.join();
-  if (failure)
-    std::rethrow_exception(failure);
-}
-
 } // namespace
+
+Tree walk_tree(const env::Environment& env, const Layout& layout, unsigned threads, hash::HashCache* cache) {
+  Tree tree;
+  Walker(env, layout, tree, cache).walk_all();
+  finish_tree(tree, threads, cache);
+  return tree;
+}
 
 Tree build_tree(const env::Environment& env, const Layout& layout, unsigned threads, hash::HashCache* cache) {
   Tree tree;
@@ -373,27 +356,7 @@ Tree build_tree(const env::Environment& env, const Layout& layout, unsigned thre
   tree.entries.push_back(meta_dir);
   tree.metadata = make_metadata(env, layout);
   set_file(tree, k_metadata_path, to_json(tree.metadata));
-
-  hash_files(tree, threads, cache);
-  std::sort(tree.entries.begin(), tree.entries.end(),
-            [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
-  // A parent of a nested root is also found by the walk of the outer root.
-  tree.entries.erase(std::unique(tree.entries.begin(), tree.entries.end(),
-                                 [](const FileEntry& a, const FileEntry& b) {
-                                   return a.path == b.path && a.type == EntryType::directory &&
-                                          b.type == EntryType::directory;
-                                 }),
-                     tree.entries.end());
-  std::vector<hash::TreeRecord> records;
-  records.reserve(tree.entries.size());
-  for (const FileEntry& e : tree.entries) {
-    records.push_back(e.record());
-    if (e.type != EntryType::directory) {
-      ++tree.files;
-      tree.bytes += e.size;
-    }
-  }
-  tree.tree_hash = hash::tree_hash(std::move(records));
+  finish_tree(tree, threads, cache);
   return tree;
 }
 

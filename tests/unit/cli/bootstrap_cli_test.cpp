@@ -39,8 +39,18 @@ TEST(Cli, PlanPrintsRootsDevPackagesAndHashAndWritesNothing) {
   TempDir t;
   test::copy_fixture("julia-v2", t.path());
   const std::string project = (t / "home/u/proj").string();
-  auto r = run_bootstrap(
-      {"--plan", "-p", project, "-d", (t / "dest").string(), "--report", (t / "plan.json").string()});
+  // The fixture's registered package (Example) is in no depot here: a job
+  // would stop before it starts, naming it (env::julia_closure) ...
+  auto r = run_bootstrap({"--plan", "-p", project, "-d", (t / "dest").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(
+      r.err.find("Manifest.toml:13:17: Example (7876af07-990d-54b4-ab0e-23690620f79a) is in no depot here"),
+      std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("Pkg.instantiate()"), std::string::npos) << r.err;
+  // ... unless the machines have their own depots.
+  r = run_bootstrap({"--plan", "-p", project, "-d", (t / "dest").string(), "--depot", "none", "--report",
+                     (t / "plan.json").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(test::slurp(t / "plan.json"));
   const std::string hash = j["tree_hash"];

@@ -29,7 +29,11 @@ TEST(Plan, EncodeDecodeAndDiskEstimate) {
   EXPECT_EQ(q.contents[1].count, 2u);
   EXPECT_EQ(q.disk_estimate(4096), 4 * 4096 + 4096 + 2 * 8192);
   // Compact: 16 bytes of hash and two small numbers per distinct content.
-  EXPECT_LE(wire.size(), 3 + 16 + 1 + 6 + 3 + 1 + 2 * (16 + 2 + 1));
+  EXPECT_LE(wire.size(), 3 + 16 + 1 + 6 + 3 + 1 + 2 * (16 + 2 + 1) + 1);
+  EXPECT_TRUE(q.units.empty());
+  // A depot's plan names its units too.
+  p.units = {"artifacts/0123", "packages/Example/3rsi"};
+  EXPECT_EQ(cluster::JobPlan::decode(p.encode()).units, p.units);
   // Malformed peer data is a CommError: the job cannot agree any more.
   EXPECT_THROW(cluster::JobPlan::decode("{}"), transport::CommError);
   EXPECT_THROW(cluster::JobPlan::decode(wire.substr(0, wire.size() - 3)), transport::CommError);

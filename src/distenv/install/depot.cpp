@@ -1,0 +1,86 @@
+// The store-wide Julia depot: package trees and artifacts, each installed
+// once per store, whole or not at all, at the place Julia looks for it.
+#include <distenv/install/store.hpp>
+
+#include <distenv/install/assemble.hpp>
+#include <distenv/install/file_lock.hpp>
+#include <distenv/util/atomic_dir.hpp>
+#include <distenv/util/error.hpp>
+#include <distenv/util/files.hpp>
+
+#include <boost/filesystem/operations.hpp>
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace distenv::install {
+
+void Store::open_depot() {
+  open();
+  const unsigned mode = m_sharing == Sharing::group ? 0775 : 0755;
+  for (const fs::path& dir : {depot_dir(), julia_dir()}) {
+    make_directory(dir, mode);
+    check_trusted(dir);
+  }
+}
+
+bool Store::depot_has(const std::string& unit) const {
+  struct stat st {};
+  return ::lstat((depot_dir() / unit).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+Store::Result Store::install_depot(const Listing& listing, const std::vector<std::string>& units,
+                                   uint64_t disk_bytes, pack::ChunkSource& source, Objects* objects) {
+  open_depot();
+  const fs::path depot = fs::canonical(depot_dir());
+  const FileLock lock(fs::canonical(envs_dir()) / ".lock", m_lock_timeout);
+  // Holding the lock, no other installer runs here: what is still incoming
+  // was left by a crashed one.
+  boost::system::error_code ec;
+  for (fs::directory_iterator it(depot, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().rfind(".incoming-", 0) == 0)
+      remove_tree(it->path());
+  check_free_space(depot, disk_bytes);
+  fs::create_directories(objects_dir());
+  std::unique_ptr<Objects> own;
+  if (!objects) {
+    own = std::make_unique<Objects>(objects_dir(), m_link);
+    objects = own.get();
+  }
+  objects->load();
+  AtomicDirectory incoming(depot / fmt::format(".incoming-{}", ::getpid()), 0755);
+  const ExtractResult made =
+      install::assemble(listing, source, incoming.dir(), nullptr, *objects, [](const IndexedFile&) {});
+  objects->save();
+  Result result;
+  result.dir = depot;
+  result.tree_hash = made.tree_hash;
+  result.bytes_written = made.bytes;
+  result.local_files = made.local_files;
+  result.local_bytes = made.local_bytes;
+  // Each unit appears with one rename, and only where no other job put it
+  // first: a directory of a unit's name is always whole.
+  bool any = false;
+  for (const std::string& unit : units) {
+    if (depot_has(unit))
+      continue;
+    const fs::path from = incoming.dir() / unit, to = depot / unit;
+    if (!fs::is_directory(fs::symlink_status(from, ec)))
+      throw Error(fmt::format("{}: not in the depot's listing", unit));
+    if (!any)
+      ::syncfs(Fd(::open(depot.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)).get());
+    any = true;
+    fs::path parent = depot;
+    for (const fs::path& part : fs::path(unit).parent_path())
+      make_directory(parent /= part, 0755);
+    if (::rename(from.c_str(), to.c_str()) != 0)
+      throw Error(fmt::format("{}: cannot install: {}", to.string(), errno_text(errno)));
+  }
+  result.reused = !any;
+  return result;
+}
+
+} // namespace distenv::install
