@@ -25,12 +25,13 @@ int the_job(const cli::Options& o, JobContext& ctx) {
   job::Checked c = job::check(s, r.plan);       // check: each machine's store
   job::Transferred t = job::transfer(s, r.plan, // transfer: pack, broadcast, install
                                      r.prepared ? &r.prepared->tree : nullptr, c);
-  job::transfer_depot(s, r);                           // depot: registered packages, artifacts
-  const job::Installed in = job::activate(s, r, t);    // activate: metadata, runtime, in use
-  job::each_machine(s, in);                            // each-machine: once-per-machine commands
-  const job::Numbering n = job::number_workers(s, in); // workers: numbered across machines,
+  const job::Transferred d = job::transfer_depot(s, r); // depot: registered packages, artifacts
+  const job::Installed in = job::activate(s, r, t, d);  // activate: metadata, runtime, in use
+  job::each_machine(s, in);                             // each-machine: once-per-machine commands
+  const job::Numbering n = job::number_workers(s, in);  // workers: numbered across machines,
   const std::vector<std::string> results = job::run_workers(s, in, n); // started and supervised on each
-  return job::report(s, job::job_report(s, r, t, job::command_of(s, in)), results); // report: one exit code
+  return job::report(s, job::job_report(s, r, t, d, job::command_of(s, in)),
+                     results); // report: one exit code
 }
 
 // The one ending of a job that fails: agreed failures are printed by rank 0

@@ -941,6 +941,112 @@ def cluster_julia_recompiles_only_what_changed():
             check(ka != kb, f"{h}: Kernels compiled again")
 
 
+def make_depot_package(depot, name, uuid, greeting):
+    """A "registered" package with an artifact, made in `depot` by real Pkg
+    (tests/integration/make_depot.jl): (tree sha1, slug, artifact sha1)."""
+    bindir = real_julia()
+    out = subprocess.run([os.path.join(bindir, "julia"), "--startup-file=no",
+                          os.path.join(REPO, "tests", "integration", "make_depot.jl"), str(depot), name, uuid, greeting],
+                         capture_output=True, text=True, env={**os.environ, "JULIA_DEPOT_PATH": str(depot)})
+    if out.returncode != 0:
+        raise Failed(f"make_depot.jl failed:\n{out.stderr}")
+    return tuple(out.stdout.split())
+
+
+def julia_project_with(t, name, registered):
+    """The example's Julia project (two dev packages) that also uses the
+    registered packages `registered` ({name: (uuid, tree sha1)}): manifest format 1."""
+    project = copy_example(t / name)
+    os.unlink(os.path.join(project, "distenv.toml"))
+    with open(os.path.join(project, "Project.toml"), "a") as f:
+        for pkg, (uuid, _) in registered.items():
+            f.write(f'{pkg} = "{uuid}"\n')
+    with open(os.path.join(project, "Manifest.toml"), "w") as f:
+        f.write('[[Kernels]]\ndeps = ["Utils"]\npath = "../dev/Kernels"\n'
+                'uuid = "a1b2c3d4-0000-4000-8000-000000000002"\nversion = "0.3.0"\n\n'
+                '[[Utils]]\npath = "lib/Utils"\nuuid = "a1b2c3d4-0000-4000-8000-000000000003"\nversion = "0.1.0"\n')
+        for pkg, (uuid, sha) in registered.items():
+            f.write(f'\n[[{pkg}]]\ngit-tree-sha1 = "{sha}"\nuuid = "{uuid}"\nversion = "0.1.0"\n')
+    return project
+
+
+@test
+def cluster_julia_closure_from_the_depot():
+    """Real Julia, private disks, no shared depot: a registered package
+    (made by real Pkg in a depot here) and the artifact it names travel to
+    every host's store-wide depot and load there, beside the dev packages;
+    the workers' DEPOT_PATH is the store's writable depot, then the shipped
+    one. A second environment using the same package sends nothing for it;
+    a host that lost one artifact receives only that. A package in no depot,
+    or one changed since Pkg installed it, ends the job with exit 2 naming it."""
+    need_root()
+    hosts = vcluster_hosts()
+    wipe_cluster_stores()
+    bindir = real_julia()
+    uuid = "d1e5c0de-0000-4000-8000-00000000aa01"
+    with Scratch() as t:
+        depot = t / "depot"
+        sha, slug, art = make_depot_package(depot, "Greet", uuid, "hello from an artifact")
+        project = julia_project_with(t, "a", {"Greet": (uuid, sha)})
+        env = {"PATH": f"{bindir}:{os.environ['PATH']}", "JULIA_DEPOT_PATH": str(depot)}
+        job = ["--", "julia", "--startup-file=no", "-e",
+               'using Kernels, Greet; println("G ", pathof(Greet), " ", Greet.hello(), " ", Greet.artifact(), '
+               '" ", join(DEPOT_PATH, ":"), " ", Kernels.run(3))']
+        r, _ = cluster_run(t, job, export=("PATH", "JULIA_DEPOT_PATH"), extra_env=env, project=project)
+        equal(r.code, 0, f"first job\n{r}")
+        lines = [text for _, _, text in worker_lines(r.out) if text.startswith("G ")]
+        equal(len(lines), NPROC * len(hosts), f"every worker loaded Greet\n{r.out}")
+        want = (f"G /scratch/distenv/depot/packages/Greet/{slug}/src/Greet.jl hello from an artifact "
+                f"/scratch/distenv/depot/artifacts/{art} /scratch/distenv/julia:/scratch/distenv/depot 9")
+        for line in lines:
+            equal(line, want, "loaded from the store's depot")
+        d = report(t / "r.json")["depot"]
+        equal((d["units"], d["units_sent"]), (2, 2), f"two units sent\n{d}")
+        for h in hosts:
+            disk = os.path.join(host_disk(h), "distenv", "depot")
+            check(os.path.isfile(os.path.join(disk, "packages", "Greet", slug, "src", "Greet.jl")), f"{h}: Greet")
+            equal(os.readlink(os.path.join(disk, "artifacts", art, "share", "link.txt")), "greeting.txt",
+                  f"{h}: the artifact's symlink")
+            check(glob.glob(os.path.join(host_disk(h), "distenv", "julia", "compiled", "v1.5", "Greet", "*.ji")),
+                  f"{h}: Greet compiled into the writable depot")
+
+        # Another environment with the same package: nothing sent for it.
+        other = julia_project_with(t, "b", {"Greet": (uuid, sha)})
+        with open(os.path.join(other, "sweep.jl"), "a") as f:
+            f.write("# another environment\n")
+        r, _ = cluster_run(t, job, export=("PATH", "JULIA_DEPOT_PATH"), extra_env=env, project=other)
+        equal(r.code, 0, f"second environment\n{r}")
+        d = report(t / "r.json")["depot"]
+        equal((d["units_sent"], d["archive_bytes"]), (0, 0), f"the depot had it everywhere\n{d}")
+        check("every machine had them" in r.out, f"said so\n{r.out}")
+
+        # A host that lost the artifact gets it back, and only it.
+        shutil.rmtree(os.path.join(host_disk(hosts[1]), "distenv", "depot", "artifacts", art))
+        r, _ = cluster_run(t, job, export=("PATH", "JULIA_DEPOT_PATH"), extra_env=env, project=other)
+        equal(r.code, 0, f"after a host lost the artifact\n{r}")
+        d = report(t / "r.json")["depot"]
+        equal(d["units_sent"], 1, f"one unit sent\n{d}")
+        equal(len([x for _, _, x in worker_lines(r.out) if x == want]), NPROC * len(hosts), r.out)
+
+        # A package in no depot: exit 2 before anything is sent, naming it.
+        empty = t / "empty-depot"
+        os.makedirs(empty)
+        r, _ = cluster_run(t, job, export=("PATH", "JULIA_DEPOT_PATH"),
+                           extra_env={**env, "JULIA_DEPOT_PATH": str(empty)}, project=project)
+        equal(r.code, 2, f"package in no depot\n{r}")
+        contains(r.err, f"Manifest.toml:13:17: Greet ({uuid}) is in no depot here", "names it")
+        contains(r.err, "Pkg.instantiate()", "says what to do")
+
+        # A package changed after Pkg installed it: exit 2, its hash named.
+        source = os.path.join(depot, "packages", "Greet", slug, "src", "Greet.jl")
+        with open(source, "a") as f:
+            f.write("# edited in the depot\n")
+        r, _ = cluster_run(t, job, export=("PATH", "JULIA_DEPOT_PATH"), extra_env=env, project=project)
+        equal(r.code, 2, f"changed package\n{r}")
+        contains(r.err, f"Greet at {depot}/packages/Greet/{slug} has the git tree hash", "names it")
+        contains(r.err, f"not {sha}", "and the manifest's")
+
+
 @test
 def cluster_every_broadcast_method():
     """Every way the archive can travel, for real across the simulated hosts:

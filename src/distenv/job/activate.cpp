@@ -27,7 +27,7 @@ Transferred transfer_depot(Session& s, const Read& r) {
   return transfer(s, *r.depot, r.prepared && r.prepared->depot ? &r.prepared->depot->tree : nullptr, c);
 }
 
-report::JobReport job_report(const Session& s, const Read& r, const Transferred& t,
+report::JobReport job_report(const Session& s, const Read& r, const Transferred& t, const Transferred& depot,
                              const std::vector<std::string>& command) {
   report::JobReport job;
   job.tree_hash = r.plan.tree_hash.hex();
@@ -43,6 +43,17 @@ report::JobReport job_report(const Session& s, const Read& r, const Transferred&
   job.transfer_seconds = t.seconds;
   job.phase_seconds = s.phase_seconds();
   job.command = command;
+  if (r.depot) {
+    report::JobReport::Depot& d = job.depot.emplace();
+    d.dir = s.store.depot_dir().string();
+    d.units = r.depot->units.size();
+    d.files = r.depot->files;
+    d.bytes = r.depot->bytes;
+    d.units_sent = depot.units_sent;
+    d.archive_bytes = depot.archive_bytes;
+    d.receivers = depot.receivers;
+    d.seconds = depot.seconds;
+  }
   job.wall_seconds = seconds_since(s.start);
   return job;
 }
@@ -93,7 +104,7 @@ void check_installed(Session& s, const hash::Hash128& tree, const std::optional<
 
 } // namespace
 
-Installed activate(Session& s, const Read& r, Transferred& t) {
+Installed activate(Session& s, const Read& r, Transferred& t, const Transferred& depot) {
   Installed in;
   in.root = s.store.path_of(r.plan.tree_hash);
   in.in_use = t.in_use;
@@ -108,7 +119,7 @@ Installed activate(Session& s, const Read& r, Transferred& t) {
     return transport::encode(in.mine);
   });
   if (s.root() && !s.options.quiet) {
-    report::JobReport job = job_report(s, r, t, {});
+    report::JobReport job = job_report(s, r, t, depot, {});
     for (const std::string& bytes : installs)
       if (!bytes.empty())
         job.results.push_back(transport::decode<report::MachineResult>(bytes));

@@ -35,14 +35,14 @@ struct Installed {
 
 // The job as rank 0 reports it so far: the plan, the transfer and the
 // phases' times; each machine's results are added to it.
-report::JobReport job_report(const Session& s, const Read& r, const Transferred& t,
+report::JobReport job_report(const Session& s, const Read& r, const Transferred& t, const Transferred& depot,
                              const std::vector<std::string>& command);
 
 // Phase activate: every leader checks what it installed (the metadata, the
 // runtime on the activated PATH) and marks it in use; the results are
 // gathered and rank 0 prints where the environment is on every machine (now:
 // a sweep may run for hours after).
-Installed activate(Session& s, const Read& r, Transferred& t);
+Installed activate(Session& s, const Read& r, Transferred& t, const Transferred& depot);
 
 // The depot's check and transfer (a second transfer: the registered
 // packages and artifacts each store lacks), when the plan has one.

@@ -325,6 +325,7 @@ Transferred transfer(Session& s, const cluster::JobPlan& plan, const layout::Tre
     all_have = everyone_has(s, plan, checked, receiving);
     if (!plan.units.empty()) {
       units = units_sent(s, plan, checked, receiving);
+      t.units_sent = units.size();
       if (tree)
         tree = &part.emplace(sent_part(*tree, units));
     }

@@ -25,6 +25,7 @@ struct Transferred {
   double seconds = 0;
   std::string algorithm; // "" when nothing was sent
   int receivers = 0;
+  uint64_t units_sent = 0;                       // a depot's: units some machine lacked
   std::shared_ptr<install::Store::InUse> in_use; // a machine that installed it: in use from the install on
 };
 

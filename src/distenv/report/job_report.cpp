@@ -34,6 +34,15 @@ nlohmann::ordered_json JobReport::json() const {
   j["algorithm"] = algorithm;
   j["chunk_bytes"] = chunk_bytes;
   j["transfer_seconds"] = transfer_seconds;
+  if (depot)
+    j["depot"] = {{"dir", depot->dir},
+                  {"units", depot->units},
+                  {"files", depot->files},
+                  {"bytes", depot->bytes},
+                  {"units_sent", depot->units_sent},
+                  {"archive_bytes", depot->archive_bytes},
+                  {"receivers", depot->receivers},
+                  {"seconds", depot->seconds}};
   j["wall_seconds"] = wall_seconds;
   nlohmann::ordered_json phases = nlohmann::ordered_json::object();
   for (const auto& [name, secs] : phase_seconds)
@@ -106,6 +115,16 @@ std::string JobReport::install_summary() const {
     out += fmt::format("distenv: sent {} to {} machine{} by {} in {:.2f} s{}\n", human_bytes(archive_bytes),
                        remote, remote == 1 ? "" : "s", algorithm, transfer_seconds,
                        source_installed ? ", installed here too" : "");
+  if (depot && depot->units_sent == 0)
+    out +=
+        fmt::format("distenv: depot {}: {} registered packages and artifacts ({}), every machine had them\n",
+                    depot->dir, depot->units, human_bytes(depot->bytes));
+  else if (depot)
+    out += fmt::format("distenv: depot {}: {} registered packages and artifacts ({}); sent {} of them ({} "
+                       "packed) to {} machine{} in {:.2f} s\n",
+                       depot->dir, depot->units, human_bytes(depot->bytes), depot->units_sent,
+                       human_bytes(depot->archive_bytes), depot->receivers, depot->receivers == 1 ? "" : "s",
+                       depot->seconds);
   for (const MachineResult& r : results) {
     const bool source = r.machine == 0 && r.install == Install::received;
     std::string line = fmt::format("  {:<12} {} rank{}  {:<8}", r.host, r.ranks, r.ranks == 1 ? " " : "s",

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
+
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -67,6 +69,17 @@ struct JobReport {
   // Rank 0's time in each phase, in order ("machines", "read", "check", ...):
   // where a run's time went.
   std::vector<std::pair<std::string, double>> phase_seconds;
+  // The job shipped a depot (registered packages and artifacts).
+  struct Depot {
+    std::string dir;    // <dest>/depot on every machine
+    uint64_t units = 0; // package trees and artifacts it holds for this environment
+    uint64_t files = 0, bytes = 0;
+    uint64_t units_sent = 0;    // of those: sent (some machine lacked them)
+    uint64_t archive_bytes = 0; // the depot stream's size
+    int receivers = 0;
+    double seconds = 0;
+  };
+  std::optional<Depot> depot;
   std::vector<MachineResult> results; // by machine
   std::vector<std::string> command;   // empty: install only
 
