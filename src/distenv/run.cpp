@@ -40,9 +40,18 @@ void warn(const Prepared& p) {
 int run_plan(const cli::Options& o) {
   Prepared p = prepare(o);
   warn(p);
-  env::verify_registered(p.env); // --plan only: it reads every file of them
-  const fs::path root = store_for(o).path_of(p.tree.tree_hash);
+  if (!p.depot)
+    env::verify_registered(p.env); // --plan only: it reads every file of them (the depot's are verified)
+  const install::Store store = store_for(o);
+  const fs::path root = store.path_of(p.tree.tree_hash);
+  const std::string depot_path = store.julia_dir().string() + ":" + store.depot_dir().string();
   std::fputs(report::plan_text(p.env, p.layout, p.tree, root).c_str(), stdout);
+  if (p.depot)
+    std::fputs(report::depot_text(p.depot->closure, p.depot->tree, store.depot_dir(), depot_path).c_str(),
+               stdout);
+  else if (!p.env.registered.empty())
+    fmt::print("depot        none (--depot none): every machine loads the registered packages from its own "
+               "depots\n");
   const fs::path place = install::first_place(store_for(o), p.layout.project) / p.layout.project;
   fmt::print("stable dir   {} (the project's place: the same for every version)\n", place.string());
   fmt::print("hashes       {} files read, {} known to the hash cache\n", p.hashed_files, p.cached_files);
@@ -50,6 +59,8 @@ int run_plan(const cli::Options& o) {
   j["stable_project_dir"] = place.string();
   j["hashed_files"] = p.hashed_files;
   j["cached_files"] = p.cached_files;
+  if (p.depot)
+    j["depot"] = report::depot_json(p.depot->closure, p.depot->tree, store.depot_dir(), depot_path);
   write_report(o.report, j);
   return 0;
 }

@@ -64,7 +64,9 @@ public:
           "{}: {} ({}) is in no depot here (looked in {}){}: run julia --project={} -e 'using Pkg; "
           "Pkg.instantiate()' here, once, or pass --depot none if every machine has its own",
           p.where, p.name, p.uuid, depots.empty() ? "none: JULIA_DEPOT_PATH is empty" : depots,
-          missing.size() > 1 ? fmt::format("; {} more packages are missing too", missing.size() - 1) : "",
+          missing.size() == 2  ? "; 1 more package is missing too"
+          : missing.size() > 2 ? fmt::format("; {} more packages are missing too", missing.size() - 1)
+                               : "",
           m_env.project_dir.string()));
     }
     for (const DevPackage& d : m_env.dev_packages)

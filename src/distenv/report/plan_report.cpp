@@ -129,9 +129,8 @@ std::string plan_text(const env::Environment& env, const layout::Layout& layout,
     std::string depots;
     for (const fs::path& d : env.depots)
       depots += (depots.empty() ? "" : ", ") + d.string();
-    line("registered packages: {} ({} in the depots here: {}; {} not); not shipped: every machine loads them "
-         "from its own depots",
-         env.registered.size(), found, depots.empty() ? "none" : depots, env.registered.size() - found);
+    line("registered packages: {} ({} in the depots here: {}; {} not)", env.registered.size(), found,
+         depots.empty() ? "none" : depots, env.registered.size() - found);
     for (const env::RegisteredPackage& p : env.registered) {
       std::string check;
       if (!p.computed_sha1.empty())
