@@ -59,6 +59,7 @@ void read_distenv_toml(Environment& env, const fs::path& file) {
           throw InputError(fmt::format("{}: root \"{}\" is not a directory ({})", doc.where(value), declared,
                                        p.lexically_normal().string()));
         add_root(env, fs::canonical(p, ec), doc.where(value), declared);
+        env.whole_roots.push_back(fs::canonical(p, ec));
       }
     } else if (key == "exclude") {
       for (const std::string& pattern : expect_strings(doc, value, key))

@@ -86,6 +86,9 @@ struct Environment {
   // Julia: packages nested in a root that the environment does not use stay
   // home (a monorepo's other packages); off with --test-deps.
   bool leave_out_unused_packages = false;
+  // ... except in the roots distenv.toml names, which ship whole (a
+  // directory of packages such as a depot's packages/ or a vendored set).
+  std::vector<fs::path> whole_roots;
   Activation activation;
   std::vector<std::string> warnings; // one line each, for --plan and the job's stderr
 };

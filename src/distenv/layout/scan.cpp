@@ -84,6 +84,9 @@ public:
       struct stat st {};
       stat_or_throw(root, st);
       add_dir(root, st);
+      m_leave_out =
+          m_env.leave_out_unused_packages &&
+          std::find(m_env.whole_roots.begin(), m_env.whole_roots.end(), root) == m_env.whole_roots.end();
       walk(root, "", m_layout.to_install(root), rules, git ? &*git : nullptr);
     }
     add_single_files();
@@ -168,7 +171,7 @@ private:
         continue;
       }
       if (is_dir) {
-        if (m_env.leave_out_unused_packages && unused_package(fd, de->d_name)) {
+        if (m_leave_out && unused_package(fd, de->d_name)) {
           m_tree.left_out.push_back(shown(p));
           continue;
         }
@@ -332,6 +335,7 @@ private:
   Tree& m_tree;
   hash::HashCache* m_cache;
   std::vector<std::pair<dev_t, ino_t>> m_never; // never_ship, by identity
+  bool m_leave_out = false;                     // in the root being walked: unused packages stay home
 };
 
 } // namespace

@@ -348,6 +348,17 @@ TEST(JuliaFidelity, PackagesInsideTheProjectThatItDoesNotUseStayHome) {
   // Named in distenv.toml roots, or with --test-deps, it ships.
   write(repo / "distenv.toml", "roots = [\"lib/Other\"]\n");
   EXPECT_TRUE(ships(test::plan(repo), "mono/lib/Other/big.dat"));
+  // A root distenv.toml names that holds packages (a depot's packages/, a
+  // vendored set) ships whole: each of them is what the root is for.
+  package(t / "vendor/Pkgs/A", "A");
+  package(t / "vendor/Pkgs/B", "B");
+  write(repo / "distenv.toml", "roots = [\"../vendor\"]\n");
+  auto v = test::plan(repo);
+  const std::string top = t.path().filename().string() + "/"; // the roots' common ancestor
+  EXPECT_TRUE(ships(v, top + "vendor/Pkgs/A/src/A.jl"));
+  EXPECT_TRUE(ships(v, top + "vendor/Pkgs/B/src/B.jl"));
+  EXPECT_TRUE(ships(v, top + "mono/lib/Used/src/Used.jl"));
+  EXPECT_FALSE(ships(v, top + "mono/lib/Other/big.dat")) << "the project's own unused ones still stay home";
   fs::remove(repo / "distenv.toml");
   auto o = at(repo);
   o.test_deps = true;
