@@ -1028,6 +1028,19 @@ def cluster_julia_closure_from_the_depot():
         equal(d["units_sent"], 1, f"one unit sent\n{d}")
         equal(len([x for _, _, x in worker_lines(r.out) if x == want]), NPROC * len(hosts), r.out)
 
+        # gc removes every environment, but not the objects the depot's files are:
+        # what came once is never sent again.
+        r, _ = cluster_run(t, ["--gc", "0"], project=other)
+        equal(r.code, 0, f"gc\n{r}")
+        with open(os.path.join(depot, "packages", "Greet", slug, "src", "Greet.jl"), "rb") as f:
+            greet = f.read()
+        for h in hosts:
+            check(not os.listdir(os.path.join(host_disk(h), "distenv", "envs")) or
+                  not glob.glob(os.path.join(host_disk(h), "distenv", "envs", "*.files")), f"{h}: gc removed them")
+            objects = [o for o in glob.glob(os.path.join(host_disk(h), "distenv", "objects", "*", "*"))
+                       if os.path.isfile(o)]
+            check(any(open(o, "rb").read() == greet for o in objects), f"{h}: Greet.jl's object kept")
+
         # A package in no depot: exit 2 before anything is sent, naming it.
         empty = t / "empty-depot"
         os.makedirs(empty)

@@ -3,6 +3,7 @@
 #include <distenv/install/store.hpp>
 
 #include <distenv/install/assemble.hpp>
+#include <distenv/install/env_index.hpp>
 #include <distenv/install/file_lock.hpp>
 #include <distenv/util/atomic_dir.hpp>
 #include <distenv/util/error.hpp>
@@ -52,8 +53,11 @@ Store::Result Store::install_depot(const Listing& listing, const std::vector<std
   }
   objects->load();
   AtomicDirectory incoming(depot / fmt::format(".incoming-{}", ::getpid()), 0755);
-  const ExtractResult made =
-      install::assemble(listing, source, incoming.dir(), nullptr, *objects, [](const IndexedFile&) {});
+  // The contents it holds, so that gc keeps their objects (contents_in_use):
+  // a unit that came once is never sent again.
+  std::string index(index_magic());
+  const ExtractResult made = install::assemble(listing, source, incoming.dir(), nullptr, *objects,
+                                               [&](const IndexedFile& f) { put_indexed(index, f); });
   objects->save();
   Result result;
   result.dir = depot;
@@ -80,6 +84,10 @@ Store::Result Store::install_depot(const Listing& listing, const std::vector<std
       throw Error(fmt::format("{}: cannot install: {}", to.string(), errno_text(errno)));
   }
   result.reused = !any;
+  if (any) {
+    make_directory(depot / ".files", 0755);
+    write_file_atomic(depot / ".files" / (hash::hash_bytes(index).hex() + ".files"), index, Durability::none);
+  }
   return result;
 }
 

@@ -32,14 +32,17 @@ std::optional<hash::Hash128> env_name(const std::string& name) {
 
 std::unordered_set<hash::Hash128> Store::contents_in_use() const {
   std::unordered_set<hash::Hash128> used;
+  // Every environment's index, and the depot's (install/depot.cpp).
+  std::vector<fs::path> indexes;
   boost::system::error_code ec;
-  for (fs::directory_iterator it(envs_dir(), ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (!name.ends_with(".files"))
-      continue;
+  for (const fs::path& dir : {envs_dir(), depot_dir() / ".files"})
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+      if (it->path().filename().string().ends_with(".files"))
+        indexes.push_back(it->path());
+  for (const fs::path& file : indexes) {
     std::string index;
     try {
-      index = read_file(it->path(), uint64_t(1) << 30, Follow::no);
+      index = read_file(file, uint64_t(1) << 30, Follow::no);
     } catch (const Error&) {
       continue;
     }
