@@ -120,11 +120,11 @@ std::string JobReport::install_summary() const {
         fmt::format("distenv: depot {}: {} registered packages and artifacts ({}), every machine had them\n",
                     depot->dir, depot->units, human_bytes(depot->bytes));
   else if (depot)
-    out += fmt::format("distenv: depot {}: {} registered packages and artifacts ({}); sent {} of them ({} "
-                       "packed) to {} machine{} in {:.2f} s\n",
-                       depot->dir, depot->units, human_bytes(depot->bytes), depot->units_sent,
-                       human_bytes(depot->archive_bytes), depot->receivers, depot->receivers == 1 ? "" : "s",
-                       depot->seconds);
+    out +=
+        fmt::format("distenv: depot {}: {} registered packages and artifacts ({}); {} of them went to "
+                    "the {} machine{} that lacked them ({} packed, {:.2f} s)\n",
+                    depot->dir, depot->units, human_bytes(depot->bytes), depot->units_sent, depot->receivers,
+                    depot->receivers == 1 ? "" : "s", human_bytes(depot->archive_bytes), depot->seconds);
   for (const MachineResult& r : results) {
     const bool source = r.machine == 0 && r.install == Install::received;
     std::string line = fmt::format("  {:<12} {} rank{}  {:<8}", r.host, r.ranks, r.ranks == 1 ? " " : "s",
