@@ -3,6 +3,7 @@
 
 #include <distenv/job/activate.hpp>
 #include <distenv/job/check.hpp>
+#include <distenv/job/depot.hpp>
 #include <distenv/job/each_machine.hpp>
 #include <distenv/job/read.hpp>
 #include <distenv/job/report.hpp>

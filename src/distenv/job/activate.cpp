@@ -20,13 +20,6 @@ std::vector<std::string> Installed::activation(const Session& s,
   return env;
 }
 
-Transferred transfer_depot(Session& s, const Read& r) {
-  if (!r.depot)
-    return {};
-  Checked c = check_depot(s, *r.depot);
-  return transfer(s, *r.depot, r.prepared && r.prepared->depot ? &r.prepared->depot->tree : nullptr, c);
-}
-
 report::JobReport job_report(const Session& s, const Read& r, const Transferred& t, const Transferred& depot,
                              const std::vector<std::string>& command) {
   report::JobReport job;

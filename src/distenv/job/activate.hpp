@@ -44,8 +44,4 @@ report::JobReport job_report(const Session& s, const Read& r, const Transferred&
 // a sweep may run for hours after).
 Installed activate(Session& s, const Read& r, Transferred& t, const Transferred& depot);
 
-// The depot's check and transfer (a second transfer: the registered
-// packages and artifacts each store lacks), when the plan has one.
-Transferred transfer_depot(Session& s, const Read& r);
-
 } // namespace distenv::job
