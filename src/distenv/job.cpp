@@ -3,6 +3,7 @@
 
 #include <distenv/job/activate.hpp>
 #include <distenv/job/check.hpp>
+#include <distenv/job/compile.hpp>
 #include <distenv/job/depot.hpp>
 #include <distenv/job/each_machine.hpp>
 #include <distenv/job/read.hpp>
@@ -28,6 +29,7 @@ int the_job(const cli::Options& o, JobContext& ctx) {
                                      r.prepared ? &r.prepared->tree : nullptr, c);
   const job::Transferred d = job::transfer_depot(s, r); // depot: registered packages, artifacts
   const job::Installed in = job::activate(s, r, t, d);  // activate: metadata, runtime, in use
+  job::compile(s, r, in);                               // compile: once per class, caches sent
   job::each_machine(s, in);                             // each-machine: once-per-machine commands
   const job::Numbering n = job::number_workers(s, in);  // workers: numbered across machines,
   const std::vector<std::string> results = job::run_workers(s, in, n); // started and supervised on each

@@ -18,6 +18,15 @@ namespace distenv::test {
 workers::Supervised FakeRunner::run(const std::vector<workers::Spec>& specs,
                                     const workers::SuperviseOptions& options) {
   workers::Supervised result;
+  if (specs.size() == 1 && (specs[0].label.ends_with(":compile") || specs[0].label.ends_with(":check") ||
+                            specs[0].label.ends_with(":instantiate"))) {
+    julia_steps.push_back(specs[0]);
+    workers::Exit e;
+    e.label = specs[0].label;
+    e.code = m_behaviour.julia_step ? m_behaviour.julia_step(specs[0]) : 0;
+    result.exits.push_back(e);
+    return result;
+  }
   const bool is_each_machine = specs.size() == 1 && specs[0].label.ends_with(":each-machine");
   (is_each_machine ? each_machine : workers)
       .insert((is_each_machine ? each_machine : workers).end(), specs.begin(), specs.end());
@@ -113,6 +122,8 @@ FakeJobResult run_fake_job(const std::vector<FakeMachine>& machines, const cli::
       std::FILE* progress = std::tmpfile();
       ctx.progress = progress;
       ctx.progress_interval = std::chrono::milliseconds(0);
+      if (!machine.julia_class.empty())
+        ctx.julia_class = [cls = machine.julia_class](const std::string&) { return cls; };
       try {
         end.exit_code = entry(o, ctx);
       } catch (const transport::FakeAbort& a) {
@@ -133,6 +144,7 @@ FakeJobResult run_fake_job(const std::vector<FakeMachine>& machines, const cli::
       }
       end.each_machine = runner.each_machine;
       end.workers = runner.workers;
+      end.julia_steps = runner.julia_steps;
       end.workers_stopped = runner.stopped;
       end.phases = observer.phases;
       std::lock_guard lock(shared->mutex);

@@ -24,6 +24,9 @@ struct FakeProcesses {
   int signal = 0;                          // the machine receives this signal while its workers run
   bool run_until_stopped = false;          // workers run until the job stops them (a long sweep)
   std::function<void()> while_workers_run; // called once the workers "started"
+  // The compile phase's Julia steps (labels "<host>:compile", ":check",
+  // ":instantiate"): what each does, and its exit status (0 when unset).
+  std::function<int(const workers::Spec&)> julia_step;
 };
 
 // A process runner that starts nothing: it records what it was asked to run
@@ -36,6 +39,7 @@ public:
 
   std::vector<workers::Spec> each_machine;
   std::vector<workers::Spec> workers;
+  std::vector<workers::Spec> julia_steps;
   bool stopped = false; // the job stopped our workers because another machine failed
 
 private:
@@ -69,7 +73,8 @@ struct FakeMachine {
   int ranks = 1;
   std::vector<std::string> environment{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/root"};
   FakeProcesses processes;
-  Fault fault; // on the machine's first rank
+  std::string julia_class; // its compile class (unset: the real one)
+  Fault fault;             // on the machine's first rank
   // Damages the stream on its way to this machine: called with each data
   // chunk (its number from 0) and may change its bytes.
   std::function<void(int chunk, std::string& bytes)> damage;
@@ -82,7 +87,7 @@ struct RankEnd {
   bool aborted = false; // it called Comm::abort (a failure the job could not agree on)
   std::string out, err;
   std::string progress; // what it wrote as progress lines (a log's)
-  std::vector<workers::Spec> each_machine, workers;
+  std::vector<workers::Spec> each_machine, workers, julia_steps;
   bool workers_stopped = false;
   std::vector<std::string> phases;
 };

@@ -167,7 +167,16 @@ void declare_job(CLI::App& app, Options& o, Text& t) {
       ->allow_extra_args(false)
       ->type_name("COMMAND"); // one command per --each-machine
   app.add_flag("--instantiate", o.instantiate,
-               "Julia: run Pkg.instantiate() once per machine before the --each-machine commands");
+               "Julia: run Pkg.instantiate() before the --each-machine commands (on every machine when no "
+               "depot ships, else once per compile class), then --precompile");
+  app.add_flag("--precompile", o.precompile,
+               "Julia: compile the environment once per compile class (Julia build and CPU), on one machine "
+               "of it, into the store, and send the caches to the class's other machines; then every "
+               "machine checks that loading needs no compiling");
+  app.add_flag("--offline", o.offline,
+               "Julia: before any worker starts, every machine proves that loading the environment needs "
+               "neither network nor compiling (every package in a depot, every cache valid), else the job "
+               "ends naming the machine and the package; workers get JULIA_PKG_OFFLINE=true");
   app.add_option("--grace", o.grace_seconds, "seconds between SIGTERM and SIGKILL for workers (default 5)")
       ->check([](const std::string& t) { return number_problem(t, 0, 3600); })
       ->type_name("SECONDS");

@@ -48,7 +48,9 @@ struct Options {
   unsigned hash_threads = 2;
   int workers = 0;                       // per machine; 0 = auto (hardware threads); at most k_max_workers
   std::vector<std::string> each_machine; // once-per-machine shell commands
-  bool instantiate = false;              // Julia: Pkg.instantiate() once per machine
+  bool instantiate = false;              // Julia: Pkg.instantiate(), then --precompile
+  bool precompile = false;               // Julia: compile once per compile class, send the caches
+  bool offline = false;                  // Julia: every machine proves loading needs no network or compiling
   double grace_seconds = 5.0;            // SIGTERM -> SIGKILL for workers
   double connect_timeout_seconds = 60;   // every machine joins the job's first step within this
   double heartbeat_timeout_seconds = 20; // a machine silent for longer ends the job (0: no heartbeats)

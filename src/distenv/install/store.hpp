@@ -149,6 +149,19 @@ public:
   Result install_depot(const Listing& listing, const std::vector<std::string>& units, uint64_t disk_bytes,
                        pack::ChunkSource& source, Objects* objects = nullptr);
 
+  // Compiled caches (install/compiled.cpp): <dest>/julia/<class>, the
+  // writable depot of the machines of one compile class (env/julia_class.hpp),
+  // first on their JULIA_DEPOT_PATH. Created and checked.
+  fs::path open_compiled(const std::string& cls);
+  // Every regular file below its compiled/ directory, "<size> <mtime> <path>"
+  // lines sorted by path (relative to the class's directory): what a machine
+  // of the class has, for the one that compiled to send what differs.
+  std::string compiled_listing(const std::string& cls) const;
+  // Writes the files of a tar+zstd stream (pack's whole archive) below the
+  // class's directory, each by one rename over what was there (a job that
+  // reads a cache meanwhile has the old one or the new one, whole).
+  Result install_compiled(const std::string& cls, uint64_t disk_bytes, pack::ChunkSource& source);
+
   // The index of the installed `base` when a new version can be made from
   // it in place: installed, its index complete, not installed writable.
   std::optional<std::string> base_index(const hash::Hash128& base) const;

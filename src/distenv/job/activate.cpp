@@ -1,6 +1,8 @@
 // Phase activate: the installed environment checked on every machine.
 #include <distenv/job/activate.hpp>
 
+#include <distenv/env/julia_class.hpp>
+#include <distenv/job/compile.hpp>
 #include <distenv/transport/codec.hpp>
 #include <distenv/util/files.hpp>
 
@@ -16,6 +18,10 @@ std::vector<std::string> Installed::activation(const Session& s,
     const std::string var = "JULIA_DEPOT_PATH=";
     std::erase_if(env, [&](const std::string& kv) { return kv.rfind(var, 0) == 0; });
     env.push_back(var + julia_depot_path);
+  }
+  if (offline) {
+    std::erase_if(env, [](const std::string& kv) { return kv.rfind("JULIA_PKG_OFFLINE=", 0) == 0; });
+    env.push_back("JULIA_PKG_OFFLINE=true");
   }
   return env;
 }
@@ -72,6 +78,18 @@ report::MachineResult machine_result(const Session& s, const Installed& in, cons
   return mine;
 }
 
+// Julia's own JULIA_DEPOT_PATH for what runs here, as base/initdefs.jl
+// makes it when the variable is unset (~/.julia, then the installation's).
+std::string inherited_depots(const std::vector<std::string>& env, const std::string& julia) {
+  const std::string set = workers::env_value(env, "JULIA_DEPOT_PATH");
+  if (!set.empty())
+    return set;
+  const fs::path bindir = fs::path(julia).parent_path();
+  return fmt::format("{}/.julia:{}:{}", workers::env_value(env, "HOME"),
+                     (bindir / ".." / "local" / "share" / "julia").lexically_normal().string(),
+                     (bindir / ".." / "share" / "julia").lexically_normal().string());
+}
+
 void check_installed(Session& s, const hash::Hash128& tree, const std::optional<cluster::JobPlan>& r_depot,
                      Installed& in) {
   if (!s.store.has(tree))
@@ -81,18 +99,23 @@ void check_installed(Session& s, const hash::Hash128& tree, const std::optional<
   // Workers see the environment at the project's stable place.
   in.slot = std::make_shared<install::ProjectSlot>(s.store, in.meta.project, tree);
   in.root = in.slot->path();
-  if (r_depot) {
+  if (r_depot)
     for (const std::string& unit : r_depot->units)
       if (!s.store.depot_has(unit))
         throw Error(fmt::format("{} is not in {} after the install", unit, s.store.depot_dir().string()));
-    in.julia_depot_path = s.store.julia_dir().string() + ":" + s.store.depot_dir().string();
-  }
   if (in.meta.runtime.empty())
     return;
   const auto env = in.activation(s, std::nullopt);
-  if (find_program(in.meta.runtime, workers::env_value(env, "PATH")).empty())
+  in.julia = find_program(in.meta.runtime, workers::env_value(env, "PATH"));
+  if (in.julia.empty())
     throw Error(fmt::format("runtime '{}' not found on PATH{}{}", in.meta.runtime,
                             in.meta.runtime_hint.empty() ? "" : "; ", in.meta.runtime_hint));
+  if (in.meta.runtime == "julia" && (r_depot || checks_loading(s.options))) {
+    in.julia_class = s.ctx.julia_class ? s.ctx.julia_class(in.julia) : env::julia_class(in.julia);
+    in.julia_depot_path = s.store.open_compiled(in.julia_class).string() + ":" +
+                          (r_depot ? s.store.depot_dir().string() : inherited_depots(env, in.julia));
+    in.offline = s.options.offline;
+  }
 }
 
 } // namespace

@@ -22,9 +22,13 @@ struct Installed {
   std::shared_ptr<install::Store::InUse> in_use; // gc leaves it alone while the job runs
   std::shared_ptr<install::ProjectSlot> slot;    // the place this job holds
   report::MachineResult mine;                    // this machine's part of the report so far
-  // The job ships a depot: JULIA_DEPOT_PATH for what runs here (the
-  // store's writable depot, then its shipped one).
+  // The job ships a depot or compiles: JULIA_DEPOT_PATH for what runs
+  // here (the writable depot of this machine's compile class, then the
+  // shipped depot, or the depots the job inherited).
   std::string julia_depot_path;
+  std::string julia;       // the Julia it runs (the runtime on the activated PATH)
+  std::string julia_class; // this machine's compile class (env/julia_class.hpp)
+  bool offline = false;    // workers get JULIA_PKG_OFFLINE=true
 
   fs::path project_dir() const { return root / meta.project; }
   // What a process started here gets: the inherited environment activated,

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -15,7 +16,7 @@ namespace distenv {
 
 // The phases of a job, in order; one spelling each (observer, -v timings,
 // the JSON report's phase_seconds).
-enum class Phase { machines, read, check, transfer, activate, each_machine, workers, report };
+enum class Phase { machines, read, check, transfer, activate, compile, each_machine, workers, report };
 std::string_view phase_name(Phase p);
 
 // Watches a rank's job as it goes (a progress display; tests that inject
@@ -42,6 +43,9 @@ struct JobContext {
   std::ostream& err;                    // rank 0's error lines
   JobObserver* observer = nullptr;
   bool heartbeats = false; // `world` may be used from a second thread: heartbeats run
+  // This machine's compile class for the Julia at the given path
+  // (env/julia_class.hpp when unset; tests give each machine its own).
+  std::function<std::string(const std::string& julia)> julia_class{};
 
   std::FILE* progress = nullptr;                     // rank 0's progress lines (stderr), or none
   std::chrono::milliseconds progress_interval{2000}; // the least time between two lines of a log

@@ -16,8 +16,6 @@ namespace {
 
 std::vector<std::string> steps_of(const Session& s, const Installed& in) {
   std::vector<std::string> steps;
-  if (s.options.instantiate)
-    steps.push_back("julia --project=\"$DISTENV_PROJECT\" -e 'using Pkg; Pkg.instantiate()'");
   steps.insert(steps.end(), in.meta.each_machine.begin(), in.meta.each_machine.end());
   steps.insert(steps.end(), s.options.each_machine.begin(), s.options.each_machine.end());
   return steps;

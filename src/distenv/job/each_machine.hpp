@@ -5,7 +5,7 @@
 
 namespace distenv::job {
 
-// Phase each-machine: --instantiate, then distenv.toml's `each_machine`,
+// Phase each-machine: distenv.toml's `each_machine`,
 // then the --each-machine commands, in order, once per machine, in the
 // activated environment. The first failure stops them, and stops the other
 // machines' steps too (a stoppable phase).

@@ -20,6 +20,8 @@ std::string_view phase_name(Phase p) {
     return "transfer";
   case Phase::activate:
     return "activate";
+  case Phase::compile:
+    return "compile";
   case Phase::each_machine:
     return "each_machine";
   case Phase::workers:

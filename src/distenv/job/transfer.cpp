@@ -27,17 +27,6 @@ constexpr size_t k_root_install_buffer = size_t(16) << 20;
 // After the stream, each receiver tells rank 0 whether it installed (1 byte).
 constexpr int k_tag_installed = 0x6410;
 
-// A chunk source that has already failed: the root's way of telling the
-// receivers to abort when it cannot even start packing.
-class FailedSource : public pack::ChunkSource {
-public:
-  explicit FailedSource(std::exception_ptr failure) : m_failure(std::move(failure)) {}
-  pack::Bytes next() override { std::rethrow_exception(m_failure); }
-
-private:
-  std::exception_ptr m_failure;
-};
-
 // One stream to a group: what every rank of it needs.
 struct Stream {
   Session& s;
@@ -245,7 +234,7 @@ void stream(Stream& st) {
       installer.reset();
     }
   }
-  FailedSource failed(st.failure);
+  pack::FailedSource failed(st.failure);
   pack::ChunkSource* source = st.s.root() ? (packer ? &packer->source() : &failed) : nullptr;
   const transport::BroadcastResult r =
       transport::broadcast_stream(st.group, how, source, installer ? &installer->sink() : nullptr);

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <exception>
+#include <utility>
+
 #include <cstddef>
 #include <span>
 
@@ -23,6 +26,17 @@ class ChunkSource {
 public:
   virtual ~ChunkSource() = default;
   virtual Bytes next() = 0;
+};
+
+// A source that has already failed: a sender's way of telling the
+// receivers to abort when it cannot even start packing.
+class FailedSource : public ChunkSource {
+public:
+  explicit FailedSource(std::exception_ptr failure) : m_failure(std::move(failure)) {}
+  Bytes next() override { std::rethrow_exception(m_failure); }
+
+private:
+  std::exception_ptr m_failure;
 };
 
 } // namespace distenv::pack

@@ -1,0 +1,94 @@
+// Compiled caches: each compile class's writable depot in the store,
+// <dest>/julia/<class>, filled on one machine of the class by compiling and
+// on the others from its stream.
+#include <distenv/install/store.hpp>
+
+#include <distenv/install/extract.hpp>
+#include <distenv/install/file_lock.hpp>
+#include <distenv/util/atomic_dir.hpp>
+#include <distenv/util/error.hpp>
+#include <distenv/util/files.hpp>
+
+#include <boost/filesystem/operations.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace distenv::install {
+
+fs::path Store::open_compiled(const std::string& cls) {
+  if (cls.empty() || cls.find('/') != std::string::npos || cls[0] == '.')
+    throw Error(fmt::format("'{}' is not a compile class", cls));
+  open_depot();
+  const fs::path dir = julia_dir() / cls;
+  make_directory(dir, m_sharing == Sharing::group ? 0775 : 0755);
+  check_trusted(dir);
+  return dir;
+}
+
+std::string Store::compiled_listing(const std::string& cls) const {
+  const fs::path dir = julia_dir() / cls;
+  std::vector<std::string> lines;
+  boost::system::error_code ec;
+  fs::recursive_directory_iterator it(dir / "compiled", fs::directory_options::none, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+      continue;
+    lines.push_back(
+        fmt::format("{} {} {}", st.st_size, st.st_mtime, generic(it->path().lexically_relative(dir))));
+  }
+  std::sort(lines.begin(), lines.end(), [](const std::string& a, const std::string& b) {
+    return a.substr(a.find(' ', a.find(' ') + 1)) < b.substr(b.find(' ', b.find(' ') + 1));
+  });
+  std::string out;
+  for (const std::string& l : lines)
+    out += l + "\n";
+  return out;
+}
+
+Store::Result Store::install_compiled(const std::string& cls, uint64_t disk_bytes,
+                                      pack::ChunkSource& source) {
+  const fs::path dir = fs::canonical(open_compiled(cls));
+  const FileLock lock(fs::canonical(envs_dir()) / ".lock", m_lock_timeout);
+  // Holding the lock, no other installer runs here: what is still incoming
+  // was left by a crashed one.
+  boost::system::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().rfind(".incoming-", 0) == 0)
+      remove_tree(it->path());
+  check_free_space(dir, disk_bytes);
+  AtomicDirectory incoming(dir / fmt::format(".incoming-{}", ::getpid()), 0755);
+  const ExtractResult made = extract(source, incoming.dir());
+  Result result;
+  result.dir = dir;
+  result.tree_hash = made.tree_hash;
+  result.bytes_written = made.bytes;
+  std::vector<fs::path> files;
+  for (fs::recursive_directory_iterator it(incoming.dir(), fs::directory_options::none, ec), end;
+       !ec && it != end; it.increment(ec))
+    if (fs::is_regular_file(fs::symlink_status(it->path(), ec)))
+      files.push_back(it->path().lexically_relative(incoming.dir()));
+  if (ec)
+    throw Error(fmt::format("{}: {}", incoming.dir().string(), ec.message()));
+  if (!files.empty())
+    ::syncfs(Fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)).get());
+  for (const fs::path& rel : files) {
+    if (rel.empty() || *rel.begin() != "compiled")
+      throw Error(fmt::format("{}: not a compiled cache", rel.string()));
+    fs::path parent = dir;
+    for (const fs::path& part : rel.parent_path())
+      make_directory(parent /= part, 0755);
+    const fs::path from = incoming.dir() / rel, to = dir / rel;
+    if (::rename(from.c_str(), to.c_str()) != 0)
+      throw Error(fmt::format("{}: cannot install: {}", to.string(), errno_text(errno)));
+  }
+  result.reused = files.empty();
+  return result;
+}
+
+} // namespace distenv::install

@@ -1,0 +1,139 @@
+// The stream of one compile class's caches, from the machine that compiled
+// them to the class's other machines.
+#include <distenv/job/compile.hpp>
+
+#include <distenv/install/async_install.hpp>
+#include <distenv/pack/async_pack.hpp>
+#include <distenv/pack/estimate.hpp>
+#include <distenv/transport/chunk_broadcast.hpp>
+#include <distenv/transport/codec.hpp>
+
+#include <fmt/format.h>
+
+#include <optional>
+#include <set>
+#include <sstream>
+#include <unordered_set>
+
+namespace distenv::job {
+
+namespace {
+
+constexpr size_t k_depth = 3;
+
+// The compiler's cache files that some receiver lacks or holds otherwise
+// (size or time differ), with the directories above them.
+layout::Tree caches_to_send(const fs::path& dir, const std::string& own,
+                            const std::vector<std::string>& theirs) {
+  std::vector<std::unordered_set<std::string>> held;
+  for (size_t i = 1; i < theirs.size(); ++i) {
+    std::unordered_set<std::string> lines;
+    std::istringstream in(theirs[i]);
+    for (std::string line; std::getline(in, line);)
+      lines.insert(line);
+    held.push_back(std::move(lines));
+  }
+  layout::Tree tree;
+  std::set<std::string> parents;
+  std::istringstream in(own);
+  for (std::string line; std::getline(in, line);) {
+    if (std::all_of(held.begin(), held.end(), [&](const auto& h) { return h.count(line) > 0; }))
+      continue;
+    std::istringstream fields(line);
+    layout::FileEntry e;
+    fields >> e.size >> e.mtime;
+    std::getline(fields >> std::ws, e.path);
+    e.source = dir / e.path;
+    for (size_t at = e.path.find('/'); at != std::string::npos; at = e.path.find('/', at + 1))
+      parents.insert(e.path.substr(0, at));
+    tree.entries.push_back(std::move(e));
+  }
+  for (const std::string& p : parents) {
+    layout::FileEntry d;
+    d.path = p;
+    d.type = hash::EntryType::directory;
+    d.mode = 0755;
+    tree.entries.push_back(std::move(d));
+  }
+  layout::finish_tree(tree, 2, nullptr);
+  return tree;
+}
+
+} // namespace
+
+void stream_caches(Session& s, transport::Comm& group, const std::string& cls, std::exception_ptr& failure,
+                   ClassReport& report) {
+  const bool compiler = group.rank() == 0;
+  std::string listing;
+  try {
+    listing = s.store.compiled_listing(cls);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  const std::vector<std::string> theirs = group.gather(compiler ? std::string() : listing, 0);
+  std::optional<layout::Tree> tree;
+  if (compiler && !failure) {
+    try {
+      tree.emplace(caches_to_send(s.store.julia_dir() / cls, listing, theirs));
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }
+  // How much goes, and how: "" when nothing (every receiver has every cache).
+  uint64_t files = tree ? tree->files : 0, bytes = tree ? tree->bytes : 0;
+  transport::BroadcastPlan how;
+  if (compiler && (files || failure))
+    how = transport::plan_broadcast(group.size(),
+                                    tree ? pack::estimate_archive_bytes(*tree, {}, s.options.zstd_level) : 0,
+                                    s.options.broadcast, s.options.chunk_size);
+  std::istringstream head(
+      group.broadcast(compiler ? fmt::format("{} {} {}", files, bytes, failure ? 1 : 0) : std::string(), 0));
+  int aborted = 0;
+  head >> files >> bytes >> aborted;
+  if (!files && !aborted)
+    return;
+  how = transport::broadcast_value(group, how, 0);
+  std::optional<install::AsyncInstall> installer;
+  std::optional<pack::AsyncPack> packer;
+  try {
+    if (!compiler && !failure)
+      installer.emplace(
+          [&s, &cls, bytes](pack::ChunkSource& source) {
+            return s.store.install_compiled(cls, bytes + bytes / 8 + (uint64_t(1) << 20), source);
+          },
+          k_depth);
+    if (compiler && !failure) {
+      pack::PackOptions po;
+      po.chunk_size = how.chunk;
+      po.zstd_level = s.options.zstd_level;
+      po.zstd_threads = s.options.zstd_threads;
+      packer.emplace(*tree, po, k_depth);
+    }
+  } catch (...) {
+    failure = std::current_exception();
+    installer.reset();
+  }
+  pack::FailedSource failed(failure);
+  const transport::BroadcastResult res =
+      transport::broadcast_stream(group, how, compiler ? (packer ? &packer->source() : &failed) : nullptr,
+                                  installer ? &installer->sink() : nullptr);
+  try {
+    if (packer)
+      packer->finish();
+    if (installer) {
+      if (!res.complete)
+        return; // the compiler says why; ~AsyncInstall leaves nothing behind
+      if (res.sink_error)
+        installer->abort(res.sink_error);
+      installer->finish();
+    }
+  } catch (...) {
+    if (!failure)
+      failure = std::current_exception();
+  }
+  report.files = files;
+  report.bytes = bytes;
+  report.archive_bytes = res.bytes;
+}
+
+} // namespace distenv::job
