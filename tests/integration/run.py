@@ -953,6 +953,94 @@ def make_depot_package(depot, name, uuid, greeting):
     return tuple(out.stdout.split())
 
 
+def only_class(host):
+    """The one compile class in a host's store (<dest>/julia/<class>)."""
+    classes = os.listdir(os.path.join(host_disk(host), "distenv", "julia"))
+    equal(len(classes), 1, f"{host}: one compile class: {classes}")
+    return classes[0]
+
+
+def same_caches(got, want, what):
+    """Two compiled_caches() equal, else which files differ (their sizes).
+    By content: Julia touches a cache file whenever it loads it, and a cache
+    compiled again has other bytes (a new build id)."""
+    if got != want:
+        diff = {p: (got.get(p, (None, None))[0], want.get(p, (None, None))[0])
+                for p in set(got) | set(want) if got.get(p) != want.get(p)}
+        raise Failed(f"{what}: these differ (got, want): {diff}")
+
+
+def compiled_caches(host, cls):
+    """A host's cache files in its class's depot: {path: (size, bytes)}."""
+    base = os.path.join(host_disk(host), "distenv", "julia", cls)
+    out = {}
+    for ji in glob.glob(os.path.join(base, "compiled", "v1.5", "*", "*.ji")):
+        out[os.path.relpath(ji, base)] = (os.stat(ji).st_size, open(ji, "rb").read())
+    return out
+
+
+@test
+def cluster_julia_compiled_once_and_sent():
+    """--precompile, real Julia on every host, private disks, no shared
+    depot: one host (the class's first: all simulated hosts share one CPU
+    and one Julia) compiles the dev packages and the registered package
+    shipped in the depot into its class's depot; the other hosts receive
+    those cache files, byte for byte with their mtimes, Julia's own check
+    passes on every host, and after every worker has loaded the packages the
+    cache files everywhere are still the compiler's (no worker compiled). The
+    next job compiles nothing new and sends nothing. A host whose caches were
+    lost fails --offline naming itself and the package; --precompile puts
+    them back from the compiler."""
+    need_root()
+    hosts = vcluster_hosts()
+    wipe_cluster_stores()
+    bindir = real_julia()
+    uuid = "d1e5c0de-0000-4000-8000-00000000aa02"
+    with Scratch() as t:
+        depot = t / "depot"
+        sha, _, _ = make_depot_package(depot, "Greet", uuid, "compiled once")
+        project = julia_project_with(t, "a", {"Greet": (uuid, sha)})
+        env = {"PATH": f"{bindir}:{os.environ['PATH']}", "JULIA_DEPOT_PATH": str(depot)}
+        job = ["--", "julia", "--startup-file=no", "-e",
+               'using Kernels, Greet; println("G ", Greet.hello(), " ", Kernels.run(3))']
+        r, _ = cluster_run(t, ["--precompile"] + job, export=("PATH", "JULIA_DEPOT_PATH"), extra_env=env,
+                           project=project)
+        equal(r.code, 0, f"first job\n{r}")
+        compiled_on = sorted({h for h, who, _ in worker_lines(r.out + "\n" + r.err) if who == "compile"})
+        equal(len(compiled_on), 1, f"one host compiled\n{r.out}")
+        cls = only_class(hosts[0])
+        contains(r.out, f"compiled once for class {cls} ({len(hosts)} machines): on {compiled_on[0]}", "said so")
+        contains(r.out, f"sent to {len(hosts) - 1} machines", "sent to the others")
+        lines = [text for _, _, text in worker_lines(r.out) if text.startswith("G ")]
+        equal(lines, ["G compiled once 9"] * (NPROC * len(hosts)), f"every worker loaded both\n{r.out}")
+        source = compiled_caches(compiled_on[0], cls)
+        for name in ("Kernels", "Utils", "Greet"):
+            check(any(f"/{name}/" in p for p in source), f"{name} compiled\n{sorted(source)}")
+        for h in hosts:
+            same_caches(compiled_caches(h, cls), source, f"{h}: the compiler's cache files, untouched by the workers")
+
+        r, _ = cluster_run(t, ["--precompile"] + job, export=("PATH", "JULIA_DEPOT_PATH"), extra_env=env,
+                           project=project)
+        equal(r.code, 0, f"second job\n{r}")
+        contains(r.out, "the other machines had every cache", "nothing sent again")
+        for h in hosts:
+            same_caches(compiled_caches(h, cls), source, f"{h}: nothing compiled again")
+
+        # A host that lost its caches: --offline names it; --precompile sends them back.
+        shutil.rmtree(os.path.join(host_disk(hosts[2]), "distenv", "julia", cls, "compiled"))
+        r, _ = cluster_run(t, ["--offline"] + job, export=("PATH", "JULIA_DEPOT_PATH"), extra_env=env,
+                           project=project)
+        equal(r.code, 1, f"--offline on a host without caches\n{r}")
+        contains(r.err, f"{hosts[2]}: ", "names the host")
+        contains(r.err, "would compile when loaded", "says why")
+        check(not [x for x in worker_lines(r.out) if x[2].startswith("G ")], f"no worker started\n{r.out}")
+        r, _ = cluster_run(t, ["--precompile", "--offline"] + job, export=("PATH", "JULIA_DEPOT_PATH"),
+                           extra_env=env, project=project)
+        equal(r.code, 0, f"--precompile again\n{r}")
+        contains(r.out, "sent to 1 machine", "only the host that lost them")
+        same_caches(compiled_caches(hosts[2], cls), source, "the compiler's caches back")
+
+
 def julia_project_with(t, name, registered):
     """The example's Julia project (two dev packages) that also uses the
     registered packages `registered` ({name: (uuid, tree sha1)}): manifest format 1."""
@@ -996,8 +1084,9 @@ def cluster_julia_closure_from_the_depot():
         equal(r.code, 0, f"first job\n{r}")
         lines = [text for _, _, text in worker_lines(r.out) if text.startswith("G ")]
         equal(len(lines), NPROC * len(hosts), f"every worker loaded Greet\n{r.out}")
+        cls = only_class(hosts[0])
         want = (f"G /scratch/distenv/depot/packages/Greet/{slug}/src/Greet.jl hello from an artifact "
-                f"/scratch/distenv/depot/artifacts/{art} /scratch/distenv/julia:/scratch/distenv/depot 9")
+                f"/scratch/distenv/depot/artifacts/{art} /scratch/distenv/julia/{cls}:/scratch/distenv/depot 9")
         for line in lines:
             equal(line, want, "loaded from the store's depot")
         d = report(t / "r.json")["depot"]
@@ -1007,8 +1096,8 @@ def cluster_julia_closure_from_the_depot():
             check(os.path.isfile(os.path.join(disk, "packages", "Greet", slug, "src", "Greet.jl")), f"{h}: Greet")
             equal(os.readlink(os.path.join(disk, "artifacts", art, "share", "link.txt")), "greeting.txt",
                   f"{h}: the artifact's symlink")
-            check(glob.glob(os.path.join(host_disk(h), "distenv", "julia", "compiled", "v1.5", "Greet", "*.ji")),
-                  f"{h}: Greet compiled into the writable depot")
+            check(glob.glob(os.path.join(host_disk(h), "distenv", "julia", cls, "compiled", "v1.5", "Greet", "*.ji")),
+                  f"{h}: Greet compiled into the writable depot of the host's compile class")
 
         # Another environment with the same package: nothing sent for it.
         other = julia_project_with(t, "b", {"Greet": (uuid, sha)})

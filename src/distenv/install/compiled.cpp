@@ -3,6 +3,7 @@
 // on the others from its stream.
 #include <distenv/install/store.hpp>
 
+#include <distenv/hash/hash.hpp>
 #include <distenv/install/extract.hpp>
 #include <distenv/install/file_lock.hpp>
 #include <distenv/util/atomic_dir.hpp>
@@ -32,22 +33,23 @@ fs::path Store::open_compiled(const std::string& cls) {
 
 std::string Store::compiled_listing(const std::string& cls) const {
   const fs::path dir = julia_dir() / cls;
-  std::vector<std::string> lines;
+  std::vector<std::pair<std::string, std::string>> lines; // path, "size hash"
   boost::system::error_code ec;
   fs::recursive_directory_iterator it(dir / "compiled", fs::directory_options::none, ec), end;
   for (; !ec && it != end; it.increment(ec)) {
     struct stat st {};
     if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode))
       continue;
-    lines.push_back(
-        fmt::format("{} {} {}", st.st_size, st.st_mtime, generic(it->path().lexically_relative(dir))));
+    // By content: Julia touches a cache file each time it loads one (the
+    // first it tries next time), so its time says nothing.
+    uint64_t size = 0;
+    const hash::Hash128 h = hash::hash_file(it->path(), size);
+    lines.emplace_back(generic(it->path().lexically_relative(dir)), fmt::format("{} {}", size, h.hex()));
   }
-  std::sort(lines.begin(), lines.end(), [](const std::string& a, const std::string& b) {
-    return a.substr(a.find(' ', a.find(' ') + 1)) < b.substr(b.find(' ', b.find(' ') + 1));
-  });
+  std::sort(lines.begin(), lines.end());
   std::string out;
-  for (const std::string& l : lines)
-    out += l + "\n";
+  for (const auto& [path, what] : lines)
+    out += what + " " + path + "\n";
   return out;
 }
 

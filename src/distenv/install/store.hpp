@@ -153,8 +153,8 @@ public:
   // writable depot of the machines of one compile class (env/julia_class.hpp),
   // first on their JULIA_DEPOT_PATH. Created and checked.
   fs::path open_compiled(const std::string& cls);
-  // Every regular file below its compiled/ directory, "<size> <mtime> <path>"
-  // lines sorted by path (relative to the class's directory): what a machine
+  // Every regular file below its compiled/ directory, "<size> <content
+  // hash> <path>" lines sorted by path (relative to the class's directory): what a machine
   // of the class has, for the one that compiled to send what differs.
   std::string compiled_listing(const std::string& cls) const;
   // Writes the files of a tar+zstd stream (pack's whole archive) below the

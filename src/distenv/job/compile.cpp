@@ -238,7 +238,7 @@ void compile(Session& s, const Read& r, const Installed& in) {
       if (!compiler)
         return std::string();
       const ClassReport& c = reports[size_t(mine - classes.data())];
-      return fmt::format("{} {} {}", c.files, c.bytes, c.archive_bytes);
+      return fmt::format("{} {} {} {}", c.files, c.bytes, c.archive_bytes, c.receivers);
     });
     for (size_t i = 0; s.root() && i < classes.size(); ++i) {
       const int leader = s.machines.all[size_t(classes[i].compiler)].leader;
@@ -246,8 +246,7 @@ void compile(Session& s, const Read& r, const Installed& in) {
       c.name = classes[i].name;
       c.compiler = s.machines.all[size_t(classes[i].compiler)].host;
       c.machines = int(classes[i].machines.size());
-      c.receivers = int(classes[i].receivers.size());
-      std::istringstream(sent[size_t(leader)]) >> c.files >> c.bytes >> c.archive_bytes;
+      std::istringstream(sent[size_t(leader)]) >> c.files >> c.bytes >> c.archive_bytes >> c.receivers;
       if (!seconds[size_t(leader)].empty())
         c.compile_seconds = std::stod(seconds[size_t(leader)]);
     }

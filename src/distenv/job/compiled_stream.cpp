@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <sys/stat.h>
 #include <unordered_set>
 
 namespace distenv::job {
@@ -21,8 +22,24 @@ namespace {
 
 constexpr size_t k_depth = 3;
 
+// Which receivers (group ranks) lack a cache file the compiler has, or
+// hold it otherwise: '1' for those, '0' for the others and the compiler.
+std::string lacking(const std::string& own, const std::vector<std::string>& theirs) {
+  std::string needs(theirs.size(), '0');
+  for (size_t i = 1; i < theirs.size(); ++i) {
+    std::istringstream in(theirs[i]);
+    std::unordered_set<std::string> held;
+    for (std::string line; std::getline(in, line);)
+      held.insert(line);
+    std::istringstream mine(own);
+    for (std::string line; std::getline(mine, line) && needs[i] == '0';)
+      needs[i] = held.count(line) ? '0' : '1';
+  }
+  return needs;
+}
+
 // The compiler's cache files that some receiver lacks or holds otherwise
-// (size or time differ), with the directories above them.
+// (size or content differ), with the directories above them.
 layout::Tree caches_to_send(const fs::path& dir, const std::string& own,
                             const std::vector<std::string>& theirs) {
   std::vector<std::unordered_set<std::string>> held;
@@ -41,9 +58,13 @@ layout::Tree caches_to_send(const fs::path& dir, const std::string& own,
       continue;
     std::istringstream fields(line);
     layout::FileEntry e;
-    fields >> e.size >> e.mtime;
+    std::string content;
+    fields >> e.size >> content;
     std::getline(fields >> std::ws, e.path);
     e.source = dir / e.path;
+    struct stat st {};
+    if (::stat(e.source.c_str(), &st) == 0)
+      e.mtime = st.st_mtime;
     for (size_t at = e.path.find('/'); at != std::string::npos; at = e.path.find('/', at + 1))
       parents.insert(e.path.substr(0, at));
     tree.entries.push_back(std::move(e));
@@ -71,28 +92,40 @@ void stream_caches(Session& s, transport::Comm& group, const std::string& cls, s
     failure = std::current_exception();
   }
   const std::vector<std::string> theirs = group.gather(compiler ? std::string() : listing, 0);
+  // Who lacks something: only they take part in the stream.
+  std::string needs = compiler && !failure ? lacking(listing, theirs) : std::string();
+  needs = group.broadcast(needs, 0);
+  const bool aborted = needs.size() != size_t(group.size()); // the compiler failed: it says why
+  const bool needed = !aborted && needs[size_t(group.rank())] == '1';
+  const int receivers = int(std::count(needs.begin(), needs.end(), '1'));
+  // A compiler that failed streams nothing but an abort, to everyone.
+  std::unique_ptr<transport::Comm> sub = group.split(compiler || needed || aborted ? 0 : -1);
+  report.receivers = receivers;
+  if (!sub || sub->size() == 1)
+    return;
   std::optional<layout::Tree> tree;
   if (compiler && !failure) {
     try {
-      tree.emplace(caches_to_send(s.store.julia_dir() / cls, listing, theirs));
+      std::vector<std::string> held{std::string()};
+      for (size_t i = 1; i < theirs.size(); ++i)
+        if (needs[i] == '1')
+          held.push_back(theirs[i]);
+      tree.emplace(caches_to_send(s.store.julia_dir() / cls, listing, held));
     } catch (...) {
       failure = std::current_exception();
     }
   }
-  // How much goes, and how: "" when nothing (every receiver has every cache).
   uint64_t files = tree ? tree->files : 0, bytes = tree ? tree->bytes : 0;
   transport::BroadcastPlan how;
-  if (compiler && (files || failure))
-    how = transport::plan_broadcast(group.size(),
+  if (compiler)
+    how = transport::plan_broadcast(sub->size(),
                                     tree ? pack::estimate_archive_bytes(*tree, {}, s.options.zstd_level) : 0,
                                     s.options.broadcast, s.options.chunk_size);
-  std::istringstream head(
-      group.broadcast(compiler ? fmt::format("{} {} {}", files, bytes, failure ? 1 : 0) : std::string(), 0));
-  int aborted = 0;
-  head >> files >> bytes >> aborted;
+  std::istringstream head(sub->broadcast(compiler ? fmt::format("{} {}", files, bytes) : std::string(), 0));
+  head >> files >> bytes;
   if (!files && !aborted)
     return;
-  how = transport::broadcast_value(group, how, 0);
+  how = transport::broadcast_value(*sub, how, 0);
   std::optional<install::AsyncInstall> installer;
   std::optional<pack::AsyncPack> packer;
   try {
@@ -115,7 +148,7 @@ void stream_caches(Session& s, transport::Comm& group, const std::string& cls, s
   }
   pack::FailedSource failed(failure);
   const transport::BroadcastResult res =
-      transport::broadcast_stream(group, how, compiler ? (packer ? &packer->source() : &failed) : nullptr,
+      transport::broadcast_stream(*sub, how, compiler ? (packer ? &packer->source() : &failed) : nullptr,
                                   installer ? &installer->sink() : nullptr);
   try {
     if (packer)

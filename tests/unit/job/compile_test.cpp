@@ -121,6 +121,24 @@ TEST_F(Compile, AMachineWhoseCheckFindsAStaleCacheEndsTheJobNamingItAndThePackag
       << r.root().err;
 }
 
+TEST_F(Compile, ACompilerThatFailsEndsTheJobNamingItAndNothingIsSent) {
+  auto machines = cluster({"A", "A", "B"});
+  machines[0].processes.julia_step = [](const workers::Spec& spec) {
+    return spec.label.ends_with(":compile") ? 1 : 0;
+  };
+  const FakeJobResult r = run_fake_job(machines, options);
+  ASSERT_FALSE(r.hung) << r.abort_reason;
+  for (const RankEnd& end : r.ranks) {
+    EXPECT_EQ(end.exit_code, 1) << end.err;
+    EXPECT_FALSE(end.aborted) << end.err;
+    EXPECT_TRUE(end.workers.empty());
+  }
+  EXPECT_NE(r.root().err.find("node0: compile (import Pkg; Pkg.precompile()) exited with 1"),
+            std::string::npos)
+      << r.root().err;
+  EXPECT_FALSE(fs::exists(machines[1].dest / "julia/A/compiled")) << "nothing sent from a failed compile";
+}
+
 TEST_F(Compile, OfflineChecksEveryMachineAndCompilesNowhere) {
   options.precompile = false;
   options.offline = true;
