@@ -29,11 +29,11 @@ int the_job(const cli::Options& o, JobContext& ctx) {
                                      r.prepared ? &r.prepared->tree : nullptr, c);
   const job::Transferred d = job::transfer_depot(s, r); // depot: registered packages, artifacts
   const job::Installed in = job::activate(s, r, t, d);  // activate: metadata, runtime, in use
-  job::compile(s, r, in);                               // compile: once per class, caches sent
+  const auto compiled = job::compile(s, r, in);         // compile: once per class, caches sent
   job::each_machine(s, in);                             // each-machine: once-per-machine commands
   const job::Numbering n = job::number_workers(s, in);  // workers: numbered across machines,
   const std::vector<std::string> results = job::run_workers(s, in, n); // started and supervised on each
-  return job::report(s, job::job_report(s, r, t, d, job::command_of(s, in)),
+  return job::report(s, job::job_report(s, r, t, d, job::command_of(s, in), compiled),
                      results); // report: one exit code
 }
 

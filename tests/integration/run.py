@@ -981,8 +981,8 @@ def compiled_caches(host, cls):
 
 @test
 def cluster_julia_compiled_once_and_sent():
-    """--precompile, real Julia on every host, private disks, no shared
-    depot: one host (the class's first: all simulated hosts share one CPU
+    """--instantiate (then --precompile), real Julia on every host, private
+    disks, no shared depot, no network: one host (the class's first: all simulated hosts share one CPU
     and one Julia) compiles the dev packages and the registered package
     shipped in the depot into its class's depot; the other hosts receive
     those cache files, byte for byte with their mtimes, Julia's own check
@@ -1003,14 +1003,18 @@ def cluster_julia_compiled_once_and_sent():
         env = {"PATH": f"{bindir}:{os.environ['PATH']}", "JULIA_DEPOT_PATH": str(depot)}
         job = ["--", "julia", "--startup-file=no", "-e",
                'using Kernels, Greet; println("G ", Greet.hello(), " ", Kernels.run(3))']
-        r, _ = cluster_run(t, ["--precompile"] + job, export=("PATH", "JULIA_DEPOT_PATH"), extra_env=env,
+        # --instantiate: Pkg.instantiate() then the compile, once (the depot ships: nothing to download).
+        r, _ = cluster_run(t, ["--instantiate"] + job, export=("PATH", "JULIA_DEPOT_PATH"), extra_env=env,
                            project=project)
         equal(r.code, 0, f"first job\n{r}")
         compiled_on = sorted({h for h, who, _ in worker_lines(r.out + "\n" + r.err) if who == "compile"})
         equal(len(compiled_on), 1, f"one host compiled\n{r.out}")
         cls = only_class(hosts[0])
         contains(r.out, f"compiled once for class {cls} ({len(hosts)} machines): on {compiled_on[0]}", "said so")
-        contains(r.out, f"sent to {len(hosts) - 1} machines", "sent to the others")
+        contains(r.out, f"sent to the {len(hosts) - 1} machines that lacked them", "sent to the others")
+        c = report(t / "r.json")["compiled"]
+        equal([(x["class"], x["compiler"], x["machines"], x["receivers"]) for x in c],
+              [(cls, compiled_on[0], len(hosts), len(hosts) - 1)], f"the report says so\n{c}")
         lines = [text for _, _, text in worker_lines(r.out) if text.startswith("G ")]
         equal(lines, ["G compiled once 9"] * (NPROC * len(hosts)), f"every worker loaded both\n{r.out}")
         source = compiled_caches(compiled_on[0], cls)
@@ -1037,7 +1041,7 @@ def cluster_julia_compiled_once_and_sent():
         r, _ = cluster_run(t, ["--precompile", "--offline"] + job, export=("PATH", "JULIA_DEPOT_PATH"),
                            extra_env=env, project=project)
         equal(r.code, 0, f"--precompile again\n{r}")
-        contains(r.out, "sent to 1 machine", "only the host that lost them")
+        contains(r.out, "sent to the 1 machine that lacked them", "only the host that lost them")
         same_caches(compiled_caches(hosts[2], cls), source, "the compiler's caches back")
 
 

@@ -27,8 +27,10 @@ std::vector<std::string> Installed::activation(const Session& s,
 }
 
 report::JobReport job_report(const Session& s, const Read& r, const Transferred& t, const Transferred& depot,
-                             const std::vector<std::string>& command) {
+                             const std::vector<std::string>& command,
+                             const std::vector<report::JobReport::Compiled>& compiled) {
   report::JobReport job;
+  job.compiled = compiled;
   job.tree_hash = r.plan.tree_hash.hex();
   job.machines = s.machines.count();
   job.ranks = s.ctx.world.size();

@@ -40,7 +40,8 @@ struct Installed {
 // The job as rank 0 reports it so far: the plan, the transfer and the
 // phases' times; each machine's results are added to it.
 report::JobReport job_report(const Session& s, const Read& r, const Transferred& t, const Transferred& depot,
-                             const std::vector<std::string>& command);
+                             const std::vector<std::string>& command,
+                             const std::vector<report::JobReport::Compiled>& compiled = {});
 
 // Phase activate: every leader checks what it installed (the metadata, the
 // runtime on the activated PATH) and marks it in use; the results are

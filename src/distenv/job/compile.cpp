@@ -175,27 +175,11 @@ std::vector<CompileClass> classes_of(Session& s, const Installed& in) {
   return compile_classes(classes, stores);
 }
 
-std::string summary(const std::vector<ClassReport>& reports) {
-  std::string out;
-  for (const ClassReport& c : reports) {
-    out += fmt::format("compiled once for class {} ({} machine{}): on {} in {:.1f} s", c.name, c.machines,
-                       c.machines == 1 ? "" : "s", c.compiler, c.compile_seconds);
-    if (c.files)
-      out += fmt::format("; {} cache file{} ({}) sent to {} machine{} ({} streamed)", c.files,
-                         c.files == 1 ? "" : "s", human_bytes(c.bytes), c.receivers,
-                         c.receivers == 1 ? "" : "s", human_bytes(c.archive_bytes));
-    else if (c.machines > 1)
-      out += "; the other machines had every cache";
-    out += "\n";
-  }
-  return out;
-}
-
 } // namespace
 
-void compile(Session& s, const Read& r, const Installed& in) {
+std::vector<ClassReport> compile(Session& s, const Read& r, const Installed& in) {
   if (!checks_loading(s.options))
-    return;
+    return {};
   const std::vector<CompileClass> classes = classes_of(s, in);
   const CompileClass* mine = nullptr;
   for (const CompileClass& c : classes)
@@ -250,8 +234,11 @@ void compile(Session& s, const Read& r, const Installed& in) {
       if (!seconds[size_t(leader)].empty())
         c.compile_seconds = std::stod(seconds[size_t(leader)]);
     }
-    if (s.root() && !s.options.quiet)
-      s.ctx.out << summary(reports) << std::flush;
+    if (s.root() && !s.options.quiet) {
+      report::JobReport said;
+      said.compiled = reports;
+      s.ctx.out << said.compiled_summary() << std::flush;
+    }
   }
   // Every machine proves its workers will neither download nor compile.
   s.agree.stoppable_gather(0, [&](cluster::StopNotices& notices) {
@@ -260,6 +247,9 @@ void compile(Session& s, const Read& r, const Installed& in) {
     return std::string();
   });
   s.lap(Phase::compile);
+  if (!compiles(s.options))
+    reports.clear();
+  return reports;
 }
 
 } // namespace distenv::job

@@ -3,6 +3,7 @@
 #include <distenv/job/activate.hpp>
 #include <distenv/job/read.hpp>
 #include <distenv/job/session.hpp>
+#include <distenv/report/job_report.hpp>
 #include <distenv/transport/comm.hpp>
 
 #include <cstdint>
@@ -33,15 +34,7 @@ std::vector<CompileClass> compile_classes(const std::vector<std::string>& classe
                                           const std::vector<std::string>& stores);
 
 // What one class's caches cost (rank 0's report).
-struct ClassReport {
-  std::string name;
-  std::string compiler; // host
-  int machines = 0;
-  double compile_seconds = 0;
-  uint64_t files = 0, bytes = 0; // caches sent
-  uint64_t archive_bytes = 0;
-  int receivers = 0;
-};
+using ClassReport = report::JobReport::Compiled;
 
 // The stream of one class's caches from its compiler (`group` rank 0) to
 // its receivers: each receiver lists what it has, the compiler sends the
@@ -60,6 +53,7 @@ void stream_caches(Session& s, transport::Comm& group, const std::string& cls, s
 // concurrently on a machine); then every machine checks, with its own Julia,
 // that loading the environment needs neither network nor compiling, and the
 // job ends naming the machine and the package where it would.
-void compile(Session& s, const Read& r, const Installed& in);
+// Rank 0 gets what each class's caches cost.
+std::vector<ClassReport> compile(Session& s, const Read& r, const Installed& in);
 
 } // namespace distenv::job

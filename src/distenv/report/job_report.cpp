@@ -34,6 +34,18 @@ nlohmann::ordered_json JobReport::json() const {
   j["algorithm"] = algorithm;
   j["chunk_bytes"] = chunk_bytes;
   j["transfer_seconds"] = transfer_seconds;
+  if (!compiled.empty()) {
+    j["compiled"] = nlohmann::ordered_json::array();
+    for (const Compiled& c : compiled)
+      j["compiled"].push_back({{"class", c.name},
+                               {"compiler", c.compiler},
+                               {"machines", c.machines},
+                               {"compile_seconds", c.compile_seconds},
+                               {"files", c.files},
+                               {"bytes", c.bytes},
+                               {"archive_bytes", c.archive_bytes},
+                               {"receivers", c.receivers}});
+  }
   if (depot)
     j["depot"] = {{"dir", depot->dir},
                   {"units", depot->units},
@@ -95,6 +107,22 @@ int JobReport::exit_code() const {
       if (w.status != 0)
         return w.status;
   return 0;
+}
+
+std::string JobReport::compiled_summary() const {
+  std::string out;
+  for (const Compiled& c : compiled) {
+    out += fmt::format("distenv: compiled once for class {} ({} machine{}): on {} in {:.1f} s", c.name,
+                       c.machines, c.machines == 1 ? "" : "s", c.compiler, c.compile_seconds);
+    if (c.files)
+      out += fmt::format("; {} cache file{} ({}) sent to the {} machine{} that lacked them ({} streamed)",
+                         c.files, c.files == 1 ? "" : "s", human_bytes(c.bytes), c.receivers,
+                         c.receivers == 1 ? "" : "s", human_bytes(c.archive_bytes));
+    else if (c.machines > 1)
+      out += "; the other machines had every cache";
+    out += "\n";
+  }
+  return out;
 }
 
 std::string JobReport::install_summary() const {

@@ -80,6 +80,19 @@ struct JobReport {
     double seconds = 0;
   };
   std::optional<Depot> depot;
+  // --precompile: each compile class's caches, made on one machine of it.
+  struct Compiled {
+    std::string name;     // the class (env/julia_class.hpp)
+    std::string compiler; // the host that compiled
+    int machines = 0;     // of the class
+    double compile_seconds = 0;
+    uint64_t files = 0, bytes = 0; // cache files sent
+    uint64_t archive_bytes = 0;
+    int receivers = 0; // machines that lacked some
+  };
+  std::vector<Compiled> compiled;
+  // One line per class: who compiled, what went to whom.
+  std::string compiled_summary() const;
   std::vector<MachineResult> results; // by machine
   std::vector<std::string> command;   // empty: install only
 

@@ -85,7 +85,9 @@ TEST_F(Compile, OneMachinePerClassCompilesAndTheOthersReceiveItsCaches) {
   EXPECT_EQ(slurp(machines[3].dest / "julia/B/compiled/v1.5/Foo/node2.ji"), "cache made on node2\n");
   EXPECT_NE(r.root().out.find("compiled once for class A (3 machines): on node0 in"), std::string::npos)
       << r.root().out;
-  EXPECT_NE(r.root().out.find("1 cache file (20 B) sent to 2 machines"), std::string::npos) << r.root().out;
+  EXPECT_NE(r.root().out.find("1 cache file (20 B) sent to the 2 machines that lacked them"),
+            std::string::npos)
+      << r.root().out;
   EXPECT_NE(r.root().out.find("compiled once for class B (2 machines): on node2"), std::string::npos)
       << r.root().out;
 
@@ -137,6 +139,22 @@ TEST_F(Compile, ACompilerThatFailsEndsTheJobNamingItAndNothingIsSent) {
             std::string::npos)
       << r.root().err;
   EXPECT_FALSE(fs::exists(machines[1].dest / "julia/A/compiled")) << "nothing sent from a failed compile";
+}
+
+TEST_F(Compile, InstantiateRunsOnEveryMachineWhenNoDepotShipsThenCompilesOncePerClass) {
+  options.precompile = false;
+  options.instantiate = true;
+  auto machines = cluster({"A", "A", "B"});
+  const FakeJobResult r = run_fake_job(machines, options);
+  ASSERT_EQ(r.root().exit_code, 0) << r.root().err;
+  const std::vector<std::vector<std::string>> expected = {
+      {"instantiate", "compile", "check"}, {"instantiate", "check"}, {"instantiate", "compile", "check"}};
+  for (const RankEnd& end : r.ranks) {
+    EXPECT_EQ(steps(end), expected[size_t(end.machine)]) << "machine " << end.machine;
+    // Julia 1.6+ would compile after instantiating, on every machine at once: not here.
+    EXPECT_EQ(workers::env_value(end.julia_steps.at(0).env, "JULIA_PKG_PRECOMPILE_AUTO"), "0");
+    EXPECT_TRUE(end.each_machine.empty()) << "instantiate is no each-machine command any more";
+  }
 }
 
 TEST_F(Compile, OfflineChecksEveryMachineAndCompilesNowhere) {
