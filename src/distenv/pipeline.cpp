@@ -1,17 +1,20 @@
 // Rank 0's reading of the environment, shared by every mode.
 #include <distenv/pipeline.hpp>
 
+#include <distenv/env/julia_class.hpp>
 #include <distenv/hash/git_tree.hpp>
 #include <distenv/hash/hash_cache.hpp>
 #include <distenv/report/plan_report.hpp>
 
 #include <boost/filesystem/operations.hpp>
 #include <distenv/util/error.hpp>
+#include <distenv/util/files.hpp>
 #include <distenv/util/json_text.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 
 namespace distenv {
@@ -36,14 +39,31 @@ hash::Hash128 unit_key(const layout::Tree& tree, const std::string& unit) {
 
 std::optional<PreparedDepot> prepare_depot(const cli::Options& o, const env::Environment& env,
                                            hash::HashCache& cache) {
-  if (o.depot == "none" || env.kind != env::Kind::julia || env.registered.empty())
+  const bool ship_runtime = o.runtime == "ship";
+  if (ship_runtime && env.kind != env::Kind::julia)
+    throw InputError("--runtime ship ships a Julia installation; this environment is not a Julia project");
+  const bool packages = o.depot != "none" && env.kind == env::Kind::julia && !env.registered.empty();
+  if (!packages && !ship_runtime)
     return std::nullopt;
   PreparedDepot d;
-  d.closure = env::julia_closure(env, env::Platform::here());
+  if (packages)
+    d.closure = env::julia_closure(env, env::Platform::here());
+  if (ship_runtime) {
+    const char* path = std::getenv("PATH");
+    const std::string julia = find_program("julia", path ? path : "");
+    if (julia.empty())
+      throw InputError("--runtime ship: no julia on PATH here to ship");
+    d.closure.units.push_back(env::runtime_unit(julia));
+    std::sort(d.closure.units.begin(), d.closure.units.end(),
+              [](const env::DepotUnit& a, const env::DepotUnit& b) { return a.path < b.path; });
+  }
   env::Environment units; // the units as roots, shipped as they are
   units.project_dir = env.project_dir;
   units.gitignore = false;
   units.allow_secrets = true; // a package's test keys are the package's, verified below
+  // A runtime's links to the system's libraries ship as those files: the
+  // machines may have none of them (packages' trees are verified whole).
+  units.follow_outside_links = ship_runtime;
   for (const env::DepotUnit& u : d.closure.units) {
     const fs::path source = fs::canonical(u.source);
     units.roots.push_back(source);

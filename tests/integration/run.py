@@ -1045,6 +1045,58 @@ def cluster_julia_compiled_once_and_sent():
         same_caches(compiled_caches(hosts[2], cls), source, "the compiler's caches back")
 
 
+@test
+def cluster_julia_runtime_shipped():
+    """--runtime ship: only the first host has Julia (a link in its own
+    /scratch to the prefix; the others have none on PATH), so without it the
+    job ends naming the two hosts that lack the runtime; with it the Julia
+    installation travels as one more depot unit (its links to system
+    libraries as the files), its bin first on the workers' PATH, and every
+    worker on every host runs that Julia from the store, loading the dev
+    packages and a registered one, compiled once."""
+    need_root()
+    hosts = vcluster_hosts()
+    wipe_cluster_stores()
+    bindir = real_julia()
+    prefix = os.path.dirname(os.path.dirname(bindir))  # /opt/distenv-julia-1.5
+    for h in hosts:
+        shutil.rmtree(os.path.join(host_disk(h), "julia-here"), ignore_errors=True)
+    os.symlink(prefix, os.path.join(host_disk(hosts[0]), "julia-here"))
+    uuid = "d1e5c0de-0000-4000-8000-00000000aa03"
+    try:
+        with Scratch() as t:
+            depot = t / "depot"
+            sha, _, _ = make_depot_package(depot, "Greet", uuid, "shipped julia")
+            project = julia_project_with(t, "a", {"Greet": (uuid, sha)})
+            env = {"PATH": f"/scratch/julia-here/usr/bin:{os.environ['PATH']}", "JULIA_DEPOT_PATH": str(depot)}
+            job = ["--", "julia", "--startup-file=no", "-e",
+                   'using Kernels, Greet; println("R ", Sys.BINDIR, " ", Greet.hello(), " ", Kernels.run(3))']
+            r, _ = cluster_run(t, job, export=("PATH", "JULIA_DEPOT_PATH"), extra_env=env, project=project)
+            check(r.code != 0, f"no Julia on two hosts\n{r}")
+            for h in hosts[1:]:
+                contains(r.err, f"{h}: runtime 'julia' not found on PATH", "names the hosts without Julia")
+            check(f"{hosts[0]}: runtime" not in r.err, f"the first host has it\n{r.err}")
+
+            r, _ = cluster_run(t, ["--runtime", "ship", "--precompile"] + job, export=("PATH", "JULIA_DEPOT_PATH"),
+                               extra_env=env, project=project)
+            equal(r.code, 0, f"--runtime ship\n{r}")
+            d = report(t / "r.json")["depot"]
+            check(d["runtime"], f"the report says the runtime shipped\n{d}")
+            contains(r.out, "and the Julia runtime", "the summary says so")
+            lines = sorted({text for _, _, text in worker_lines(r.out) if text.startswith("R ")})
+            equal(len(lines), 1, f"one answer from every worker\n{r.out}")
+            check(re.fullmatch(r"R /scratch/distenv/depot/runtimes/julia-[0-9a-f]{16}/bin shipped julia 9", lines[0]),
+                  f"the shipped Julia ran: {lines[0]}")
+            equal(len([x for x in worker_lines(r.out) if x[2] == lines[0]]), NPROC * len(hosts), r.out)
+            runtime = lines[0].split()[1]
+            for h in hosts:
+                lib = os.path.join(host_disk(h), runtime[len("/scratch/"):], "..", "lib", "x86_64-linux-gnu",
+                                   "libgmp.so.10")
+                check(os.path.isfile(lib) and not os.path.islink(lib), f"{h}: a system library link shipped as the file")
+    finally:
+        os.unlink(os.path.join(host_disk(hosts[0]), "julia-here"))
+
+
 def julia_project_with(t, name, registered):
     """The example's Julia project (two dev packages) that also uses the
     registered packages `registered` ({name: (uuid, tree sha1)}): manifest format 1."""

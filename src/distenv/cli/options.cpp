@@ -109,6 +109,12 @@ void declare_input(CLI::App& app, Options& o, Text& t) {
       "--allow-secrets", o.allow_secrets,
       "ship private keys and credential files (.ssh/, .gnupg/, id_rsa, .netrc, ...) found in the roots "
       "instead of refusing");
+  app.add_option("--runtime", o.runtime,
+                 "Julia: system (default) runs the julia each machine has on its PATH; ship ships the Julia "
+                 "installation found on PATH here into the store's depot on every machine and puts its bin "
+                 "first on the workers' PATH")
+      ->check(CLI::IsMember({"system", "ship"}).description(""))
+      ->type_name("system|ship");
   app.add_option("--depot", o.depot,
                  "Julia: closure (default) ships the registered packages and artifacts the manifest needs "
                  "from the depots here to a depot in --dest on every machine, verified against their "

@@ -30,15 +30,16 @@ struct Options {
   fs::path dest;             // node-local store (absolute); default $DISTENV_DEST or /tmp/distenv-<user>
   bool shared_store = false; // the store's group is trusted too (install::Store::Sharing::group)
   std::optional<std::string> julia_version;
-  bool test_deps = false;        // Julia: ship the [sources] of test-only [extras] too
-  bool gitignore = true;         // leave out what git ignores in roots inside a work tree
-  bool allow_secrets = false;    // ship private keys and credential files found in the roots
-  std::string depot = "closure"; // Julia: ship the manifest's registered packages and artifacts (or none)
-  int gc_keep = -1;              // --gc N: keep the N most recently used environments
-  bool gc_dry_run = false;       // --gc-dry-run: say what --gc would remove, remove nothing
-  fs::path report;               // JSON report file
-  fs::path pack_to;              // write the packed environment to a file
-  fs::path install_from;         // install a packed environment from a file
+  bool test_deps = false;         // Julia: ship the [sources] of test-only [extras] too
+  bool gitignore = true;          // leave out what git ignores in roots inside a work tree
+  bool allow_secrets = false;     // ship private keys and credential files found in the roots
+  std::string depot = "closure";  // Julia: ship the manifest's registered packages and artifacts (or none)
+  std::string runtime = "system"; // Julia: the machines' own julia (system) or rank 0's, shipped (ship)
+  int gc_keep = -1;               // --gc N: keep the N most recently used environments
+  bool gc_dry_run = false;        // --gc-dry-run: say what --gc would remove, remove nothing
+  fs::path report;                // JSON report file
+  fs::path pack_to;               // write the packed environment to a file
+  fs::path install_from;          // install a packed environment from a file
   std::optional<std::string> tree_hash; // expected hash for --install-from
   size_t chunk_size = 0;                // 0: chosen from the archive's estimated size and the machines
   int zstd_level = 3;

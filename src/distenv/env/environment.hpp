@@ -89,6 +89,9 @@ struct Environment {
   // ... except in the roots distenv.toml names, which ship whole (a
   // directory of packages such as a depot's packages/ or a vendored set).
   std::vector<fs::path> whole_roots;
+  // A symlink to a file outside every root ships as that file (a shipped
+  // runtime's link to a library of the system's), instead of being refused.
+  bool follow_outside_links = false;
   Activation activation;
   std::vector<std::string> warnings; // one line each, for --plan and the job's stderr
 };

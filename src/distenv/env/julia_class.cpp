@@ -1,6 +1,8 @@
 // A machine's compile class (which machines can share compiled caches).
 #include <distenv/env/julia_class.hpp>
 
+#include <distenv/env/julia_closure.hpp>
+
 #include <distenv/hash/hash.hpp>
 #include <distenv/util/error.hpp>
 #include <distenv/util/files.hpp>
@@ -68,11 +70,43 @@ std::string cpu_identity(const std::string& cpuinfo) {
   return out;
 }
 
-std::string julia_class(const fs::path& julia) {
+namespace {
+
+// The binary and its system images, for the build id and the class.
+std::string build_identity(const fs::path& bin) {
+  struct utsname u {};
+  ::uname(&u);
+  std::string identity = fmt::format("{}\n{}", u.machine, file_identity(bin));
+  for (const fs::path& image : system_images(bin.parent_path().parent_path() / "lib"))
+    identity += "\n" + file_identity(image);
+  return identity;
+}
+
+fs::path resolved(const fs::path& julia) {
   boost::system::error_code ec;
   const fs::path bin = fs::canonical(julia, ec);
   if (ec)
     throw Error(fmt::format("{}: cannot resolve: {}", julia.string(), ec.message()));
+  return bin;
+}
+
+} // namespace
+
+std::string julia_build_id(const fs::path& julia) {
+  return fmt::format("{:016x}", hash::hash_bytes(build_identity(resolved(julia))).low);
+}
+
+DepotUnit runtime_unit(const fs::path& julia) {
+  const fs::path bin = resolved(julia);
+  DepotUnit u;
+  u.path = "runtimes/julia-" + julia_build_id(bin);
+  u.source = bin.parent_path().parent_path();
+  u.what = fmt::format("the Julia runtime {}", u.source.string());
+  u.where = "--runtime ship";
+  return u;
+}
+
+std::string julia_class(const fs::path& julia) {
   std::string cpuinfo;
   try {
     cpuinfo = read_file("/proc/cpuinfo", uint64_t(4) << 20);
@@ -81,9 +115,7 @@ std::string julia_class(const fs::path& julia) {
   }
   struct utsname u {};
   ::uname(&u);
-  std::string identity = fmt::format("{}\n{}\n{}", u.machine, file_identity(bin), cpu_identity(cpuinfo));
-  for (const fs::path& image : system_images(bin.parent_path().parent_path() / "lib"))
-    identity += "\n" + file_identity(image);
+  const std::string identity = build_identity(resolved(julia)) + "\n" + cpu_identity(cpuinfo);
   return fmt::format("{}-{:016x}", u.machine, hash::hash_bytes(identity).low);
 }
 

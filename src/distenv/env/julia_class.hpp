@@ -18,6 +18,15 @@ namespace distenv::env {
 // "<arch>-<16 hex>", e.g. "x86_64-6c1f0a2b9d3e4f50"; names a directory.
 std::string julia_class(const boost::filesystem::path& julia);
 
+// The Julia build alone: its binary and system image (path, size, time),
+// 16 hex digits.
+std::string julia_build_id(const boost::filesystem::path& julia);
+
+struct DepotUnit;
+// The Julia installation `julia` (a path of its bin/julia) as one more unit
+// of the depot, "runtimes/julia-<build id>": the directory above its bin.
+DepotUnit runtime_unit(const boost::filesystem::path& julia);
+
 // What julia_class hashes about the CPU: /proc/cpuinfo's model name (or
 // CPU part) and features of the first processor.
 std::string cpu_identity(const std::string& cpuinfo);

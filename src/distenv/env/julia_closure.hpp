@@ -16,7 +16,7 @@ struct DepotUnit {
   fs::path source;       // where it is here
   std::string what;      // "Example", "artifact \"libfoo\" (Foo_jll)"
   std::string where;     // where its git-tree-sha1 is written ("Manifest.toml:12:17")
-  std::string tree_sha1; // what its git tree hash must be
+  std::string tree_sha1; // what its git tree hash must be ("": none, the runtime)
 };
 
 // The platform artifacts are chosen for (this machine's: rank 0 runs on

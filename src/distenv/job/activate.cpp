@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace distenv::job {
 
 std::vector<std::string> Installed::activation(const Session& s,
@@ -18,6 +20,14 @@ std::vector<std::string> Installed::activation(const Session& s,
     const std::string var = "JULIA_DEPOT_PATH=";
     std::erase_if(env, [&](const std::string& kv) { return kv.rfind(var, 0) == 0; });
     env.push_back(var + julia_depot_path);
+  }
+  if (!runtime_bin.empty()) {
+    auto path =
+        std::find_if(env.begin(), env.end(), [](const std::string& kv) { return kv.rfind("PATH=", 0) == 0; });
+    if (path == env.end())
+      env.push_back("PATH=" + runtime_bin);
+    else
+      *path = "PATH=" + runtime_bin + ":" + path->substr(5);
   }
   if (offline) {
     std::erase_if(env, [](const std::string& kv) { return kv.rfind("JULIA_PKG_OFFLINE=", 0) == 0; });
@@ -48,6 +58,8 @@ report::JobReport job_report(const Session& s, const Read& r, const Transferred&
     report::JobReport::Depot& d = job.depot.emplace();
     d.dir = s.store.depot_dir().string();
     d.units = r.depot->units.size();
+    d.runtime = std::any_of(r.depot->units.begin(), r.depot->units.end(),
+                            [](const std::string& u) { return u.rfind("runtimes/", 0) == 0; });
     d.files = r.depot->files;
     d.bytes = r.depot->bytes;
     d.units_sent = depot.units_sent;
@@ -102,9 +114,12 @@ void check_installed(Session& s, const hash::Hash128& tree, const std::optional<
   in.slot = std::make_shared<install::ProjectSlot>(s.store, in.meta.project, tree);
   in.root = in.slot->path();
   if (r_depot)
-    for (const std::string& unit : r_depot->units)
+    for (const std::string& unit : r_depot->units) {
       if (!s.store.depot_has(unit))
         throw Error(fmt::format("{} is not in {} after the install", unit, s.store.depot_dir().string()));
+      if (unit.rfind("runtimes/", 0) == 0)
+        in.runtime_bin = (s.store.depot_dir() / unit / "bin").string();
+    }
   if (in.meta.runtime.empty())
     return;
   const auto env = in.activation(s, std::nullopt);

@@ -29,6 +29,7 @@ struct Installed {
   std::string julia;       // the Julia it runs (the runtime on the activated PATH)
   std::string julia_class; // this machine's compile class (env/julia_class.hpp)
   bool offline = false;    // workers get JULIA_PKG_OFFLINE=true
+  std::string runtime_bin; // --runtime ship: the shipped runtime's bin, first on PATH
 
   fs::path project_dir() const { return root / meta.project; }
   // What a process started here gets: the inherited environment activated,

@@ -307,6 +307,12 @@ private:
     if (ec)
       throw InputError(fmt::format("{}: {}", p.string(), errno_text(ec.value())));
     const fs::path resolved = (target.is_absolute() ? target : p.parent_path() / target).lexically_normal();
+    if (!inside_roots(resolved) && m_env.follow_outside_links) {
+      struct stat target_st {};
+      const fs::path real = fs::canonical(resolved, ec);
+      if (!ec && ::stat(real.c_str(), &target_st) == 0 && S_ISREG(target_st.st_mode))
+        return add_file(real, installed, target_st);
+    }
     if (!inside_roots(resolved))
       throw InputError(fmt::format("{}: symlink to {} points outside the environment; add it to "
                                    ".distenvignore or ship its target (distenv.toml roots)",

@@ -54,7 +54,8 @@ nlohmann::ordered_json JobReport::json() const {
                   {"units_sent", depot->units_sent},
                   {"archive_bytes", depot->archive_bytes},
                   {"receivers", depot->receivers},
-                  {"seconds", depot->seconds}};
+                  {"seconds", depot->seconds},
+                  {"runtime", depot->runtime}};
   j["wall_seconds"] = wall_seconds;
   nlohmann::ordered_json phases = nlohmann::ordered_json::object();
   for (const auto& [name, secs] : phase_seconds)
@@ -143,16 +144,22 @@ std::string JobReport::install_summary() const {
     out += fmt::format("distenv: sent {} to {} machine{} by {} in {:.2f} s{}\n", human_bytes(archive_bytes),
                        remote, remote == 1 ? "" : "s", algorithm, transfer_seconds,
                        source_installed ? ", installed here too" : "");
-  if (depot && depot->units_sent == 0)
-    out +=
-        fmt::format("distenv: depot {}: {} registered packages and artifacts ({}), every machine had them\n",
-                    depot->dir, depot->units, human_bytes(depot->bytes));
-  else if (depot)
-    out +=
-        fmt::format("distenv: depot {}: {} registered packages and artifacts ({}); {} of them went to "
-                    "the {} machine{} that lacked them ({} packed, {:.2f} s)\n",
-                    depot->dir, depot->units, human_bytes(depot->bytes), depot->units_sent, depot->receivers,
-                    depot->receivers == 1 ? "" : "s", human_bytes(depot->archive_bytes), depot->seconds);
+  if (depot) {
+    // "2 registered packages and artifacts and the Julia runtime"
+    const uint64_t units = depot->units - (depot->runtime ? 1 : 0);
+    std::string what = units ? fmt::format("{} registered packages and artifacts", units) : std::string();
+    if (depot->runtime)
+      what += std::string(units ? " and " : "") + "the Julia runtime";
+    if (depot->units_sent == 0)
+      out += fmt::format("distenv: depot {}: {} ({}), every machine had them\n", depot->dir, what,
+                         human_bytes(depot->bytes));
+    else
+      out +=
+          fmt::format("distenv: depot {}: {} ({}); {} of them went to the {} machine{} that lacked them ({} "
+                      "packed, {:.2f} s)\n",
+                      depot->dir, what, human_bytes(depot->bytes), depot->units_sent, depot->receivers,
+                      depot->receivers == 1 ? "" : "s", human_bytes(depot->archive_bytes), depot->seconds);
+  }
   for (const MachineResult& r : results) {
     const bool source = r.machine == 0 && r.install == Install::received;
     std::string line = fmt::format("  {:<12} {} rank{}  {:<8}", r.host, r.ranks, r.ranks == 1 ? " " : "s",

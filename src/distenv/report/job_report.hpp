@@ -78,6 +78,7 @@ struct JobReport {
     uint64_t archive_bytes = 0; // the depot stream's size
     int receivers = 0;
     double seconds = 0;
+    bool runtime = false; // one of the units is the Julia runtime (--runtime ship)
   };
   std::optional<Depot> depot;
   // --precompile: each compile class's caches, made on one machine of it.

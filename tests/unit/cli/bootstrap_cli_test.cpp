@@ -384,3 +384,43 @@ TEST(CliOutput, VerboseGivesEachMachinesTimePerPhase) {
   auto j = nlohmann::json::parse(test::slurp(t / "r.json"));
   EXPECT_TRUE(j["per_machine"][0]["phase_seconds"].contains("each_machine")) << j.dump();
 }
+
+// --runtime ship: the Julia installation on PATH here (the directory above
+// its bin) is one more unit of the store's depot, its links to files outside
+// itself shipped as those files, its bin first on the workers' PATH.
+TEST(CliJulia, RuntimeShipShipsTheJuliaOnPathWithItsOutsideLinksAsFiles) {
+  TempDir t;
+  test::copy_fixture("julia-v1", t.path());
+  write(t / "jl/bin/julia", "#!/bin/sh\necho \"julia at $0\"\n");
+  ::chmod((t / "jl/bin/julia").c_str(), 0755);
+  write(t / "jl/lib/julia/sys.so", "a system image");
+  write(t / "system/libgmp.so.10", "the system's library");
+  fs::create_symlink(t / "system/libgmp.so.10", t / "jl/lib/libgmp.so.10");
+  const char* old_path = std::getenv("PATH");
+  const std::string saved = old_path ? old_path : "";
+  ::setenv("PATH", ((t / "jl/bin").string() + ":" + saved).c_str(), 1);
+  const std::string project = (t / "proj").string(), dest = (t / "dest").string();
+  auto plan = run_bootstrap({"--plan", "--runtime", "ship", "-p", project, "-d", dest});
+  auto job = run_bootstrap({"--runtime", "ship", "-w", "1", "-p", project, "-d", dest, "--", "julia"});
+  write(t / "gen/distenv.toml", "runtime = \"sh\"\ncommand = [\"true\"]\n");
+  auto generic = run_bootstrap({"--plan", "--runtime", "ship", "-p", (t / "gen").string(), "-d", dest});
+  ::setenv("PATH", saved.c_str(), 1);
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_NE(plan.out.find("<- " + fs::canonical(t / "jl").string() + "  (the Julia runtime"),
+            std::string::npos)
+      << plan.out;
+  ASSERT_EQ(job.exit_code, 0) << job.err;
+  const std::string marker = "julia at " + dest + "/depot/runtimes/julia-";
+  const size_t at = job.out.find(marker);
+  ASSERT_NE(at, std::string::npos) << job.out;
+  const std::string unit = job.out.substr(at + marker.size() - 6, 6 + 16);
+  EXPECT_EQ(test::slurp(fs::path(dest) / "depot/runtimes" / unit / "lib/libgmp.so.10"),
+            "the system's library");
+  EXPECT_FALSE(fs::is_symlink(fs::path(dest) / "depot/runtimes" / unit / "lib/libgmp.so.10"));
+  EXPECT_NE(job.out.find("/depot: the Julia runtime ("), std::string::npos) << job.out;
+  EXPECT_EQ(generic.exit_code, 2);
+  EXPECT_NE(
+      generic.err.find("--runtime ship ships a Julia installation; this environment is not a Julia project"),
+      std::string::npos)
+      << generic.err;
+}
