@@ -378,7 +378,9 @@ def localhost_frozen_rank_ends_the_job():
 @test
 def localhost_julia_project_with_instantiate():
     """A Julia project: the runtime is checked, Pkg.instantiate() runs once per
-    machine with the installed project, workers run julia with JULIA_PROJECT.
+    machine with the installed project (no depot ships: nothing registered),
+    then Pkg.precompile() once for the machine's class and the loading check,
+    and workers run julia with JULIA_PROJECT.
     Julia itself cannot be installed here: a stand-in `julia` on PATH records
     how it is called."""
     with Scratch() as t:
@@ -395,8 +397,12 @@ def localhost_julia_project_with_instantiate():
         root = report(t / "r.json")["per_machine"][0]["install_dir"]
         proj = root + "/alice/sweep"
         calls = open(t / "calls.log").read().splitlines()
-        equal(calls.count(f"julia --project={proj} -e using Pkg; Pkg.instantiate() | JULIA_PROJECT={proj} | pwd={proj}"),
-              1, f"instantiate calls in\n" + "\n".join(calls))
+        julia = f"julia --startup-file=no --history-file=no --project={proj} -e"
+        for step in ("import Pkg; Pkg.instantiate()", "import Pkg; Pkg.precompile()"):
+            equal(calls.count(f"{julia} {step} | JULIA_PROJECT={proj} | pwd={proj}"), 1,
+                  f"{step} once (one machine, no depot)\n" + "\n".join(calls))
+        check(any(c.startswith(f"{julia} const out = ARGS[1]") for c in calls),
+              "then the loading check\n" + "\n".join(calls))
         equal(calls.count(f"julia sweep.jl | JULIA_PROJECT={proj} | pwd={proj}"), NPROC, "worker calls")
         # without julia on PATH: the machine is named with a hint, nothing runs
         r = mpirun(["-p", project, "-d", t / "store2", "--", "julia", "sweep.jl"], np=1,
