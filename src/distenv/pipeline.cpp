@@ -7,6 +7,7 @@
 #include <distenv/report/plan_report.hpp>
 
 #include <boost/filesystem/operations.hpp>
+#include <distenv/util/command.hpp>
 #include <distenv/util/error.hpp>
 #include <distenv/util/files.hpp>
 #include <distenv/util/json_text.hpp>
@@ -14,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 
@@ -86,6 +88,31 @@ std::optional<PreparedDepot> prepare_depot(const cli::Options& o, const env::Env
   return d;
 }
 
+// --instantiate on a Julia project that lists [deps] without a manifest:
+// Pkg.instantiate() resolves one (and downloads what it names) on this
+// machine, as it would for the user, so every machine gets one manifest.
+void resolve_here(const fs::path& project) {
+  const char* path = std::getenv("PATH");
+  const std::string julia = find_program("julia", path ? path : "");
+  if (julia.empty())
+    throw InputError(fmt::format("--instantiate: {} has no manifest and there is no julia on PATH here to "
+                                 "resolve one",
+                                 project.string()));
+  std::fprintf(stderr, "distenv: %s has no manifest: resolving it here (Pkg.instantiate())\n",
+               project.string().c_str());
+  const CommandResult r = run_command(
+      {julia, "--startup-file=no", "--project=" + project.string(), "-e", "import Pkg; Pkg.instantiate()"}, project);
+  if (r.status != 0) {
+    std::string last = r.err.empty() ? r.out : r.err;
+    while (!last.empty() && last.back() == '\n')
+      last.pop_back();
+    last = last.substr(last.rfind('\n') == std::string::npos ? 0 : last.rfind('\n') + 1);
+    throw Error(fmt::format("--instantiate: resolving {}'s manifest (julia -e 'import Pkg; Pkg.instantiate()') "
+                            "failed ({}): {}",
+                            project.string(), r.status, last));
+  }
+}
+
 } // namespace
 
 Prepared prepare(const cli::Options& o) {
@@ -99,8 +126,13 @@ Prepared prepare(const cli::Options& o) {
     if (!read.julia_version)
       throw InputError(fmt::format("--julia-version {}: expected MAJOR.MINOR, e.g. 1.10", *o.julia_version));
   }
+  read.instantiate = o.instantiate;
   Prepared p;
-  p.env = env::read_environment(read);   // env: what the environment is
+  p.env = env::read_environment(read); // env: what the environment is
+  if (o.instantiate && p.env.needs_resolve && o.mode == cli::Mode::job) {
+    resolve_here(p.env.project_dir); // Pkg.instantiate() resolves it here, once: every machine the same
+    p.env = env::read_environment(read);
+  }
   p.env.never_ship.push_back(o.dest);    // a store inside the project never ships
   p.layout = layout::make_layout(p.env); // layout: where each root goes
   // Hashes of unchanged files come from the cache (~/.cache/distenv, or the

@@ -996,7 +996,8 @@ def cluster_julia_compiled_once_and_sent():
     cache files everywhere are still the compiler's (no worker compiled). The
     next job compiles nothing new and sends nothing. A host whose caches were
     lost fails --offline naming itself and the package; --precompile puts
-    them back from the compiler."""
+    them back from the compiler. The seed's Distributed example (addprocs,
+    @everywhere using, pmap) runs on every host with the closure, offline."""
     need_root()
     hosts = vcluster_hosts()
     wipe_cluster_stores()
@@ -1049,6 +1050,20 @@ def cluster_julia_compiled_once_and_sent():
         equal(r.code, 0, f"--precompile again\n{r}")
         contains(r.out, "sent to the 1 machine that lacked them", "only the host that lost them")
         same_caches(compiled_caches(hosts[2], cls), source, "the compiler's caches back")
+
+        # The seed's Distributed example with the closure: on every host a worker adds two local
+        # processes (they inherit the depot path and the project), loads the packages @everywhere
+        # and pmaps over them, offline, compiling nothing.
+        dist = ["--offline", "-w", "1", "--", "julia", "--startup-file=no", "-e",
+                'using Distributed; addprocs(2; exeflags="--project"); @everywhere using Kernels, Greet; '
+                'println("D ", sum(pmap(Kernels.run, 1:10)), " ", '
+                'join(unique(pmap(_ -> String(Greet.hello()), 1:4)), ","), " ", nworkers())']
+        r, _ = cluster_run(t, dist, export=("PATH", "JULIA_DEPOT_PATH"), extra_env=env, project=project)
+        equal(r.code, 0, f"Distributed with the closure\n{r}")
+        equal(sorted(h for h, _, x in worker_lines(r.out) if x == "D 385 compiled once 2"), sorted(hosts),
+              f"pmap on every host\n{r.out}")
+        for h in hosts:
+            same_caches(compiled_caches(h, cls), source, f"{h}: no Distributed worker compiled")
 
 
 @test

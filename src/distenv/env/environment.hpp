@@ -92,6 +92,9 @@ struct Environment {
   // A symlink to a file outside every root ships as that file (a shipped
   // runtime's link to a library of the system's), instead of being refused.
   bool follow_outside_links = false;
+  // Julia: the project lists [deps] but has no manifest (Pkg.instantiate()
+  // would resolve one).
+  bool needs_resolve = false;
   Activation activation;
   std::vector<std::string> warnings; // one line each, for --plan and the job's stderr
 };
@@ -102,6 +105,7 @@ struct ReadOptions {
   bool test_deps = false;                           // Julia: follow [sources] of test-only [extras] too
   bool gitignore = true;
   bool allow_secrets = false;
+  bool instantiate = false; // Julia: a project without its manifest will be resolved first
 };
 
 // Reads the environment at `options.project_dir`. Bad input throws InputError

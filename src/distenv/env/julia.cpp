@@ -232,12 +232,22 @@ public:
       if (path && (entry->get("url") || entry->get("rev")))
         throw InputError(fmt::format("{}: sources.{}: `path` and `{}` cannot both be given (Pkg rejects it)",
                                      doc.where(value), name, entry->get("url") ? "url" : "rev"));
+      for (const auto& [k, v] : *entry)
+        if (k.str() != "path" && k.str() != "url" && k.str() != "rev" && k.str() != "subdir")
+          throw InputError(fmt::format("{}: sources.{}: invalid key `{}` (Pkg knows path, url, rev and subdir)",
+                                       doc.where(v), name, k.str()));
+      // Pkg's validate (src/project.jl): a source for a package the project
+      // neither depends on nor lists for tests is an error, a weak
+      // dependency's too.
+      const std::string* uuid = uuid_in("deps", name);
+      if (!uuid && !uuid_in("extras", name))
+        throw InputError(fmt::format("{}: sources.{} is listed in neither [deps] nor [extras]{} (Pkg refuses "
+                                     "it: \"Sources for `{}` not listed in `deps` or `extras` section\")",
+                                     doc.where(value), name, uuid_in("weakdeps", name) ? " (only in [weakdeps])" : "",
+                                     name));
       if (!path)
         continue;
-      const std::string* uuid = uuid_in("deps", name);
-      if (!uuid)
-        uuid = uuid_in("weakdeps", name);
-      if (!uuid && uuid_in("extras", name)) {
+      if (!uuid) {
         if (!m_options.test_deps)
           continue; // test-only: --test-deps ships it
         uuid = uuid_in("extras", name);
@@ -262,6 +272,26 @@ public:
       fs::path project = find_julia_project(dir);
       if (!project.empty())
         read_sources(project_doc(project), false);
+    }
+  }
+
+  // A workspace without a manifest resolves as one (Pkg's load_direct_deps):
+  // every member's [sources] and every member that is a package are there
+  // for each member, so their code ships.
+  void read_workspace_sources(const fs::path& root, const fs::path& project_file) {
+    std::set<fs::path> members;
+    collect_workspace(root, members);
+    for (const fs::path& member : members) {
+      if (member == project_file)
+        continue;
+      const TomlDoc& doc = project_doc(member);
+      read_sources(doc, false);
+      const toml::node* name = doc.table.get("name");
+      if (doc.table.get("uuid") && name && name->as_string()) {
+        add_root(m_env, member.parent_path(), doc.display + " (a workspace member)",
+                 generic(member.parent_path()));
+        m_pending.push_back(member.parent_path());
+      }
     }
   }
 
@@ -324,23 +354,30 @@ public:
     const TomlDoc& project = project_doc(project_file);
     check_project_types(project);
     read_sources(project, have_manifest);
+    if (!have_manifest && !workspace.empty())
+      read_workspace_sources(workspace.back(), project_file);
     if (!have_manifest)
       follow_chains();
 
     const auto* deps = project.table.get("deps");
     const bool has_deps = deps && deps->as_table() && !deps->as_table()->empty();
     if (!have_manifest && has_deps && !project.table.get("sources")) {
+      // Julia loads nothing of [deps] without a manifest; Pkg.instantiate()
+      // resolves one first (--instantiate: on the reading machine, once).
       std::string looked;
       const fs::path dir = project_file.parent_path();
       for (const std::string& name : manifest_candidates(
                m_options.julia_version ? m_options.julia_version : newest_manifest_version(dir)))
         looked += (looked.empty() ? "" : ", ") + name;
-      throw InputError(fmt::format("{} lists [deps] but there is no manifest in {}{} (looked for {})",
-                                   project.display, dir.string(),
-                                   workspace.empty() ? ""
-                                                     : fmt::format(" nor in its workspace ({})",
-                                                                   workspace.back().parent_path().string()),
-                                   looked));
+      m_env.needs_resolve = true;
+      if (!m_options.instantiate)
+        m_env.warnings.push_back(fmt::format(
+            "{} lists [deps] but there is no manifest in {}{} (looked for {}): Julia will not load them as it "
+            "stands; run Pkg.instantiate() there first, or pass --instantiate",
+            project.display, dir.string(),
+            workspace.empty() ? ""
+                              : fmt::format(" nor in its workspace ({})", workspace.back().parent_path().string()),
+            looked));
     }
   }
 

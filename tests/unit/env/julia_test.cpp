@@ -148,9 +148,32 @@ TEST(Julia, WorkspaceMemberUsesTheRootManifest) {
   EXPECT_EQ(std::find(e.roots.begin(), e.roots.end(), t / "ws"), e.roots.end());
   EXPECT_NE(std::find(e.files.begin(), e.files.end(), t / "ws/Project.toml"), e.files.end());
   EXPECT_NE(std::find(e.files.begin(), e.files.end(), t / "ws/Manifest.toml"), e.files.end());
-  // not listed in the workspace: no manifest, an error
+  // not listed in the workspace: no manifest, a warning (Julia will not load Foo)
   write(t / "ws/other/Project.toml", "[deps]\nFoo = \"1\"\n");
-  EXPECT_THROW(read(t / "ws/other"), InputError);
+  e = read(t / "ws/other");
+  EXPECT_TRUE(e.needs_resolve);
+  ASSERT_EQ(e.warnings.size(), 1u);
+  EXPECT_NE(e.warnings[0].find("lists [deps] but there is no manifest"), std::string::npos) << e.warnings[0];
+}
+
+// Pkg's load_direct_deps (src/Operations.jl): a workspace without a manifest
+// resolves as one, every member's [sources] and every member package there
+// for each member; so a member ships the code they name.
+TEST(Julia, WorkspaceWithoutManifestShipsTheMemberPackagesAndEveryMembersSources) {
+  TempDir t;
+  test::copy_fixture("julia-workspace", t.path());
+  fs::remove(t / "ws/Manifest.toml");
+  write(t / "ws/vendor/Bar/Project.toml", "name = \"Bar\"\nuuid = \"5f1a2b3c-0000-4000-8000-0000000000f2\"\n");
+  write(t / "ws/vendor/Bar/src/Bar.jl", "module Bar end\n");
+  write(t / "ws/docs/Project.toml", "[deps]\nBar = \"5f1a2b3c-0000-4000-8000-0000000000f2\"\n"
+                                    "[sources]\nBar = {path = \"../vendor/Bar\"}\n");
+  env::ReadOptions o{t / "ws/app", std::nullopt};
+  o.instantiate = true; // Pkg.instantiate() would resolve the workspace
+  const auto e = env::read_environment(o);
+  EXPECT_TRUE(e.manifest_file.empty());
+  EXPECT_TRUE(e.warnings.empty()) << e.warnings[0];
+  for (const char* dir : {"ws/lib/Foo", "ws/vendor/Bar"})
+    EXPECT_NE(std::find(e.roots.begin(), e.roots.end(), t / dir), e.roots.end()) << dir;
 }
 
 TEST(JuliaErrors, MalformedManifest) {
@@ -206,9 +229,18 @@ TEST(JuliaErrors, ManifestWithoutProject) {
 TEST(JuliaErrors, ProjectWithoutManifest) {
   TempDir t;
   write(t / "p/Project.toml", "[deps]\nX = \"1\"\n");
-  EXPECT_EQ(input_error([&] { read(t / "p"); }), "Project.toml lists [deps] but there is no manifest in " +
-                                                     (t / "p").string() +
-                                                     " (looked for JuliaManifest.toml, Manifest.toml)");
+  // Julia would load none of [deps] as it stands: said, not refused (Pkg.instantiate() resolves it).
+  auto e = read(t / "p");
+  EXPECT_TRUE(e.needs_resolve);
+  ASSERT_EQ(e.warnings.size(), 1u);
+  EXPECT_EQ(e.warnings[0], "Project.toml lists [deps] but there is no manifest in " + (t / "p").string() +
+                               " (looked for JuliaManifest.toml, Manifest.toml): Julia will not load them as it "
+                               "stands; run Pkg.instantiate() there first, or pass --instantiate");
+  env::ReadOptions o{t / "p", std::nullopt};
+  o.instantiate = true;
+  e = env::read_environment(o);
+  EXPECT_TRUE(e.needs_resolve);
+  EXPECT_TRUE(e.warnings.empty()) << "--instantiate resolves it";
   // A project without dependencies needs no manifest.
   write(t / "q/Project.toml", "name = \"Q\"\n");
   EXPECT_TRUE(read(t / "q").manifest_file.empty());

@@ -178,25 +178,42 @@ TEST(JuliaFidelity, TestOnlySourcesAreNotFollowedUnlessAskedFor) {
   write(t / "p/Manifest.toml", "manifest_format = \"2.0\"\n[[deps.A]]\npath = \"../A\"\n");
   EXPECT_EQ(dev_names(env::read_environment(at(t / "p"))), (std::vector<std::string>{"A"}));
 
-  // Without one, Pkg resolves from [sources] of [deps]/[weakdeps]; test-only ones with --test-deps.
+  // Without one, Pkg resolves from [sources] of [deps]; test-only ones with --test-deps.
   package(t / "mono/B", "B");
-  package(t / "mono/W", "W");
   package(t / "mono/T", "T");
   write(t / "mono/T/big.dat", std::string(300000, 't'));
   package(t / "mono/A", "A",
           "[deps]\nB = \"" + k_uuid_a + "\"\n[weakdeps]\nW = \"" + k_uuid_a + "\"\n[extras]\nT = \"" +
-              k_uuid_a +
-              "\"\n[sources]\nB = {path = \"../B\"}\nW = {path = \"../W\"}\nT = {path = \"../T\"}\n");
+              k_uuid_a + "\"\n[sources]\nB = {path = \"../B\"}\nT = {path = \"../T\"}\n");
   write(t / "mono/app/Project.toml", "[deps]\nA = \"" + k_uuid_a + "\"\n[extras]\nT = \"" + k_uuid_a +
                                          "\"\n[sources]\nA = {path = \"../A\"}\nT = {path = \"../T\"}\n");
   auto p = test::plan(t / "mono/app");
-  EXPECT_EQ(dev_names(p.env), (std::vector<std::string>{"A", "B", "W"}));
+  EXPECT_EQ(dev_names(p.env), (std::vector<std::string>{"A", "B"}));
   EXPECT_FALSE(ships(p, "mono/T/big.dat"));
   auto o = at(t / "mono/app");
   o.test_deps = true;
   p = test::plan(o);
-  EXPECT_EQ(dev_names(p.env), (std::vector<std::string>{"A", "B", "T", "W"}));
+  EXPECT_EQ(dev_names(p.env), (std::vector<std::string>{"A", "B", "T"}));
   EXPECT_TRUE(ships(p, "mono/T/big.dat"));
+}
+
+// Pkg's validate (src/project.jl): a source must name a package of [deps]
+// or [extras] (a weak dependency's is refused too), with known keys only.
+TEST(JuliaFidelity, SourcesPkgsValidateRefuses) {
+  TempDir t;
+  package(t / "W", "W");
+  write(t / "p/Project.toml", "[weakdeps]\nW = \"" + k_uuid_a + "\"\n[sources]\nW = {path = \"../W\"}\n");
+  EXPECT_EQ(input_error(at(t / "p")), "Project.toml:4:5: sources.W is listed in neither [deps] nor [extras] "
+                                      "(only in [weakdeps]) (Pkg refuses it: \"Sources for `W` not listed in "
+                                      "`deps` or `extras` section\")");
+  write(t / "p/Project.toml", "[sources]\nW = {path = \"../W\"}\n");
+  EXPECT_EQ(input_error(at(t / "p")), "Project.toml:2:5: sources.W is listed in neither [deps] nor [extras] "
+                                      "(Pkg refuses it: \"Sources for `W` not listed in `deps` or `extras` "
+                                      "section\")");
+  write(t / "p/Project.toml",
+        "[deps]\nW = \"" + k_uuid_a + "\"\n[sources]\nW = {path = \"../W\", branch = \"main\"}\n");
+  EXPECT_EQ(input_error(at(t / "p")),
+            "Project.toml:4:30: sources.W: invalid key `branch` (Pkg knows path, url, rev and subdir)");
 }
 
 TEST(JuliaFidelity, ProjectSourcesMissingBesideAManifestIsAWarning) {
