@@ -412,6 +412,42 @@ def localhost_julia_project_with_instantiate():
 
 
 @test
+def localhost_julia_instantiate_resolves_a_project_without_manifest():
+    """Real Julia 1.5: a project that lists [deps] but has no manifest. Without
+    --instantiate the job says Julia will not load it as it stands; with it,
+    rank 0 runs Pkg.instantiate() in the project first, as Pkg would for the
+    user (it resolves a manifest: a stdlib here, against a local registry, in
+    offline mode: nothing reaches the network), and the manifest ships with
+    the project. Pkg's own `resolve` on every machine would need the registry
+    and could pick different versions on each."""
+    bindir = real_julia()
+    with Scratch() as t:
+        proj = t / "p"
+        os.makedirs(proj)
+        with open(os.path.join(proj, "Project.toml"), "w") as f:
+            f.write('[deps]\nRandom = "9a3f8284-a2c9-5f02-9a11-845980a1fd5c"\n')
+        registry = os.path.join(t / "depot", "registries", "Local")
+        os.makedirs(registry)
+        with open(os.path.join(registry, "Registry.toml"), "w") as f:
+            f.write('name = "Local"\nuuid = "3c1f0a2b-0000-4000-8000-0000000000ee"\nrepo = ""\n\n[packages]\n')
+        env = {"PATH": f"{bindir}:{os.environ['PATH']}", "JULIA_DEPOT_PATH": str(t / "depot"),
+               "JULIA_PKG_OFFLINE": "true", "JULIA_PKG_SERVER": ""}
+        job = ["-w", "1", "--", "julia", "--startup-file=no", "-e", 'using Random; println("R ", rand(MersenneTwister(3), 1:1000))']
+        r = mpirun(["-p", proj, "-d", t / "store", "--plan"], extra_env=env)
+        equal(r.code, 0, f"--plan\n{r}")
+        contains(r.err, "lists [deps] but there is no manifest", "the warning")
+        contains(r.err, "Julia will not load them as it stands", "what it means")
+        r = mpirun(["-p", proj, "-d", t / "store", "--instantiate", "--report", t / "r.json"] + job, extra_env=env)
+        equal(r.code, 0, f"--instantiate\n{r}")
+        contains(r.err, "has no manifest: resolving it here (Pkg.instantiate())", "said so")
+        check("there is no manifest" not in r.err, f"no warning once resolved\n{r.err}")
+        check(os.path.isfile(os.path.join(proj, "Manifest.toml")), "Pkg wrote the project's manifest, as it would")
+        installed = report(t / "r.json")["per_machine"][0]["project_dir"]
+        contains(open(os.path.join(installed, "Manifest.toml")).read(), "[[Random]]", "the manifest shipped")
+        equal([x for _, _, x in worker_lines(r.out) if x.startswith("R ")], ["R 71"], f"the worker\n{r.out}")
+
+
+@test
 def localhost_daemonized_worker_does_not_outlive_the_job():
     """A worker that daemonizes (fork, setsid, fork) leaves a process that is
     in no worker's process group: it is stopped when the job ends, and the
