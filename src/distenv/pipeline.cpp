@@ -101,15 +101,17 @@ void resolve_here(const fs::path& project) {
   std::fprintf(stderr, "distenv: %s has no manifest: resolving it here (Pkg.instantiate())\n",
                project.string().c_str());
   const CommandResult r = run_command(
-      {julia, "--startup-file=no", "--project=" + project.string(), "-e", "import Pkg; Pkg.instantiate()"}, project);
+      {julia, "--startup-file=no", "--project=" + project.string(), "-e", "import Pkg; Pkg.instantiate()"},
+      project);
   if (r.status != 0) {
     std::string last = r.err.empty() ? r.out : r.err;
     while (!last.empty() && last.back() == '\n')
       last.pop_back();
     last = last.substr(last.rfind('\n') == std::string::npos ? 0 : last.rfind('\n') + 1);
-    throw Error(fmt::format("--instantiate: resolving {}'s manifest (julia -e 'import Pkg; Pkg.instantiate()') "
-                            "failed ({}): {}",
-                            project.string(), r.status, last));
+    throw Error(
+        fmt::format("--instantiate: resolving {}'s manifest (julia -e 'import Pkg; Pkg.instantiate()') "
+                    "failed ({}): {}",
+                    project.string(), r.status, last));
   }
 }
 

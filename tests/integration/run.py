@@ -1040,10 +1040,7 @@ def cluster_julia_compiled_once_and_sent():
     bindir = real_julia()
     uuid = "d1e5c0de-0000-4000-8000-00000000aa02"
     with Scratch() as t:
-        depot = t / "depot"
-        sha, _, _ = make_depot_package(depot, "Greet", uuid, "compiled once")
-        project = julia_project_with(t, "a", {"Greet": (uuid, sha)})
-        env = {"PATH": f"{bindir}:{os.environ['PATH']}", "JULIA_DEPOT_PATH": str(depot)}
+        project, env, _ = greet_project(t, uuid, "compiled once", bindir)
         job = ["--", "julia", "--startup-file=no", "-e",
                'using Kernels, Greet; println("G ", Greet.hello(), " ", Kernels.run(3))']
         # --instantiate: Pkg.instantiate() then the compile, once (the depot ships: nothing to download).
@@ -1122,10 +1119,7 @@ def cluster_julia_runtime_shipped():
     uuid = "d1e5c0de-0000-4000-8000-00000000aa03"
     try:
         with Scratch() as t:
-            depot = t / "depot"
-            sha, _, _ = make_depot_package(depot, "Greet", uuid, "shipped julia")
-            project = julia_project_with(t, "a", {"Greet": (uuid, sha)})
-            env = {"PATH": f"/scratch/julia-here/usr/bin:{os.environ['PATH']}", "JULIA_DEPOT_PATH": str(depot)}
+            project, env, _ = greet_project(t, uuid, "shipped julia", "/scratch/julia-here/usr/bin")
             job = ["--", "julia", "--startup-file=no", "-e",
                    'using Kernels, Greet; println("R ", Sys.BINDIR, " ", Greet.hello(), " ", Kernels.run(3))']
             r, _ = cluster_run(t, job, export=("PATH", "JULIA_DEPOT_PATH"), extra_env=env, project=project)
@@ -1152,6 +1146,16 @@ def cluster_julia_runtime_shipped():
                 check(os.path.isfile(lib) and not os.path.islink(lib), f"{h}: a system library link shipped as the file")
     finally:
         os.unlink(os.path.join(host_disk(hosts[0]), "julia-here"))
+
+
+def greet_project(t, uuid, greeting, path_first):
+    """A depot here (t/depot) holding the "registered" Greet with its artifact
+    (make_depot_package), the example project using it, and mpirun's
+    environment (`path_first` first on PATH, the depot as JULIA_DEPOT_PATH):
+    (project, env, (tree sha1, slug, artifact sha1))."""
+    made = make_depot_package(t / "depot", "Greet", uuid, greeting)
+    project = julia_project_with(t, "a", {"Greet": (uuid, made[0])})
+    return project, {"PATH": f"{path_first}:{os.environ['PATH']}", "JULIA_DEPOT_PATH": str(t / "depot")}, made
 
 
 def julia_project_with(t, name, registered):
@@ -1187,9 +1191,7 @@ def cluster_julia_closure_from_the_depot():
     uuid = "d1e5c0de-0000-4000-8000-00000000aa01"
     with Scratch() as t:
         depot = t / "depot"
-        sha, slug, art = make_depot_package(depot, "Greet", uuid, "hello from an artifact")
-        project = julia_project_with(t, "a", {"Greet": (uuid, sha)})
-        env = {"PATH": f"{bindir}:{os.environ['PATH']}", "JULIA_DEPOT_PATH": str(depot)}
+        project, env, (sha, slug, art) = greet_project(t, uuid, "hello from an artifact", bindir)
         job = ["--", "julia", "--startup-file=no", "-e",
                'using Kernels, Greet; println("G ", pathof(Greet), " ", Greet.hello(), " ", Greet.artifact(), '
                '" ", join(DEPOT_PATH, ":"), " ", Kernels.run(3))']

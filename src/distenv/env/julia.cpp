@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
 #include <deque>
 #include <map>
 #include <memory>
@@ -25,40 +24,6 @@ namespace distenv::env {
 
 namespace {
 
-// Where Julia 1.5 looks for packages (base/initdefs.jl init_depot_path):
-// JULIA_DEPOT_PATH's entries, an empty entry or an unset variable meaning
-// ~/.julia (Julia adds its own share/julia depots too, which hold no
-// registered packages), a set but empty variable none; `~` expanded. Each
-// registered package is looked for as loading.jl looks (find_in_depots).
-void locate_registered(Environment& env) {
-  const char* home = std::getenv("HOME");
-  const std::string user_home = home ? home : "";
-  auto add = [&](const std::string& entry) {
-    fs::path depot = entry;
-    if (entry.empty())
-      depot = user_home.empty() ? fs::path() : fs::path(user_home) / ".julia";
-    else if (entry == "~" || entry.rfind("~/", 0) == 0)
-      depot = fs::path(user_home + entry.substr(1));
-    if (!depot.empty() && std::find(env.depots.begin(), env.depots.end(), depot) == env.depots.end())
-      env.depots.push_back(depot);
-  };
-  const char* var = std::getenv("JULIA_DEPOT_PATH");
-  if (!var) {
-    add("");
-  } else if (*var) {
-    const std::string list = var;
-    for (size_t start = 0;;) {
-      const size_t colon = list.find(':', start);
-      add(list.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
-      if (colon == std::string::npos)
-        break;
-      start = colon + 1;
-    }
-  }
-  for (RegisteredPackage& p : env.registered)
-    p.found = find_in_depots(p.name, p.uuid, p.tree_sha1, env.depots);
-}
-
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
@@ -68,10 +33,6 @@ const std::string* string_at(const toml::table& table, std::string_view key) {
   const toml::node* n = table.get(key);
   return n && n->as_string() ? &n->as_string()->get() : nullptr;
 }
-
-// Which [sources] of a project are followed: those of [deps] and [weakdeps]
-// (what loading and resolving need); test-only [extras] when asked for.
-enum class SourceUse { follow, test_only };
 
 class JuliaReader {
 public:
@@ -234,8 +195,9 @@ public:
                                      doc.where(value), name, entry->get("url") ? "url" : "rev"));
       for (const auto& [k, v] : *entry)
         if (k.str() != "path" && k.str() != "url" && k.str() != "rev" && k.str() != "subdir")
-          throw InputError(fmt::format("{}: sources.{}: invalid key `{}` (Pkg knows path, url, rev and subdir)",
-                                       doc.where(v), name, k.str()));
+          throw InputError(
+              fmt::format("{}: sources.{}: invalid key `{}` (Pkg knows path, url, rev and subdir)",
+                          doc.where(v), name, k.str()));
       // Pkg's validate (src/project.jl): a source for a package the project
       // neither depends on nor lists for tests is an error, a weak
       // dependency's too.
@@ -243,8 +205,8 @@ public:
       if (!uuid && !uuid_in("extras", name))
         throw InputError(fmt::format("{}: sources.{} is listed in neither [deps] nor [extras]{} (Pkg refuses "
                                      "it: \"Sources for `{}` not listed in `deps` or `extras` section\")",
-                                     doc.where(value), name, uuid_in("weakdeps", name) ? " (only in [weakdeps])" : "",
-                                     name));
+                                     doc.where(value), name,
+                                     uuid_in("weakdeps", name) ? " (only in [weakdeps])" : "", name));
       if (!path)
         continue;
       if (!uuid) {
@@ -372,11 +334,13 @@ public:
       m_env.needs_resolve = true;
       if (!m_options.instantiate)
         m_env.warnings.push_back(fmt::format(
-            "{} lists [deps] but there is no manifest in {}{} (looked for {}): Julia will not load them as it "
+            "{} lists [deps] but there is no manifest in {}{} (looked for {}): Julia will not load them as "
+            "it "
             "stands; run Pkg.instantiate() there first, or pass --instantiate",
             project.display, dir.string(),
-            workspace.empty() ? ""
-                              : fmt::format(" nor in its workspace ({})", workspace.back().parent_path().string()),
+            workspace.empty()
+                ? ""
+                : fmt::format(" nor in its workspace ({})", workspace.back().parent_path().string()),
             looked));
     }
   }

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cctype>
+#include <cstdlib>
 
 namespace distenv::env {
 
@@ -91,6 +92,40 @@ std::optional<boost::filesystem::path> find_in_depots(const std::string& name, s
     }
   }
   return std::nullopt;
+}
+
+// Where Julia 1.5 looks for packages (base/initdefs.jl init_depot_path):
+// JULIA_DEPOT_PATH's entries, an empty entry or an unset variable meaning
+// ~/.julia (Julia adds its own share/julia depots too, which hold no
+// registered packages), a set but empty variable none; `~` expanded. Each
+// registered package is looked for as loading.jl looks (find_in_depots).
+void locate_registered(Environment& env) {
+  const char* home = std::getenv("HOME");
+  const std::string user_home = home ? home : "";
+  auto add = [&](const std::string& entry) {
+    fs::path depot = entry;
+    if (entry.empty())
+      depot = user_home.empty() ? fs::path() : fs::path(user_home) / ".julia";
+    else if (entry == "~" || entry.rfind("~/", 0) == 0)
+      depot = fs::path(user_home + entry.substr(1));
+    if (!depot.empty() && std::find(env.depots.begin(), env.depots.end(), depot) == env.depots.end())
+      env.depots.push_back(depot);
+  };
+  const char* var = std::getenv("JULIA_DEPOT_PATH");
+  if (!var) {
+    add("");
+  } else if (*var) {
+    const std::string list = var;
+    for (size_t start = 0;;) {
+      const size_t colon = list.find(':', start);
+      add(list.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+      if (colon == std::string::npos)
+        break;
+      start = colon + 1;
+    }
+  }
+  for (RegisteredPackage& p : env.registered)
+    p.found = find_in_depots(p.name, p.uuid, p.tree_sha1, env.depots);
 }
 
 } // namespace distenv::env

@@ -34,6 +34,11 @@ std::optional<boost::filesystem::path> find_in_depots(const std::string& name, s
 
 struct Environment;
 
+// Finds every registered package of `env` where Julia 1.5 would
+// (base/initdefs.jl init_depot_path: JULIA_DEPOT_PATH, else ~/.julia),
+// filling env.depots and each package's `found`.
+void locate_registered(Environment& env);
+
 // Computes the git tree hash of every registered package found in a depot
 // (RegisteredPackage::computed_sha1), to compare with the manifest's: a tree
 // that differs was changed after Pkg installed it. Reads every file of them.

@@ -57,12 +57,8 @@ Store::Result Store::install_compiled(const std::string& cls, uint64_t disk_byte
                                       pack::ChunkSource& source) {
   const fs::path dir = fs::canonical(open_compiled(cls));
   const FileLock lock(fs::canonical(envs_dir()) / ".lock", m_lock_timeout);
-  // Holding the lock, no other installer runs here: what is still incoming
-  // was left by a crashed one.
+  remove_incoming(dir);
   boost::system::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-    if (it->path().filename().string().rfind(".incoming-", 0) == 0)
-      remove_tree(it->path());
   check_free_space(dir, disk_bytes);
   AtomicDirectory incoming(dir / fmt::format(".incoming-{}", ::getpid()), 0755);
   const ExtractResult made = extract(source, incoming.dir());

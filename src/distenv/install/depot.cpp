@@ -19,6 +19,13 @@
 
 namespace distenv::install {
 
+void remove_incoming(const fs::path& dir) {
+  boost::system::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().rfind(".incoming-", 0) == 0)
+      remove_tree(it->path());
+}
+
 void Store::open_depot() {
   open();
   const unsigned mode = m_sharing == Sharing::group ? 0775 : 0755;
@@ -38,12 +45,8 @@ Store::Result Store::install_depot(const Listing& listing, const std::vector<std
   open_depot();
   const fs::path depot = fs::canonical(depot_dir());
   const FileLock lock(fs::canonical(envs_dir()) / ".lock", m_lock_timeout);
-  // Holding the lock, no other installer runs here: what is still incoming
-  // was left by a crashed one.
+  remove_incoming(depot);
   boost::system::error_code ec;
-  for (fs::directory_iterator it(depot, ec), end; !ec && it != end; it.increment(ec))
-    if (it->path().filename().string().rfind(".incoming-", 0) == 0)
-      remove_tree(it->path());
   check_free_space(depot, disk_bytes);
   fs::create_directories(objects_dir());
   std::unique_ptr<Objects> own;

@@ -224,6 +224,10 @@ private:
   LinkMode m_link = LinkMode::automatic;
 };
 
+// Removes what a crashed installer left in `dir` (its .incoming-<pid>
+// directories). Only under the store lock: then no other installer runs.
+void remove_incoming(const fs::path& dir);
+
 // mkdir with exactly `mode` (the umask does not apply); an existing
 // directory is left as it is (the trust check looks at it).
 void make_directory(const fs::path& dir, unsigned mode);

@@ -163,7 +163,8 @@ TEST(Julia, WorkspaceWithoutManifestShipsTheMemberPackagesAndEveryMembersSources
   TempDir t;
   test::copy_fixture("julia-workspace", t.path());
   fs::remove(t / "ws/Manifest.toml");
-  write(t / "ws/vendor/Bar/Project.toml", "name = \"Bar\"\nuuid = \"5f1a2b3c-0000-4000-8000-0000000000f2\"\n");
+  write(t / "ws/vendor/Bar/Project.toml",
+        "name = \"Bar\"\nuuid = \"5f1a2b3c-0000-4000-8000-0000000000f2\"\n");
   write(t / "ws/vendor/Bar/src/Bar.jl", "module Bar end\n");
   write(t / "ws/docs/Project.toml", "[deps]\nBar = \"5f1a2b3c-0000-4000-8000-0000000000f2\"\n"
                                     "[sources]\nBar = {path = \"../vendor/Bar\"}\n");
@@ -233,9 +234,10 @@ TEST(JuliaErrors, ProjectWithoutManifest) {
   auto e = read(t / "p");
   EXPECT_TRUE(e.needs_resolve);
   ASSERT_EQ(e.warnings.size(), 1u);
-  EXPECT_EQ(e.warnings[0], "Project.toml lists [deps] but there is no manifest in " + (t / "p").string() +
-                               " (looked for JuliaManifest.toml, Manifest.toml): Julia will not load them as it "
-                               "stands; run Pkg.instantiate() there first, or pass --instantiate");
+  EXPECT_EQ(e.warnings[0],
+            "Project.toml lists [deps] but there is no manifest in " + (t / "p").string() +
+                " (looked for JuliaManifest.toml, Manifest.toml): Julia will not load them as it "
+                "stands; run Pkg.instantiate() there first, or pass --instantiate");
   env::ReadOptions o{t / "p", std::nullopt};
   o.instantiate = true;
   e = env::read_environment(o);
