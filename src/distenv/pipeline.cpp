@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <sstream>
 
 namespace distenv {
 
@@ -104,10 +105,13 @@ void resolve_here(const fs::path& project) {
       {julia, "--startup-file=no", "--project=" + project.string(), "-e", "import Pkg; Pkg.instantiate()"},
       project);
   if (r.status != 0) {
-    std::string last = r.err.empty() ? r.out : r.err;
-    while (!last.empty() && last.back() == '\n')
-      last.pop_back();
-    last = last.substr(last.rfind('\n') == std::string::npos ? 0 : last.rfind('\n') + 1);
+    // Julia's own error line ("ERROR: ..."), else the last line it printed.
+    const std::string text = r.err.empty() ? r.out : r.err;
+    std::string last;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind("ERROR: ", 0) == 0 || (!line.empty() && last.rfind("ERROR: ", 0) != 0))
+        last = line;
     throw Error(
         fmt::format("--instantiate: resolving {}'s manifest (julia -e 'import Pkg; Pkg.instantiate()') "
                     "failed ({}): {}",

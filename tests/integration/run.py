@@ -2,7 +2,7 @@
 """Integration tests with real mpirun: `run.py NAME` runs one test (CTest
 registers each by name). Localhost tests need only Open MPI; cluster tests
 need root and `scripts/vcluster up 3` (a CTest fixture does that)."""
-import glob, os, re, shutil, signal, subprocess, sys, threading, time
+import glob, json, os, re, shutil, signal, subprocess, sys, threading, time
 
 from harness import *
 
@@ -1146,6 +1146,99 @@ def cluster_julia_runtime_shipped():
                 check(os.path.isfile(lib) and not os.path.islink(lib), f"{h}: a system library link shipped as the file")
     finally:
         os.unlink(os.path.join(host_disk(hosts[0]), "julia-here"))
+
+
+@test
+def julia_package_own_tests():
+    """launcher/julia/Distenv's test/runtests.jl, with the real Julia 1.5
+    (what needs no cluster: host lists, the job's command, its lines)."""
+    bindir = real_julia()
+    package = os.path.join(REPO, "launcher", "julia", "Distenv")
+    with Scratch() as t:
+        env = dict(os.environ, JULIA_DEPOT_PATH=str(t / "depot"), JULIA_PKG_OFFLINE="true")
+        r = subprocess.run([os.path.join(bindir, "julia"), "--startup-file=no", f"--project={package}",
+                            os.path.join(package, "test", "runtests.jl")], env=env, capture_output=True, text=True,
+                           timeout=300)
+        equal(r.returncode, 0, f"runtests.jl\n{r.stdout}\n{r.stderr}")
+        check("Fail" not in r.stdout and "Error" not in r.stdout, r.stdout)
+
+
+@test
+def cluster_julia_distenv_manager():
+    """Issue 21: the seed's workflow from a Julia master, no ssh anywhere.
+    `addprocs(DistenvManager(hosts))` (launcher/julia/Distenv) runs one
+    `distenv run` job that installs the project on every simulated host and
+    starts a `julia --worker` per hardware thread there, connected back to
+    the master: 2 workers per host with the installed project active;
+    `@everywhere using Kernels` loads it from each host's install tree;
+    `pmap` returns from every host; `@eachmachine` runs once per host;
+    `rmprocs` leaves no worker process anywhere. A host whose install fails
+    raises an exception naming it and adds no worker."""
+    need_root()
+    hosts = vcluster_hosts()
+    wipe_cluster_stores()
+    bindir = real_julia()
+    with Scratch() as t:
+        project = julia_project_with(t, "a", {})
+        hostfile = t / "hosts"
+        with open(hostfile, "w") as f:
+            f.write("".join(f"{h} slots=1\n" for h in hosts))  # Open MPI's form: converted, never passed on
+        marker = f"distenv-each-{os.getpid()}"
+        master = f"""
+using Distributed
+push!(LOAD_PATH, {json.dumps(os.path.join(REPO, "launcher", "julia", "Distenv"))})
+using Distenv
+pids = addprocs(DistenvManager({json.dumps(str(hostfile))}; project = {json.dumps(project)},
+                               dest = "/scratch/distenv", distenv = {json.dumps(LAUNCHER)}))
+println("N ", nworkers())
+@everywhere using Kernels
+println("P ", join(sort(unique(pmap(_ -> gethostname() * "=" * pathof(Kernels), 1:60))), " "))
+println("R ", sum(pmap(Kernels.run, 1:10)), " ", length(unique(pmap(_ -> gethostname(), 1:60))))
+@eachmachine write(joinpath("/scratch", "{marker}-" * string(getpid())), gethostname())
+println("E ", length(Distenv.machines()))
+rmprocs(workers())
+println("done ", nworkers())
+"""
+        env = cluster_env()
+        env["PATH"] = f"{bindir}:{env['PATH']}"
+        env["DISTENV_BOOTSTRAP"] = BOOTSTRAP
+        env["JULIA_DEPOT_PATH"] = str(t / "depot")
+        r = subprocess.run([os.path.join(bindir, "julia"), "--startup-file=no", "-e", master], env=env,
+                           capture_output=True, text=True, timeout=240)
+        out = r.stdout.splitlines()
+        equal(r.returncode, 0, f"the master\n{r.stdout}\n{r.stderr}")
+        equal([l for l in out if l.startswith("N ")], [f"N {NPROC * len(hosts)}"], f"workers\n{r.stdout}")
+        want = " ".join(sorted(f"{h}=/scratch/distenv/projects/alice-sweep/alice/dev/Kernels/src/Kernels.jl"
+                                for h in hosts))
+        equal([l for l in out if l.startswith("P ")], [f"P {want}"], "Kernels from each host's install tree")
+        equal([l for l in out if l.startswith("R ")], [f"R 385 {len(hosts)}"], "pmap over every host")
+        equal([l for l in out if l.startswith("E ")], [f"E {len(hosts)}"], "one worker per machine")
+        equal([l for l in out if l.startswith("done ")], ["done 1"], "rmprocs")
+        for h in hosts:
+            made = glob.glob(os.path.join(host_disk(h), marker + "-*"))
+            equal(len(made), 1, f"{h}: @eachmachine ran once")
+            for m in made:
+                os.unlink(m)
+        no_leftovers("--worker")
+
+        # A host that cannot install: an exception naming it, no worker added.
+        for h in hosts:
+            shutil.rmtree(os.path.join(host_disk(h), "distenv"), ignore_errors=True)
+        os.makedirs(os.path.join(host_disk(hosts[1]), "distenv"))
+        os.chmod(os.path.join(host_disk(hosts[1]), "distenv"), 0o777)  # a store anyone may write: refused
+        r = subprocess.run([os.path.join(bindir, "julia"), "--startup-file=no", "-e",
+                            master.replace('println("N ", nworkers())', 'println("N ", nworkers()); exit(0)')
+                            .replace("pids = addprocs", "pids = try addprocs")
+                            .replace('distenv = ' + json.dumps(LAUNCHER) + '))',
+                                     'distenv = ' + json.dumps(LAUNCHER) + ')) catch e; '
+                                     'println("X ", sprint(showerror, e)); println("N ", nworkers()); exit(0) end')],
+                           env=env, capture_output=True, text=True, timeout=240)
+        os.chmod(os.path.join(host_disk(hosts[1]), "distenv"), 0o755)
+        equal(r.returncode, 0, f"the master\n{r.stdout}\n{r.stderr}")
+        check(any(l.startswith("X ") and f"{hosts[1]}: " in l for l in r.stdout.splitlines()),
+              f"the exception names {hosts[1]}\n{r.stdout}\n{r.stderr}")
+        check("N 1" in r.stdout.splitlines(), f"no worker added\n{r.stdout}")
+        no_leftovers("--worker")
 
 
 def greet_project(t, uuid, greeting, path_first):

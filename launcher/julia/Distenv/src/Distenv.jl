@@ -1,0 +1,195 @@
+"""
+    Distenv
+
+Distributed.jl workers started by a distenv job: `addprocs(DistenvManager(hosts))`
+installs the active project on every machine (one `distenv run` job, through
+`mpirun`: no ssh of its own), starts one `julia --worker` per hardware thread
+of each machine with the installed project active, and connects them back.
+`@initcluster hosts` does that and activates the project here too;
+`@eachmachine expr` runs `expr` once per machine.
+"""
+module Distenv
+
+using Distributed, Sockets
+
+export DistenvManager, @initcluster, @eachmachine, hostlist
+
+include("hosts.jl")
+
+"""
+    DistenvManager(hosts; project, dest, workers=:auto, distenv, options=String[])
+
+A `ClusterManager` whose `launch` runs one distenv job on `hosts` (a vector of
+names, an Open MPI hostfile, a SLURM node list such as `"node[1-3],gpu01"`, or a
+file of names: see [`hostlist`](@ref)). `project` (default: the active project's
+directory) is installed into `dest` (default `\$DISTENV_DEST`, else
+`/tmp/distenv-<user>`) on every machine; `workers` per machine (`:auto`: its
+hardware threads); `distenv`: the launcher (default `\$DISTENV`, else `distenv` on
+PATH); `options`: more `distenv run` options (`"--precompile"`, `"--offline"`, ...).
+"""
+struct DistenvManager <: ClusterManager
+    hosts::Vector{String}
+    project::String
+    dest::String
+    workers::Union{Int,Symbol}
+    distenv::String
+    options::Vector{String}
+    job::Ref{Any}  # the running `distenv run` process
+end
+
+function default_distenv()
+    haskey(ENV, "DISTENV") && return ENV["DISTENV"]
+    found = Sys.which("distenv")
+    found === nothing && error("Distenv: no `distenv` on PATH (set ENV[\"DISTENV\"] to the launcher's path)")
+    return found
+end
+
+function DistenvManager(hosts; project = nothing, dest = get(ENV, "DISTENV_DEST", ""),
+                        workers = :auto, distenv = default_distenv(), options = String[])
+    if project === nothing
+        active = Base.active_project()
+        active === nothing && error("Distenv: no active project: pass project=DIR")
+        project = dirname(active)
+    end
+    isdir(project) || error("Distenv: project $project is not a directory")
+    workers isa Symbol && workers !== :auto && error("Distenv: workers must be a number or :auto")
+    names = hostlist(hosts)
+    isempty(names) && error("Distenv: no hosts")
+    DistenvManager(names, abspath(project), dest, workers, distenv, collect(String, options), Ref{Any}(nothing))
+end
+
+Base.show(io::IO, m::DistenvManager) =
+    print(io, "DistenvManager(", join(m.hosts, ","), "; project=", repr(m.project), ")")
+
+# The `distenv run` command: every worker first says how many there are,
+# then runs `julia --worker`, which reads the cookie from its stdin (never
+# on a command line) and prints `julia_worker:PORT#IP`.
+function job_command(m::DistenvManager, exename, exeflags)
+    args = [m.distenv, "run", "--hosts", join(m.hosts, ","), "-p", m.project]
+    isempty(m.dest) || append!(args, ["-d", m.dest])
+    m.workers === :auto || append!(args, ["--workers", string(m.workers)])
+    append!(args, m.options)
+    script = "echo \"distenv-workers \$DISTENV_WORKERS\"; " *
+             "printf '%s\\n' \"\$JULIA_DISTENV_COOKIE\" | \"\$0\" \"\$@\""
+    worker = ["sh", "-c", script, basename(string(exename)), collect(exeflags.exec)..., "--worker"]
+    return Cmd(vcat(args, "--", worker))
+end
+
+# `[host:N] text` -> (host, N, text); nothing for other lines.
+function worker_line(line::AbstractString)
+    m = match(r"^\[(.+):(\d+)\] (.*)$", line)
+    m === nothing ? nothing : (String(m.captures[1]), parse(Int, m.captures[2]), String(m.captures[3]))
+end
+
+# `julia_worker:PORT#IP` -> (IP, PORT)
+function worker_address(text::AbstractString)
+    m = match(r"^julia_worker:(\d+)#(\S+)", text)
+    m === nothing ? nothing : (String(m.captures[2]), parse(Int, m.captures[1]))
+end
+
+function Distributed.launch(m::DistenvManager, params::Dict, launched::Array, c::Condition)
+    cmd = job_command(m, params[:exename], params[:exeflags])
+    env = copy(ENV)
+    env["JULIA_DISTENV_COOKIE"] = Distributed.cluster_cookie()
+    out, err = Pipe(), Pipe()
+    job = run(pipeline(setenv(cmd, env), stdin = devnull, stdout = out, stderr = err), wait = false)
+    close(out.in)
+    close(err.in)
+    m.job[] = job
+    errors = String[]
+    errors_read = @async for line in eachline(err)
+        println(stderr, line)  # distenv's progress and errors, as it prints them
+        startswith(line, "distenv: error: ") && push!(errors, line[length("distenv: error: ")+1:end])
+    end
+    total, started = -1, 0
+    lines = eachline(out)
+    next = iterate(lines)
+    while next !== nothing && (total < 0 || started < total)
+        line, state = next
+        w = worker_line(line)
+        if w !== nothing && startswith(w[3], "distenv-workers ")
+            total = parse(Int, split(w[3])[2])
+        elseif w !== nothing && worker_address(w[3]) !== nothing
+            host, port = worker_address(w[3])
+            wc = WorkerConfig()
+            wc.host, wc.port = host, port
+            wc.userdata = (machine = w[1], worker = w[2])
+            push!(launched, wc)
+            started += 1
+            notify(c)
+        else
+            println(stdout, line)
+        end
+        next = iterate(lines, state)
+    end
+    if total < 0 || started < total
+        wait(job)
+        wait(errors_read)
+        msg = isempty(errors) ? "the distenv job ended ($(job.exitcode)) before its workers started" :
+              join(errors, "; ")
+        error("Distenv: " * msg)
+    end
+    # The rest of the job's output (what the workers print, distenv's summary).
+    @async begin
+        for line in eachline(out)
+            w = worker_line(line)
+            println(stdout, w === nothing ? line : "      From worker on $(w[1]) ($(w[2])): $(w[3])")
+        end
+        wait(errors_read)
+    end
+    notify(c)
+end
+
+function Distributed.manage(m::DistenvManager, id::Integer, config::WorkerConfig, op::Symbol)
+    nothing  # the worker's own machine supervises it: an exit or a lost master ends it there
+end
+
+"""
+    machines()
+
+One worker per machine (the lowest-numbered), for per-machine steps.
+"""
+function machines()
+    first = Dict{String,Int}()
+    for pid in sort(workers())
+        pid == 1 && continue
+        config = Distributed.worker_from_id(pid).config
+        data = config.userdata
+        machine = data isa NamedTuple && haskey(data, :machine) ? data.machine : something(config.host, "")
+        haskey(first, machine) || (first[machine] = pid)
+    end
+    return sort(collect(values(first)))
+end
+
+"""
+    @eachmachine expr
+
+Runs `expr` once on every machine (on one worker of each), as `@everywhere` runs it
+on every worker: a data set made once per machine, a per-machine cache.
+"""
+macro eachmachine(ex)
+    quote
+        Distributed.remotecall_eval(Main, Distenv.machines(), $(QuoteNode(ex)))
+    end
+end
+
+"""
+    @initcluster hosts [key=value ...]
+
+The seed package's macro: installs the active project on `hosts` (compiled once
+per machine class: `--precompile`), adds its workers and activates the project
+here too. Keywords go to [`DistenvManager`](@ref).
+"""
+macro initcluster(hosts, kws...)
+    kwargs = [Expr(:kw, k.args[1], esc(k.args[2])) for k in kws]
+    :(Distenv.initcluster($(esc(hosts)); $(kwargs...)))
+end
+
+function initcluster(hosts; options = ["--precompile"], kw...)
+    m = DistenvManager(hosts; options = options, kw...)
+    pids = addprocs(m)
+    Base.ACTIVE_PROJECT[] = joinpath(m.project, "Project.toml")
+    return pids
+end
+
+end # module
