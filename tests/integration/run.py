@@ -1203,7 +1203,8 @@ println("done ", nworkers())
         env["PATH"] = f"{bindir}:{env['PATH']}"
         env["DISTENV_BOOTSTRAP"] = BOOTSTRAP
         env["JULIA_DEPOT_PATH"] = str(t / "depot")
-        r = subprocess.run([os.path.join(bindir, "julia"), "--startup-file=no", "-e", master], env=env,
+        r = subprocess.run([os.path.join(bindir, "julia"), "--startup-file=no", f"--project={project}", "-e", master],
+                           env=env,
                            capture_output=True, text=True, timeout=240)
         out = r.stdout.splitlines()
         equal(r.returncode, 0, f"the master\n{r.stdout}\n{r.stderr}")
@@ -1226,7 +1227,7 @@ println("done ", nworkers())
             shutil.rmtree(os.path.join(host_disk(h), "distenv"), ignore_errors=True)
         os.makedirs(os.path.join(host_disk(hosts[1]), "distenv"))
         os.chmod(os.path.join(host_disk(hosts[1]), "distenv"), 0o777)  # a store anyone may write: refused
-        r = subprocess.run([os.path.join(bindir, "julia"), "--startup-file=no", "-e",
+        r = subprocess.run([os.path.join(bindir, "julia"), "--startup-file=no", f"--project={project}", "-e",
                             master.replace('println("N ", nworkers())', 'println("N ", nworkers()); exit(0)')
                             .replace("pids = addprocs", "pids = try addprocs")
                             .replace('distenv = ' + json.dumps(LAUNCHER) + '))',
@@ -1235,8 +1236,8 @@ println("done ", nworkers())
                            env=env, capture_output=True, text=True, timeout=240)
         os.chmod(os.path.join(host_disk(hosts[1]), "distenv"), 0o755)
         equal(r.returncode, 0, f"the master\n{r.stdout}\n{r.stderr}")
-        check(any(l.startswith("X ") and f"{hosts[1]}: " in l for l in r.stdout.splitlines()),
-              f"the exception names {hosts[1]}\n{r.stdout}\n{r.stderr}")
+        check(f"Distenv: {hosts[1]}: /scratch/distenv: writable by others" in r.stdout,
+              f"the exception names {hosts[1]} and why\n{r.stdout}\n{r.stderr}")
         check("N 1" in r.stdout.splitlines(), f"no worker added\n{r.stdout}")
         no_leftovers("--worker")
 

@@ -65,7 +65,10 @@ Base.show(io::IO, m::DistenvManager) =
 # then runs `julia --worker`, which reads the cookie from its stdin (never
 # on a command line) and prints `julia_worker:PORT#IP`.
 function job_command(m::DistenvManager, exename, exeflags)
-    args = [m.distenv, "run", "--hosts", join(m.hosts, ","), "-p", m.project]
+    # PATH goes along, this Julia's bin first: the workers run the Julia the
+    # master runs, at the same path (Distributed's own assumption), unless
+    # `options` has --runtime ship.
+    args = [m.distenv, "run", "--hosts", join(m.hosts, ","), "-x", "PATH", "-p", m.project]
     isempty(m.dest) || append!(args, ["-d", m.dest])
     m.workers === :auto || append!(args, ["--workers", string(m.workers)])
     append!(args, m.options)
@@ -91,6 +94,7 @@ function Distributed.launch(m::DistenvManager, params::Dict, launched::Array, c:
     cmd = job_command(m, params[:exename], params[:exeflags])
     env = copy(ENV)
     env["JULIA_DISTENV_COOKIE"] = Distributed.cluster_cookie()
+    env["PATH"] = Sys.BINDIR * ":" * get(ENV, "PATH", "/usr/bin:/bin")
     out, err = Pipe(), Pipe()
     job = run(pipeline(setenv(cmd, env), stdin = devnull, stdout = out, stderr = err), wait = false)
     close(out.in)
@@ -102,10 +106,8 @@ function Distributed.launch(m::DistenvManager, params::Dict, launched::Array, c:
         startswith(line, "distenv: error: ") && push!(errors, line[length("distenv: error: ")+1:end])
     end
     total, started = -1, 0
-    lines = eachline(out)
-    next = iterate(lines)
-    while next !== nothing && (total < 0 || started < total)
-        line, state = next
+    while (total < 0 || started < total) && !eof(out)
+        line = readline(out)
         w = worker_line(line)
         if w !== nothing && startswith(w[3], "distenv-workers ")
             total = parse(Int, split(w[3])[2])
@@ -120,7 +122,6 @@ function Distributed.launch(m::DistenvManager, params::Dict, launched::Array, c:
         else
             println(stdout, line)
         end
-        next = iterate(lines, state)
     end
     if total < 0 || started < total
         wait(job)

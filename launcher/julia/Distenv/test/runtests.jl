@@ -22,7 +22,7 @@ end
                            distenv = "/opt/distenv/bin/distenv", options = ["--precompile"])
         cmd = Distenv.job_command(m, "/usr/bin/julia", `--threads=2`)
         args = cmd.exec
-        @test args[1:6] == ["/opt/distenv/bin/distenv", "run", "--hosts", "node1,node2", "-p", project]
+        @test args[1:8] == ["/opt/distenv/bin/distenv", "run", "--hosts", "node1,node2", "-x", "PATH", "-p", project]
         @test "--precompile" in args && args[findfirst(==("--workers"), args)+1] == "3"
         @test !any(a -> occursin("slots", a), args)  # never passed on
         worker = args[findfirst(==("--"), args)+1:end]
