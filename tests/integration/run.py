@@ -1618,7 +1618,8 @@ def cluster_installed_prefix_runs_a_job():
         for f in ["bin/distenv", "bin/distenv-bootstrap", "share/man/man1/distenv.1",
                   "share/man/man1/distenv-bootstrap.1", "share/bash-completion/completions/distenv",
                   "share/bash-completion/completions/distenv-bootstrap", "share/distenv/modulefiles/distenv/0.1.0",
-                  "share/doc/distenv/README.md", "share/doc/distenv/LICENSE", "share/distenv/templates/distenv.sbatch"]:
+                  "share/doc/distenv/README.md", "share/doc/distenv/LICENSE", "share/distenv/templates/distenv.sbatch",
+                  "share/distenv/julia/Distenv/src/Distenv.jl", "share/distenv/julia/Distenv/Project.toml"]:
             check(os.path.isfile(os.path.join(prefix, f)), f"{f} installed")
         page = open(os.path.join(prefix, "share/man/man1/distenv-bootstrap.1")).read()
         check(page.startswith(".\\\"") and "broadcast" in page and ".SH OPTIONS" in page,
