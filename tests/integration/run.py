@@ -430,7 +430,14 @@ def localhost_julia_instantiate_resolves_a_project_without_manifest():
         os.makedirs(registry)
         with open(os.path.join(registry, "Registry.toml"), "w") as f:
             f.write('name = "Local"\nuuid = "3c1f0a2b-0000-4000-8000-0000000000ee"\nrepo = ""\n\n[packages]\n')
-        env = {"PATH": f"{bindir}:{os.environ['PATH']}", "JULIA_DEPOT_PATH": str(t / "depot"),
+        # Pkg 1.5 looks for a download engine even offline (a machine without curl or wget cannot
+        # instantiate at all): a stand-in curl that answers --help and records any real use.
+        os.makedirs(t / "bin")
+        with open(os.path.join(t / "bin", "curl"), "w") as f:
+            f.write(f'#!/bin/sh\ncase "$1" in --help|--version) echo "curl 0 (stand-in)"; exit 0;; esac\n'
+                    f'echo "$@" >> {t / "downloads.log"}\nexit 1\n')
+        os.chmod(os.path.join(t / "bin", "curl"), 0o755)
+        env = {"PATH": f"{bindir}:{t / 'bin'}:{os.environ['PATH']}", "JULIA_DEPOT_PATH": str(t / "depot"),
                "JULIA_PKG_OFFLINE": "true", "JULIA_PKG_SERVER": ""}
         job = ["-w", "1", "--", "julia", "--startup-file=no", "-e", 'using Random; println("R ", rand(MersenneTwister(3), 1:1000))']
         r = mpirun(["-p", proj, "-d", t / "store", "--plan"], extra_env=env)
@@ -445,6 +452,7 @@ def localhost_julia_instantiate_resolves_a_project_without_manifest():
         installed = report(t / "r.json")["per_machine"][0]["project_dir"]
         contains(open(os.path.join(installed, "Manifest.toml")).read(), "[[Random]]", "the manifest shipped")
         equal([x for _, _, x in worker_lines(r.out) if x.startswith("R ")], ["R 71"], f"the worker\n{r.out}")
+        check(not os.path.exists(t / "downloads.log"), "nothing was downloaded")
 
 
 @test
