@@ -1180,6 +1180,8 @@ def cluster_julia_distenv_manager():
     the master: 2 workers per host with the installed project active;
     `@everywhere using Kernels` loads it from each host's install tree;
     `pmap` returns from every host; `@eachmachine` runs once per host;
+    the seed's example (a data set made once per machine by @eachmachine, a
+    hyperparameter sweep by pmap over a dev package) uses every host;
     `rmprocs` leaves no worker process anywhere. A host whose install fails
     raises an exception naming it and adds no worker."""
     need_root()
@@ -1204,6 +1206,11 @@ println("P ", join(sort(unique(pmap(_ -> gethostname() * "=" * pathof(Kernels), 
 println("R ", sum(pmap(Kernels.run, 1:10)), " ", length(unique(pmap(_ -> gethostname(), 1:60))))
 @eachmachine write(joinpath("/scratch", "{marker}-" * string(getpid())), gethostname())
 println("E ", length(Distenv.machines()))
+# The seed's example: a data set made once per machine, a hyperparameter sweep over a dev package.
+@eachmachine write("/scratch/{marker}.data", join(1:100, ","))
+@everywhere data() = sum(parse.(Int, split(read("/scratch/{marker}.data", String), ",")))
+scores = pmap(lr -> (Kernels.run(lr) * data(), gethostname()), 1:12)
+println("H ", maximum(first.(scores)), " ", length(unique(last.(scores))))
 rmprocs(workers())
 println("done ", nworkers())
 """
@@ -1222,11 +1229,12 @@ println("done ", nworkers())
         equal([l for l in out if l.startswith("P ")], [f"P {want}"], "Kernels from each host's install tree")
         equal([l for l in out if l.startswith("R ")], [f"R 385 {len(hosts)}"], "pmap over every host")
         equal([l for l in out if l.startswith("E ")], [f"E {len(hosts)}"], "one worker per machine")
+        equal([l for l in out if l.startswith("H ")], [f"H {144 * 5050} {len(hosts)}"], "the sweep, on every host")
         equal([l for l in out if l.startswith("done ")], ["done 1"], "rmprocs")
         for h in hosts:
             made = glob.glob(os.path.join(host_disk(h), marker + "-*"))
             equal(len(made), 1, f"{h}: @eachmachine ran once")
-            for m in made:
+            for m in made + glob.glob(os.path.join(host_disk(h), marker + ".data")):
                 os.unlink(m)
         no_leftovers("--worker")
 
