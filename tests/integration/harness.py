@@ -125,7 +125,7 @@ def host_disk(host):
 
 def leftover_processes(marker):
     """Processes whose command line contains `marker` (ours excluded)."""
-    out = subprocess.run(["pgrep", "-af", marker], capture_output=True, text=True, errors="replace").stdout
+    out = subprocess.run(["pgrep", "-af", "--", marker], capture_output=True, text=True, errors="replace").stdout
     return [l for l in out.splitlines() if "pgrep" not in l and str(os.getpid()) != l.split()[0]]
 
 

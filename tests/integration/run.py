@@ -1182,8 +1182,9 @@ def cluster_julia_distenv_manager():
     `pmap` returns from every host; `@eachmachine` runs once per host;
     the seed's example (a data set made once per machine by @eachmachine, a
     hyperparameter sweep by pmap over a dev package) uses every host;
-    `rmprocs` leaves no worker process anywhere. A host whose install fails
-    raises an exception naming it and adds no worker."""
+    `rmprocs` leaves no worker process anywhere, and neither does Ctrl-C in
+    the master. A host whose install fails raises an exception naming it and
+    adds no worker."""
     need_root()
     hosts = vcluster_hosts()
     wipe_cluster_stores()
@@ -1237,6 +1238,25 @@ println("done ", nworkers())
             for m in made + glob.glob(os.path.join(host_disk(h), marker + ".data")):
                 os.unlink(m)
         no_leftovers("--worker")
+
+        # Ctrl-C in the master (SIGINT, once its workers are up): the master ends, and with it every
+        # worker on every host and the job.
+        ctrl_c = master.split('println("N ", nworkers())')[0] + 'println("N ", nworkers()); flush(stdout); sleep(3600)'
+        proc = subprocess.Popen([os.path.join(bindir, "julia"), "--startup-file=no", f"--project={project}", "-e",
+                                 ctrl_c], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            for line in proc.stdout:  # synchronised on the master's own line, not on time
+                if line.startswith("N "):
+                    equal(line.strip(), f"N {NPROC * len(hosts)}", "workers up")
+                    break
+            check(len(leftover_processes("--worker")) >= NPROC * len(hosts), "workers running before Ctrl-C")
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        no_leftovers("--worker", within=30)
+        no_leftovers("distenv-bootstrap", within=30)
 
         # A host that cannot install: an exception naming it, no worker added.
         for h in hosts:
