@@ -89,26 +89,26 @@ cluster::StoreState look_depot(Session& s, const cluster::JobPlan& depot, Checke
   return st;
 }
 
-Checked check_with(Session& s, const std::function<cluster::StoreState(Checked&)>& look) {
+Checked check_with(Session& s, Phase phase, const std::function<cluster::StoreState(Checked&)>& look) {
   Checked c;
   const std::vector<std::string> replies = s.agree.all_gather([&] {
-    s.observe(Phase::check);
+    s.observe(phase);
     return s.leader() ? transport::encode(look(c)) : std::string();
   });
   for (const cluster::Machine& m : s.machines.all)
     c.states.push_back(transport::decode<cluster::StoreState>(replies[static_cast<size_t>(m.leader)]));
-  s.lap(Phase::check);
+  s.lap(phase);
   return c;
 }
 
 } // namespace
 
 Checked check(Session& s, const cluster::JobPlan& plan) {
-  return check_with(s, [&](Checked& c) { return look(s, plan, c); });
+  return check_with(s, Phase::check, [&](Checked& c) { return look(s, plan, c); });
 }
 
 Checked check_depot(Session& s, const cluster::JobPlan& depot) {
-  return check_with(s, [&](Checked& c) { return look_depot(s, depot, c); });
+  return check_with(s, Phase::depot, [&](Checked& c) { return look_depot(s, depot, c); });
 }
 
 } // namespace distenv::job

@@ -16,7 +16,7 @@ namespace distenv {
 
 // The phases of a job, in order; one spelling each (observer, -v timings,
 // the JSON report's phase_seconds).
-enum class Phase { machines, read, check, transfer, activate, compile, each_machine, workers, report };
+enum class Phase { machines, read, check, transfer, depot, activate, compile, each_machine, workers, report };
 std::string_view phase_name(Phase p);
 
 // Watches a rank's job as it goes (a progress display; tests that inject

@@ -9,7 +9,8 @@ Transferred transfer_depot(Session& s, const Read& r) {
   if (!r.depot)
     return {};
   Checked c = check_depot(s, *r.depot);
-  return transfer(s, *r.depot, r.prepared && r.prepared->depot ? &r.prepared->depot->tree : nullptr, c);
+  return transfer(s, *r.depot, r.prepared && r.prepared->depot ? &r.prepared->depot->tree : nullptr, c,
+                  Phase::depot);
 }
 
 } // namespace distenv::job

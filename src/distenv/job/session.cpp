@@ -20,6 +20,8 @@ std::string_view phase_name(Phase p) {
     return "transfer";
   case Phase::activate:
     return "activate";
+  case Phase::depot:
+    return "depot";
   case Phase::compile:
     return "compile";
   case Phase::each_machine:
@@ -64,7 +66,11 @@ void Session::observe(Phase p) {
 
 void Session::lap(Phase p) {
   const auto now = Clock::now();
-  m_phases.emplace_back(phase_name(p), std::chrono::duration<double>(now - m_lap).count());
+  const double seconds = std::chrono::duration<double>(now - m_lap).count();
+  if (!m_phases.empty() && m_phases.back().first == phase_name(p))
+    m_phases.back().second += seconds; // a phase in steps (the depot's check, then its transfer)
+  else
+    m_phases.emplace_back(phase_name(p), seconds);
   m_lap = now;
 }
 

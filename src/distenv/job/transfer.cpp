@@ -296,7 +296,8 @@ layout::Tree sent_part(const layout::Tree& tree, const std::vector<std::string>&
 
 } // namespace
 
-Transferred transfer(Session& s, const cluster::JobPlan& plan, const layout::Tree* tree, Checked& checked) {
+Transferred transfer(Session& s, const cluster::JobPlan& plan, const layout::Tree* tree, Checked& checked,
+                     Phase phase) {
   Transferred t;
   t.in_use = checked.in_use; // replaced by the install's where one happens
   const std::vector<int> receivers = cluster::choose_receivers(checked.states);
@@ -323,7 +324,7 @@ Transferred transfer(Session& s, const cluster::JobPlan& plan, const layout::Tre
   s.agree.phase([&] {
     std::exception_ptr failure;
     try {
-      s.observe(Phase::transfer);
+      s.observe(phase);
     } catch (...) {
       failure = std::current_exception();
     }
@@ -336,7 +337,7 @@ Transferred transfer(Session& s, const cluster::JobPlan& plan, const layout::Tre
       stream(st);
     }
   });
-  s.lap(Phase::transfer);
+  s.lap(phase);
   return t;
 }
 

@@ -36,6 +36,8 @@ struct Transferred {
 // receiver installs while the stream passes through. Nothing is sent when
 // nobody lacks it. The outcome is agreed; a rank that fails still takes its
 // part of the stream, so nobody waits for it.
-Transferred transfer(Session& s, const cluster::JobPlan& plan, const layout::Tree* tree, Checked& checked);
+// `phase`: the phase it is part of (the depot's transfer is Phase::depot).
+Transferred transfer(Session& s, const cluster::JobPlan& plan, const layout::Tree* tree, Checked& checked,
+                     Phase phase = Phase::transfer);
 
 } // namespace distenv::job

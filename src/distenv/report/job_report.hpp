@@ -38,7 +38,7 @@ struct MachineResult {
   double install_seconds = 0;
   uint64_t peak_rss_kib = 0; // of the machine's leader rank
   // The leader rank's time in each phase up to its workers ("machines",
-  // "read", "check", "transfer", "activate", "each_machine"): where each
+  // "read", "check", "transfer", "depot", "activate", "compile", "each_machine"): where each
   // machine's time went (-v, and the JSON report).
   std::vector<std::pair<std::string, double>> phase_seconds;
   struct Worker {
