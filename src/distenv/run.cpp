@@ -115,6 +115,7 @@ int run_mpi(const cli::Options& o, int argc, const char* const* argv) {
   workers::ProcessRunner runner;
   JobContext ctx{*world, machine_name(), runner, workers::current_environment(), std::cout, std::cerr};
   ctx.heartbeats = session.threads();
+  ctx.control_fd = 0;
   if (o.mode == cli::Mode::status)
     return run_status(o, ctx);
   if (o.mode == cli::Mode::gc)

@@ -1182,8 +1182,10 @@ def cluster_julia_distenv_manager():
     `pmap` returns from every host; `@eachmachine` runs once per host;
     the seed's example (a data set made once per machine by @eachmachine, a
     hyperparameter sweep by pmap over a dev package) uses every host;
-    `rmprocs` leaves no worker process anywhere, and neither does Ctrl-C in
-    the master. A host whose install fails raises an exception naming it and
+    `interrupt(w)` reaches a worker busy in a loop on the last host through
+    its machine's rank (InterruptException, the worker stays); `rmprocs`
+    ends even a worker that never reads its exit message and leaves no
+    worker process anywhere, and neither does Ctrl-C in the master. A host whose install fails raises an exception naming it and
     adds no worker."""
     need_root()
     hosts = vcluster_hosts()
@@ -1212,6 +1214,22 @@ println("E ", length(Distenv.machines()))
 @everywhere data() = sum(parse.(Int, split(read("/scratch/{marker}.data", String), ",")))
 scores = pmap(lr -> (Kernels.run(lr) * data(), gethostname()), 1:12)
 println("H ", maximum(first.(scores)), " ", length(unique(last.(scores))))
+# interrupt(w): a worker on the last host, busy in a loop that yields to nothing, gets an
+# InterruptException through its machine's rank and stays; rmprocs of such a worker (it never
+# reads its exit message) ends it through the rank too.
+w = first(filter(p -> Distributed.worker_from_id(p).config.userdata.machine == {json.dumps(hosts[-1])}, workers()))
+started = RemoteChannel(() -> Channel{{Bool}}(1))
+@everywhere spin(c) = (put!(c, true); i = 0; s = 0; while true; i += 1; s += length(string(i)); end; s)
+busy = remotecall(spin, w, started)
+take!(started)
+interrupt(w)
+caught = try fetch(busy) catch e; e end
+println("I ", caught isa RemoteException && caught.captured.ex isa InterruptException, " ",
+        remotecall_fetch(gethostname, w), " ", nworkers())
+busy = remotecall(spin, w, started)
+take!(started)
+rmprocs(w)
+println("K ", w in workers(), " ", nworkers())
 rmprocs(workers())
 println("done ", nworkers())
 """
@@ -1231,6 +1249,10 @@ println("done ", nworkers())
         equal([l for l in out if l.startswith("R ")], [f"R 385 {len(hosts)}"], "pmap over every host")
         equal([l for l in out if l.startswith("E ")], [f"E {len(hosts)}"], "one worker per machine")
         equal([l for l in out if l.startswith("H ")], [f"H {144 * 5050} {len(hosts)}"], "the sweep, on every host")
+        equal([l for l in out if l.startswith("I ")], [f"I true {hosts[-1]} {NPROC * len(hosts)}"],
+              f"interrupt reached the busy worker, which stays\n{r.stdout}\n{r.stderr}")
+        equal([l for l in out if l.startswith("K ")], [f"K false {NPROC * len(hosts) - 1}"],
+              "rmprocs of a busy worker")
         equal([l for l in out if l.startswith("done ")], ["done 1"], "rmprocs")
         for h in hosts:
             made = glob.glob(os.path.join(host_disk(h), marker + "-*"))

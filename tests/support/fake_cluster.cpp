@@ -15,6 +15,35 @@
 
 namespace distenv::test {
 
+// Each worker ends when a signal for it comes (its status 128 + signal);
+// the job's stop ends the rest.
+workers::Supervised FakeRunner::run_until_signalled(const std::vector<workers::Spec>& specs,
+                                                    const workers::SuperviseOptions& options) {
+  workers::Supervised result;
+  std::vector<int> signal_of(specs.size(), 0);
+  size_t running = specs.size();
+  while (running > 0 && !(options.should_stop && options.should_stop())) {
+    for (const auto& [index, sig] : options.take_signals ? options.take_signals() : decltype(signalled){}) {
+      signalled.emplace_back(index, sig);
+      if (index < specs.size() && signal_of[index] == 0) {
+        signal_of[index] = sig;
+        --running;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  stopped = result.stopped = running > 0;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    workers::Exit e;
+    e.label = specs[i].label;
+    e.signal = e.asked = signal_of[i];
+    if (!signal_of[i])
+      e.signal = 15;
+    result.exits.push_back(e);
+  }
+  return result;
+}
+
 workers::Supervised FakeRunner::run(const std::vector<workers::Spec>& specs,
                                     const workers::SuperviseOptions& options) {
   workers::Supervised result;
@@ -38,6 +67,8 @@ workers::Supervised FakeRunner::run(const std::vector<workers::Spec>& specs,
       m_behaviour.while_workers_run();
     if (m_behaviour.signal)
       result.interrupted_by = m_behaviour.signal;
+    if (m_behaviour.run_until_signalled)
+      return run_until_signalled(specs, options);
     if (m_behaviour.run_until_stopped) {
       // A long sweep: it ends only when the job stops it. The watchdog of
       // run_fake_job ends the test if that never happens.
@@ -124,6 +155,8 @@ FakeJobResult run_fake_job(const std::vector<FakeMachine>& machines, const cli::
       ctx.progress_interval = std::chrono::milliseconds(0);
       if (!machine.julia_class.empty())
         ctx.julia_class = [cls = machine.julia_class](const std::string&) { return cls; };
+      if (first_of_machine)
+        ctx.control_fd = machine.control_fd;
       try {
         end.exit_code = entry(o, ctx);
       } catch (const transport::FakeAbort& a) {
@@ -146,6 +179,7 @@ FakeJobResult run_fake_job(const std::vector<FakeMachine>& machines, const cli::
       end.workers = runner.workers;
       end.julia_steps = runner.julia_steps;
       end.workers_stopped = runner.stopped;
+      end.signalled = runner.signalled;
       end.phases = observer.phases;
       std::lock_guard lock(shared->mutex);
       shared->ends[rank] = std::move(end);

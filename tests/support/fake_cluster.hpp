@@ -23,6 +23,7 @@ struct FakeProcesses {
   bool cannot_start = false;               // starting the workers throws (fork failed)
   int signal = 0;                          // the machine receives this signal while its workers run
   bool run_until_stopped = false;          // workers run until the job stops them (a long sweep)
+  bool run_until_signalled = false;        // each worker runs until a signal for it (take_signals) ends it
   std::function<void()> while_workers_run; // called once the workers "started"
   // The compile phase's Julia steps (labels "<host>:compile", ":check",
   // ":instantiate"): what each does, and its exit status (0 when unset).
@@ -40,9 +41,12 @@ public:
   std::vector<workers::Spec> each_machine;
   std::vector<workers::Spec> workers;
   std::vector<workers::Spec> julia_steps;
-  bool stopped = false; // the job stopped our workers because another machine failed
+  bool stopped = false;                          // the job stopped our workers because another machine failed
+  std::vector<std::pair<size_t, int>> signalled; // take_signals's requests, in order
 
 private:
+  workers::Supervised run_until_signalled(const std::vector<workers::Spec>& specs,
+                                          const workers::SuperviseOptions& options);
   FakeProcesses m_behaviour;
 };
 
@@ -74,6 +78,7 @@ struct FakeMachine {
   std::vector<std::string> environment{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/root"};
   FakeProcesses processes;
   std::string julia_class; // its compile class (unset: the real one)
+  int control_fd = -1;     // its first rank's JobContext::control_fd
   Fault fault;             // on the machine's first rank
   // Damages the stream on its way to this machine: called with each data
   // chunk (its number from 0) and may change its bytes.
@@ -89,6 +94,7 @@ struct RankEnd {
   std::string progress; // what it wrote as progress lines (a log's)
   std::vector<workers::Spec> each_machine, workers, julia_steps;
   bool workers_stopped = false;
+  std::vector<std::pair<size_t, int>> signalled; // its workers' signals (FakeRunner::signalled)
   std::vector<std::string> phases;
 };
 

@@ -183,6 +183,10 @@ void declare_job(CLI::App& app, Options& o, Text& t) {
                "Julia: before any worker starts, every machine proves that loading the environment needs "
                "neither network nor compiling (every package in a depot, every cache valid), else the job "
                "ends naming the machine and the package; workers get JULIA_PKG_OFFLINE=true");
+  app.add_flag("--control-stdin", o.control_stdin,
+               "while the workers run, rank 0 reads lines 'signal WORKER SIGNAL' on its stdin (mpirun "
+               "forwards the launcher's) and sends SIGNAL to that worker's process group: how a front end "
+               "such as Distenv.jl interrupts one worker");
   app.add_option("--grace", o.grace_seconds, "seconds between SIGTERM and SIGKILL for workers (default 5)")
       ->check([](const std::string& t) { return number_problem(t, 0, 3600); })
       ->type_name("SECONDS");

@@ -43,6 +43,7 @@ struct JobContext {
   std::ostream& err;                    // rank 0's error lines
   JobObserver* observer = nullptr;
   bool heartbeats = false; // `world` may be used from a second thread: heartbeats run
+  int control_fd = -1;     // rank 0, --control-stdin: where control lines come from (run(): stdin)
   // This machine's compile class for the Julia at the given path
   // (env/julia_class.hpp when unset; tests give each machine its own).
   std::function<std::string(const std::string& julia)> julia_class{};

@@ -1,6 +1,7 @@
 // Phase workers: numbered across machines, started and supervised on each.
 #include <distenv/job/workers.hpp>
 
+#include <distenv/cluster/worker_signals.hpp>
 #include <distenv/job/each_machine.hpp>
 #include <distenv/transport/codec.hpp>
 
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -36,10 +38,13 @@ std::vector<workers::Spec> worker_specs(const Session& s, const Installed& in, c
 }
 
 void start_and_supervise(Session& s, const Installed& in, const Numbering& n, cluster::StopNotices& notices,
-                         report::MachineResult& mine) {
+                         cluster::WorkerSignals* signals, report::MachineResult& mine) {
   workers::Supervised r;
+  workers::SuperviseOptions options = supervise_options(s, notices);
+  if (signals)
+    options.take_signals = [signals] { return signals->take(); };
   try {
-    r = s.ctx.runner.run(worker_specs(s, in, n), supervise_options(s, notices));
+    r = s.ctx.runner.run(worker_specs(s, in, n), options);
   } catch (const std::exception& e) { // fork or pipe failed: no worker ran here
     for (int i = 0; i < n.local; ++i)
       mine.workers.push_back({n.first + i, 127, fmt::format("could not be started: {}", e.what())});
@@ -49,6 +54,23 @@ void start_and_supervise(Session& s, const Installed& in, const Numbering& n, cl
                 128 + r.interrupted_by);
   for (size_t i = 0; i < r.exits.size(); ++i)
     mine.workers.push_back({n.first + static_cast<int>(i), r.exits[i].status(), r.exits[i].describe()});
+}
+
+std::vector<std::string> gather_workers(Session& s, const Installed& in, const Numbering& n,
+                                        cluster::WorkerSignals* signals) {
+  return s.agree.stoppable_gather(0, [&](cluster::StopNotices& notices) {
+    s.observe(Phase::workers);
+    if (!s.leader())
+      return std::string();
+    report::MachineResult mine = in.mine;
+    mine.phase_seconds = s.phase_seconds();
+    if (n.local > 0)
+      start_and_supervise(s, in, n, notices, signals, mine);
+    struct rusage usage {};
+    ::getrusage(RUSAGE_SELF, &usage);
+    mine.peak_rss_kib = static_cast<uint64_t>(usage.ru_maxrss);
+    return transport::encode(mine);
+  });
 }
 
 } // namespace
@@ -66,6 +88,7 @@ Numbering number_workers(Session& s, const Installed& in) {
   const std::vector<std::string> counts = s.agree.all_gather([&] { return transport::encode(n.local); });
   for (int r = 0; r < s.ctx.world.size(); ++r) {
     const int count = transport::decode<int>(counts[static_cast<size_t>(r)]);
+    n.counts.push_back(count);
     if (r < s.ctx.world.rank())
       n.first += count;
     n.total += count;
@@ -74,19 +97,20 @@ Numbering number_workers(Session& s, const Installed& in) {
 }
 
 std::vector<std::string> run_workers(Session& s, const Installed& in, const Numbering& n) {
-  std::vector<std::string> results = s.agree.stoppable_gather(0, [&](cluster::StopNotices& notices) {
-    s.observe(Phase::workers);
-    if (!s.leader())
-      return std::string();
-    report::MachineResult mine = in.mine;
-    mine.phase_seconds = s.phase_seconds();
-    if (n.local > 0)
-      start_and_supervise(s, in, n, notices, mine);
-    struct rusage usage {};
-    ::getrusage(RUSAGE_SELF, &usage);
-    mine.peak_rss_kib = static_cast<uint64_t>(usage.ru_maxrss);
-    return transport::encode(mine);
-  });
+  // --control-stdin: every rank takes part in relaying rank 0's requests.
+  std::optional<cluster::WorkerSignals> signals;
+  if (s.options.control_stdin)
+    signals.emplace(s.ctx.world, n.counts, s.ctx.control_fd, s.ctx.err);
+  std::vector<std::string> results;
+  try {
+    results = gather_workers(s, in, n, signals ? &*signals : nullptr);
+  } catch (const cluster::PhaseFailed&) { // every rank throws it: settle together
+    if (signals)
+      signals->settle();
+    throw;
+  }
+  if (signals)
+    signals->settle();
   s.lap(Phase::workers);
   return results;
 }

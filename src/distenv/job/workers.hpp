@@ -10,9 +10,10 @@ namespace distenv::job {
 
 // The job's workers, numbered across machines.
 struct Numbering {
-  int local = 0; // workers on this machine (0: none, or not a leader)
-  int first = 0; // the global id of the first
-  int total = 0; // on every machine
+  int local = 0;           // workers on this machine (0: none, or not a leader)
+  int first = 0;           // the global id of the first
+  int total = 0;           // on every machine
+  std::vector<int> counts; // of each rank, by rank
 };
 
 // The worker command: the command line's, else the environment's.

@@ -194,6 +194,8 @@ void spawn(const Spec& spec, Child& child, int cgroup_procs_fd) {
 std::string Exit::describe() const {
   if (!error.empty())
     return error;
+  if (ended_as_asked())
+    return fmt::format("ended by signal {} ({}), as asked", asked, strsignal(asked));
   if (signal)
     return fmt::format("killed by signal {} ({})", signal, strsignal(signal));
   return fmt::format("exited with {}", code);
@@ -264,6 +266,12 @@ void check_stop(Run& run, int signal_fd, bool signalled) {
     run.result.stopped = true;
     stop = true;
   }
+  if (run.options.take_signals)
+    for (const auto& [index, sig] : run.options.take_signals())
+      if (index < run.children.size() && run.children[index]->pid > 0 && !run.children[index]->exited) {
+        ::kill(-run.children[index]->pid, sig); // not reaped yet: the group is still its own
+        run.children[index]->exit.asked = sig;
+      }
   if (stop && !run.stopping) {
     run.stopping = true;
     signal_running(run, SIGTERM);

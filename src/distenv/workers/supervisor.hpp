@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace distenv::workers {
@@ -22,8 +23,12 @@ struct Exit {
   int code = 0;      // exit code when it exited
   int signal = 0;    // signal when it was killed
   std::string error; // it could not be started (and why)
-  // 0 success, the exit code, 128+signal, or 127 when it could not start.
-  int status() const { return !error.empty() ? 127 : signal ? 128 + signal : code; }
+  int asked = 0;     // the last signal take_signals asked for it (a front end's rmprocs)
+  // It ended by the signal it was asked to get (or exited 128 + it, as a
+  // runtime that handles the signal does): the front end's doing, not a failure.
+  bool ended_as_asked() const { return asked && (signal == asked || (!signal && code == 128 + asked)); }
+  // 0 success (or ended as asked), the exit code, 128+signal, or 127 when it could not start.
+  int status() const { return !error.empty() ? 127 : ended_as_asked() ? 0 : signal ? 128 + signal : code; }
   std::string describe() const; // "exited with 3", "killed by signal 9", ...
 };
 
@@ -34,6 +39,9 @@ struct SuperviseOptions {
   // Polled while the processes run (every 100 ms at most): true stops them
   // as a signal would (SIGTERM, SIGKILL after the grace period).
   std::function<bool()> should_stop;
+  // Polled with should_stop: signals for single processes, (index in the
+  // specs, signal), each sent to that process's group if it still runs.
+  std::function<std::vector<std::pair<size_t, int>>()> take_signals;
   // The job's cgroup (workers/cgroup.hpp), or -1: each process moves
   // itself in before exec; the guard kills it if this process dies.
   int cgroup_procs_fd = -1;

@@ -13,7 +13,10 @@
 
 #include <boost/filesystem/operations.hpp>
 #include <gtest/gtest.h>
+
+#include <csignal>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include <random>
 
@@ -491,6 +494,52 @@ TEST_F(FakeCluster, FailureDuringALongSweepStopsTheWorkersEverywhere) {
   EXPECT_EQ(error_lines(r.root()), std::vector<std::string>{"node3: interrupted by signal 15 (Terminated)"});
   for (const RankEnd& end : r.ranks)
     EXPECT_EQ(end.workers_stopped, end.machine != 3) << "machine " << end.machine;
+}
+
+// --control-stdin: rank 0's control lines (a front end's "interrupt this
+// worker") reach the machine that runs the worker, and only that worker.
+TEST_F(FakeCluster, ControlLinesSignalSingleWorkersOnTheirMachines) {
+  auto machines = cluster(3);
+  options.workers = 2;
+  options.control_stdin = true;
+  for (FakeMachine& m : machines)
+    m.processes.run_until_signalled = true;
+  int control[2];
+  ASSERT_EQ(::pipe(control), 0);
+  const std::string lines = "signal 3 INT\nsignal 0 TERM\nsignal 9 INT\nsignal 5 HUP\nsignal 1 KILL\n"
+                            "signal 2 USR1\nsignal 4 INT\n";
+  ASSERT_EQ(::write(control[1], lines.data(), lines.size()), static_cast<ssize_t>(lines.size()));
+  ::close(control[1]);
+  machines[0].control_fd = control[0];
+  const FakeJobResult r = run_fake_job(machines, options);
+  ::close(control[0]);
+  expect_agreed(r, 0); // each ended by the signal asked for it: the front end's doing
+  using Requests = std::vector<std::pair<size_t, int>>;
+  EXPECT_EQ(r.ranks[0].signalled, (Requests{{0, SIGTERM}, {1, SIGKILL}}));
+  EXPECT_EQ(r.ranks[1].signalled, (Requests{{1, SIGINT}, {0, SIGUSR1}}));
+  EXPECT_EQ(r.ranks[2].signalled, (Requests{{1, SIGHUP}, {0, SIGINT}}));
+  EXPECT_NE(
+      r.root().err.find("distenv: warning: control line 'signal 9 INT' ignored: no worker 9 in this job "
+                        "(6 workers)"),
+      std::string::npos)
+      << r.root().err;
+  EXPECT_NE(r.root().out.find("workers 6/6 ok"), std::string::npos) << r.root().out;
+}
+
+TEST_F(FakeCluster, WithoutControlStdinNothingReadsTheControlDescriptor) {
+  auto machines = cluster(2);
+  options.workers = 1;
+  int control[2];
+  ASSERT_EQ(::pipe(control), 0);
+  ASSERT_EQ(::write(control[1], "signal 0 INT\n", 13), 13);
+  machines[0].control_fd = control[0];
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 0);
+  EXPECT_TRUE(r.ranks[0].signalled.empty());
+  char buf[32];
+  EXPECT_EQ(::read(control[0], buf, sizeof buf), 13) << "the line is still there, unread";
+  ::close(control[0]);
+  ::close(control[1]);
 }
 
 TEST_F(FakeCluster, ReportThatCannotBeWrittenAfterTheWorkersFailsEveryRank) {

@@ -163,3 +163,50 @@ TEST(Supervisor, SignalIsForwardedThenKillAfterGrace) {
   EXPECT_EQ(c.out, "[n:0] term\n");
   EXPECT_LT(took, 10.0); // not the 30 s of the sleeps
 }
+
+TEST(Supervisor, SignalForOneWorkerReachesOnlyThatWorker) {
+  test::TempDir t;
+  const std::string ready = (t / "ready").string(), done = (t / "done").string();
+  // Workers 0 and 2 wait for the file worker 1 makes when its SIGINT comes;
+  // worker 3 runs until its SIGTERM. The requests come once all four are
+  // ready (files, not a sleep).
+  const std::string waiter =
+      "trap 'echo wrong; exit 9' INT; : > " + ready + "$0; while [ ! -e " + done + " ]; do sleep 0.01; done";
+  const std::string target = "trap 'echo interrupted; : > " + done + "; exit 5' INT; : > " + ready +
+                             "1; while :; do sleep 0.01; done";
+  const std::string removed = ": > " + ready + "3; while :; do sleep 0.01; done";
+  bool asked = false;
+  SuperviseOptions options{5, -1, -1};
+  options.take_signals = [&] {
+    std::vector<std::pair<size_t, int>> q;
+    bool all = true;
+    for (const char* i : {"0", "1", "2", "3"})
+      all = all && fs::exists(ready + i);
+    if (!asked && all) {
+      asked = true;
+      q = {{7, SIGINT}, {1, SIGINT}, {3, SIGTERM}}; // no worker 7 here: ignored
+    }
+    return q;
+  };
+  test::TempDir out_dir;
+  options.out_fd = ::open((out_dir / "out").c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  options.err_fd = ::open((out_dir / "err").c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  Spec w0 = sh(waiter, "n:0"), w1 = sh(target, "n:1"), w2 = sh(waiter, "n:2"), w3 = sh(removed, "n:3");
+  w0.argv.push_back("0");
+  w2.argv.push_back("2");
+  const Supervised r = supervise({w0, w1, w2, w3}, options);
+  ::close(options.out_fd);
+  ::close(options.err_fd);
+  EXPECT_TRUE(asked);
+  EXPECT_EQ(r.interrupted_by, 0);
+  EXPECT_FALSE(r.stopped);
+  ASSERT_EQ(r.exits.size(), 4u);
+  EXPECT_EQ(r.exits[0].status(), 0);
+  EXPECT_EQ(r.exits[1].status(), 5) << "asked for SIGINT, but it exited with 5 of its own";
+  EXPECT_EQ(r.exits[1].describe(), "exited with 5");
+  EXPECT_EQ(r.exits[2].status(), 0);
+  EXPECT_EQ(r.exits[3].signal, SIGTERM);
+  EXPECT_EQ(r.exits[3].status(), 0) << "ended by the signal it was asked to get: not a failure";
+  EXPECT_EQ(r.exits[3].describe(), "ended by signal 15 (Terminated), as asked");
+  EXPECT_EQ(test::slurp(out_dir / "out"), "[n:1] interrupted\n");
+}

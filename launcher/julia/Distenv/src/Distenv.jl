@@ -34,7 +34,8 @@ struct DistenvManager <: ClusterManager
     workers::Union{Int,Symbol}
     distenv::String
     options::Vector{String}
-    job::Ref{Any}  # the running `distenv run` process
+    job::Ref{Any}      # the running `distenv run` process
+    control::Ref{Any}  # its stdin: `signal WORKER SIGNAL` lines (--control-stdin)
 end
 
 function default_distenv()
@@ -55,25 +56,29 @@ function DistenvManager(hosts; project = nothing, dest = get(ENV, "DISTENV_DEST"
     workers isa Symbol && workers !== :auto && error("Distenv: workers must be a number or :auto")
     names = hostlist(hosts)
     isempty(names) && error("Distenv: no hosts")
-    DistenvManager(names, abspath(project), dest, workers, distenv, collect(String, options), Ref{Any}(nothing))
+    DistenvManager(names, abspath(project), dest, workers, distenv, collect(String, options), Ref{Any}(nothing),
+                   Ref{Any}(nothing))
 end
 
 Base.show(io::IO, m::DistenvManager) =
     print(io, "DistenvManager(", join(m.hosts, ","), "; project=", repr(m.project), ")")
 
 # The `distenv run` command: every worker first says how many there are,
-# then runs `julia --worker`, which reads the cookie from its stdin (never
-# on a command line) and prints `julia_worker:PORT#IP`.
+# then becomes `julia --worker` (exec: the worker is its process group's
+# leader, so a signal to the group reaches Julia alone), which reads the
+# cookie from its stdin (a here-document, never a command line) and prints
+# `julia_worker:PORT#IP`. The job's stdin carries the master's requests to
+# signal one worker (`--control-stdin`: `interrupt`, `rmprocs`).
 function job_command(m::DistenvManager, exename, exeflags)
     # PATH goes along, this Julia's bin first: the workers run the Julia the
     # master runs, at the same path (Distributed's own assumption), unless
     # `options` has --runtime ship.
-    args = [m.distenv, "run", "--hosts", join(m.hosts, ","), "-x", "PATH", "-p", m.project]
+    args = [m.distenv, "run", "--hosts", join(m.hosts, ","), "-x", "PATH", "-p", m.project, "--control-stdin"]
     isempty(m.dest) || append!(args, ["-d", m.dest])
     m.workers === :auto || append!(args, ["--workers", string(m.workers)])
     append!(args, m.options)
-    script = "echo \"distenv-workers \$DISTENV_WORKERS\"; " *
-             "printf '%s\\n' \"\$JULIA_DISTENV_COOKIE\" | \"\$0\" \"\$@\""
+    script = "echo \"distenv-workers \$DISTENV_WORKERS\"\n" *
+             "exec \"\$0\" \"\$@\" <<EOF\n\$JULIA_DISTENV_COOKIE\nEOF\n"
     worker = ["sh", "-c", script, basename(string(exename)), collect(exeflags.exec)..., "--worker"]
     return Cmd(vcat(args, "--", worker))
 end
@@ -95,11 +100,12 @@ function Distributed.launch(m::DistenvManager, params::Dict, launched::Array, c:
     env = copy(ENV)
     env["JULIA_DISTENV_COOKIE"] = Distributed.cluster_cookie()
     env["PATH"] = Sys.BINDIR * ":" * get(ENV, "PATH", "/usr/bin:/bin")
-    out, err = Pipe(), Pipe()
-    job = run(pipeline(setenv(cmd, env), stdin = devnull, stdout = out, stderr = err), wait = false)
+    control, out, err = Pipe(), Pipe(), Pipe()
+    job = run(pipeline(setenv(cmd, env), stdin = control, stdout = out, stderr = err), wait = false)
+    close(control.out)
     close(out.in)
     close(err.in)
-    m.job[] = job
+    m.job[], m.control[] = job, control
     errors = String[]
     errors_read = @async for line in eachline(err)
         println(stderr, line)  # distenv's progress and errors, as it prints them
@@ -141,8 +147,42 @@ function Distributed.launch(m::DistenvManager, params::Dict, launched::Array, c:
     notify(c)
 end
 
+# Asks the rank that owns the worker of `config` to send it `signal`.
+function signal_worker(m::DistenvManager, config::WorkerConfig, signal::AbstractString)
+    data = config.userdata
+    control = m.control[]
+    (data isa NamedTuple && haskey(data, :worker) && control !== nothing && isopen(control)) || return false
+    try
+        write(control, "signal $(data.worker) $signal\n")
+        flush(control)
+        return true
+    catch e
+        e isa Base.IOError || rethrow()
+        return false  # the job has ended: so has the worker
+    end
+end
+
+# `interrupt(pid)`: SIGINT to the worker through its machine's rank (an
+# InterruptException in the task it runs, as with local workers). The rest:
+# the worker's own machine supervises it; an exit or a lost master ends it there.
 function Distributed.manage(m::DistenvManager, id::Integer, config::WorkerConfig, op::Symbol)
-    nothing  # the worker's own machine supervises it: an exit or a lost master ends it there
+    op === :interrupt && signal_worker(m, config, "INT")
+    nothing
+end
+
+# How long `rmprocs` lets a worker act on its exit message before its rank
+# ends it with SIGTERM.
+const KILL_GRACE_SECONDS = 5.0
+
+# `rmprocs(pid)`: the exit message, as for every manager; a worker busy in
+# code that never yields does not read it, so its rank ends it after a grace.
+function Distributed.kill(m::DistenvManager, pid::Int, config::WorkerConfig)
+    remote_do(exit, pid)
+    @async begin
+        sleep(KILL_GRACE_SECONDS)
+        haskey(Distributed.map_pid_wrkr, pid) && signal_worker(m, config, "TERM")
+    end
+    nothing
 end
 
 """

@@ -28,6 +28,15 @@ end
         worker = args[findfirst(==("--"), args)+1:end]
         @test worker[1:2] == ["sh", "-c"] && worker[4:end] == ["julia", "--threads=2", "--worker"]
         @test !any(a -> occursin(Distributed.cluster_cookie(), a), args)  # the cookie goes through stdin
+        @test "--control-stdin" in args  # interrupt and rmprocs reach a worker through its rank
+        # The worker's shell says how many workers there are, then becomes the
+        # program (exec: one process), the cookie on its stdin.
+        script = worker[3]
+        env = Dict("DISTENV_WORKERS" => "6", "JULIA_DISTENV_COOKIE" => "secret-cookie", "PATH" => ENV["PATH"])
+        @test read(setenv(`sh -c $script cat`, env), String) == "distenv-workers 6\nsecret-cookie\n"
+        worker_shell = open(setenv(`sh -c $script sh -c 'echo $$'`, env))
+        shell_pid = getpid(worker_shell)
+        @test split(read(worker_shell, String)) == ["distenv-workers", "6", string(shell_pid)]
     end
     @test_throws ErrorException DistenvManager(String[]; project = tempdir(), distenv = "distenv")
 end
