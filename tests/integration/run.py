@@ -2058,19 +2058,21 @@ def cluster_cut_host_ends_the_job():
 
 SLURM_LOCAL = os.path.join(REPO, "scripts", "slurm-local")
 SBATCH_TEMPLATE = os.path.join(REPO, "launcher", "slurm", "distenv.sbatch")
+SBATCH_JULIA_TEMPLATE = os.path.join(REPO, "launcher", "slurm", "distenv-julia.sbatch")
 
 
-def sbatch_template(t, project, command):
+def sbatch_template(t, project, command, template=SBATCH_TEMPLATE, extra_env=None):
     """sbatch --wait of the template on the local SLURM (scripts/slurm-local)."""
     env = root_env()
+    env.update(extra_env or {})
     env["SLURM_CONF"] = subprocess.check_output([SLURM_LOCAL, "env"], text=True).split("=", 1)[1].strip()
     env.update(DISTENV_JOB_PROJECT=project, DISTENV_DEST=t / "dest", DISTENV_BOOTSTRAP=BOOTSTRAP,
                OMPI_MCA_btl="self,tcp")  # fake nodes of one machine: no shared-memory transport
     for k in [k for k in env if k.startswith("SLURM_") and k != "SLURM_CONF"]:
         del env[k]  # not a job step of some outer allocation
     out = t / "job.out"
-    r = subprocess.run(["sbatch", "--wait", "--nodes=2", "-o", out, SBATCH_TEMPLATE] + command,
-                       env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(["sbatch", "--wait", "--nodes=2", "-o", out, template] + command,
+                       env=env, capture_output=True, text=True, timeout=170)
     return r, open(out).read() if os.path.exists(out) else ""
 
 
@@ -2102,6 +2104,61 @@ def slurm_failing_worker_fails_sbatch():
         r, out = sbatch_template(t, project, ["sh", "-c", 'test "$DISTENV_WORKER" != 3 || exit 9'])
         check(r.returncode != 0, f"sbatch --wait succeeded although a worker failed\n{out}")
         contains(out, "distenv: error: node2: worker 3 exited with 9", "message")
+
+
+@test
+def slurm_julia_distenv_manager():
+    """Issue 21 inside SLURM: launcher/slurm/distenv-julia.sbatch runs a
+    Julia master on the job's first node whose `addprocs(DistenvManager())`
+    takes the allocation's nodes (no hosts given, no ssh: mpirun starts the
+    ranks through SLURM): 2 workers per node (--cpus-per-task=2) with the
+    installed project active, `@everywhere using Kernels` from each node's
+    install, `pmap` and `@eachmachine` on both nodes, `interrupt` of a busy
+    worker, `rmprocs`; the batch job succeeds and leaves no worker."""
+    need_root()
+    bindir = real_julia()
+    with Scratch() as t:
+        project = julia_project_with(t, "a", {})
+        marker = t / "each"
+        os.makedirs(marker)
+        master = t / "master.jl"
+        with open(master, "w") as f:
+            f.write(f"""
+using Distributed
+push!(LOAD_PATH, {json.dumps(os.path.join(REPO, "launcher", "julia", "Distenv"))})
+using Distenv
+addprocs(DistenvManager())
+machine(p) = Distributed.worker_from_id(p).config.userdata.machine
+println("N ", nworkers(), " ", join(sort(unique(machine.(workers()))), ","))
+@everywhere using Kernels
+println("P ", join(sort(unique(pmap(_ -> ENV["DISTENV_MACHINE"] * "=" * pathof(Kernels), 1:40))), " "))
+println("R ", sum(pmap(Kernels.run, 1:10)))
+@eachmachine write(joinpath({json.dumps(str(marker))}, ENV["DISTENV_MACHINE"] * "-" * string(getpid())), "x")
+@everywhere spin(c) = (put!(c, true); i = 0; s = 0; while true; i += 1; s += length(string(i)); end; s)
+w = last(workers())
+started = RemoteChannel(() -> Channel{{Bool}}(1))
+busy = remotecall(spin, w, started)
+take!(started)
+interrupt(w)
+caught = try fetch(busy) catch e; e end
+println("I ", caught isa RemoteException && caught.captured.ex isa InterruptException, " ", nworkers())
+rmprocs(workers())
+println("done ", nworkers())
+""")
+        env = {"PATH": f"{bindir}:{os.path.dirname(LAUNCHER)}:{os.environ['PATH']}", "JULIA_DEPOT_PATH": str(t / "depot"),
+               "DISTENV": LAUNCHER}
+        r, out = sbatch_template(t, project, [str(master)], template=SBATCH_JULIA_TEMPLATE, extra_env=env)
+        equal(r.returncode, 0, f"sbatch --wait\n{r.stdout}{r.stderr}\n{out}")
+        lines = out.splitlines()
+        equal([l for l in lines if l.startswith("N ")], ["N 4 node1,node2"], f"workers\n{out}")
+        dest = t / "dest"
+        want = " ".join(f"{m}={dest}/projects/alice-sweep/alice/dev/Kernels/src/Kernels.jl" for m in (0, 1))
+        equal([l for l in lines if l.startswith("P ")], [f"P {want}"], f"Kernels from each node's install\n{out}")
+        equal([l for l in lines if l.startswith("R ")], ["R 385"], "pmap")
+        equal(sorted(f.split("-")[0] for f in os.listdir(marker)), ["0", "1"], "@eachmachine once per node")
+        equal([l for l in lines if l.startswith("I ")], ["I true 4"], f"interrupt\n{out}")
+        equal([l for l in lines if l.startswith("done ")], ["done 1"], "rmprocs")
+        no_leftovers("--worker")
 
 
 if __name__ == "__main__":

@@ -17,18 +17,20 @@ export DistenvManager, @initcluster, @eachmachine, hostlist
 include("hosts.jl")
 
 """
-    DistenvManager(hosts; project, dest, workers=:auto, distenv, options=String[])
+    DistenvManager(hosts=nothing; project, dest, workers=:auto, distenv, options=String[])
 
 A `ClusterManager` whose `launch` runs one distenv job on `hosts` (a vector of
 names, an Open MPI hostfile, a SLURM node list such as `"node[1-3],gpu01"`, or a
-file of names: see [`hostlist`](@ref)). `project` (default: the active project's
+file of names: see [`hostlist`](@ref)); `nothing`: the nodes of the SLURM or PBS
+allocation this runs in (mpirun starts the ranks through the scheduler), else
+this machine. `project` (default: the active project's
 directory) is installed into `dest` (default `\$DISTENV_DEST`, else
 `/tmp/distenv-<user>`) on every machine; `workers` per machine (`:auto`: its
 hardware threads); `distenv`: the launcher (default `\$DISTENV`, else `distenv` on
 PATH); `options`: more `distenv run` options (`"--precompile"`, `"--offline"`, ...).
 """
 struct DistenvManager <: ClusterManager
-    hosts::Vector{String}
+    hosts::Vector{String}  # empty: the allocation's nodes (or this machine)
     project::String
     dest::String
     workers::Union{Int,Symbol}
@@ -45,7 +47,7 @@ function default_distenv()
     return found
 end
 
-function DistenvManager(hosts; project = nothing, dest = get(ENV, "DISTENV_DEST", ""),
+function DistenvManager(hosts = nothing; project = nothing, dest = get(ENV, "DISTENV_DEST", ""),
                         workers = :auto, distenv = default_distenv(), options = String[])
     if project === nothing
         active = Base.active_project()
@@ -54,14 +56,15 @@ function DistenvManager(hosts; project = nothing, dest = get(ENV, "DISTENV_DEST"
     end
     isdir(project) || error("Distenv: project $project is not a directory")
     workers isa Symbol && workers !== :auto && error("Distenv: workers must be a number or :auto")
-    names = hostlist(hosts)
-    isempty(names) && error("Distenv: no hosts")
+    names = hosts === nothing ? String[] : hostlist(hosts)
+    hosts !== nothing && isempty(names) && error("Distenv: no hosts")
     DistenvManager(names, abspath(project), dest, workers, distenv, collect(String, options), Ref{Any}(nothing),
                    Ref{Any}(nothing))
 end
 
 Base.show(io::IO, m::DistenvManager) =
-    print(io, "DistenvManager(", join(m.hosts, ","), "; project=", repr(m.project), ")")
+    print(io, "DistenvManager(", isempty(m.hosts) ? "the allocation" : join(m.hosts, ","), "; project=",
+          repr(m.project), ")")
 
 # The `distenv run` command: every worker first says how many there are,
 # then becomes `julia --worker` (exec: the worker is its process group's
@@ -73,7 +76,8 @@ function job_command(m::DistenvManager, exename, exeflags)
     # PATH goes along, this Julia's bin first: the workers run the Julia the
     # master runs, at the same path (Distributed's own assumption), unless
     # `options` has --runtime ship.
-    args = [m.distenv, "run", "--hosts", join(m.hosts, ","), "-x", "PATH", "-p", m.project, "--control-stdin"]
+    args = [m.distenv, "run", "-x", "PATH", "-p", m.project, "--control-stdin"]
+    isempty(m.hosts) || append!(args, ["--hosts", join(m.hosts, ",")])
     isempty(m.dest) || append!(args, ["-d", m.dest])
     m.workers === :auto || append!(args, ["--workers", string(m.workers)])
     append!(args, m.options)
@@ -215,18 +219,21 @@ macro eachmachine(ex)
 end
 
 """
-    @initcluster hosts [key=value ...]
+    @initcluster [hosts] [key=value ...]
 
-The seed package's macro: installs the active project on `hosts` (compiled once
-per machine class: `--precompile`), adds its workers and activates the project
-here too. Keywords go to [`DistenvManager`](@ref).
+The seed package's macro: installs the active project on `hosts` (without: the
+nodes of the SLURM or PBS allocation it runs in; compiled once per machine
+class: `--precompile`), adds its workers and activates the project here too.
+Keywords go to [`DistenvManager`](@ref).
 """
-macro initcluster(hosts, kws...)
-    kwargs = [Expr(:kw, k.args[1], esc(k.args[2])) for k in kws]
-    :(Distenv.initcluster($(esc(hosts)); $(kwargs...)))
+macro initcluster(args...)
+    iskw(a) = a isa Expr && a.head === :(=)
+    hosts = !isempty(args) && !iskw(args[1]) ? esc(args[1]) : nothing
+    kwargs = [Expr(:kw, k.args[1], esc(k.args[2])) for k in filter(iskw, collect(args))]
+    :(Distenv.initcluster($hosts; $(kwargs...)))
 end
 
-function initcluster(hosts; options = ["--precompile"], kw...)
+function initcluster(hosts = nothing; options = ["--precompile"], kw...)
     m = DistenvManager(hosts; options = options, kw...)
     pids = addprocs(m)
     Base.ACTIVE_PROJECT[] = joinpath(m.project, "Project.toml")

@@ -22,7 +22,8 @@ end
                            distenv = "/opt/distenv/bin/distenv", options = ["--precompile"])
         cmd = Distenv.job_command(m, "/usr/bin/julia", `--threads=2`)
         args = cmd.exec
-        @test args[1:8] == ["/opt/distenv/bin/distenv", "run", "--hosts", "node1,node2", "-x", "PATH", "-p", project]
+        @test args[1:6] == ["/opt/distenv/bin/distenv", "run", "-x", "PATH", "-p", project]
+        @test args[findfirst(==("--hosts"), args)+1] == "node1,node2"
         @test "--precompile" in args && args[findfirst(==("--workers"), args)+1] == "3"
         @test !any(a -> occursin("slots", a), args)  # never passed on
         worker = args[findfirst(==("--"), args)+1:end]
@@ -39,6 +40,10 @@ end
         @test split(read(worker_shell, String)) == ["distenv-workers", "6", string(shell_pid)]
     end
     @test_throws ErrorException DistenvManager(String[]; project = tempdir(), distenv = "distenv")
+    # No hosts: the allocation's nodes, as `distenv run` without hosts takes them.
+    inside = DistenvManager(; project = tempdir(), distenv = "distenv")
+    @test !("--hosts" in Distenv.job_command(inside, "julia", ``).exec)
+    @test macroexpand(Distenv, :(@initcluster workers = 2)).args[3] === nothing  # hosts: the allocation
 end
 
 @testset "the job's lines" begin
