@@ -1,6 +1,7 @@
 // `--status`: what each machine of the job has and can do.
 #include <distenv/cluster/status.hpp>
 
+#include <distenv/install/store.hpp>
 #include <distenv/layout/layout.hpp>
 #include <distenv/layout/metadata.hpp>
 #include <distenv/util/command.hpp>
@@ -90,9 +91,8 @@ MachineStatus collect_status(const fs::path& dest, const std::string& runtime,
       e.runtime = m.runtime;
     } catch (const std::exception&) {
     }
-    struct stat st {};
-    if (::stat(it->path().c_str(), &st) == 0)
-      e.last_used = st.st_mtime;
+    e.last_used_ns = install::last_used_ns(dest / "envs", name);
+    e.last_used = e.last_used_ns / 1'000'000'000;
     boost::system::error_code walk;
     for (fs::recursive_directory_iterator f(it->path(), walk), fend; !walk && f != fend; f.increment(walk))
       if (fs::is_regular_file(f->symlink_status()))
@@ -100,7 +100,7 @@ MachineStatus collect_status(const fs::path& dest, const std::string& runtime,
     s.environments.push_back(std::move(e));
   }
   std::sort(s.environments.begin(), s.environments.end(), [](const auto& a, const auto& b) {
-    return a.last_used != b.last_used ? a.last_used > b.last_used : a.hash < b.hash;
+    return a.last_used_ns != b.last_used_ns ? a.last_used_ns > b.last_used_ns : a.hash < b.hash;
   });
   if (runtime.empty()) { // no project: the runtimes of what is installed
     std::vector<std::string> seen;

@@ -22,17 +22,19 @@ struct MachineStatus {
   std::string runtime_hint;
   struct Installed {
     std::string hash;
-    std::string project;   // install-relative project directory
-    std::string runtime;   // what its workers need ("" for none)
-    uint64_t bytes = 0;    // its files
-    int64_t last_used = 0; // the directory's mtime, seconds since the epoch
+    std::string project;      // install-relative project directory
+    std::string runtime;      // what its workers need ("" for none)
+    uint64_t bytes = 0;       // its files
+    int64_t last_used_ns = 0; // when a job last used it (install::last_used_ns)
+    int64_t last_used = 0;    // the same in seconds since the epoch (the JSON report's)
   };
   std::vector<Installed> environments; // installed at --dest, most recently used first
   // Without a project to read: the version of each runtime the installed
   // environments need, "name: version" ("missing" when it is not on PATH).
   std::vector<std::string> installed_runtimes;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineStatus::Installed, hash, project, runtime, bytes, last_used)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineStatus::Installed, hash, project, runtime, bytes, last_used_ns,
+                                   last_used)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineStatus, host, ranks, threads, load1, mem_available, dest_free,
                                    runtime, runtime_version, runtime_hint, environments, installed_runtimes)
 

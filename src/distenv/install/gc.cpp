@@ -64,13 +64,13 @@ Store::Collected Store::collect(size_t keep, bool dry_run) {
   FileLock lock(envs_dir() / ".lock", m_lock_timeout); // no install runs meanwhile
   struct Env {
     std::string name;
-    std::time_t used;
+    int64_t used; // ns since the epoch
   };
   std::vector<Env> envs;
   for (fs::directory_iterator it(envs_dir(), ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (env_name(name) && fs::is_directory(it->path(), ec))
-      envs.push_back({name, fs::last_write_time(it->path(), ec)});
+      envs.push_back({name, last_used_ns(envs_dir(), name)});
   }
   std::sort(envs.begin(), envs.end(),
             [](const Env& a, const Env& b) { return a.used != b.used ? a.used > b.used : a.name < b.name; });
@@ -92,19 +92,20 @@ Store::Collected Store::collect(size_t keep, bool dry_run) {
         if (fs::is_regular_file(it->symlink_status()))
           result.bytes_freed += fs::file_size(it->path(), ec);
       result.removed.push_back(envs[i].name);
-      result.removed_used.push_back(envs[i].used);
+      result.removed_used.push_back(static_cast<std::time_t>(envs[i].used / 1'000'000'000));
       continue;
     }
     // Disappear at once under a name no run trusts, then delete.
     const fs::path trash = envs_dir() / fmt::format(".incoming-gc-{}-{}", envs[i].name, ::getpid());
     if (::rename(dir.c_str(), trash.c_str()) == 0) {
       ::unlink((envs_dir() / (envs[i].name + ".files")).c_str());
+      ::unlink((envs_dir() / ".used" / envs[i].name).c_str());
       for (fs::recursive_directory_iterator it(trash, ec), end; !ec && it != end; it.increment(ec))
         if (fs::is_regular_file(it->symlink_status()))
           result.bytes_freed += fs::file_size(it->path(), ec);
       remove_tree(trash);
       result.removed.push_back(envs[i].name);
-      result.removed_used.push_back(envs[i].used);
+      result.removed_used.push_back(static_cast<std::time_t>(envs[i].used / 1'000'000'000));
     }
   }
   collect_slots(*this);

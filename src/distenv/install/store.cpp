@@ -229,6 +229,22 @@ std::string Store::changed(const hash::Hash128& tree) const {
   return first_changed(path_of(tree), index);
 }
 
+namespace {
+
+void record_use(const fs::path& envs, const std::string& name) {
+  // Best effort: without a record the directory's mtime stands in. No
+  // symlink is followed (envs/ is trusted; what is below it is not).
+  make_directory(envs / ".used", 0755);
+  const Fd dir(::open((envs / ".used").c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir)
+    return;
+  const Fd file(::openat(dir.get(), name.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (file)
+    ::futimens(file.get(), nullptr);
+}
+
+} // namespace
+
 Store::InUse::InUse(const Store& store, const hash::Hash128& tree) {
   const fs::path dir = store.path_of(tree);
   m_fd.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -242,7 +258,16 @@ Store::InUse::InUse(const Store& store, const hash::Hash128& tree) {
   if (::fstat(m_fd.get(), &held) != 0 || ::lstat(dir.c_str(), &now) != 0 || held.st_ino != now.st_ino ||
       held.st_dev != now.st_dev)
     throw Error(fmt::format("{}: replaced while this job waited for it", dir.string()));
-  ::futimens(m_fd.get(), nullptr); // last used: now
+  record_use(store.envs_dir(), dir.filename().string());
+}
+
+int64_t last_used_ns(const fs::path& envs, const std::string& name) {
+  struct stat st {};
+  if (::lstat((envs / ".used" / name).c_str(), &st) == 0 && S_ISREG(st.st_mode))
+    return int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  if (::lstat((envs / name).c_str(), &st) == 0)
+    return int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  return 0;
 }
 
 std::string Store::identity() {

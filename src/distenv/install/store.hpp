@@ -29,6 +29,7 @@ namespace fs = boost::filesystem;
 //   <dest>/envs/<name>.files           its content index, with stat records
 //   <dest>/envs/.incoming-<hash>-...   an install in progress (never trusted)
 //   <dest>/envs/.lock                  serialises installers on this machine
+//   <dest>/envs/.used/<name>           when a job last used <name> (its mtime)
 //   <dest>/objects/                    one read-only file per content (install/objects.hpp)
 //
 // What the store holds runs as the user, so the store trusts only what this
@@ -168,8 +169,8 @@ public:
 
   // Marks `tree` as in use for the object's lifetime (a shared flock on its
   // directory, dropped by the kernel if the process dies) and records the
-  // use (the directory's mtime), so collect() neither removes it now nor
-  // soon after.
+  // use (envs/.used/<name>), so collect() neither removes it now nor soon
+  // after.
   class InUse {
   public:
     InUse(const Store& store, const hash::Hash128& tree);
@@ -223,6 +224,11 @@ private:
   double m_lock_timeout = 600;
   LinkMode m_link = LinkMode::automatic;
 };
+
+// When a job last used the environment directory `name` of `envs`, in ns
+// since the epoch: its record (Store::InUse), else the directory's mtime (an
+// install of an older distenv); 0 when neither is there.
+int64_t last_used_ns(const fs::path& envs, const std::string& name);
 
 // Removes what a crashed installer left in `dir` (its .incoming-<pid>
 // directories). Only under the store lock: then no other installer runs.

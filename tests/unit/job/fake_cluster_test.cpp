@@ -394,6 +394,42 @@ TEST_F(FakeCluster, StatusAndGcRunOnEveryMachineThroughTheContext) {
     EXPECT_FALSE(fs::exists(m.dest / "envs" / tree_hash)) << m.host;
 }
 
+// gc keeps what a job used last, whatever was installed after it: X, then
+// Y, then X again (reused) -> gc --keep 1 keeps X and removes Y; status
+// lists X first. Both ways round (jobs a few ms apart: a clock in seconds
+// would tie them and let the names decide).
+TEST_F(FakeCluster, GcKeepsTheMostRecentlyUsedNotTheLastInstalled) {
+  const fs::path other = dir / "src/other";
+  write(other / "distenv.toml", "runtime = \"sh\"\ncommand = [\"true\"]\n");
+  write(other / "b.txt", "another project\n");
+  cli::Options b = options;
+  b.project = other;
+  const std::vector<std::pair<cli::Options, std::string>> projects = {{options, tree_hash},
+                                                                      {b, plan(other).tree.tree_hash.hex()}};
+  for (int last = 0; last < 2; ++last) {
+    const auto& [used_last, kept] = projects[static_cast<size_t>(last)];
+    const auto& [between, removed] = projects[static_cast<size_t>(1 - last)];
+    auto machines = cluster(2, "round" + std::to_string(last) + "-");
+    ASSERT_EQ(run_fake_job(machines, used_last).root().exit_code, 0);
+    ASSERT_EQ(run_fake_job(machines, between).root().exit_code, 0);
+    ASSERT_EQ(run_fake_job(machines, used_last).root().exit_code, 0); // reused, used last
+    cli::Options o = options;
+    o.mode = cli::Mode::status;
+    const std::string rows = run_fake_job(machines, o, 20, run_status).root().out;
+    ASSERT_NE(rows.find(kept.substr(0, 8)), std::string::npos) << rows;
+    ASSERT_NE(rows.find(removed.substr(0, 8)), std::string::npos) << rows;
+    EXPECT_LT(rows.find(kept.substr(0, 8)), rows.find(removed.substr(0, 8))) << "used last, listed first\n"
+                                                                             << rows;
+    o.mode = cli::Mode::gc;
+    o.gc_keep = 1;
+    ASSERT_EQ(run_fake_job(machines, o, 20, run_gc).root().exit_code, 0);
+    for (const FakeMachine& m : machines) {
+      EXPECT_TRUE(fs::exists(m.dest / "envs" / kept)) << m.host << ": the one used last is kept";
+      EXPECT_FALSE(fs::exists(m.dest / "envs" / removed)) << m.host;
+    }
+  }
+}
+
 TEST_F(FakeCluster, SeveralRanksOnOneMachineActAsOne) {
   auto machines = cluster(3);
   machines[1].ranks = 3;
