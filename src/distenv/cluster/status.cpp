@@ -99,6 +99,9 @@ MachineStatus collect_status(const fs::path& dest, const std::string& runtime,
         e.bytes += fs::file_size(f->path(), walk);
     s.environments.push_back(std::move(e));
   }
+  const install::Interrupted interrupted = install::interrupted_installs(dest);
+  s.interrupted = interrupted.count;
+  s.interrupted_bytes = interrupted.bytes;
   std::sort(s.environments.begin(), s.environments.end(), [](const auto& a, const auto& b) {
     return a.last_used_ns != b.last_used_ns ? a.last_used_ns > b.last_used_ns : a.hash < b.hash;
   });
@@ -135,6 +138,9 @@ std::string status_table(const std::vector<MachineStatus>& rows) {
     for (const auto& e : s.environments)
       envs += fmt::format("{}{} {} ({}, {})", envs.empty() ? "" : "; ", e.hash.substr(0, 8), e.project,
                           human_bytes(e.bytes), ago(e.last_used));
+    if (s.interrupted)
+      envs += fmt::format("{}{} interrupted install{} ({}: gc removes)", envs.empty() ? "" : "; ",
+                          s.interrupted, s.interrupted == 1 ? "" : "s", human_bytes(s.interrupted_bytes));
     out += fmt::format("{:<14} {:>7} {:>6.2f} {:>10} {:>10}  {:<24} {}\n", s.host, s.threads, s.load1,
                        human_bytes(s.mem_available), human_bytes(s.dest_free), runtime,
                        envs.empty() ? "-" : envs);

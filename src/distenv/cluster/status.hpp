@@ -29,6 +29,8 @@ struct MachineStatus {
     int64_t last_used = 0;    // the same in seconds since the epoch (the JSON report's)
   };
   std::vector<Installed> environments; // installed at --dest, most recently used first
+  uint64_t interrupted = 0;            // installs interrupted (or running now): .incoming-* left
+  uint64_t interrupted_bytes = 0;
   // Without a project to read: the version of each runtime the installed
   // environments need, "name: version" ("missing" when it is not on PATH).
   std::vector<std::string> installed_runtimes;
@@ -36,7 +38,8 @@ struct MachineStatus {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineStatus::Installed, hash, project, runtime, bytes, last_used_ns,
                                    last_used)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineStatus, host, ranks, threads, load1, mem_available, dest_free,
-                                   runtime, runtime_version, runtime_hint, environments, installed_runtimes)
+                                   runtime, runtime_version, runtime_hint, environments, interrupted,
+                                   interrupted_bytes, installed_runtimes)
 
 // Reads this machine's status. `runtime` may be empty (no runtime column);
 // runtimes are looked for on `path_value` (a PATH).

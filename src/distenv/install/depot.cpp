@@ -26,6 +26,31 @@ void remove_incoming(const fs::path& dir) {
       remove_tree(it->path());
 }
 
+std::vector<fs::path> incoming_parents(const fs::path& dest) {
+  std::vector<fs::path> dirs{dest / "envs", dest / "depot"};
+  boost::system::error_code ec;
+  for (fs::directory_iterator it(dest / "julia", ec), end; !ec && it != end; it.increment(ec))
+    if (it->symlink_status(ec).type() == fs::directory_file)
+      dirs.push_back(it->path());
+  return dirs;
+}
+
+Interrupted interrupted_installs(const fs::path& dest) {
+  Interrupted found;
+  boost::system::error_code ec;
+  for (const fs::path& dir : incoming_parents(dest))
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      if (it->path().filename().string().rfind(".incoming-", 0) != 0)
+        continue;
+      ++found.count;
+      boost::system::error_code walk;
+      for (fs::recursive_directory_iterator f(it->path(), walk), fend; !walk && f != fend; f.increment(walk))
+        if (f->symlink_status(walk).type() == fs::regular_file)
+          found.bytes += fs::file_size(f->path(), walk);
+    }
+  return found;
+}
+
 void Store::open_depot() {
   open();
   const unsigned mode = m_sharing == Sharing::group ? 0775 : 0755;

@@ -62,6 +62,13 @@ Store::Collected Store::collect(size_t keep, bool dry_run) {
   check_trusted(m_dest);
   check_trusted(envs_dir());
   FileLock lock(envs_dir() / ".lock", m_lock_timeout); // no install runs meanwhile
+  // What interrupted installs left: every install holds the lock, so none
+  // of these is being written now.
+  result.interrupted = interrupted_installs(m_dest);
+  if (!dry_run)
+    for (const fs::path& dir : incoming_parents(m_dest))
+      remove_incoming(dir);
+  result.bytes_freed += result.interrupted.bytes;
   struct Env {
     std::string name;
     int64_t used; // ns since the epoch

@@ -23,6 +23,12 @@ namespace distenv::install {
 
 namespace fs = boost::filesystem;
 
+// Installs that did not finish: how many, and their files' bytes.
+struct Interrupted {
+  size_t count = 0;
+  uint64_t bytes = 0;
+};
+
 // The node-local, content-addressed store under --dest:
 //   <dest>/envs/<tree hash>/           a complete install (only rename creates it)
 //   <dest>/envs/<tree hash>.w/         the same, installed with --link copy (writable)
@@ -189,6 +195,7 @@ public:
     uint64_t bytes_freed = 0;
     uint64_t object_bytes_freed = 0; // of which: objects no environment uses any more
     bool objects_busy = false;       // a job counts on the objects: none removed
+    Interrupted interrupted;         // interrupted installs removed (included in bytes_freed)
   };
 
   // Garbage collection: keeps the `keep` most recently used environments and
@@ -233,6 +240,13 @@ int64_t last_used_ns(const fs::path& envs, const std::string& name);
 // Removes what a crashed installer left in `dir` (its .incoming-<pid>
 // directories). Only under the store lock: then no other installer runs.
 void remove_incoming(const fs::path& dir);
+
+// What interrupted installs left in the store at `dest` (.incoming-*
+// directories in envs/, depot/ and each compile class's directory; an
+// install running now has one too): how many, and their files' bytes.
+Interrupted interrupted_installs(const fs::path& dest);
+// The directories those are in.
+std::vector<fs::path> incoming_parents(const fs::path& dest);
 
 // mkdir with exactly `mode` (the umask does not apply); an existing
 // directory is left as it is (the trust check looks at it).

@@ -39,6 +39,10 @@ std::string gc_line(const cli::Options& o, const std::string& host) {
     std::string line =
         fmt::format("{}: {} {} ({}), kept {}, in use {}", host, o.gc_dry_run ? "would remove" : "removed",
                     c.removed.size(), human_bytes(c.bytes_freed), c.kept.size(), c.busy.size());
+    if (c.interrupted.count)
+      line += fmt::format("; {} {} interrupted install{} ({})", o.gc_dry_run ? "would remove" : "removed",
+                          c.interrupted.count, c.interrupted.count == 1 ? "" : "s",
+                          human_bytes(c.interrupted.bytes));
     for (size_t i = 0; i < c.removed.size(); ++i) {
       char used[32] = "";
       struct tm tm {};

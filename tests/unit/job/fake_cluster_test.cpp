@@ -430,6 +430,41 @@ TEST_F(FakeCluster, GcKeepsTheMostRecentlyUsedNotTheLastInstalled) {
   }
 }
 
+// What a killed install leaves (.incoming-* in envs/, depot/, a compile
+// class's directory) is shown by status and removed by gc.
+TEST_F(FakeCluster, InterruptedInstallsAreShownAndGcRemovesThem) {
+  auto machines = cluster(2);
+  ASSERT_EQ(run_fake_job(machines, options).root().exit_code, 0);
+  const fs::path& dest = machines[1].dest;
+  write(dest / "envs/.incoming-0123456789abcdef0123456789abcdef-4242/a.bin", std::string(3000, 'x'));
+  write(dest / "depot/.incoming-4243/packages/P/x.jl", std::string(1000, 'y'));
+  write(dest / "julia/cls1/.incoming-4244/compiled/v1.5/P.ji", std::string(500, 'z'));
+  cli::Options o = options;
+  o.mode = cli::Mode::status;
+  const std::string rows = run_fake_job(machines, o, 20, run_status).root().out;
+  EXPECT_NE(rows.find("3 interrupted installs (4.4 KiB: gc removes)"), std::string::npos) << rows;
+  o.mode = cli::Mode::gc;
+  o.gc_keep = 5;
+  o.gc_dry_run = true;
+  std::string out = run_fake_job(machines, o, 20, run_gc).root().out;
+  EXPECT_NE(
+      out.find("node1: would remove 0 (4.4 KiB), kept 1, in use 0; would remove 3 interrupted installs"),
+      std::string::npos)
+      << out;
+  EXPECT_TRUE(fs::exists(dest / "depot/.incoming-4243")) << "a dry run removes nothing";
+  o.gc_dry_run = false;
+  out = run_fake_job(machines, o, 20, run_gc).root().out;
+  EXPECT_NE(
+      out.find("node1: removed 0 (4.4 KiB), kept 1, in use 0; removed 3 interrupted installs (4.4 KiB)"),
+      std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("node0: removed 0 (0 B), kept 1, in use 0;"), std::string::npos) << "nothing on node0";
+  EXPECT_EQ(incoming(machines[1]), 0u);
+  EXPECT_FALSE(fs::exists(dest / "depot/.incoming-4243"));
+  EXPECT_FALSE(fs::exists(dest / "julia/cls1/.incoming-4244"));
+  EXPECT_TRUE(installed(machines[1])) << "the environment itself is kept";
+}
+
 TEST_F(FakeCluster, SeveralRanksOnOneMachineActAsOne) {
   auto machines = cluster(3);
   machines[1].ranks = 3;
