@@ -179,8 +179,8 @@ TEST(Store, StaleIncomingFromACrashIsRemoved) {
   auto p = test::plan(t / "proj");
   write(t / "dest/envs/.incoming-deadbeef-12345/half-written", "x");
   auto r = test::install_locally(p, t / "dest");
-  EXPECT_EQ(listing(t / "dest/envs"),
-            (std::vector<std::string>{".lock", p.tree.tree_hash.hex(), p.tree.tree_hash.hex() + ".files"}));
+  EXPECT_EQ(listing(t / "dest/envs"), (std::vector<std::string>{".lock", ".used", p.tree.tree_hash.hex(),
+                                                                p.tree.tree_hash.hex() + ".files"}));
   EXPECT_EQ(hash_on_disk(r.dir), p.tree.tree_hash);
 }
 
@@ -227,8 +227,8 @@ TEST(Store, ConcurrentInstallersEndWithOneIntactInstall) {
   }
   EXPECT_EQ(fresh, 1);
   EXPECT_EQ(reused, k_processes - 1);
-  EXPECT_EQ(listing(t / "dest/envs"),
-            (std::vector<std::string>{".lock", p.tree.tree_hash.hex(), p.tree.tree_hash.hex() + ".files"}));
+  EXPECT_EQ(listing(t / "dest/envs"), (std::vector<std::string>{".lock", ".used", p.tree.tree_hash.hex(),
+                                                                p.tree.tree_hash.hex() + ".files"}));
   EXPECT_EQ(hash_on_disk(install::Store(t / "dest").path_of(p.tree.tree_hash)), p.tree.tree_hash);
 }
 
@@ -259,6 +259,15 @@ TEST(Store, GcLeavesTheObjectsAJobCountsOnUntilItsInstallIsDone) {
   EXPECT_FALSE(again.has(data));
 }
 
+// When a job last used `tree`, as its record says (what Store::InUse writes).
+void set_used(const install::Store& store, const hash::Hash128& tree, std::time_t when) {
+  const fs::path record = store.envs_dir() / ".used" / tree.hex();
+  fs::create_directories(record.parent_path());
+  if (!fs::exists(record))
+    write(record, "");
+  fs::last_write_time(record, when);
+}
+
 TEST(Store, CollectKeepsTheMostRecentlyUsedAndThoseInUse) {
   TempDir t;
   install::Store store(t / "dest");
@@ -272,12 +281,12 @@ TEST(Store, CollectKeepsTheMostRecentlyUsedAndThoseInUse) {
     trees.push_back(p.tree.tree_hash);
     // used in order 0, 1, 2, 3: 3 is the most recent
     used.push_back(std::time(nullptr) - 1000 + i * 10);
-    fs::last_write_time(store.path_of(p.tree.tree_hash), used.back());
+    set_used(store, p.tree.tree_hash, used.back());
   }
   std::optional<install::Store::InUse> busy;
-  busy.emplace(store, trees[0]); // a job runs with the oldest: marks it used now
-  fs::last_write_time(store.path_of(trees[0]), std::time(nullptr) - 5000); // and pretend it is old
-  const auto dry = store.collect(2, true); // says what it would do, does nothing
+  busy.emplace(store, trees[0]);                        // a job runs with the oldest: marks it used now
+  set_used(store, trees[0], std::time(nullptr) - 5000); // and pretend it is old
+  const auto dry = store.collect(2, true);              // says what it would do, does nothing
   EXPECT_EQ(dry.removed, std::vector<std::string>{trees[1].hex()});
   EXPECT_EQ(dry.busy, std::vector<std::string>{trees[0].hex()});
   EXPECT_GE(dry.bytes_freed, 1000u);
@@ -295,8 +304,8 @@ TEST(Store, CollectKeepsTheMostRecentlyUsedAndThoseInUse) {
   auto again = store.collect(2);
   EXPECT_EQ(again.removed, std::vector<std::string>{trees[0].hex()});
   // each environment with its content index; the removed ones' indexes went too
-  std::vector<std::string> left{".lock", trees[2].hex(), trees[2].hex() + ".files", trees[3].hex(),
-                                trees[3].hex() + ".files"};
+  std::vector<std::string> left{
+      ".lock", ".used", trees[2].hex(), trees[2].hex() + ".files", trees[3].hex(), trees[3].hex() + ".files"};
   std::sort(left.begin(), left.end());
   EXPECT_EQ(listing(t / "dest/envs"), left);
 }
