@@ -1655,6 +1655,8 @@ def cluster_path_is_the_same_on_every_host():
         path = p.out.strip()
         equal(path, dest + "/projects/alice-sweep/alice/sweep", "the project's stable place")
         equal({m["project_dir"] for m in report(t / "r.json")["per_machine"]}, {path}, "every machine's project dir")
+        # Here (the launching machine, not one of the hosts) it is not installed: path says so.
+        contains(p.err, "distenv: warning: not installed on this machine", "path says it is not installed here")
         for h in hosts:
             on_host = os.path.join(host_disk(h), os.path.relpath(path, "/scratch"))
             check(os.path.isfile(os.path.join(on_host, "Project.toml")), f"{path} on {h}")

@@ -60,33 +60,50 @@ bool on_network_fs(const boost::filesystem::path& path) {
   }
 }
 
-// One cache file per project ever read: those of projects not read for 30
-// days go when a new one is made (a file in use is touched at least daily).
-void prune_stale(const boost::filesystem::path& dir) {
+} // namespace
+
+// One cache file per project ever read; a file in use is touched at least
+// daily, so its mtime says when it was last used.
+std::pair<size_t, uint64_t> HashCache::prune(const boost::filesystem::path& dir, size_t keep) {
+  struct File {
+    boost::filesystem::path path;
+    std::time_t used;
+    uint64_t bytes;
+  };
+  std::vector<File> files;
   boost::system::error_code ec;
-  const std::time_t cutoff = ::time(nullptr) - 30 * 86400;
   for (boost::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     struct stat st {};
     if (name.rfind("hashes-", 0) == 0 && name.find(".tmp-") == std::string::npos &&
-        ::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
-        st.st_mtime < cutoff)
-      ::unlink(it->path().c_str());
+        ::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid())
+      files.push_back({it->path(), st.st_mtime, static_cast<uint64_t>(st.st_size)});
   }
+  std::sort(files.begin(), files.end(), [](const File& a, const File& b) { return a.used > b.used; });
+  const std::time_t cutoff = ::time(nullptr) - 30 * 86400;
+  std::pair<size_t, uint64_t> removed{0, 0};
+  for (size_t i = 0; i < files.size(); ++i)
+    if ((i >= keep || files[i].used < cutoff) && ::unlink(files[i].path.c_str()) == 0) {
+      ++removed.first;
+      removed.second += files[i].bytes;
+    }
+  return removed;
 }
 
-} // namespace
+boost::filesystem::path HashCache::default_dir() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  if (xdg && *xdg == '/')
+    return boost::filesystem::path(xdg) / "distenv";
+  if (home && *home == '/')
+    return boost::filesystem::path(home) / ".cache" / "distenv";
+  return {};
+}
 
 boost::filesystem::path HashCache::default_file(const boost::filesystem::path& project,
                                                 const boost::filesystem::path& fallback_dir) {
   const std::string name = "hashes-" + hash_bytes(project.string()).hex().substr(0, 16);
-  const char* xdg = std::getenv("XDG_CACHE_HOME");
-  const char* home = std::getenv("HOME");
-  boost::filesystem::path dir;
-  if (xdg && *xdg == '/')
-    dir = boost::filesystem::path(xdg) / "distenv";
-  else if (home && *home == '/')
-    dir = boost::filesystem::path(home) / ".cache" / "distenv";
+  const boost::filesystem::path dir = default_dir();
   if (!dir.empty()) {
     ::mkdir(dir.parent_path().c_str(), 0700); // ~/.cache may not exist yet
     ::mkdir(dir.c_str(), 0700);
@@ -230,7 +247,7 @@ void HashCache::save() {
     write_file_atomic(m_file, out, Durability::none);
     ::chmod(m_file.c_str(), 0600);
     if (m_fresh)
-      prune_stale(m_file.parent_path());
+      prune(m_file.parent_path());
   } catch (const std::exception&) {
   }
 }

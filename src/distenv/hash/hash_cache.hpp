@@ -75,6 +75,14 @@ public:
   // project; in `fallback_dir` when there is no usable home (none: "").
   static boost::filesystem::path default_file(const boost::filesystem::path& project,
                                               const boost::filesystem::path& fallback_dir);
+  // The cache directory default_file() uses (none: "").
+  static boost::filesystem::path default_dir();
+
+  // Bounds the cache files of this user in `dir`: those not used for 30
+  // days go, and all but the `keep` most recently used. Done when a new one
+  // is made, and by gc. Returns how many went and their bytes.
+  static constexpr size_t k_keep_files = 128;
+  static std::pair<size_t, uint64_t> prune(const boost::filesystem::path& dir, size_t keep = k_keep_files);
 
 private:
   struct Entry {

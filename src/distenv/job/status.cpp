@@ -4,6 +4,7 @@
 #include <distenv/cluster/machines.hpp>
 #include <distenv/cluster/status.hpp>
 #include <distenv/env/environment.hpp>
+#include <distenv/hash/hash_cache.hpp>
 #include <distenv/job/session.hpp>
 #include <distenv/pipeline.hpp>
 #include <distenv/transport/codec.hpp>
@@ -43,6 +44,11 @@ std::string gc_line(const cli::Options& o, const std::string& host) {
       line += fmt::format("; {} {} interrupted install{} ({})", o.gc_dry_run ? "would remove" : "removed",
                           c.interrupted.count, c.interrupted.count == 1 ? "" : "s",
                           human_bytes(c.interrupted.bytes));
+    // The hash caches of rank 0's reading (this user's, on this machine).
+    if (!o.gc_dry_run)
+      if (const auto [files, bytes] = hash::HashCache::prune(hash::HashCache::default_dir()); files)
+        line += fmt::format("; hash cache: removed {} file{} ({})", files, files == 1 ? "" : "s",
+                            human_bytes(bytes));
     for (size_t i = 0; i < c.removed.size(); ++i) {
       char used[32] = "";
       struct tm tm {};

@@ -282,7 +282,14 @@ int print_path(std::vector<std::string> cmd) {
   const auto j = nlohmann::json::parse(json, nullptr, false);
   if (!j.is_object() || !j.contains("stable_project_dir") || !j["stable_project_dir"].is_string())
     throw Error("distenv-bootstrap --plan --report did not say where the project goes");
-  std::printf("%s\n", j["stable_project_dir"].get<std::string>().c_str());
+  const std::string place = j["stable_project_dir"].get<std::string>();
+  std::printf("%s\n", place.c_str());
+  std::fflush(stdout);
+  boost::system::error_code exists;
+  if (!fs::exists(place, exists)) // a path, not an install: say so (each machine has its own store)
+    std::fprintf(stderr,
+                 "%snot installed on this machine (%s): `distenv run` installs it on the machines of a job\n",
+                 warning_prefix().c_str(), machine_name().c_str());
   return 0;
 }
 

@@ -208,3 +208,28 @@ TEST(HashCache, ACacheDirectoryThatIsALinkOrOpenToOthersIsNotUsed) {
   else
     ::unsetenv("XDG_CACHE_HOME");
 }
+
+// One cache file per project ever read: bounded to the most recently used
+// (and none unused for 30 days), whatever else is in the directory.
+TEST(HashCache, PruneKeepsTheMostRecentlyUsedFiles) {
+  TempDir t;
+  const std::time_t now = std::time(nullptr);
+  for (int i = 0; i < 10; ++i) {
+    const fs::path f = t / ("hashes-" + std::to_string(1000 + i));
+    write(f, std::string(100, 'x'));
+    fs::last_write_time(f, now - 3600 * (10 - i)); // hashes-1009 used last
+  }
+  write(t / "hashes-old", "x");
+  fs::last_write_time(t / "hashes-old", now - 31 * 86400);
+  write(t / "git-trees", "not a hash cache");
+  write(t / "hashes-1.tmp-99", "being written");
+  const auto [files, bytes] = hash::HashCache::prune(t.path(), 4);
+  EXPECT_EQ(files, 7u);
+  EXPECT_EQ(bytes, 601u);
+  std::vector<std::string> left;
+  for (fs::directory_iterator it(t.path()), end; it != end; ++it)
+    left.push_back(it->path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"git-trees", "hashes-1.tmp-99", "hashes-1006", "hashes-1007",
+                                            "hashes-1008", "hashes-1009"}));
+}
