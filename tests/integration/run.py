@@ -1560,9 +1560,11 @@ def launcher(args, cluster=False, timeout=120, extra_env=None):
 
 @test
 def launcher_ctrl_c_gives_workers_their_grace():
-    """Ctrl-C of mpirun (distenv run execs it): Open MPI kills a rank 1 s
-    after signalling it, unless told otherwise; distenv run tells it to wait
-    for --grace, so a worker's own SIGTERM handler (2 s here) completes."""
+    """Ctrl-C of distenv run (mpirun's parent, which passes the signal on):
+    Open MPI kills a rank 1 s after signalling it, unless told otherwise;
+    distenv run tells it to wait for --grace, so a worker's own SIGTERM
+    handler (2 s here) completes. The launcher names the signal it got and
+    exits 128 + it; the rank says mpirun stopped it (with SIGTERM)."""
     with Scratch() as t:
         project = t / "p"
         os.makedirs(project)
@@ -1577,9 +1579,12 @@ def launcher_ctrl_c_gives_workers_their_grace():
         timer = watchdog(p, 60)
         read_until(p.stdout, 1, lambda l: l.rstrip().endswith("] ready"), "the worker is ready")
         p.send_signal(signal.SIGINT)
-        p.communicate(timeout=60)
+        _, err = p.communicate(timeout=60)
         timer.cancel()
         check(os.path.exists(done), "the worker's SIGTERM handler ran to its end")
+        equal(p.returncode, 130, f"128 + SIGINT\n{err}")
+        contains(err, "distenv: error: interrupted by SIGINT: the job was stopped on every machine", "the signal named")
+        contains(err, ": stopped by mpirun (SIGTERM)", "the rank says who stopped it")
 
 
 @test
@@ -1588,7 +1593,8 @@ def launcher_dry_run_prints_the_mpirun_line():
                   "--workers", "4", "--dry-run", "--", "julia", "sweep.jl"])
     equal(r.code, 0, f"exit code\n{r}")
     root = "--allow-run-as-root " if os.geteuid() == 0 else ""
-    equal(r.out.strip(), f"mpirun {root}--host n1,n2 -np 2 --map-by ppr:1:node --bind-to none --mca btl tcp,self "
+    equal(r.out.strip(), f"mpirun {root}--host n1,n2 -np 2 --map-by ppr:1:node --bind-to none --stdin none "
+                         f"--mca btl tcp,self "
                          f"--mca odls_base_sigkill_timeout 7 -x MYVAR -x DISTENV_BOOTSTRAP {BOOTSTRAP} -p /x/proj "
                          f"--workers 4 -- julia sweep.jl", "mpirun line")
     r = launcher(["plan", "-p", "/x/proj", "--dry-run"])

@@ -92,8 +92,7 @@ workers::Supervised run_julia(Session& s, const Installed& in, cluster::StopNoti
   const workers::Supervised r = s.ctx.runner.run({{argv, env, in.project_dir(), s.ctx.host + ":" + what}},
                                                  supervise_options(s, notices));
   if (r.interrupted_by)
-    throw Error(fmt::format("interrupted by signal {} during {}", r.interrupted_by, what),
-                128 + r.interrupted_by);
+    throw Error(fmt::format("{} during {}", r.interruption(), what), 128 + r.interrupted_by);
   return r;
 }
 

@@ -34,9 +34,8 @@ void each_machine(Session& s, const Installed& in) {
           s.ctx.runner.run({{{"sh", "-c", step}, env, in.project_dir(), s.ctx.host + ":each-machine"}},
                            supervise_options(s, notices));
       if (r.interrupted_by)
-        throw Error(
-            fmt::format("interrupted by signal {} during each-machine command '{}'", r.interrupted_by, step),
-            128 + r.interrupted_by);
+        throw Error(fmt::format("{} during each-machine command '{}'", r.interruption(), step),
+                    128 + r.interrupted_by);
       if (r.stopped)
         break; // another machine failed: it says why
       if (r.exits[0].status() != 0)

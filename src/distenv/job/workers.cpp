@@ -50,8 +50,7 @@ void start_and_supervise(Session& s, const Installed& in, const Numbering& n, cl
       mine.workers.push_back({n.first + i, 127, fmt::format("could not be started: {}", e.what())});
   }
   if (r.interrupted_by)
-    throw Error(fmt::format("interrupted by signal {} ({})", r.interrupted_by, strsignal(r.interrupted_by)),
-                128 + r.interrupted_by);
+    throw Error(r.interruption(), 128 + r.interrupted_by);
   for (size_t i = 0; i < r.exits.size(); ++i)
     mine.workers.push_back({n.first + static_cast<int>(i), r.exits[i].status(), r.exits[i].describe()});
 }

@@ -70,6 +70,11 @@ std::vector<std::string> command_line(const Command& c, const std::vector<std::s
     cmd.insert(cmd.end(), {"--host", list, "-np", std::to_string(ordered.size())});
   }
   cmd.insert(cmd.end(), {"--map-by", "ppr:1:node", "--bind-to", "none"});
+  // mpirun runs in a process group of its own (launcher.cpp): it must not
+  // read a terminal. Workers never read stdin; rank 0 does with --control-stdin.
+  if (std::find(c.bootstrap_args.begin(), c.bootstrap_args.end(), "--control-stdin") ==
+      c.bootstrap_args.end())
+    cmd.insert(cmd.end(), {"--stdin", "none"});
   for (size_t i = 0; i + 1 < c.mca.size(); i += 2)
     cmd.insert(cmd.end(), {"--mca", c.mca[i], c.mca[i + 1]});
   if (!mca_given(c, "odls_base_sigkill_timeout")) // --grace honoured when mpirun is the one signalled

@@ -33,9 +33,10 @@ namespace {
 
 int g_signal_pipe[2] = {-1, -1};
 
-void on_signal(int sig) {
+// The signal, and 0x80 when this process's parent sent it.
+void on_signal(int sig, siginfo_t* info, void*) {
   const int saved = errno;
-  unsigned char s = static_cast<unsigned char>(sig);
+  unsigned char s = static_cast<unsigned char>(sig | (info && info->si_pid == ::getppid() ? 0x80 : 0));
   (void)!::write(g_signal_pipe[1], &s, 1);
   errno = saved;
 }
@@ -47,7 +48,8 @@ public:
     if (::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
       throw Error(fmt::format("pipe: {}", errno_text(errno)));
     struct sigaction sa {};
-    sa.sa_handler = on_signal;
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < std::size(k_signals); ++i)
       ::sigaction(k_signals[i], &sa, &m_old[i]);
@@ -191,6 +193,12 @@ void spawn(const Spec& spec, Child& child, int cgroup_procs_fd) {
 
 } // namespace
 
+std::string Supervised::interruption() const {
+  if (by_parent)
+    return fmt::format("stopped by mpirun (SIG{})", sigabbrev_np(interrupted_by));
+  return fmt::format("interrupted by signal {} ({})", interrupted_by, strsignal(interrupted_by));
+}
+
 std::string Exit::describe() const {
   if (!error.empty())
     return error;
@@ -258,7 +266,8 @@ void check_stop(Run& run, int signal_fd, bool signalled) {
     unsigned char sig = 0;
     while (::read(signal_fd, &sig, 1) == 1)
       if (!run.result.interrupted_by) {
-        run.result.interrupted_by = sig;
+        run.result.interrupted_by = sig & 0x7f;
+        run.result.by_parent = sig & 0x80;
         stop = true;
       }
   }

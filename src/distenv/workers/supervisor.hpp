@@ -52,7 +52,12 @@ struct SuperviseOptions {
 struct Supervised {
   std::vector<Exit> exits; // in the order of the specs
   int interrupted_by = 0;  // SIGINT / SIGTERM / SIGHUP received, or 0
-  bool stopped = false;    // should_stop() said so
+  bool by_parent = false;  // ... sent by this process's parent (mpirun or its daemon stopping the job)
+  // "interrupted by signal 2 (Interrupt)", or "stopped by mpirun (SIGTERM)"
+  // when the parent sent it (it passes on a Ctrl-C of mpirun or distenv as
+  // SIGTERM: the launcher names the signal it got).
+  std::string interruption() const;
+  bool stopped = false; // should_stop() said so
 };
 
 // Starts every spec, each in its own process group. If this process dies,

@@ -50,16 +50,15 @@ TEST(Launcher, TheMpirunLineOneRankPerMachineThisOneFirstWhatBelongsToUsForwarde
   const auto line = launch::command_line(
       c, {"n1", "localhost"}, "/b/distenv-bootstrap",
       {"DISTENV_PROJECT=/no", "DISTENV_DEST=/d", "JULIA_NUM_THREADS=4", "HOME=/root"}, false);
-  EXPECT_EQ(
-      joined(line),
-      "mpirun --host localhost,n1 -np 2 --map-by ppr:1:node --bind-to none --mca odls_base_sigkill_timeout 7 "
-      "-x DISTENV_DEST "
-      "-x JULIA_NUM_THREADS /b/distenv-bootstrap -p /x -- sh -c 'echo $HOME'");
+  EXPECT_EQ(joined(line), "mpirun --host localhost,n1 -np 2 --map-by ppr:1:node --bind-to none --stdin none "
+                          "--mca odls_base_sigkill_timeout 7 "
+                          "-x DISTENV_DEST "
+                          "-x JULIA_NUM_THREADS /b/distenv-bootstrap -p /x -- sh -c 'echo $HOME'");
   c = parse({"gc", "--keep", "1", "--dry-run"});
-  EXPECT_EQ(
-      joined(launch::command_line(c, {}, "b", {}, true)),
-      "mpirun --allow-run-as-root --map-by ppr:1:node --bind-to none --mca odls_base_sigkill_timeout 7 b "
-      "--gc 1 --gc-dry-run");
+  EXPECT_EQ(joined(launch::command_line(c, {}, "b", {}, true)),
+            "mpirun --allow-run-as-root --map-by ppr:1:node --bind-to none --stdin none --mca "
+            "odls_base_sigkill_timeout 7 b "
+            "--gc 1 --gc-dry-run");
   c = parse({"path", "-p", "p"});
   EXPECT_EQ(joined(launch::command_line(c, {}, "b", {}, false)), "b --plan -p p");
 }
@@ -75,6 +74,15 @@ TEST(Launcher, MpirunWaitsForTheWorkersGraceBeforeKillingARank) {
   const std::string own = line({"run", "--mca", "odls_base_sigkill_timeout", "30", "--", "x"});
   EXPECT_EQ(own.find("odls_base_sigkill_timeout 7"), std::string::npos)
       << "the user's own setting stays: " << own;
+}
+
+TEST(Launcher, MpirunReadsNoTerminalUnlessRankZeroTakesControlLines) {
+  const auto line = [](std::vector<const char*> args) {
+    return joined(launch::command_line(parse(std::move(args)), {}, "b", {}, false));
+  };
+  EXPECT_NE(line({"run", "--", "x"}).find(" --stdin none "), std::string::npos);
+  EXPECT_EQ(line({"run", "--control-stdin", "--", "x"}).find("--stdin"), std::string::npos)
+      << "rank 0 reads mpirun's stdin";
 }
 
 TEST(Launcher, HostfileNamesEachMachineOnce) {
