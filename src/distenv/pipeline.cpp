@@ -121,6 +121,29 @@ void resolve_here(const fs::path& project) {
 
 } // namespace
 
+namespace {
+
+// What distenv and its job templates write into a project never ships
+// (each root's top): results collected back, the job logs of SLURM
+// (slurm-<job>.out), of the templates (distenv-<job>.out) and of PBS
+// (distenv.o<job>), and the --report file. The environment's own exclude
+// rules come after: a `!` there can take one back.
+env::IgnoreRules own_outputs(const cli::Options& o, const env::Environment& e) {
+  env::IgnoreRules rules;
+  for (const char* rule : {"/distenv-results/", "/slurm-*.out", "/distenv-*.out", "/distenv.o[0-9]*"})
+    rules.add(rule);
+  if (!o.report.empty()) {
+    const fs::path report = fs::absolute(o.report).lexically_normal();
+    for (const fs::path& root : e.roots)
+      if (const fs::path rel = report.lexically_relative(root); !rel.empty() && *rel.begin() != "..")
+        rules.add("/" + rel.generic_string());
+  }
+  rules.add_rules(e.exclude);
+  return rules;
+}
+
+} // namespace
+
 Prepared prepare(const cli::Options& o) {
   env::ReadOptions read;
   read.project_dir = o.project;
@@ -139,7 +162,8 @@ Prepared prepare(const cli::Options& o) {
     resolve_here(p.env.project_dir); // Pkg.instantiate() resolves it here, once: every machine the same
     p.env = env::read_environment(read);
   }
-  p.env.never_ship.push_back(o.dest);    // a store inside the project never ships
+  p.env.never_ship.push_back(o.dest); // a store inside the project never ships
+  p.env.exclude = own_outputs(o, p.env);
   p.layout = layout::make_layout(p.env); // layout: where each root goes
   // Hashes of unchanged files come from the cache (~/.cache/distenv, or the
   // store when there is no home and the store exists): no contents read.

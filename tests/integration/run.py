@@ -2069,8 +2069,9 @@ SBATCH_TEMPLATE = os.path.join(REPO, "launcher", "slurm", "distenv.sbatch")
 SBATCH_JULIA_TEMPLATE = os.path.join(REPO, "launcher", "slurm", "distenv-julia.sbatch")
 
 
-def sbatch_template(t, project, command, template=SBATCH_TEMPLATE, extra_env=None):
-    """sbatch --wait of the template on the local SLURM (scripts/slurm-local)."""
+def sbatch_template(t, project, command, template=SBATCH_TEMPLATE, extra_env=None, own_output=False):
+    """sbatch --wait of the template on the local SLURM (scripts/slurm-local);
+    own_output: submitted from the project, the template's own log there."""
     env = root_env()
     env.update(extra_env or {})
     env["SLURM_CONF"] = subprocess.check_output([SLURM_LOCAL, "env"], text=True).split("=", 1)[1].strip()
@@ -2079,8 +2080,12 @@ def sbatch_template(t, project, command, template=SBATCH_TEMPLATE, extra_env=Non
     for k in [k for k in env if k.startswith("SLURM_") and k != "SLURM_CONF"]:
         del env[k]  # not a job step of some outer allocation
     out = t / "job.out"
-    r = subprocess.run(["sbatch", "--wait", "--nodes=2", "-o", out, template] + command,
-                       env=env, capture_output=True, text=True, timeout=170)
+    before = set(os.listdir(project))
+    r = subprocess.run(["sbatch", "--wait", "--nodes=2"] + ([] if own_output else ["-o", out]) + [template] + command,
+                       env=env, capture_output=True, text=True, timeout=170, cwd=project if own_output else None)
+    if own_output:
+        logs = sorted(set(os.listdir(project)) - before)
+        out = os.path.join(project, logs[0]) if len(logs) == 1 else out
     return r, open(out).read() if os.path.exists(out) else ""
 
 
@@ -2102,6 +2107,24 @@ def slurm_template_runs_on_every_node():
             equal(v["lws"], "2", "workers per node = CPUs allocated per task")
             equal(v["ms"], "2", "machines")
         contains(out, "workers 4/4 ok", "summary")
+
+
+@test
+def slurm_job_run_twice_from_the_project_reuses_its_environment():
+    """The template's log (distenv-<job>.out) lands in the submit directory,
+    the project: it never ships, so a second job from there finds the
+    environment installed and sends nothing."""
+    need_root()
+    with Scratch() as t:
+        project = copy_example(t / "src")
+        logs = []
+        for _ in range(2):
+            r, out = sbatch_template(t, project, ["true"], own_output=True)
+            equal(r.returncode, 0, f"sbatch --wait\n{r.stdout}{r.stderr}\n{out}")
+            logs.append(out)
+        check(len([f for f in os.listdir(project) if f.startswith("distenv-") and f.endswith(".out")]) == 2,
+              f"both logs in the project: {os.listdir(project)}")
+        contains(logs[1], "every machine already had it: nothing sent", "the second job reused the environment")
 
 
 @test

@@ -20,6 +20,10 @@ class IgnoreRules {
 public:
   void add(std::string_view line);
   void add_lines(std::string_view text);
+  // `other`'s rules after these (they win where both match).
+  void add_rules(const IgnoreRules& other) {
+    m_rules.insert(m_rules.end(), other.m_rules.begin(), other.m_rules.end());
+  }
 
   // `path` is relative to the root, '/'-separated.
   bool ignored(std::string_view path, bool is_dir) const;

@@ -1,6 +1,8 @@
 // Layout, the tree that ships, and the rewritten manifests resolving inside
 // the install tree.
+#include <distenv/cli/options.hpp>
 #include <distenv/layout/layout.hpp>
+#include <distenv/pipeline.hpp>
 #include <distenv/util/error.hpp>
 
 #include "support/errors.hpp"
@@ -230,4 +232,29 @@ TEST(Tree, ManyFilesAndExecutableBits) {
   EXPECT_EQ(p.tree.files, 3000u + 2u /* distenv.toml, run.sh */ + 1u /* metadata */);
   EXPECT_EQ(find(p.tree, "p/run.sh")->mode, 0755u);
   EXPECT_EQ(find(p.tree, "p/d1/f1")->mode, 0644u);
+}
+
+// What distenv and its job templates write next to a project (logs of a
+// batch job submitted from it, collected results, the report) is never part
+// of the environment, or every job would be a new one.
+TEST(Layout, JobLogsResultsAndTheReportNeverShip) {
+  TempDir t;
+  write(t / "p/distenv.toml", "exclude = [\"!/slurm-keep.out\"]\n");
+  for (const char* f :
+       {"run.py", "slurm-1234.out", "distenv-77.out", "distenv.o555", "distenv-results/1/node1/x",
+        "report.json", "slurm-keep.out", "sub/slurm-9.out", "distenv-notes.txt"})
+    write(t / "p" / f, "x\n");
+  cli::Options o;
+  o.project = t / "p";
+  o.dest = t / "store";
+  o.report = t / "p/report.json";
+  const Prepared prepared = prepare(o);
+  std::vector<std::string> shipped;
+  for (const auto& e : prepared.tree.entries)
+    if (e.type == hash::EntryType::file)
+      shipped.push_back(fs::path(e.path).filename().string());
+  std::sort(shipped.begin(), shipped.end());
+  EXPECT_EQ(shipped, (std::vector<std::string>{"distenv-notes.txt", "distenv.toml", "environment.json",
+                                               "run.py", "slurm-9.out", "slurm-keep.out"}))
+      << "logs at the top of the project, results and the report are left out; a rule can take one back";
 }
