@@ -144,7 +144,7 @@ env::IgnoreRules own_outputs(const cli::Options& o, const env::Environment& e) {
 
 } // namespace
 
-Prepared prepare(const cli::Options& o) {
+env::ReadOptions read_options(const cli::Options& o) {
   env::ReadOptions read;
   read.project_dir = o.project;
   read.test_deps = o.test_deps;
@@ -156,6 +156,20 @@ Prepared prepare(const cli::Options& o) {
       throw InputError(fmt::format("--julia-version {}: expected MAJOR.MINOR, e.g. 1.10", *o.julia_version));
   }
   read.instantiate = o.instantiate;
+  return read;
+}
+
+void check_input(const cli::Options& o) {
+  boost::system::error_code ec;
+  if (!fs::is_directory(o.project, ec))
+    return; // not here: rank 0 reads it where it is
+  env::Environment e = env::read_environment(read_options(o));
+  e.never_ship.push_back(o.dest);
+  layout::make_layout(e);
+}
+
+Prepared prepare(const cli::Options& o) {
+  const env::ReadOptions read = read_options(o);
   Prepared p;
   p.env = env::read_environment(read); // env: what the environment is
   if (o.instantiate && p.env.needs_resolve && o.mode == cli::Mode::job) {

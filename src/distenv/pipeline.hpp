@@ -36,6 +36,13 @@ struct Prepared {
 // env -> layout -> tree (walk, rewrite, hash). InputError on bad input.
 Prepared prepare(const cli::Options& o);
 
+// What the options say to read.
+env::ReadOptions read_options(const cli::Options& o);
+// `distenv run`'s check before mpirun starts anything (--check-input): the
+// environment's files read (env, layout: no walk, no hashing) when the
+// project is on this machine. InputError on bad input.
+void check_input(const cli::Options& o);
+
 // The store --dest (and --shared-store) name.
 install::Store store_for(const cli::Options& o);
 

@@ -133,6 +133,10 @@ int run(int argc, const char* const* argv) {
       return 0;
     const cli::Options& o = *options;
     set_color(o.color);
+    if (o.check_input) {
+      check_input(o);
+      return 0;
+    }
     if (o.mode != cli::Mode::job)
       check_output_path(o.report, "--report"); // the job: rank 0 checks it
     check_output_path(o.pack_to, "--pack-to");

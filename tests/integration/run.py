@@ -1588,6 +1588,36 @@ def launcher_ctrl_c_gives_workers_their_grace():
 
 
 @test
+def launcher_bad_input_ends_before_mpirun_starts():
+    """An option typo or a broken manifest is exit 2 at once, with the
+    bootstrap's own message, and mpirun never starts (a stand-in records any
+    start); --dry-run checks the same before it prints the line."""
+    with Scratch() as t:
+        started = t / "mpirun-started"
+        fake = t / "mpirun"
+        with open(fake, "w") as f:
+            f.write(f"#!/bin/sh\ntouch {started}\n")
+        os.chmod(fake, 0o755)
+        project = copy_example(t / "src")
+        broken = t / "broken"
+        os.makedirs(broken)
+        with open(os.path.join(broken, "Project.toml"), "w") as f:
+            f.write('name = "X"\n')
+        with open(os.path.join(broken, "Manifest.toml"), "w") as f:
+            f.write('[[Foo]]\npath = "../nope"\nuuid = "7876af07-990d-54b4-ab0e-23690620f79a"\n')
+        for args, message in [
+                (["-p", project, "--workerz", "3"], "distenv: error: unknown option --workerz (did you mean --workers?)"),
+                (["-p", broken], 'Manifest.toml:2:8: dev package Foo: path "../nope" does not exist'),
+                (["-p", project, "--dry-run", "--grace", "soon"], "--grace")]:
+            r = launcher(["run", "--hosts", "n1,n2", "--mpirun", str(fake)] + args + ["--", "true"])
+            equal(r.code, 2, f"{args}: exit 2\n{r}")
+            contains(r.err, message, f"{args}: the bootstrap's message")
+            check(not os.path.exists(started) and "mpirun" not in r.out, f"{args}: mpirun was started\n{r}")
+        r = launcher(["run", "--hosts", "n1,n2", "--mpirun", str(fake), "-p", project, "--dry-run", "--", "true"])
+        equal(r.code, 0, f"good input: the line\n{r}")
+
+
+@test
 def launcher_dry_run_prints_the_mpirun_line():
     r = launcher(["run", "--hosts", "n1,n2,n1", "--mca", "btl", "tcp,self", "-x", "MYVAR", "-p", "/x/proj",
                   "--workers", "4", "--dry-run", "--", "julia", "sweep.jl"])
@@ -1611,14 +1641,14 @@ def launcher_dry_run_prints_the_mpirun_line():
     r = launcher(["run", "--help"])
     check(r.code == 0 and "--hosts" in r.out and "--dry-run" in r.out and "--broadcast" in r.out,
           f"run --help shows the launcher's and the bootstrap's options\n{r.out}")
-    r = launcher(["run", "--hosts", "n1", "--dry-run", "--", "julia", "-h"])
+    r = launcher(["run", "--hosts", "n1", "-p", "/x/proj", "--dry-run", "--", "julia", "-h"])
     check(r.out.rstrip().endswith("-- julia -h"), f"-h after -- belongs to the command\n{r.out}")
     r = launcher(["version"])
     check(r.code == 0 and r.out.startswith("distenv 0.") and "distenv-bootstrap " in r.out
           and "MPI: Open MPI" in r.out, f"version\n{r}")
     # only what belongs to distenv and to Julia is forwarded
     env_vars = dict(DISTENV_PROJECT="/elsewhere", DISTENV_DEST="/scratch/d", JULIA_NUM_THREADS="4")
-    r = launcher(["run", "--hosts", "n1", "--dry-run", "--", "true"], extra_env=env_vars)
+    r = launcher(["run", "--hosts", "n1", "-p", "/x/proj", "--dry-run", "--", "true"], extra_env=env_vars)
     check(" -x DISTENV_DEST" in r.out and " -x JULIA_NUM_THREADS" in r.out and "DISTENV_PROJECT" not in r.out,
           f"forwarded variables\n{r.out}")
 

@@ -183,6 +183,9 @@ void declare_job(CLI::App& app, Options& o, Text& t) {
                "Julia: before any worker starts, every machine proves that loading the environment needs "
                "neither network nor compiling (every package in a depot, every cache valid), else the job "
                "ends naming the machine and the package; workers get JULIA_PKG_OFFLINE=true");
+  app.add_flag("--check-input", o.check_input,
+               "check the options and read the environment here (when the project is on this machine), "
+               "then exit: what distenv run does before it starts mpirun");
   app.add_flag("--control-stdin", o.control_stdin,
                "while the workers run, rank 0 reads lines 'signal WORKER SIGNAL' on its stdin (mpirun "
                "forwards the launcher's) and sends SIGNAL to that worker's process group: how a front end "

@@ -54,6 +54,7 @@ struct Options {
   bool offline = false;                  // Julia: every machine proves loading needs no network or compiling
   double grace_seconds = 5.0;            // SIGTERM -> SIGKILL for workers
   bool control_stdin = false;            // rank 0 reads "signal WORKER SIG" lines on stdin (front ends)
+  bool check_input = false;              // check the options and read the environment here, then exit
   double connect_timeout_seconds = 60;   // every machine joins the job's first step within this
   double heartbeat_timeout_seconds = 20; // a machine silent for longer ends the job (0: no heartbeats)
   double lock_timeout_seconds = 600;     // the longest wait for another job's hold on the store

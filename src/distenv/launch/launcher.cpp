@@ -160,6 +160,21 @@ int run_mpirun(const std::vector<std::string>& argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+// distenv-bootstrap --check-input with the job's options: a typo or a
+// broken manifest is exit 2 here, not after mpirun started a rank on every
+// machine (and before --dry-run prints a line that could not run).
+int check_input(const std::string& bootstrap, const Command& c) {
+  std::vector<std::string> cmd{bootstrap, "--check-input"};
+  cmd.insert(cmd.end(), c.bootstrap_args.begin(), c.bootstrap_args.end());
+  if (!c.command.empty()) {
+    cmd.push_back("--");
+    cmd.insert(cmd.end(), c.command.begin(), c.command.end());
+  }
+  const CommandResult r = run_command(cmd, ".");
+  std::fputs(r.err.c_str(), stderr);
+  return r.status;
+}
+
 std::vector<std::string> environment() {
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e)
@@ -368,6 +383,9 @@ int main(int argc, const char* const* argv) {
       exec({bootstrap_path(), "--version"});
     }
     const std::string bootstrap = bootstrap_path();
+    if (c.mode == Subcommand::run) // bad input ends here, before anything starts anywhere
+      if (const int status = check_input(bootstrap, c); status != 0)
+        return status;
     std::vector<std::string> ms = machines(c);
     if (!ms.empty() && !c.dry_run && launches(c.mode))
       ms = probe(ms, c);
