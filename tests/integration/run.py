@@ -1672,6 +1672,8 @@ def cluster_launcher_unreachable_host_fails_fast_or_is_skipped():
         equal(r.code, 0, f"exit code with --skip-unreachable\n{r}")
         contains(r.err, "distenv: warning: node9: unreachable", "warning")
         equal(sorted(m["host"] for m in report(t / "r.json")["per_machine"]), sorted(hosts), "machines used")
+        r = launcher(args[:1] + ["--skip-unreachable", "-q"] + args[1:], cluster=True)
+        equal((r.code, r.err), (0, ""), f"-q: the launcher's warnings go too\n{r}")
 
 
 @test

@@ -2,6 +2,7 @@
 #include <distenv/launch/launcher.hpp>
 
 #include <distenv/launch/machines.hpp>
+#include <distenv/launch/mpirun.hpp>
 
 #include <distenv/util/command.hpp>
 #include <distenv/util/error.hpp>
@@ -108,56 +109,6 @@ std::string bootstrap_path() {
   args.push_back(nullptr);
   ::execvp(args[0], args.data());
   throw Error(fmt::format("{}: {}", argv[0], std::strerror(errno)), 127);
-}
-
-volatile sig_atomic_t g_signal = 0; // the first SIGINT/SIGTERM/SIGHUP the launcher got
-volatile pid_t g_mpirun = 0;
-
-void on_signal(int sig) {
-  if (!g_signal)
-    g_signal = sig;
-  if (g_mpirun > 0)
-    ::kill(g_mpirun, sig);
-}
-
-// Runs mpirun in a process group of its own and waits for it: a signal to
-// the launcher (Ctrl-C, `kill`, `timeout`) reaches mpirun once, through
-// the launcher, which then says which signal ended the job and exits
-// 128 + it (mpirun itself says 1, and its ranks see the SIGTERM it sends).
-int run_mpirun(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const std::string& a : argv)
-    args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP})
-    ::sigaction(sig, &sa, nullptr);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
-  pid_t pid = 0;
-  const int e = ::posix_spawnp(&pid, args[0], nullptr, &attr, args.data(), environ);
-  posix_spawnattr_destroy(&attr);
-  if (e != 0)
-    throw Error(fmt::format("{}: {}", argv[0], std::strerror(e)), 127);
-  g_mpirun = pid;
-  if (g_signal) // came before mpirun was there to get it
-    ::kill(pid, g_signal);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (g_signal) {
-    const char* abbrev = ::sigabbrev_np(g_signal);
-    const std::string name = abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", int(g_signal));
-    std::fprintf(stderr, "%sinterrupted by %s: the job was stopped on every machine\n",
-                 error_prefix().c_str(), name.c_str());
-    return 128 + g_signal;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 // distenv-bootstrap --check-input with the job's options: a typo or a
@@ -328,7 +279,7 @@ namespace {
 
 // `distenv path`: the plan's JSON report (--plan --report), read for its
 // stable_project_dir (the project's place), in a private temporary directory.
-int print_path(std::vector<std::string> cmd) {
+int print_path(std::vector<std::string> cmd, bool quiet) {
   const char* tmp = std::getenv("TMPDIR");
   std::string dir = std::string(tmp && *tmp ? tmp : "/tmp") + "/distenv-path-XXXXXX";
   if (!::mkdtemp(dir.data()))
@@ -353,7 +304,7 @@ int print_path(std::vector<std::string> cmd) {
   std::printf("%s\n", place.c_str());
   std::fflush(stdout);
   boost::system::error_code exists;
-  if (!fs::exists(place, exists)) // a path, not an install: say so (each machine has its own store)
+  if (!quiet && !fs::exists(place, exists)) // a path, not an install: say so (each machine has its own)
     std::fprintf(stderr,
                  "%snot installed on this machine (%s): `distenv run` installs it on the machines of a job\n",
                  warning_prefix().c_str(), machine_name().c_str());
@@ -398,7 +349,7 @@ int main(int argc, const char* const* argv) {
       return 0;
     }
     if (c.mode == Subcommand::path)
-      return print_path(cmd);
+      return print_path(cmd, c.quiet());
     if (launches(c.mode))
       return run_mpirun(cmd);
     exec(cmd);

@@ -35,6 +35,13 @@ struct Command {
   int keep = 3;                            // gc
   std::vector<std::string> bootstrap_args; // passed through, in order
   std::vector<std::string> command;        // after --
+  // -q / --quiet among the bootstrap's options: the launcher's warnings go too.
+  bool quiet() const {
+    for (const std::string& a : bootstrap_args)
+      if (a == "-q" || a == "--quiet")
+        return true;
+    return false;
+  }
 };
 
 // Parses the command line (argv[0] is the program). Bad input throws

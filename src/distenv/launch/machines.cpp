@@ -101,8 +101,9 @@ std::vector<std::string> probe(const std::vector<std::string>& machines, const C
         p.result.timed_out ? fmt::format("no answer within {:g} s", c.probe_timeout)
                            : fmt::format("{} (exit {})", err.substr(err.rfind('\n') + 1), p.result.status);
     if (c.skip_unreachable) {
-      std::fprintf(stderr, "%s%s: unreachable through %s: %s; skipped\n", warning_prefix().c_str(),
-                   p.machine.c_str(), agent_cmd[0].c_str(), why.c_str());
+      if (!c.quiet())
+        std::fprintf(stderr, "%s%s: unreachable through %s: %s; skipped\n", warning_prefix().c_str(),
+                     p.machine.c_str(), agent_cmd[0].c_str(), why.c_str());
     } else {
       std::fprintf(stderr, "%s%s: unreachable through %s: %s (use --skip-unreachable to run without it)\n",
                    error_prefix().c_str(), p.machine.c_str(), agent_cmd[0].c_str(), why.c_str());
