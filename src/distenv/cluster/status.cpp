@@ -118,8 +118,10 @@ MachineStatus collect_status(const fs::path& dest, const std::string& runtime,
 }
 
 std::string status_table(const std::vector<MachineStatus>& rows) {
-  std::string out = fmt::format("{:<14} {:>7} {:>6} {:>10} {:>10}  {:<24} {}\n", "host", "threads", "load",
-                                "mem free", "dest free", "runtime", "environments (size, last used)");
+  // One row per machine within 100 columns; its environments below it,
+  // one line each, most recently used first.
+  std::string out = fmt::format("{:<14} {:>7} {:>6} {:>10} {:>10}  {}\n", "host", "threads", "load",
+                                "mem free", "dest free", "runtime; environments (size, last used) below");
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   auto ago = [now](int64_t t) {
     const int64_t s = std::max<int64_t>(0, now - t);
@@ -134,16 +136,16 @@ std::string status_table(const std::vector<MachineStatus>& rows) {
       for (const std::string& r : s.installed_runtimes)
         runtime += (runtime.empty() ? "" : ", ") + r;
     }
-    std::string envs;
+    if (runtime.size() > 45)
+      runtime = runtime.substr(0, 42) + "...";
+    out += fmt::format("{:<14} {:>7} {:>6.2f} {:>10} {:>10}  {}\n", s.host, s.threads, s.load1,
+                       human_bytes(s.mem_available), human_bytes(s.dest_free), runtime);
     for (const auto& e : s.environments)
-      envs += fmt::format("{}{} {} ({}, {})", envs.empty() ? "" : "; ", e.hash.substr(0, 8), e.project,
-                          human_bytes(e.bytes), ago(e.last_used));
+      out += fmt::format("  {} {} ({}, {})\n", e.hash.substr(0, 8), e.project, human_bytes(e.bytes),
+                         ago(e.last_used));
     if (s.interrupted)
-      envs += fmt::format("{}{} interrupted install{} ({}: gc removes)", envs.empty() ? "" : "; ",
-                          s.interrupted, s.interrupted == 1 ? "" : "s", human_bytes(s.interrupted_bytes));
-    out += fmt::format("{:<14} {:>7} {:>6.2f} {:>10} {:>10}  {:<24} {}\n", s.host, s.threads, s.load1,
-                       human_bytes(s.mem_available), human_bytes(s.dest_free), runtime,
-                       envs.empty() ? "-" : envs);
+      out += fmt::format("  {} interrupted install{} ({}: gc removes)\n", s.interrupted,
+                         s.interrupted == 1 ? "" : "s", human_bytes(s.interrupted_bytes));
   }
   std::vector<std::string> missing;
   for (const MachineStatus& s : rows)

@@ -18,7 +18,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <dirent.h>
 #include <fcntl.h>
@@ -238,9 +240,15 @@ void record_use(const fs::path& envs, const std::string& name) {
   const Fd dir(::open((envs / ".used").c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir)
     return;
-  const Fd file(::openat(dir.get(), name.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+  // The time in ns as its content: file timestamps come from a coarse
+  // clock (a few ms), and two jobs may be closer than that.
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  const std::string text = std::to_string(int64_t(now.tv_sec) * 1'000'000'000 + now.tv_nsec) + "\n";
+  const Fd file(
+      ::openat(dir.get(), name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (file)
-    ::futimens(file.get(), nullptr);
+    (void)write_fully(file.get(), text.data(), text.size());
 }
 
 } // namespace
@@ -263,8 +271,15 @@ Store::InUse::InUse(const Store& store, const hash::Hash128& tree) {
 
 int64_t last_used_ns(const fs::path& envs, const std::string& name) {
   struct stat st {};
-  if (::lstat((envs / ".used" / name).c_str(), &st) == 0 && S_ISREG(st.st_mode))
-    return int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  if (::lstat((envs / ".used" / name).c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    char text[32] = {};
+    const Fd file(::open((envs / ".used" / name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    int64_t ns = 0;
+    if (file && read_some(file.get(), text, sizeof text - 1) > 0 &&
+        std::from_chars(text, text + std::strlen(text), ns).ec == std::errc() && ns > 0)
+      return ns;
+    return int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec; // being written, or set by hand
+  }
   if (::lstat((envs / name).c_str(), &st) == 0)
     return int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   return 0;

@@ -259,12 +259,12 @@ TEST(Store, GcLeavesTheObjectsAJobCountsOnUntilItsInstallIsDone) {
   EXPECT_FALSE(again.has(data));
 }
 
-// When a job last used `tree`, as its record says (what Store::InUse writes).
+// When a job last used `tree`, as its record says (Store::InUse writes the
+// time in ns into it; an empty one counts by its mtime).
 void set_used(const install::Store& store, const hash::Hash128& tree, std::time_t when) {
   const fs::path record = store.envs_dir() / ".used" / tree.hex();
   fs::create_directories(record.parent_path());
-  if (!fs::exists(record))
-    write(record, "");
+  write(record, ""); // no time inside: its mtime says
   fs::last_write_time(record, when);
 }
 

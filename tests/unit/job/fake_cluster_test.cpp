@@ -382,7 +382,12 @@ TEST_F(FakeCluster, StatusAndGcRunOnEveryMachineThroughTheContext) {
   ASSERT_EQ(status.root().exit_code, 0) << status.root().err;
   for (const char* host : {"node0", "node1", "node2"}) // one row per machine, whatever its ranks
     EXPECT_NE(status.root().out.find(std::string("\n") + host + " "), std::string::npos) << status.root().out;
-  EXPECT_NE(status.root().out.find(tree_hash.substr(0, 8)), std::string::npos) << status.root().out;
+  EXPECT_NE(status.root().out.find("\n  " + tree_hash.substr(0, 8) + " "), std::string::npos)
+      << "an environment on a line of its own\n"
+      << status.root().out;
+  std::istringstream lines(status.root().out);
+  for (std::string line; std::getline(lines, line);)
+    EXPECT_LE(line.size(), 100u) << "a row fits 100 columns: " << line;
   o.mode = cli::Mode::gc;
   o.gc_keep = 0;
   const FakeJobResult gc = run_fake_job(machines, o, 20, run_gc);
