@@ -1641,6 +1641,11 @@ def launcher_dry_run_prints_the_mpirun_line():
     r = launcher(["run", "--help"])
     check(r.code == 0 and "--hosts" in r.out and "--dry-run" in r.out and "--broadcast" in r.out,
           f"run --help shows the launcher's and the bootstrap's options\n{r.out}")
+    check(r.out.startswith("usage: distenv run [HOSTS]"), f"run --help starts with its usage\n{r.out}")
+    for sub in ("path", "plan", "pack", "install", "version"):
+        r = launcher([sub, "--help"])
+        check(r.code == 0 and r.out.startswith(f"usage: distenv {sub}") and "LAUNCH OPTIONS" not in r.out,
+              f"{sub} --help: its own usage, not the launcher's\n{r.out}")
     r = launcher(["run", "--hosts", "n1", "-p", "/x/proj", "--dry-run", "--", "julia", "-h"])
     check(r.out.rstrip().endswith("-- julia -h"), f"-h after -- belongs to the command\n{r.out}")
     r = launcher(["version"])

@@ -1,6 +1,7 @@
 // `distenv`: the front end that writes the mpirun line for distenv-bootstrap.
 #include <distenv/launch/launcher.hpp>
 
+#include <distenv/launch/help.hpp>
 #include <distenv/launch/machines.hpp>
 #include <distenv/launch/mpirun.hpp>
 
@@ -44,41 +45,6 @@ namespace {
 constexpr Subcommand k_subcommands[] = {Subcommand::run,     Subcommand::status, Subcommand::plan,
                                         Subcommand::gc,      Subcommand::path,   Subcommand::pack,
                                         Subcommand::install, Subcommand::version};
-
-const char* const k_usage =
-    R"(distenv: install a development environment on every machine of a job and run workers there.
-
-  distenv run     [HOSTS] [LAUNCH OPTIONS] [BOOTSTRAP OPTIONS] [-- CMD ARGS...]
-  distenv status  [HOSTS] [LAUNCH OPTIONS] [BOOTSTRAP OPTIONS]
-  distenv gc      [HOSTS] [LAUNCH OPTIONS] [--keep N] [--dry-run] [BOOTSTRAP OPTIONS]
-                  keep the N (default 3) most recently used environments in --dest on every
-                  machine, remove the others (never one in use) and list them; --dry-run lists
-                  what it would remove and removes nothing
-  distenv plan    [BOOTSTRAP OPTIONS]      what would ship and where (this machine, no MPI)
-  distenv path    [-p DIR] [-d DEST]       the installed project directory: the same path on every
-                  machine for the same --dest (Distributed's addprocs(...; dir=DIR,
-                  exeflags="--project=DIR")); no MPI
-  distenv pack    --pack-to FILE [BOOTSTRAP OPTIONS]                  the packed environment, to a file
-  distenv install --install-from FILE [--tree-hash H] [-d DEST]       install such a file here
-  distenv version                          versions of distenv, MPI and libraries
-
-HOSTS:  -H, --hostfile FILE   machines, one per line (a slots= count is ignored)
-        --hosts A,B,C         machines on the command line
-        (neither: the SLURM/PBS allocation, or this machine)
-LAUNCH OPTIONS:
-  --mca KEY VALUE      passed to mpirun (repeatable)
-  -x VAR               forward an environment variable (repeatable); DISTENV_DEST,
-                       DISTENV_BOOTSTRAP and JULIA_* variables that are set are always forwarded
-  --skip-unreachable   probe every machine first and run on those that answer
-  --probe-timeout S    seconds a machine has to answer the probe (default 10)
-  --mpirun PATH        the mpirun to use (default: mpirun on PATH)
-  --dry-run            print the command line and exit (gc: see above)
-Rank 0 (the first machine; this one when it is listed) reads the environment.
-Machines are probed through the agent mpirun itself would use
-(OMPI_MCA_plm_rsh_agent, else ssh); an unreachable machine is named and the
-run stops before mpirun starts, unless --skip-unreachable.
-BOOTSTRAP OPTIONS: anything distenv-bootstrap takes (listed below).
-)";
 
 std::string bootstrap_path() {
   if (const char* b = std::getenv("DISTENV_BOOTSTRAP"); b && *b)
@@ -213,6 +179,7 @@ std::optional<Command> parse(int argc, const char* const* argv) {
   std::vector<std::string> mine(args.begin(), dashes);
   if (std::find(mine.begin(), mine.end(), "-h") != mine.end() ||
       std::find(mine.begin(), mine.end(), "--help") != mine.end()) {
+    c.help_for = c.mode;
     c.mode = Subcommand::help;
     return c;
   }
@@ -319,13 +286,7 @@ int main(int argc, const char* const* argv) {
     std::optional<Command> parsed = parse(argc, argv);
     Command& c = *parsed;
     if (c.mode == Subcommand::help) {
-      std::fputs(k_usage, stdout);
-      std::fflush(stdout);
-      const CommandResult help = run_command({bootstrap_path(), "--help"}, ".");
-      const size_t options = help.out.find("Options:");
-      if (options != std::string::npos)
-        std::printf("\ndistenv-bootstrap's options (BOOTSTRAP OPTIONS):%s",
-                    help.out.substr(options + 8).c_str());
+      print_help(c.help_for, bootstrap_path());
       return 0;
     }
     if (c.mode == Subcommand::version) {

@@ -24,6 +24,7 @@ bool launches(Subcommand s);
 
 struct Command {
   Subcommand mode = Subcommand::help;
+  Subcommand help_for = Subcommand::help; // `distenv path --help`: path
   fs::path hostfile;
   std::vector<std::string> hosts;   // --hosts a,b,c
   std::vector<std::string> mca;     // KEY VALUE pairs, flattened
