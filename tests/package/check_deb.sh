@@ -11,8 +11,18 @@ deb=$(ls "$out"/*.deb)
 dpkg-deb -c "$deb" >"$out/list"
 for f in bin/distenv bin/distenv-bootstrap share/man/man1/distenv.1 share/man/man1/distenv-bootstrap.1 \
          share/bash-completion/completions/distenv "share/distenv/modulefiles/distenv/$version" \
-         share/distenv/templates/distenv.sbatch share/doc/distenv/LICENSE; do
+         share/distenv/templates/distenv.sbatch share/distenv/templates/distenv-julia.sbatch \
+         share/doc/distenv/LICENSE share/doc/distenv/copyright; do
   grep -q "/$f\$" "$out/list" || { echo "$deb: missing $f"; cat "$out/list"; exit 1; }
+done
+# Stripped: no debug sections in the programs.
+dpkg-deb -x "$deb" "$out/root"
+for p in distenv distenv-bootstrap; do
+  [ -f "$out/root/usr/bin/$p" ] || { echo "$deb: no usr/bin/$p"; exit 1; }
+  if readelf -S "$out/root/usr/bin/$p" 2>/dev/null | grep -q '\.debug_info'; then
+    echo "$deb: usr/bin/$p is not stripped"
+    exit 1
+  fi
 done
 depends=$(dpkg-deb -f "$deb" Depends)
 case $depends in
