@@ -24,6 +24,13 @@ for p in distenv distenv-bootstrap; do
     exit 1
   fi
 done
+# The man pages have the sections a user looks for.
+for m in distenv distenv-bootstrap; do
+  page=$(ls "$out/root/usr/share/man/man1/$m.1"*)
+  for section in "EXIT STATUS" ENVIRONMENT FILES EXAMPLES; do
+    zcat -f "$page" | grep -q "^\.SH \"\{0,1\}$section" || { echo "$deb: $m(1) has no $section section"; exit 1; }
+  done
+done
 depends=$(dpkg-deb -f "$deb" Depends)
 case $depends in
   *libarchive*) echo "$(basename "$deb"): Depends: $depends" ;;
