@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 
 extern char** environ;
 
@@ -179,8 +180,7 @@ std::optional<Command> parse(int argc, const char* const* argv) {
   std::vector<std::string> mine(args.begin(), dashes);
   if (std::find(mine.begin(), mine.end(), "-h") != mine.end() ||
       std::find(mine.begin(), mine.end(), "--help") != mine.end()) {
-    c.help_for = c.mode;
-    c.mode = Subcommand::help;
+    c.help_for = std::exchange(c.mode, Subcommand::help);
     return c;
   }
   CLI::App app{"distenv", "distenv"};
