@@ -65,6 +65,9 @@ workers::Supervised FakeRunner::run(const std::vector<workers::Spec>& specs,
       throw Error("fork: resource temporarily unavailable");
     if (m_behaviour.while_workers_run)
       m_behaviour.while_workers_run();
+    if (m_behaviour.each_worker)
+      for (const workers::Spec& s : specs)
+        m_behaviour.each_worker(s);
     if (m_behaviour.signal)
       result.interrupted_by = m_behaviour.signal;
     if (m_behaviour.run_until_signalled)
@@ -143,6 +146,7 @@ FakeJobResult run_fake_job(const std::vector<FakeMachine>& machines, const cli::
       end.machine = m;
       cli::Options o = options;
       o.dest = machine.dest;
+      o.collector = machine.collector;
       FakeRunner runner(machine.processes);
       FaultObserver observer(first_of_machine ? machine.fault : Fault{});
       std::ostringstream out, err;

@@ -25,6 +25,7 @@ struct FakeProcesses {
   bool run_until_stopped = false;          // workers run until the job stops them (a long sweep)
   bool run_until_signalled = false;        // each worker runs until a signal for it (take_signals) ends it
   std::function<void()> while_workers_run; // called once the workers "started"
+  std::function<void(const workers::Spec&)> each_worker; // what each worker "does" (before it ends)
   // The compile phase's Julia steps (labels "<host>:compile", ":check",
   // ":instantiate"): what each does, and its exit status (0 when unset).
   std::function<int(const workers::Spec&)> julia_step;
@@ -79,6 +80,7 @@ struct FakeMachine {
   FakeProcesses processes;
   std::string julia_class; // its compile class (unset: the real one)
   int control_fd = -1;     // its first rank's JobContext::control_fd
+  bool collector = false;  // a collecting rank (--collector), not a machine: distenv run's on its own machine
   Fault fault;             // on the machine's first rank
   // Damages the stream on its way to this machine: called with each data
   // chunk (its number from 0) and may change its bytes.

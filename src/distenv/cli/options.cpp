@@ -2,6 +2,7 @@
 #include <distenv/cli/options.hpp>
 
 #include <distenv/util/error.hpp>
+#include <distenv/util/glob.hpp>
 #include <distenv/util/suggest.hpp>
 #include <distenv/util/units.hpp>
 
@@ -18,6 +19,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <iostream>
 #include <pwd.h>
@@ -79,7 +81,7 @@ namespace {
 
 // The options' words before they are checked.
 struct Text {
-  std::string project, dest, report, pack_to, install_from, chunk = "auto";
+  std::string project, dest, report, pack_to, install_from, chunk = "auto", collect_into;
   std::string julia_version, tree_hash, workers = "auto", broadcast = "auto", color = "auto";
   bool plan = false, status = false, no_gitignore = false;
 };
@@ -226,6 +228,39 @@ void declare_job(CLI::App& app, Options& o, Text& t) {
   app.add_option("command", o.command, "worker command (after --)");
 }
 
+// What comes back.
+void declare_outputs(CLI::App& app, Options& o, Text& t) {
+  app.add_option("--collect", o.collect,
+                 "bring the files matching GLOB in every machine's output directory ($DISTENV_OUTPUT) "
+                 "back to --collect-into at the end of the job, failed or not (repeatable; a GLOB without "
+                 "'/' matches file names at any depth, '**' any path)")
+      ->allow_extra_args(false)
+      ->check([](const std::string& g) {
+        const std::string why = collect_problem(g);
+        return why.empty() ? why : g + ": " + why;
+      })
+      ->type_name("GLOB");
+  app.add_option("--collect-into", t.collect_into,
+                 "where collected files land, as <DIR>/<job id>/<host>/... (default: ./distenv-results on "
+                 "the machine distenv run was started on)")
+      ->type_name("DIR");
+  app.add_option("--job-id", o.job_id,
+                 "the job's name in output and result paths (default: the start time and the scheduler's "
+                 "job id, or a random suffix)")
+      ->check([](const std::string& id) {
+        const bool ok =
+            !id.empty() && id.size() <= 64 && id.front() != '.' &&
+            std::all_of(id.begin(), id.end(), [](char c) {
+              return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+            });
+        return ok ? std::string() : "at most 64 letters, digits, '.', '_' or '-', not starting with '.'";
+      })
+      ->type_name("ID");
+  app.add_flag("--collector", o.collector,
+               "this rank runs no environment: it receives what the machines collect (distenv run adds one "
+               "on its own machine when that machine is not one of the job's)");
+}
+
 // False after --help / --version (printed).
 bool parse_words(CLI::App& app, int argc, const char* const* argv) {
   try {
@@ -312,6 +347,9 @@ void apply(Options& o, const Text& t) {
         fmt::format("--broadcast {}: expected auto, chain, tree, twotree, mpi or a fan-out", t.broadcast));
   if (o.dest.empty())
     throw InputError("--dest: must not be empty");
+  if (!t.collect_into.empty())
+    o.collect_into = t.collect_into;
+  o.collect_into = fs::absolute(o.collect_into).lexically_normal();
   // Workers run elsewhere (the installed t.project): paths they are given must
   // not depend on where distenv was started.
   o.dest = fs::absolute(o.dest).lexically_normal();
@@ -344,6 +382,7 @@ std::optional<Options> parse_options(int argc, const char* const* argv) {
   declare_input(app, o, t);
   declare_modes(app, o, t);
   declare_job(app, o, t);
+  declare_outputs(app, o, t);
   if (!parse_words(app, argc, argv))
     return std::nullopt;
   check_modes(o, t);

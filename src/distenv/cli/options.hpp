@@ -63,6 +63,12 @@ struct Options {
   bool quiet = false;                 // errors and worker output only
   ColorMode color = ColorMode::auto_; // --color: error/warning lines in colour
   std::vector<std::string> command;   // after "--"
+  // Outputs: every machine's $DISTENV_OUTPUT (<dest>/outputs/<job id>/<host>);
+  // what matches `collect` comes back to <collect_into>/<job id>/<host>.
+  std::vector<std::string> collect; // globs (util/glob.hpp collect_match), with distenv.toml's
+  fs::path collect_into = "distenv-results";
+  std::string job_id;     // default: the time and the scheduler's job id (or a random suffix)
+  bool collector = false; // this rank only receives what is collected (distenv run adds it)
 };
 
 // More workers than this on one machine is a typo, not a plan.

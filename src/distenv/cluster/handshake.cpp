@@ -22,8 +22,9 @@ struct Hello {
   std::string version;
   int protocol = 0;
   std::string host;
+  bool collector = false; // the collecting rank (protocol 5 on); older versions ignore it
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Hello, version, protocol, host)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Hello, version, protocol, host, collector)
 
 std::string encoded(Hello h) {
   std::string bytes = transport::encode(h);
@@ -58,9 +59,20 @@ const char* version() {
   return DISTENV_VERSION;
 }
 
-std::vector<std::string> check_versions(transport::Comm& world, const std::string& host, double seconds,
-                                        const std::string& version, int protocol) {
-  const auto replies = world.hello(encoded({version, protocol, host}), seconds);
+namespace {
+
+void check_same(const std::vector<Hello>& all) {
+  for (const Hello& h : all)
+    if (h.version != all.front().version || h.protocol != all.front().protocol)
+      throw PhaseFailed(
+          {fmt::format("the machines run different distenv versions: {}; install one version on "
+                       "every machine",
+                       who_runs_what(all))},
+          1);
+}
+
+std::vector<Hello> hello(transport::Comm& world, const Hello& mine, double seconds) {
+  const auto replies = world.hello(encoded(mine), seconds);
   if (!replies) {
     // Every rank that waited says so; rank 0 first, so that one line (its)
     // is what people read before MPI_Abort ends everything.
@@ -76,17 +88,38 @@ std::vector<std::string> check_versions(transport::Comm& world, const std::strin
   std::vector<Hello> all;
   for (const std::string& bytes : *replies)
     all.push_back(transport::decode<Hello>(bytes));
-  for (const Hello& h : all)
-    if (h.version != all.front().version || h.protocol != all.front().protocol)
-      throw PhaseFailed(
-          {fmt::format("the machines run different distenv versions: {}; install one version on "
-                       "every machine",
-                       who_runs_what(all))},
-          1);
+  check_same(all);
+  return all;
+}
+
+} // namespace
+
+std::vector<std::string> check_versions(transport::Comm& world, const std::string& host, double seconds,
+                                        const std::string& version, int protocol) {
   std::vector<std::string> hosts;
-  for (const Hello& h : all)
+  for (const Hello& h : hello(world, {version, protocol, host}, seconds))
     hosts.push_back(h.host);
   return hosts;
+}
+
+Entered enter(transport::Comm& world, const std::string& host, double seconds, bool collector) {
+  Entered e;
+  int collectors = 0;
+  const std::vector<Hello> all = hello(world, {version(), k_protocol, host, collector}, seconds);
+  for (size_t rank = 0; rank < all.size(); ++rank)
+    if (all[rank].collector) {
+      e.collector = static_cast<int>(rank);
+      e.collector_host = all[rank].host;
+      ++collectors;
+    }
+  // Every rank sees the same hellos, so every rank throws this or none.
+  if (collectors > 1 || collectors == static_cast<int>(all.size()))
+    throw PhaseFailed({fmt::format("{} of {} ranks were started with --collector: a job has one collecting "
+                                   "rank beside its machines' ranks",
+                                   collectors, all.size())},
+                      2);
+  e.job = world.split(collector ? 1 : 0);
+  return e;
 }
 
 } // namespace distenv::cluster

@@ -4,8 +4,10 @@
 #include <distenv/env/julia.hpp>
 #include <distenv/env/toml_doc.hpp>
 #include <distenv/util/error.hpp>
+#include <distenv/util/glob.hpp>
 
 #include <boost/filesystem/operations.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -85,6 +87,12 @@ void read_distenv_toml(Environment& env, const fs::path& file) {
         act.each_machine = {value.as_string()->get()};
       else
         act.each_machine = expect_strings(doc, value, key);
+    } else if (key == "collect") {
+      for (const std::string& pattern : expect_strings(doc, value, key)) {
+        if (const std::string why = collect_problem(pattern); !why.empty())
+          throw InputError(fmt::format("{}: collect \"{}\": {}", doc.where(value), pattern, why));
+        act.collect.push_back(pattern);
+      }
     } else if (key == "env") {
       const auto* table = value.as_table();
       if (!table)
@@ -99,7 +107,7 @@ void read_distenv_toml(Environment& env, const fs::path& file) {
       }
     } else {
       throw InputError(fmt::format("{}: unknown key '{}' (known: roots, exclude, mutable, gitignore, "
-                                   "env, runtime, runtime_hint, command, each_machine)",
+                                   "env, runtime, runtime_hint, command, each_machine, collect)",
                                    doc.where(value), key));
     }
   }

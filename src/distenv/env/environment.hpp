@@ -51,6 +51,9 @@ struct Activation {
   std::string runtime_hint;              // one line: how to install it
   std::vector<std::string> command;      // default worker command (argv)
   std::vector<std::string> each_machine; // once-per-machine shell commands
+  // Files the job brings back from every machine's output directory
+  // ($DISTENV_OUTPUT) to the launching machine (globs; util/glob.hpp).
+  std::vector<std::string> collect;
 };
 
 // What rank 0 reads: everything needed to lay out, hash and pack the tree.

@@ -146,6 +146,11 @@ public:
   // caches, logs).
   fs::path depot_dir() const { return m_dest / "depot"; }
   fs::path julia_dir() const { return m_dest / "julia"; }
+  // Jobs' outputs: <dest>/outputs/<job id>/<host>, never inside an environment.
+  fs::path outputs_dir() const { return m_dest / "outputs"; }
+  // Makes (or opens) a job's output directory for `host`, each directory
+  // checked as the store's are (no symlink, ours); returns it.
+  fs::path open_output(const std::string& job, const std::string& host);
   // Creates both (and the store), and checks they can be trusted.
   void open_depot();
   // The depot holds `unit` ("packages/Example/3rsi"): only a rename puts one there.

@@ -33,6 +33,12 @@ std::vector<std::string> Installed::activation(const Session& s,
     std::erase_if(env, [](const std::string& kv) { return kv.rfind("JULIA_PKG_OFFLINE=", 0) == 0; });
     env.push_back("JULIA_PKG_OFFLINE=true");
   }
+  for (const auto& [name, value] :
+       {std::pair{"DISTENV_OUTPUT=", output.string()}, {"DISTENV_JOB=", job_id}}) {
+    std::erase_if(env, [name](const std::string& kv) { return kv.rfind(name, 0) == 0; });
+    if (!value.empty())
+      env.push_back(name + value);
+  }
   return env;
 }
 
@@ -137,8 +143,10 @@ void check_installed(Session& s, const hash::Hash128& tree, const std::optional<
 
 } // namespace
 
-Installed activate(Session& s, const Read& r, Transferred& t, const Transferred& depot) {
+Installed activate(Session& s, const Read& r, Transferred& t, const Transferred& depot,
+                   const std::string& job_id) {
   Installed in;
+  in.job_id = job_id;
   in.root = s.store.path_of(r.plan.tree_hash);
   in.in_use = t.in_use;
   const std::vector<std::string> installs = s.agree.gather(0, [&] {
@@ -146,6 +154,7 @@ Installed activate(Session& s, const Read& r, Transferred& t, const Transferred&
     if (!s.leader())
       return std::string();
     check_installed(s, r.plan.tree_hash, r.depot, in);
+    in.output = s.store.open_output(job_id, s.ctx.host);
     if (!in.in_use) // a machine that shares a store another machine installed into
       in.in_use = std::make_shared<install::Store::InUse>(s.store, r.plan.tree_hash);
     in.mine = machine_result(s, in, t);

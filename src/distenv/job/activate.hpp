@@ -30,6 +30,8 @@ struct Installed {
   std::string julia_class; // this machine's compile class (env/julia_class.hpp)
   bool offline = false;    // workers get JULIA_PKG_OFFLINE=true
   std::string runtime_bin; // --runtime ship: the shipped runtime's bin, first on PATH
+  std::string job_id;      // DISTENV_JOB
+  fs::path output;         // leaders: this machine's output directory (DISTENV_OUTPUT, job/collect.hpp)
 
   fs::path project_dir() const { return root / meta.project; }
   // What a process started here gets: the inherited environment activated,
@@ -48,6 +50,8 @@ report::JobReport job_report(const Session& s, const Read& r, const Transferred&
 // runtime on the activated PATH) and marks it in use; the results are
 // gathered and rank 0 prints where the environment is on every machine (now:
 // a sweep may run for hours after).
-Installed activate(Session& s, const Read& r, Transferred& t, const Transferred& depot);
+// Leaders also make the job's output directory, <dest>/outputs/<job id>/<host>.
+Installed activate(Session& s, const Read& r, Transferred& t, const Transferred& depot,
+                   const std::string& job_id);
 
 } // namespace distenv::job

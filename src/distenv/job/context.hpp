@@ -16,7 +16,19 @@ namespace distenv {
 
 // The phases of a job, in order; one spelling each (observer, -v timings,
 // the JSON report's phase_seconds).
-enum class Phase { machines, read, check, transfer, depot, activate, compile, each_machine, workers, report };
+enum class Phase {
+  machines,
+  read,
+  check,
+  transfer,
+  depot,
+  activate,
+  compile,
+  each_machine,
+  workers,
+  collect,
+  report
+};
 std::string_view phase_name(Phase p);
 
 // Watches a rank's job as it goes (a progress display; tests that inject
@@ -44,6 +56,11 @@ struct JobContext {
   JobObserver* observer = nullptr;
   bool heartbeats = false; // `world` may be used from a second thread: heartbeats run
   int control_fd = -1;     // rank 0, --control-stdin: where control lines come from (run(): stdin)
+  // A collecting rank beside the machines' (distenv run --collect from a
+  // machine outside the job): `results` is the world that holds it, at rank
+  // `collector`; `world` above is the machines' ranks alone (cluster::enter).
+  transport::Comm* results = nullptr;
+  int collector = -1;
   // This machine's compile class for the Julia at the given path
   // (env/julia_class.hpp when unset; tests give each machine its own).
   std::function<std::string(const std::string& julia)> julia_class{};

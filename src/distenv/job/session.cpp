@@ -28,6 +28,8 @@ std::string_view phase_name(Phase p) {
     return "each_machine";
   case Phase::workers:
     return "workers";
+  case Phase::collect:
+    return "collect";
   case Phase::report:
     return "report";
   }

@@ -89,6 +89,20 @@ nlohmann::ordered_json JobReport::json() const {
     ms.push_back(m);
   }
   j["per_machine"] = ms;
+  if (collected) {
+    auto cms = nlohmann::ordered_json::array();
+    for (const Collected::Machine& m : collected->machines)
+      cms.push_back({{"host", m.host},
+                     {"files", m.files},
+                     {"bytes", m.bytes},
+                     {"archive_bytes", m.archive_bytes},
+                     {"skipped", m.skipped},
+                     {"error", m.error}});
+    j["collected"] = {{"job_id", collected->job_id},
+                      {"host", collected->host},
+                      {"dir", collected->dir},
+                      {"per_machine", cms}};
+  }
   j["exit_code"] = exit_code();
   return j;
 }
@@ -99,6 +113,35 @@ std::vector<std::string> JobReport::failures() const {
     for (const auto& w : r.workers)
       if (w.status != 0)
         out.push_back(fmt::format("{}: worker {} {}", r.host, w.id, w.how));
+  if (collected)
+    for (const std::string& f : collected->failures())
+      out.push_back(f);
+  return out;
+}
+
+std::vector<std::string> JobReport::Collected::failures() const {
+  std::vector<std::string> out;
+  for (const Machine& m : machines)
+    if (!m.error.empty())
+      out.push_back(fmt::format("{}: collect: {}", m.host, m.error));
+  return out;
+}
+
+std::string JobReport::Collected::summary() const {
+  std::string out;
+  uint64_t files = 0, bytes = 0, archive = 0;
+  for (const Machine& m : machines) {
+    files += m.files;
+    bytes += m.bytes;
+    archive += m.archive_bytes;
+    out += fmt::format("distenv: collected {:<12} {} file{}, {}{}{}\n", m.host + ":", m.files,
+                       m.files == 1 ? "" : "s", human_bytes(m.bytes),
+                       m.archive_bytes ? fmt::format(" ({} sent)", human_bytes(m.archive_bytes)) : "",
+                       m.skipped ? fmt::format("; {} not regular files left out", m.skipped) : "");
+  }
+  out += fmt::format("distenv: results: {} file{}, {} ({} sent) from {} machine{} in {}:{}\n", files,
+                     files == 1 ? "" : "s", human_bytes(bytes), human_bytes(archive), machines.size(),
+                     machines.size() == 1 ? "" : "s", host, dir);
   return out;
 }
 
@@ -107,7 +150,7 @@ int JobReport::exit_code() const {
     for (const auto& w : r.workers)
       if (w.status != 0)
         return w.status;
-  return 0;
+  return collected && !collected->failures().empty() ? 1 : 0;
 }
 
 std::string JobReport::compiled_summary() const {

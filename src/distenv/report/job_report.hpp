@@ -96,6 +96,23 @@ struct JobReport {
   std::string compiled_summary() const;
   std::vector<MachineResult> results; // by machine
   std::vector<std::string> command;   // empty: install only
+  // --collect: what came back from each machine's output directory.
+  struct Collected {
+    std::string job_id;
+    std::string host; // where it landed (the collecting rank's machine)
+    std::string dir;  // <--collect-into>/<job id> there
+    struct Machine {
+      std::string host;
+      uint64_t files = 0, bytes = 0, archive_bytes = 0;
+      uint64_t skipped = 0; // matching entries that are not regular files (symlinks, ...)
+      std::string error;    // why nothing (or not all) came back from it
+    };
+    std::vector<Machine> machines;
+    // A line per machine and the total ("distenv: collected ...").
+    std::string summary() const;
+    std::vector<std::string> failures() const; // "node2: collect: ..."
+  };
+  std::optional<Collected> collected;
 
   nlohmann::ordered_json json() const;
   // What rank 0 prints when the environment is in place on every machine
@@ -108,7 +125,11 @@ struct JobReport {
   std::string summary() const { return install_summary() + workers_summary(); }
   // Workers that did not succeed, as "host: worker 5 exited with 3".
   std::vector<std::string> failures() const;
-  int exit_code() const; // 0, or the first failed worker's status
+  int exit_code() const; // 0, or the first failed worker's status (1: a machine's outputs did not come back)
 };
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(JobReport::Collected::Machine, host, files, bytes, archive_bytes, skipped,
+                                   error)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(JobReport::Collected, job_id, host, dir, machines)
 
 } // namespace distenv::report

@@ -1,6 +1,8 @@
 // Wildcard matching with gitignore's '**' rules (fnmatch has no '**').
 #include <distenv/util/glob.hpp>
 
+#include <algorithm>
+
 namespace distenv {
 
 namespace {
@@ -103,6 +105,27 @@ bool match(It p, It pe, It t, It te) {
 
 bool glob_match(std::string_view pattern, std::string_view text) {
   return match(pattern.data(), pattern.data() + pattern.size(), text.data(), text.data() + text.size());
+}
+
+std::string collect_problem(std::string_view pattern) {
+  if (pattern.empty())
+    return "an empty pattern";
+  if (pattern.front() == '/')
+    return "must be relative to the output directory ($DISTENV_OUTPUT)";
+  for (size_t at = 0; at <= pattern.size();) {
+    const size_t end = std::min(pattern.find('/', at), pattern.size());
+    if (pattern.substr(at, end - at) == "..")
+      return "'..' would leave the output directory";
+    at = end + 1;
+  }
+  return {};
+}
+
+bool collect_match(std::string_view pattern, std::string_view path) {
+  if (pattern.find('/') != std::string_view::npos)
+    return glob_match(pattern, path);
+  const size_t slash = path.rfind('/');
+  return glob_match(pattern, slash == std::string_view::npos ? path : path.substr(slash + 1));
 }
 
 } // namespace distenv

@@ -53,12 +53,26 @@ TEST(DistenvToml, JuliaProjectWithDistenvTomlOverridesEnv) {
   EXPECT_EQ(e.activation.env[0].second, "{project}/sub");
 }
 
+TEST(DistenvToml, Collect) {
+  TempDir t;
+  write(t / "p/distenv.toml", "collect = [\"*.csv\", \"plots/**\"]\n");
+  const auto e = env::read_environment({t / "p", {}});
+  EXPECT_EQ(e.activation.collect, (std::vector<std::string>{"*.csv", "plots/**"}));
+}
+
 TEST(DistenvToml, Errors) {
   TempDir t;
   write(t / "a/distenv.toml", "rots = [\"x\"]\n");
   EXPECT_EQ(error_of(t / "a"),
             "distenv.toml:1:8: unknown key 'rots' (known: roots, exclude, mutable, gitignore, "
-            "env, runtime, runtime_hint, command, each_machine)");
+            "env, runtime, runtime_hint, command, each_machine, collect)");
+  write(t / "g/distenv.toml", "collect = [\"*.csv\", \"../up/*\"]\n");
+  EXPECT_EQ(error_of(t / "g"),
+            "distenv.toml:1:11: collect \"../up/*\": '..' would leave the output directory");
+  write(t / "h/distenv.toml", "collect = [\"/abs\"]\n");
+  EXPECT_EQ(
+      error_of(t / "h"),
+      "distenv.toml:1:11: collect \"/abs\": must be relative to the output directory ($DISTENV_OUTPUT)");
   write(t / "b/distenv.toml", "roots = \"../x\"\n");
   EXPECT_EQ(error_of(t / "b"), "distenv.toml:1:9: roots must be an array of strings");
   write(t / "c/distenv.toml", "roots = [\"../nowhere\"]\n");
