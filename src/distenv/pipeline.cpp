@@ -159,13 +159,14 @@ env::ReadOptions read_options(const cli::Options& o) {
   return read;
 }
 
-void check_input(const cli::Options& o) {
+size_t check_input(const cli::Options& o) {
   boost::system::error_code ec;
   if (!fs::is_directory(o.project, ec))
-    return; // not here: rank 0 reads it where it is
+    return o.collect.size(); // not here: rank 0 reads it where it is
   env::Environment e = env::read_environment(read_options(o));
   e.never_ship.push_back(o.dest);
   layout::make_layout(e);
+  return o.collect.size() + e.activation.collect.size();
 }
 
 Prepared prepare(const cli::Options& o) {

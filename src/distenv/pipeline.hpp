@@ -40,8 +40,9 @@ Prepared prepare(const cli::Options& o);
 env::ReadOptions read_options(const cli::Options& o);
 // `distenv run`'s check before mpirun starts anything (--check-input): the
 // environment's files read (env, layout: no walk, no hashing) when the
-// project is on this machine. InputError on bad input.
-void check_input(const cli::Options& o);
+// project is on this machine. InputError on bad input. Returns how many
+// patterns the job collects (--collect and distenv.toml's, when read here).
+size_t check_input(const cli::Options& o);
 
 // The store --dest (and --shared-store) name.
 install::Store store_for(const cli::Options& o);

@@ -133,8 +133,9 @@ int run(int argc, const char* const* argv) {
       return 0;
     const cli::Options& o = *options;
     set_color(o.color);
-    if (o.check_input) {
-      check_input(o);
+    if (o.check_input) { // for distenv run: whether the job collects (it may add a collecting rank)
+      if (const size_t patterns = check_input(o))
+        fmt::print("collect {}\n", patterns);
       return 0;
     }
     if (o.mode != cli::Mode::job)

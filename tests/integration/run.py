@@ -2,7 +2,7 @@
 """Integration tests with real mpirun: `run.py NAME` runs one test (CTest
 registers each by name). Localhost tests need only Open MPI; cluster tests
 need root and `scripts/vcluster up 3` (a CTest fixture does that)."""
-import glob, json, os, re, shutil, signal, subprocess, sys, threading, time
+import glob, json, os, re, shutil, signal, socket, subprocess, sys, threading, time
 
 from harness import *
 
@@ -1679,6 +1679,59 @@ def cluster_launcher_unreachable_host_fails_fast_or_is_skipped():
         equal(sorted(m["host"] for m in report(t / "r.json")["per_machine"]), sorted(hosts), "machines used")
         r = launcher(args[:1] + ["--skip-unreachable", "-q"] + args[1:], cluster=True)
         equal((r.code, r.err), (0, ""), f"-q: the launcher's warnings go too\n{r}")
+
+
+@test
+def cluster_outputs_collected_from_every_host_including_a_failing_worker():
+    """Workers write into $DISTENV_OUTPUT (each host's <dest>/outputs/<job>/<host>,
+    never inside an environment); distenv run started outside the job's
+    machines adds a collecting rank here, and what matches --collect and
+    distenv.toml's `collect` comes back to --collect-into/<job>/<host>,
+    through the job (no ssh), a failing worker's host's too. The results
+    directory lies below /scratch, which each simulated host has of its own:
+    had a node written them, they would be on its disk, not here."""
+    need_root()
+    hosts = vcluster_hosts()
+    with Scratch() as t:
+        project = t / "p"
+        os.makedirs(project)
+        with open(os.path.join(project, "distenv.toml"), "w") as f:
+            f.write('runtime = "sh"\ncollect = ["*.csv"]\n')
+        into = f"/scratch/results-{os.getpid()}"
+        shutil.rmtree(into, ignore_errors=True)
+        work = ('mkdir -p "$DISTENV_OUTPUT/logs" && hostname > "$DISTENV_OUTPUT/r$DISTENV_WORKER.csv" && '
+                'echo log > "$DISTENV_OUTPUT/logs/w$DISTENV_WORKER.log" && echo x > "$DISTENV_OUTPUT/junk.tmp" && '
+                'echo $DISTENV_OUTPUT && [ "$DISTENV_WORKER" != 5 ] || exit 7')
+        try:
+            r = launcher(["run", "--hosts", ",".join(hosts), "-p", project, "-d", "/scratch/distenv", "-w", "2",
+                          "--job-id", "sweep1", "--collect", "logs/**", "--collect-into", into,
+                          "--report", t / "r.json", "--", "sh", "-c", work], cluster=True)
+            equal(r.code, 7, f"exit code\n{r}")
+            contains(r.err, "distenv: error: node3: worker 5 exited with 7", "the failure")
+            for h in hosts:
+                equal(set(os.listdir(os.path.join(host_disk(h), "distenv/outputs/sweep1"))), {h},
+                      f"{h}'s output directory (the packed archive removed)")
+                check(not os.path.exists(os.path.join(host_disk(h), into[len("/scratch/"):])),
+                      f"nothing collected onto {h}'s own disk")
+            outputs = {text for _, _, text in worker_lines(r.out)}
+            equal(outputs, {f"/scratch/distenv/outputs/sweep1/{h}" for h in hosts}, "DISTENV_OUTPUT")
+            got = sorted(os.path.relpath(p, into) for p in glob.glob(into + "/**", recursive=True)
+                         if os.path.isfile(p))
+            want = sorted(f"sweep1/{h}/{f}" for i, h in enumerate(hosts)
+                          for w in (2 * i, 2 * i + 1) for f in (f"r{w}.csv", f"logs/w{w}.log"))
+            equal(got, want, "collected files")
+            for h in hosts:
+                equal(open(f"{into}/sweep1/{h}/r{2 * hosts.index(h)}.csv").read(), h + "\n", f"{h}'s result")
+            contains(r.out, f"distenv: results: 12 files, ", "the total")
+            contains(r.out, f"from 3 machines in {socket.gethostname()}:{into}/sweep1", "where they are")
+            rep = report(t / "r.json")
+            equal([m["files"] for m in rep["collected"]["machines"]], [4, 4, 4], "per machine in the report")
+            for h in hosts:
+                envs = glob.glob(os.path.join(host_disk(h), "distenv/envs/*/**/*.csv"), recursive=True)
+                equal(envs, [], f"nothing the job wrote is inside an environment on {h}")
+            no_leftovers(BOOTSTRAP)
+        finally:
+            shutil.rmtree(into, ignore_errors=True)
 
 
 @test

@@ -3,6 +3,7 @@
 #include <distenv/launch/launcher.hpp>
 
 #include <distenv/launch/machines.hpp>
+#include <distenv/util/files.hpp>
 #include <distenv/util/units.hpp>
 
 #include <algorithm>
@@ -44,7 +45,7 @@ int rank_kill_seconds(const Command& c) {
 
 std::vector<std::string> command_line(const Command& c, const std::vector<std::string>& ms,
                                       const std::string& bootstrap, const std::vector<std::string>& env,
-                                      bool as_root) {
+                                      bool as_root, bool collects) {
   std::vector<std::string> cmd;
   if (!launches(c.mode)) {
     cmd = {bootstrap};
@@ -100,6 +101,14 @@ std::vector<std::string> command_line(const Command& c, const std::vector<std::s
   if (!c.command.empty()) {
     cmd.push_back("--");
     cmd.insert(cmd.end(), c.command.begin(), c.command.end());
+  }
+  // Rank 0 is this machine when it is one of the job's (listed first
+  // above): it collects. Else a rank of its own here does, and the results
+  // come back here. (Inside an allocation, no list: rank 0 is the batch host.)
+  if (collects && c.mode == Subcommand::run && !ms.empty() &&
+      std::none_of(ms.begin(), ms.end(), [](const std::string& m) { return is_local(m); })) {
+    cmd.insert(cmd.end(), {":", "-np", "1", "--host", host_name(), bootstrap, "--collector"});
+    cmd.insert(cmd.end(), c.bootstrap_args.begin(), c.bootstrap_args.end());
   }
   return cmd;
 }

@@ -81,7 +81,8 @@ std::string bootstrap_path() {
 // distenv-bootstrap --check-input with the job's options: a typo or a
 // broken manifest is exit 2 here, not after mpirun started a rank on every
 // machine (and before --dry-run prints a line that could not run).
-int check_input(const std::string& bootstrap, const Command& c) {
+// Its status, and whether the job collects outputs ("collect N" on stdout).
+std::pair<int, bool> check_input(const std::string& bootstrap, const Command& c) {
   std::vector<std::string> cmd{bootstrap, "--check-input"};
   cmd.insert(cmd.end(), c.bootstrap_args.begin(), c.bootstrap_args.end());
   if (!c.command.empty()) {
@@ -90,7 +91,7 @@ int check_input(const std::string& bootstrap, const Command& c) {
   }
   const CommandResult r = run_command(cmd, ".");
   std::fputs(r.err.c_str(), stderr);
-  return r.status;
+  return {r.status, r.out.rfind("collect ", 0) == 0};
 }
 
 std::vector<std::string> environment() {
@@ -295,13 +296,18 @@ int main(int argc, const char* const* argv) {
       exec({bootstrap_path(), "--version"});
     }
     const std::string bootstrap = bootstrap_path();
-    if (c.mode == Subcommand::run) // bad input ends here, before anything starts anywhere
-      if (const int status = check_input(bootstrap, c); status != 0)
+    bool collects = false;
+    if (c.mode == Subcommand::run) { // bad input ends here, before anything starts anywhere
+      int status = 0;
+      std::tie(status, collects) = check_input(bootstrap, c);
+      if (status != 0)
         return status;
+    }
     std::vector<std::string> ms = machines(c);
     if (!ms.empty() && !c.dry_run && launches(c.mode))
       ms = probe(ms, c);
-    const std::vector<std::string> cmd = command_line(c, ms, bootstrap, environment(), ::geteuid() == 0);
+    const std::vector<std::string> cmd =
+        command_line(c, ms, bootstrap, environment(), ::geteuid() == 0, collects);
     if (c.dry_run) {
       std::string line;
       for (const std::string& w : cmd)

@@ -52,10 +52,15 @@ std::optional<Command> parse(int argc, const char* const* argv);
 // The command that runs: mpirun ... distenv-bootstrap ... for run, status
 // and gc (`machines` as given, this machine first when listed: rank 0 reads
 // the environment); distenv-bootstrap alone for the other modes.
-// `environment` is KEY=VALUE: what is set decides what is forwarded.
+// `environment` is KEY=VALUE: what is set decides what is forwarded. A job
+// that `collects` outputs from machines that do not include this one gets
+// a collecting rank here (a second app context: `: -np 1 --host <this
+// machine> distenv-bootstrap --collector ...`): results come back through
+// the job to the machine distenv run was started on.
 std::vector<std::string> command_line(const Command& c, const std::vector<std::string>& machines,
                                       const std::string& bootstrap,
-                                      const std::vector<std::string>& environment, bool as_root);
+                                      const std::vector<std::string>& environment, bool as_root,
+                                      bool collects = false);
 
 // Shell-quotes one word for a line a person can paste (`--dry-run`).
 std::string shell_quote(const std::string& word);

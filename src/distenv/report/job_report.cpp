@@ -89,20 +89,8 @@ nlohmann::ordered_json JobReport::json() const {
     ms.push_back(m);
   }
   j["per_machine"] = ms;
-  if (collected) {
-    auto cms = nlohmann::ordered_json::array();
-    for (const Collected::Machine& m : collected->machines)
-      cms.push_back({{"host", m.host},
-                     {"files", m.files},
-                     {"bytes", m.bytes},
-                     {"archive_bytes", m.archive_bytes},
-                     {"skipped", m.skipped},
-                     {"error", m.error}});
-    j["collected"] = {{"job_id", collected->job_id},
-                      {"host", collected->host},
-                      {"dir", collected->dir},
-                      {"per_machine", cms}};
-  }
+  if (collected)
+    j["collected"] = nlohmann::ordered_json::parse(nlohmann::json(*collected).dump()); // its fields, in order
   j["exit_code"] = exit_code();
   return j;
 }

@@ -6,6 +6,8 @@
 #include "support/errors.hpp"
 #include "support/temp_dir.hpp"
 
+#include <distenv/util/files.hpp>
+
 #include <gtest/gtest.h>
 
 using namespace distenv;
@@ -74,6 +76,23 @@ TEST(Launcher, MpirunWaitsForTheWorkersGraceBeforeKillingARank) {
   const std::string own = line({"run", "--mca", "odls_base_sigkill_timeout", "30", "--", "x"});
   EXPECT_EQ(own.find("odls_base_sigkill_timeout 7"), std::string::npos)
       << "the user's own setting stays: " << own;
+}
+
+TEST(Launcher, ACollectingJobFromOutsideItsMachinesGetsACollectingRankHere) {
+  auto c = parse({"run", "--hosts", "n1,n2", "--collect", "*.csv", "--", "x"});
+  const std::string here = host_name();
+  const std::string line = joined(launch::command_line(c, {"n1", "n2"}, "b", {}, false, true));
+  EXPECT_NE(
+      line.find(" b --collect '*.csv' -- x : -np 1 --host " + here + " b --collector --collect '*.csv'"),
+      std::string::npos)
+      << line;
+  EXPECT_EQ(line.rfind(" -- x"), line.find(" -- x")) << "the collecting rank runs no command: " << line;
+  // This machine in the job: its rank 0 collects; no list (an allocation): rank 0 does.
+  EXPECT_EQ(joined(launch::command_line(c, {"n1", "localhost"}, "b", {}, false, true)).find("--collector"),
+            std::string::npos);
+  EXPECT_EQ(joined(launch::command_line(c, {}, "b", {}, false, true)).find("--collector"), std::string::npos);
+  EXPECT_EQ(joined(launch::command_line(c, {"n1", "n2"}, "b", {}, false, false)).find("--collector"),
+            std::string::npos);
 }
 
 TEST(Launcher, MpirunReadsNoTerminalUnlessRankZeroTakesControlLines) {
