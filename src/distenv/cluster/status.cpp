@@ -102,6 +102,9 @@ MachineStatus collect_status(const fs::path& dest, const std::string& runtime,
   const install::Interrupted interrupted = install::interrupted_installs(dest);
   s.interrupted = interrupted.count;
   s.interrupted_bytes = interrupted.bytes;
+  const install::OutputsUse outputs = install::outputs_use(dest);
+  s.output_jobs = outputs.jobs;
+  s.output_bytes = outputs.bytes;
   std::sort(s.environments.begin(), s.environments.end(), [](const auto& a, const auto& b) {
     return a.last_used_ns != b.last_used_ns ? a.last_used_ns > b.last_used_ns : a.hash < b.hash;
   });
@@ -146,6 +149,9 @@ std::string status_table(const std::vector<MachineStatus>& rows) {
     if (s.interrupted)
       out += fmt::format("  {} interrupted install{} ({}: gc removes)\n", s.interrupted,
                          s.interrupted == 1 ? "" : "s", human_bytes(s.interrupted_bytes));
+    if (s.output_jobs)
+      out += fmt::format("  outputs of {} job{} ({} in outputs/: gc keeps the newest)\n", s.output_jobs,
+                         s.output_jobs == 1 ? "" : "s", human_bytes(s.output_bytes));
   }
   std::vector<std::string> missing;
   for (const MachineStatus& s : rows)

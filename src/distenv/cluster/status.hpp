@@ -31,6 +31,8 @@ struct MachineStatus {
   std::vector<Installed> environments; // installed at --dest, most recently used first
   uint64_t interrupted = 0;            // installs interrupted (or running now): .incoming-* left
   uint64_t interrupted_bytes = 0;
+  uint64_t output_jobs = 0; // jobs with output directories here (<dest>/outputs/<job>)
+  uint64_t output_bytes = 0;
   // Without a project to read: the version of each runtime the installed
   // environments need, "name: version" ("missing" when it is not on PATH).
   std::vector<std::string> installed_runtimes;
@@ -39,7 +41,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineStatus::Installed, hash, project, runt
                                    last_used)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineStatus, host, ranks, threads, load1, mem_available, dest_free,
                                    runtime, runtime_version, runtime_hint, environments, interrupted,
-                                   interrupted_bytes, installed_runtimes)
+                                   interrupted_bytes, output_jobs, output_bytes, installed_runtimes)
 
 // Reads this machine's status. `runtime` may be empty (no runtime column);
 // runtimes are looked for on `path_value` (a PATH).

@@ -69,6 +69,7 @@ Store::Collected Store::collect(size_t keep, bool dry_run) {
     for (const fs::path& dir : incoming_parents(m_dest))
       remove_incoming(dir);
   result.bytes_freed += result.interrupted.bytes;
+  result.outputs = collect_outputs(keep, dry_run);
   struct Env {
     std::string name;
     int64_t used; // ns since the epoch

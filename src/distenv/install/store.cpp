@@ -63,22 +63,6 @@ void check_free_space(const fs::path& dir, uint64_t bytes) {
                             human_bytes(free_bytes)));
 }
 
-fs::path Store::open_output(const std::string& job, const std::string& host) {
-  for (const std::string& name : {job, host})
-    if (name.empty() || name.find('/') != std::string::npos || name[0] == '.')
-      throw Error(fmt::format("'{}' cannot name an output directory", name));
-  open();
-  const unsigned mode = m_sharing == Sharing::group ? 0775 : 0755;
-  fs::path dir = outputs_dir();
-  for (const std::string& below : {std::string(), job, host}) {
-    if (!below.empty())
-      dir /= below;
-    make_directory(dir, mode);
-    check_trusted(dir);
-  }
-  return dir;
-}
-
 void Store::check_trusted(const fs::path& dir) const {
   struct stat st {};
   if (::lstat(dir.c_str(), &st) != 0)

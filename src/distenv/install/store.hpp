@@ -151,6 +151,15 @@ public:
   // Makes (or opens) a job's output directory for `host`, each directory
   // checked as the store's are (no symlink, ours); returns it.
   fs::path open_output(const std::string& job, const std::string& host);
+  // Holds `dir` (an output directory) for a running job: gc leaves it.
+  Fd hold_output(const fs::path& dir) const;
+  // Removes the output directories of all but the `keep` most recent jobs
+  // (by their directory's time), but for those a running job holds.
+  struct OutputsCollected {
+    size_t removed = 0, kept = 0, busy = 0; // jobs
+    uint64_t bytes_freed = 0;
+  };
+  OutputsCollected collect_outputs(size_t keep, bool dry_run);
   // Creates both (and the store), and checks they can be trusted.
   void open_depot();
   // The depot holds `unit` ("packages/Example/3rsi"): only a rename puts one there.
@@ -201,6 +210,7 @@ public:
     uint64_t object_bytes_freed = 0; // of which: objects no environment uses any more
     bool objects_busy = false;       // a job counts on the objects: none removed
     Interrupted interrupted;         // interrupted installs removed (included in bytes_freed)
+    OutputsCollected outputs;        // jobs' output directories (not in bytes_freed)
   };
 
   // Garbage collection: keeps the `keep` most recently used environments and
@@ -252,6 +262,13 @@ void remove_incoming(const fs::path& dir);
 Interrupted interrupted_installs(const fs::path& dest);
 // The directories those are in.
 std::vector<fs::path> incoming_parents(const fs::path& dest);
+
+// The jobs' output directories in the store at `dest`: how many jobs, their files' bytes.
+struct OutputsUse {
+  size_t jobs = 0;
+  uint64_t bytes = 0;
+};
+OutputsUse outputs_use(const fs::path& dest);
 
 // mkdir with exactly `mode` (the umask does not apply); an existing
 // directory is left as it is (the trust check looks at it).

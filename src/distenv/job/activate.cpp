@@ -155,6 +155,7 @@ Installed activate(Session& s, const Read& r, Transferred& t, const Transferred&
       return std::string();
     check_installed(s, r.plan.tree_hash, r.depot, in);
     in.output = s.store.open_output(job_id, s.ctx.host);
+    in.output_held = std::make_shared<Fd>(s.store.hold_output(in.output));
     if (!in.in_use) // a machine that shares a store another machine installed into
       in.in_use = std::make_shared<install::Store::InUse>(s.store, r.plan.tree_hash);
     in.mine = machine_result(s, in, t);

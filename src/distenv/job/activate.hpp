@@ -32,6 +32,7 @@ struct Installed {
   std::string runtime_bin; // --runtime ship: the shipped runtime's bin, first on PATH
   std::string job_id;      // DISTENV_JOB
   fs::path output;         // leaders: this machine's output directory (DISTENV_OUTPUT, job/collect.hpp)
+  std::shared_ptr<Fd> output_held; // gc leaves it while the job runs
 
   fs::path project_dir() const { return root / meta.project; }
   // What a process started here gets: the inherited environment activated,

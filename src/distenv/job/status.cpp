@@ -44,6 +44,11 @@ std::string gc_line(const cli::Options& o, const std::string& host) {
       line += fmt::format("; {} {} interrupted install{} ({})", o.gc_dry_run ? "would remove" : "removed",
                           c.interrupted.count, c.interrupted.count == 1 ? "" : "s",
                           human_bytes(c.interrupted.bytes));
+    if (c.outputs.removed || c.outputs.busy)
+      line += fmt::format("; {} the outputs of {} job{} ({}){}", o.gc_dry_run ? "would remove" : "removed",
+                          c.outputs.removed, c.outputs.removed == 1 ? "" : "s",
+                          human_bytes(c.outputs.bytes_freed),
+                          c.outputs.busy ? fmt::format(", {} running", c.outputs.busy) : "");
     // The hash caches of rank 0's reading (this user's, on this machine).
     if (!o.gc_dry_run)
       if (const auto [files, bytes] = hash::HashCache::prune(hash::HashCache::default_dir()); files)

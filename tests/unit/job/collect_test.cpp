@@ -210,6 +210,38 @@ TEST_F(Collect, SymlinksAreNeverFollowedAndAResultsDirThatCannotBeMadeFailsTheJo
       << blocked.root().err;
 }
 
+// Outputs stay on the machines until gc, which keeps the newest jobs' (as
+// many as environments) and never a running job's; status shows them.
+TEST_F(Collect, StatusShowsOutputsAndGcKeepsTheNewestJobs) {
+  auto machines = cluster(2);
+  ASSERT_EQ(run_fake_job(machines, options).root().exit_code, 0);
+  options.job_id = "job2";
+  ASSERT_EQ(run_fake_job(machines, options).root().exit_code, 0);
+  cli::Options o = options;
+  o.mode = cli::Mode::status;
+  const FakeJobResult status = run_fake_job(machines, o, 20, run_status);
+  EXPECT_NE(status.root().out.find("  outputs of 2 jobs ("), std::string::npos) << status.root().out;
+  o.mode = cli::Mode::gc;
+  o.gc_keep = 1;
+  const FakeJobResult gc = run_fake_job(machines, o, 20, run_gc);
+  EXPECT_NE(gc.root().out.find("removed the outputs of 1 job ("), std::string::npos) << gc.root().out;
+  for (const FakeMachine& m : machines) {
+    EXPECT_FALSE(fs::exists(m.dest / "outputs/job1")) << m.host;
+    EXPECT_TRUE(fs::exists(m.dest / "outputs/job2/" / m.host)) << m.host;
+  }
+  // A running job's outputs stay, whatever --keep says.
+  options.job_id = "job3";
+  o.gc_keep = 0;
+  std::string gc_said;
+  machines[0].processes.while_workers_run = [&] {
+    gc_said = run_fake_job({machines[0]}, o, 20, run_gc).root().out;
+  };
+  ASSERT_EQ(run_fake_job(machines, options).root().exit_code, 0);
+  EXPECT_NE(gc_said.find("removed the outputs of 1 job ("), std::string::npos) << gc_said;
+  EXPECT_NE(gc_said.find(", 1 running"), std::string::npos) << gc_said;
+  EXPECT_TRUE(fs::exists(machines[0].dest / "outputs/job3/node0"));
+}
+
 TEST(CollectPatterns, MatchNamesAtAnyDepthOrPathsWithASlash) {
   EXPECT_TRUE(collect_match("*.csv", "a.csv"));
   EXPECT_TRUE(collect_match("*.csv", "deep/er/a.csv"));
