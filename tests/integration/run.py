@@ -2174,7 +2174,7 @@ def sbatch_template(t, project, command, template=SBATCH_TEMPLATE, extra_env=Non
     r = subprocess.run(["sbatch", "--wait", "--nodes=2"] + ([] if own_output else ["-o", out]) + [template] + command,
                        env=env, capture_output=True, text=True, timeout=170, cwd=project if own_output else None)
     if own_output:
-        logs = sorted(set(os.listdir(project)) - before)
+        logs = sorted(f for f in set(os.listdir(project)) - before if f.endswith(".out"))
         out = os.path.join(project, logs[0]) if len(logs) == 1 else out
     return r, open(out).read() if os.path.exists(out) else ""
 
@@ -2203,19 +2203,33 @@ def slurm_template_runs_on_every_node():
 def slurm_job_run_twice_from_the_project_reuses_its_environment():
     """The template's log (distenv-<job>.out) lands in the submit directory,
     the project: it never ships, so a second job from there finds the
-    environment installed and sends nothing."""
+    environment installed and sends nothing. What the workers write into
+    $DISTENV_OUTPUT and distenv.toml's `collect` names comes back to
+    distenv-results/<job id>/<node> there (rank 0, on the batch host,
+    receives it), and never ships either."""
     need_root()
     with Scratch() as t:
-        project = copy_example(t / "src")
+        project = t / "p"
+        os.makedirs(project)
+        with open(os.path.join(project, "distenv.toml"), "w") as f:
+            f.write('runtime = "sh"\ncollect = ["*.txt"]\n')
         logs = []
         for _ in range(2):
-            r, out = sbatch_template(t, project, ["true"], own_output=True)
+            r, out = sbatch_template(t, project, ["sh", "-c", 'hostname > "$DISTENV_OUTPUT/w$DISTENV_WORKER.txt"'],
+                                     own_output=True)
             equal(r.returncode, 0, f"sbatch --wait\n{r.stdout}{r.stderr}\n{out}")
             logs.append(out)
         check(len([f for f in os.listdir(project) if f.startswith("distenv-") and f.endswith(".out")]) == 2,
               f"both logs in the project: {os.listdir(project)}")
         contains(logs[1], "every machine already had it: nothing sent", "the second job reused the environment")
-
+        jobs = sorted(os.listdir(os.path.join(project, "distenv-results")))
+        equal(len(jobs), 2, f"one results directory per job: {jobs}")
+        for job, log in zip(jobs, logs):
+            got = sorted(os.path.relpath(p, os.path.join(project, "distenv-results", job))
+                         for p in glob.glob(os.path.join(project, "distenv-results", job, "*/*")))
+            equal(got, ["node1/w0.txt", "node1/w1.txt", "node2/w2.txt", "node2/w3.txt"], f"{job}'s results")
+            contains(log, "distenv: results: 4 files", "the total")
+            check(re.fullmatch(r"\d{8}-\d{6}-\d+", job), f"a job id with the SLURM job's: {job}")
 
 @test
 def slurm_failing_worker_fails_sbatch():
