@@ -12,6 +12,7 @@
 #include <distenv/job/status.hpp>
 #include <distenv/job/transfer.hpp>
 #include <distenv/job/workers.hpp>
+#include <distenv/util/interrupt.hpp>
 #include <distenv/util/style.hpp>
 
 #include <fmt/format.h>
@@ -69,7 +70,11 @@ int ended(JobContext& ctx, const std::function<int()>& body) {
   try {
     return body();
   } catch (const cluster::PhaseFailed& f) {
-    if (ctx.world.rank() == 0) {
+    // Stopped everywhere by distenv run, which says so itself: no line per machine.
+    const bool all_stopped = std::all_of(f.lines().begin(), f.lines().end(), [](const std::string& l) {
+      return l.find(k_stop_message) != std::string::npos;
+    });
+    if (ctx.world.rank() == 0 && !(all_stopped && stop_asked())) {
       for (const std::string& line : f.lines())
         // One write per line: a launcher that forwards stdout and stderr
         // separately (SLURM) may interleave them, but never within a write.

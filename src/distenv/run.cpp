@@ -13,6 +13,7 @@
 #include <distenv/transport/comm_mpi.hpp>
 #include <distenv/util/error.hpp>
 #include <distenv/util/files.hpp>
+#include <distenv/util/interrupt.hpp>
 #include <distenv/util/main.hpp>
 #include <distenv/util/style.hpp>
 #include <distenv/util/units.hpp>
@@ -111,6 +112,7 @@ int run_install_from(const cli::Options& o) {
 // mpirun): one MPI session for the whole run.
 int run_mpi(const cli::Options& o, int argc, const char* const* argv) {
   transport::MpiSession session(argc, argv);
+  catch_stop_signal(); // distenv run's Ctrl-C, through mpirun: every rank stops tidily
   const std::unique_ptr<transport::MpiComm> world = transport::MpiComm::world();
   workers::ProcessRunner runner;
   JobContext ctx{*world, machine_name(), runner, workers::current_environment(), std::cout, std::cerr};

@@ -104,8 +104,12 @@ void FaultObserver::phase(Phase p) {
 }
 
 void FaultObserver::installed(uint64_t bytes) {
-  if (m_fault.installed_bytes && bytes >= m_fault.installed_bytes)
+  if (!m_fault.installed_bytes || bytes < m_fault.installed_bytes)
+    return;
+  if (!m_fault.action)
     throw Error(m_fault.message, m_fault.exit_code);
+  if (!m_acted.exchange(true))
+    m_fault.action();
 }
 
 FakeJobResult run_fake_job(const std::vector<FakeMachine>& machines, const cli::Options& options,

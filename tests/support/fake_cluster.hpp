@@ -58,7 +58,7 @@ struct Fault {
   uint64_t installed_bytes = 0; // > 0: fail the install after this many bytes
   std::string message = "injected fault";
   int exit_code = 3;
-  std::function<void()> action; // instead of throwing at `phase`: do this
+  std::function<void()> action; // instead of throwing at `phase` (or at installed_bytes, once): do this
 };
 
 class FaultObserver : public JobObserver {
@@ -70,6 +70,7 @@ public:
 
 private:
   Fault m_fault;
+  std::atomic<bool> m_acted{false};
 };
 
 struct FakeMachine {

@@ -7,6 +7,7 @@
 #include <distenv/pack/archive_reader.hpp>
 #include <distenv/util/atomic_dir.hpp>
 #include <distenv/util/error.hpp>
+#include <distenv/util/interrupt.hpp>
 
 #include <fmt/format.h>
 
@@ -120,6 +121,7 @@ struct Assembly {
     pack::ArchiveEntry e;
     size_t i = 0;
     while (in.next(e)) {
+      check_stop();
       while (i < listing.size() && listing[i].path < e.name)
         ++i;
       if (i == listing.size() || listing[i].path != e.name || listing[i].type != EntryType::file ||

@@ -5,6 +5,7 @@
 #include <distenv/pack/archive_reader.hpp>
 #include <distenv/util/error.hpp>
 #include <distenv/util/fd.hpp>
+#include <distenv/util/interrupt.hpp>
 #include <distenv/util/space.hpp>
 #include <distenv/util/units.hpp>
 
@@ -105,6 +106,7 @@ ExtractResult extract(pack::ChunkSource& source, const boost::filesystem::path& 
   hash::TreeHasher tree;
   ArchiveEntry e;
   while (in.next(e)) {
+    check_stop(); // the caller removes what was made
     hash::TreeRecord record;
     record.path = e.name;
     record.type = e.type;

@@ -3,6 +3,7 @@
 
 #include <distenv/util/error.hpp>
 #include <distenv/util/files.hpp>
+#include <distenv/util/interrupt.hpp>
 
 #include <fmt/format.h>
 
@@ -112,6 +113,7 @@ FileLock::FileLock(const boost::filesystem::path& path, double timeout_seconds, 
                       "this store (it may be stopped); --lock-timeout says how long to wait",
                       path.string(), who.empty() ? "another process" : who, timeout_seconds));
     }
+    check_stop();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const std::string me = fmt::format("{} {}\n", ::getpid(), machine_name());

@@ -2,6 +2,7 @@
 #include <distenv/job/session.hpp>
 
 #include <distenv/pipeline.hpp>
+#include <distenv/util/interrupt.hpp>
 #include <distenv/util/style.hpp>
 
 #include <thread>
@@ -62,6 +63,7 @@ Session::Session(const cli::Options& o, JobContext& c)
 }
 
 void Session::observe(Phase p) {
+  check_stop(); // distenv run was interrupted: this phase fails everywhere, tidily
   if (ctx.observer)
     ctx.observer->phase(p);
 }

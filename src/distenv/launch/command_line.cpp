@@ -4,44 +4,13 @@
 
 #include <distenv/launch/machines.hpp>
 #include <distenv/util/files.hpp>
-#include <distenv/util/units.hpp>
 
 #include <algorithm>
-#include <cmath>
 #include <regex>
 #include <string>
 #include <vector>
 
 namespace distenv::launch {
-
-namespace {
-
-bool mca_given(const Command& c, const std::string& key) {
-  for (size_t i = 0; i + 1 < c.mca.size(); i += 2)
-    if (c.mca[i] == key)
-      return true;
-  return false;
-}
-
-// How long mpirun must wait, once it has signalled a rank (Ctrl-C of
-// mpirun), before it kills it: the workers' --grace (SIGTERM, then SIGKILL
-// after it) and 2 s for the rank to report. Open MPI's default is 1 s.
-int rank_kill_seconds(const Command& c) {
-  double grace = 5;
-  for (size_t i = 0; i < c.bootstrap_args.size(); ++i) {
-    const std::string& a = c.bootstrap_args[i];
-    std::string value;
-    if (a == "--grace" && i + 1 < c.bootstrap_args.size())
-      value = c.bootstrap_args[i + 1];
-    else if (a.rfind("--grace=", 0) == 0)
-      value = a.substr(8);
-    if (!value.empty() && number_problem(value, 0, 3600).empty())
-      grace = std::stod(value);
-  }
-  return static_cast<int>(std::ceil(grace)) + 2;
-}
-
-} // namespace
 
 std::vector<std::string> command_line(const Command& c, const std::vector<std::string>& ms,
                                       const std::string& bootstrap, const std::vector<std::string>& env,
@@ -78,8 +47,6 @@ std::vector<std::string> command_line(const Command& c, const std::vector<std::s
     cmd.insert(cmd.end(), {"--stdin", "none"});
   for (size_t i = 0; i + 1 < c.mca.size(); i += 2)
     cmd.insert(cmd.end(), {"--mca", c.mca[i], c.mca[i + 1]});
-  if (!mca_given(c, "odls_base_sigkill_timeout")) // --grace honoured when mpirun is the one signalled
-    cmd.insert(cmd.end(), {"--mca", "odls_base_sigkill_timeout", std::to_string(rank_kill_seconds(c))});
   // What belongs to distenv and to Julia; never DISTENV_PROJECT, DISTENV_ROOT,
   // ...: distenv sets those for its workers.
   std::vector<std::string> forward = c.forward;

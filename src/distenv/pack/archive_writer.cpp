@@ -2,6 +2,7 @@
 #include <distenv/pack/archive_writer.hpp>
 
 #include <distenv/pack/zstd_writer.hpp>
+#include <distenv/util/interrupt.hpp>
 #include <distenv/util/varint.hpp>
 
 #include <distenv/util/error.hpp>
@@ -157,6 +158,7 @@ private:
     hash::Hasher hasher;
     uint64_t done = 0;
     while (done < e.size) {
+      check_stop(); // a large file is not waited for: the receivers abort and remove what they made
       size_t want = static_cast<size_t>(std::min<uint64_t>(m_buffer.size(), e.size - done));
       const ssize_t n = read_some(fd, m_buffer.data(), want);
       if (n < 0)
@@ -192,6 +194,7 @@ PackStats pack_tree(const layout::Tree& tree, ChunkSink& sink, const PackOptions
   Writer writer(sink, options);
   std::unordered_set<hash::Hash128> sent;
   for (const layout::FileEntry& e : tree.entries) {
+    check_stop();
     if (options.contents_only &&
         (e.type != EntryType::file || (options.send && !options.send(e.hash)) || !sent.insert(e.hash).second))
       continue;

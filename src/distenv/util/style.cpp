@@ -23,6 +23,10 @@ bool launcher_writes_to_terminal(int fd, long parent, const std::string& proc) {
   const std::string name = exe.substr(exe.find_last_of('/') + 1);
   if (name != "orterun" && name != "mpirun" && name != "mpiexec" && name != "prterun")
     return false;
+  // distenv run reads mpirun's stderr (launch/mpirun.cpp) and says whether its own is a terminal.
+  if (const char* t = std::getenv("DISTENV_STDERR_TERMINAL");
+      t && std::string(t) == "1" && fd == STDERR_FILENO)
+    return true;
   const std::string target = link(dir + "/fd/" + std::to_string(fd));
   return target.rfind("/dev/pts/", 0) == 0 || target.rfind("/dev/tty", 0) == 0;
 }

@@ -4,6 +4,7 @@
 #include <distenv/util/error.hpp>
 #include <distenv/util/fd.hpp>
 #include <distenv/util/files.hpp>
+#include <distenv/util/interrupt.hpp>
 #include <distenv/workers/activation.hpp>
 #include <distenv/workers/guard.hpp>
 #include <distenv/workers/line_buffer.hpp>
@@ -36,6 +37,8 @@ int g_signal_pipe[2] = {-1, -1};
 // The signal, and 0x80 when this process's parent sent it.
 void on_signal(int sig, siginfo_t* info, void*) {
   const int saved = errno;
+  if (sig == k_stop_signal)
+    note_stop(); // the job's stop: later phases see it too
   unsigned char s = static_cast<unsigned char>(sig | (info && info->si_pid == ::getppid() ? 0x80 : 0));
   (void)!::write(g_signal_pipe[1], &s, 1);
   errno = saved;
@@ -62,10 +65,10 @@ public:
     g_signal_pipe[0] = g_signal_pipe[1] = -1;
   }
   int fd() const { return g_signal_pipe[0]; }
-  static constexpr int k_signals[] = {SIGINT, SIGTERM, SIGHUP};
+  static constexpr int k_signals[] = {SIGINT, SIGTERM, SIGHUP, k_stop_signal};
 
 private:
-  struct sigaction m_old[3];
+  struct sigaction m_old[4];
 };
 
 void write_all(int fd, const std::string& text) {
@@ -194,6 +197,8 @@ void spawn(const Spec& spec, Child& child, int cgroup_procs_fd) {
 } // namespace
 
 std::string Supervised::interruption() const {
+  if (interrupted_by == k_stop_signal)
+    return k_stop_message;
   if (by_parent)
     return fmt::format("stopped by mpirun (SIG{})", sigabbrev_np(interrupted_by));
   return fmt::format("interrupted by signal {} ({})", interrupted_by, strsignal(interrupted_by));

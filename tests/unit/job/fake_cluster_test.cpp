@@ -9,6 +9,7 @@
 #include "support/temp_dir.hpp"
 
 #include <distenv/util/files.hpp>
+#include <distenv/util/interrupt.hpp>
 #include <distenv/workers/activation.hpp>
 
 #include <boost/filesystem/operations.hpp>
@@ -574,6 +575,28 @@ TEST_F(FakeCluster, FailureDuringALongSweepStopsTheWorkersEverywhere) {
 
 // --control-stdin: rank 0's control lines (a front end's "interrupt this
 // worker") reach the machine that runs the worker, and only that worker.
+// distenv run's Ctrl-C (SIGUSR2 to every rank; here one flag for all the
+// machines, threads of one process) while the environment travels: every
+// rank ends its phase, they agree, nothing half-installed stays, and rank 0
+// prints no line per machine (distenv run names the signal itself).
+TEST_F(FakeCluster, TheJobsStopDuringTheTransferLeavesNothingHalfInstalled) {
+  auto machines = cluster(4);
+  machines[2].fault.installed_bytes = 8192; // node2 has taken two chunks of the stream
+  machines[2].fault.action = [] { note_stop(); };
+  const FakeJobResult r = run_fake_job(machines, options);
+  clear_stop();
+  ASSERT_FALSE(r.hung) << r.abort_reason;
+  for (const RankEnd& end : r.ranks) {
+    EXPECT_FALSE(end.aborted) << end.err;
+    EXPECT_EQ(end.exit_code, 1) << end.err;
+  }
+  for (const FakeMachine& m : machines) {
+    EXPECT_EQ(incoming(m), 0u) << m.host;
+    EXPECT_FALSE(installed(m)) << m.host;
+  }
+  EXPECT_EQ(error_lines(r.root()), std::vector<std::string>{}) << r.root().err;
+}
+
 TEST_F(FakeCluster, ControlLinesSignalSingleWorkersOnTheirMachines) {
   auto machines = cluster(3);
   options.workers = 2;

@@ -6,6 +6,8 @@
 #include "support/temp_dir.hpp"
 
 #include <boost/filesystem/operations.hpp>
+#include <distenv/util/interrupt.hpp>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -162,6 +164,34 @@ TEST(Supervisor, SignalIsForwardedThenKillAfterGrace) {
   EXPECT_EQ(r.exits[1].signal, SIGKILL);
   EXPECT_EQ(c.out, "[n:0] term\n");
   EXPECT_LT(took, 10.0); // not the 30 s of the sleeps
+}
+
+// distenv run's Ctrl-C reaches every rank as SIGUSR2 (through mpirun): the
+// workers get SIGTERM and their grace, and the stop stays asked, so the
+// job's next step fails too, by check_stop.
+TEST(Supervisor, TheJobsStopEndsWorkersTidilyAndIsRemembered) {
+  Captured c;
+  test::TempDir t;
+  const std::string ready = (t / "ready").string();
+  catch_stop_signal();
+  std::thread stopper([&] {
+    while (!fs::exists(ready))
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ::kill(::getpid(), k_stop_signal);
+  });
+  auto r = run({sh("trap 'echo term; exit 4' TERM; : > " + ready + "; sleep 30 & wait", "n:0")}, c, 5.0);
+  stopper.join();
+  EXPECT_EQ(r.interrupted_by, k_stop_signal);
+  EXPECT_EQ(r.interruption(), "stopped: distenv run was interrupted");
+  EXPECT_EQ(r.exits[0].status(), 4);
+  EXPECT_EQ(c.out, "[n:0] term\n");
+  EXPECT_TRUE(stop_asked());
+  EXPECT_THROW(check_stop(), Stopped);
+  clear_stop();
+  ::kill(::getpid(), k_stop_signal); // outside the supervisor: only marked
+  EXPECT_TRUE(stop_asked());
+  clear_stop();
+  ::signal(k_stop_signal, SIG_DFL);
 }
 
 TEST(Supervisor, SignalForOneWorkerReachesOnlyThatWorker) {
