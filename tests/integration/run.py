@@ -2,7 +2,7 @@
 """Integration tests with real mpirun: `run.py NAME` runs one test (CTest
 registers each by name). Localhost tests need only Open MPI; cluster tests
 need root and `scripts/vcluster up 3` (a CTest fixture does that)."""
-import glob, json, os, re, shutil, signal, socket, subprocess, sys, threading, time
+import glob, json, os, pwd, re, shutil, signal, socket, subprocess, sys, threading, time
 
 from harness import *
 
@@ -1542,6 +1542,47 @@ def cluster_missing_runtime_names_every_host():
         check("EACH-RAN" not in r.out, "nothing spawned")
 
 
+@test
+def demo_by_two_users():
+    """scripts/demo (the README's main job; the programs built already) run
+    by two users of one machine, one after the other: each gets its own
+    report, store and results (per-user paths under /tmp), so the second is
+    not stopped by what the first left."""
+    need_root()
+    users = ["distenv-demo-a", "distenv-demo-b"]
+    with Scratch() as t:
+        repo = t / "repo"
+        for d in ("scripts", "hostfiles"):
+            shutil.copytree(os.path.join(REPO, d), os.path.join(repo, d), symlinks=True)
+        bindir = t / "bin"
+        os.makedirs(bindir)
+        for prog in (BOOTSTRAP, LAUNCHER):
+            shutil.copy2(prog, bindir)
+        subprocess.run(["chmod", "-R", "a+rX", t.path], check=True)
+        try:
+            for u in users:
+                subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/bin/sh", u],
+                               capture_output=True)
+                home = t / f"home-{u}"
+                os.makedirs(home)
+                shutil.chown(home, u)
+                r = subprocess.run(["runuser", "-u", u, "--", "env", "-i", f"PATH={os.environ['PATH']}",
+                                    f"HOME={home}", f"DISTENV_DEMO_BIN={bindir}", os.path.join(repo, "scripts/demo")],
+                                   capture_output=True, text=True, timeout=300)
+                equal(r.returncode, 0, f"{u}'s demo\n{r.stdout}\n{r.stderr}")
+                contains(r.stdout, "Not root: one machine", f"{u}'s demo runs on this machine")
+                results = f"/tmp/distenv-demo-{u}-results"
+                contains(r.stdout, f"collected into {results}:", f"{u}'s results")
+                check(glob.glob(results + "/*/*/w0.txt"), f"{u}'s worker 0 result in {results}")
+                report_file = f"/tmp/distenv-demo-{u}-report.json"
+                equal(os.stat(report_file).st_uid, pwd.getpwnam(u).pw_uid, f"{u}'s report is its own")
+        finally:
+            for u in users:
+                for left in glob.glob(f"/tmp/distenv-demo-{u}*"):
+                    shutil.rmtree(left, ignore_errors=True) if os.path.isdir(left) else os.unlink(left)
+                subprocess.run(["userdel", u], capture_output=True)
+
+
 # ---------------------------------------------------------------- launcher
 
 LAUNCHER = os.path.join(os.path.dirname(BOOTSTRAP), "distenv")
@@ -1625,7 +1666,7 @@ def launcher_dry_run_prints_the_mpirun_line():
     root = "--allow-run-as-root " if os.geteuid() == 0 else ""
     equal(r.out.strip(), f"mpirun {root}--host n1,n2 -np 2 --map-by ppr:1:node --bind-to none --stdin none "
                          f"--mca btl tcp,self "
-                         f"--mca odls_base_sigkill_timeout 7 -x MYVAR -x DISTENV_BOOTSTRAP {BOOTSTRAP} -p /x/proj "
+                         f"-x MYVAR -x DISTENV_BOOTSTRAP {BOOTSTRAP} -p /x/proj "
                          f"--workers 4 -- julia sweep.jl", "mpirun line")
     r = launcher(["plan", "-p", "/x/proj", "--dry-run"])
     equal(r.out.strip(), f"{BOOTSTRAP} --plan -p /x/proj", "plan line")

@@ -9,8 +9,8 @@ namespace {
 
 constexpr std::string_view k_forwarding = "mpirun: Forwarding signal";
 // The banners that only say a rank exited non-zero (Open MPI 4.1's wording).
-constexpr std::string_view k_exit_banners[] = {
-    "terminated normally, but", "exited with non-zero status, thus causing"};
+constexpr std::string_view k_exit_banners[] = {"terminated normally, but",
+                                               "exited with non-zero status, thus causing"};
 
 bool is_rule(std::string_view line) {
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
@@ -47,8 +47,9 @@ void StderrFilter::line_done() {
     if (!is_rule(line))
       return;
     m_in_block = false;
-    const bool noise = m_explained && std::any_of(std::begin(k_exit_banners), std::end(k_exit_banners),
-                                                  [&](std::string_view b) { return m_block.find(b) != std::string::npos; });
+    const bool noise =
+        m_explained && std::any_of(std::begin(k_exit_banners), std::end(k_exit_banners),
+                                   [&](std::string_view b) { return m_block.find(b) != std::string::npos; });
     if (!noise)
       emit(m_block);
     m_block.clear();

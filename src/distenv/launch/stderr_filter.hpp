@@ -25,10 +25,10 @@ private:
   void emit(std::string_view s);
 
   std::function<void(std::string_view)> m_out;
-  std::string m_pending;   // the current line, held while it may be a rule or the forwarding line
-  bool m_passing = false;  // the current line is passed on as it comes
-  std::string m_head;      // its first bytes (is it distenv's error line?)
-  std::string m_block;     // a banner, from its opening rule
+  std::string m_pending;  // the current line, held while it may be a rule or the forwarding line
+  bool m_passing = false; // the current line is passed on as it comes
+  std::string m_head;     // its first bytes (is it distenv's error line?)
+  std::string m_block;    // a banner, from its opening rule
   bool m_in_block = false;
   bool m_explained = false;
 };

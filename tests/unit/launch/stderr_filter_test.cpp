@@ -8,14 +8,15 @@ namespace distenv::launch {
 namespace {
 
 const std::string k_rule = std::string(74, '-') + "\n";
-const std::string k_exit_banner = k_rule +
-                                  "Primary job  terminated normally, but 1 process returned\n"
-                                  "a non-zero exit code. Per user-direction, the job has been aborted.\n" +
-                                  k_rule + k_rule +
-                                  "mpirun detected that one or more processes exited with non-zero status, thus "
-                                  "causing\nthe job to be terminated. The first process to do so was:\n\n"
-                                  "  Process name: [[25563,1],0]\n  Exit code:    1\n" +
-                                  k_rule;
+const std::string k_exit_banner =
+    k_rule +
+    "Primary job  terminated normally, but 1 process returned\n"
+    "a non-zero exit code. Per user-direction, the job has been aborted.\n" +
+    k_rule + k_rule +
+    "mpirun detected that one or more processes exited with non-zero status, thus "
+    "causing\nthe job to be terminated. The first process to do so was:\n\n"
+    "  Process name: [[25563,1],0]\n  Exit code:    1\n" +
+    k_rule;
 const std::string k_killed_banner = k_rule +
                                     "mpirun noticed that process rank 1 with PID 0 on node node2 exited on "
                                     "signal 9 (Killed).\n" +
