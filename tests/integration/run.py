@@ -2385,6 +2385,61 @@ println("done ", nworkers())
         no_leftovers("--worker")
 
 
+SGE_LOCAL = os.path.join(REPO, "scripts", "sge-local")
+SGE_TEMPLATE = os.path.join(REPO, "launcher", "sge", "distenv.sge")
+
+
+def qsub_template(project, command):
+    """qsub -sync y of the Grid Engine template on the local Grid Engine
+    (scripts/sge-local), submitted from the project: (result, its log)."""
+    env = root_env()
+    settings = subprocess.check_output([SGE_LOCAL, "env"], text=True).split(None, 1)[1].strip()
+    env.update(SGE_ROOT=os.path.dirname(os.path.dirname(os.path.dirname(settings))), SGE_CELL="default")
+    env["PATH"] = "/usr/lib/gridengine:" + env["PATH"]
+    # Grid Engine passes on only what -v names: the store, the bootstrap, root's Open MPI.
+    passed = dict(DISTENV_DEST=os.path.join(project, "..", "dest"), DISTENV_BOOTSTRAP=BOOTSTRAP,
+                  OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", PATH=env["PATH"])
+    before = set(os.listdir(project))
+    r = subprocess.run(["qsub", "-sync", "y", "-v", ",".join(f"{k}={v}" for k, v in passed.items()),
+                        SGE_TEMPLATE] + command, env=env, cwd=project, capture_output=True, text=True, timeout=170)
+    logs = sorted(f for f in set(os.listdir(project)) - before if f.startswith("distenv.o"))
+    log = open(os.path.join(project, logs[0])).read() if len(logs) == 1 else ""
+    return r, log
+
+
+@test
+def sge_template_runs_a_job_and_collects_its_results():
+    """The Grid Engine template submitted for real (qsub -sync y, whose exit
+    code is the job's): one rank on the job's host, a worker per slot of the
+    parallel environment, results back in the submit directory's
+    distenv-results/<job id>/<host>, the job's log (distenv.o<id>) beside it;
+    a second job from there reuses the environment (neither ships), and a
+    failing worker fails qsub with its exit code."""
+    need_root()
+    with Scratch() as t:
+        project = t / "p"
+        os.makedirs(project)
+        with open(os.path.join(project, "distenv.toml"), "w") as f:
+            f.write('runtime = "sh"\ncollect = ["*.txt"]\n')
+        work = 'echo "VARS w=$DISTENV_WORKER ws=$DISTENV_WORKERS"; hostname > "$DISTENV_OUTPUT/w$DISTENV_WORKER.txt"'
+        r, log = qsub_template(project, ["sh", "-c", work])
+        equal(r.returncode, 0, f"qsub -sync y\n{r.stdout}{r.stderr}\n{log}")
+        contains(log, "distenv: job ", "the template's banner")
+        rows = [text for _, _, text in worker_lines(log) if text.startswith("VARS ")]
+        equal(sorted(rows), ["VARS w=0 ws=2", "VARS w=1 ws=2"], f"a worker per slot\n{log}")
+        here = socket.gethostname()
+        got = sorted(os.path.relpath(p, os.path.join(project, "distenv-results"))
+                     for p in glob.glob(os.path.join(project, "distenv-results", "*", "*", "*")))
+        check(len(got) == 2 and all(re.fullmatch(rf"\d{{8}}-\d{{6}}-\d+/{here}/w[01]\.txt", g) for g in got),
+              f"results in distenv-results/<date-time-job>/{here}: {got}\n{log}")
+        r, log = qsub_template(project, ["true"])
+        equal(r.returncode, 0, f"second job\n{r.stdout}{r.stderr}\n{log}")
+        contains(log, "every machine already had it: nothing sent", "the second job reused the environment")
+        r, log = qsub_template(project, ["sh", "-c", "exit 3"])
+        equal(r.returncode, 3, f"a failing worker's exit code through qsub -sync y\n{r.stdout}{r.stderr}\n{log}")
+        contains(log, "worker 0 exited with 3", "the failure named")
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in TESTS:
         print("usage: run.py TEST\n  " + "\n  ".join(TESTS))

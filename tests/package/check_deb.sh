@@ -11,7 +11,7 @@ deb=$(ls "$out"/*.deb)
 dpkg-deb -c "$deb" >"$out/list"
 for f in bin/distenv bin/distenv-bootstrap share/man/man1/distenv.1 share/man/man1/distenv-bootstrap.1 \
          share/bash-completion/completions/distenv "share/distenv/modulefiles/distenv/$version" \
-         share/distenv/templates/distenv.sbatch share/distenv/templates/distenv-julia.sbatch \
+         share/distenv/templates/distenv.sbatch share/distenv/templates/distenv-julia.sbatch share/distenv/templates/distenv.sge \
          share/doc/distenv/LICENSE share/doc/distenv/copyright; do
   grep -q "/$f\$" "$out/list" || { echo "$deb: missing $f"; cat "$out/list"; exit 1; }
 done
