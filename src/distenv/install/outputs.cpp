@@ -1,6 +1,8 @@
 // Jobs' output directories in the store: <dest>/outputs/<job id>/<host>.
 #include <distenv/install/store.hpp>
 
+#include <distenv/env/ignore.hpp>
+#include <distenv/install/env_index.hpp>
 #include <distenv/util/error.hpp>
 #include <distenv/util/files.hpp>
 
@@ -12,6 +14,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <unordered_set>
 
 namespace distenv::install {
 
@@ -113,6 +116,65 @@ Store::OutputsCollected Store::collect_outputs(size_t keep, bool dry_run) {
       remove_tree(trash);
   }
   return result;
+}
+
+Store::Swept Store::sweep_added(const hash::Hash128& tree, InUse& held, const fs::path& into,
+                                const std::string& project,
+                                const std::vector<std::string>& mutable_patterns) {
+  Swept swept;
+  if (m_link == LinkMode::copy)
+    return swept;
+  const std::string index = read_file(index_of(tree), uint64_t(1) << 31, Follow::no);
+  if (!index_complete(index))
+    return swept; // an older index names files only: what was added cannot be told
+  std::unordered_set<std::string> named;
+  for_each_indexed(index, [&](const IndexedFile& f) { named.emplace(f.path); });
+  env::IgnoreRules kept;
+  for (const std::string& p : mutable_patterns)
+    kept.add(p);
+  const std::string below = project.empty() ? "" : project + "/";
+  auto is_kept = [&](const std::string& rel, bool dir) {
+    if (mutable_patterns.empty() || rel.compare(0, below.size(), below) != 0)
+      return false;
+    const std::string_view in_project = std::string_view(rel).substr(below.size());
+    bool matched = kept.ignored(in_project, dir);
+    for (size_t slash = in_project.find('/'); !matched && slash != std::string_view::npos;
+         slash = in_project.find('/', slash + 1))
+      matched = kept.ignored(in_project.substr(0, slash), true);
+    return matched;
+  };
+  if (!held.try_alone()) {
+    swept.busy = true;
+    return swept;
+  }
+  const fs::path root = path_of(tree);
+  std::vector<std::pair<std::string, bool>> added; // path, directory
+  boost::system::error_code ec;
+  for (fs::recursive_directory_iterator it(root, fs::directory_options::none, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string rel = generic(it->path().lexically_relative(root));
+    if (named.count(rel))
+      continue;
+    const bool dir = it->symlink_status(ec).type() == fs::directory_file;
+    if (dir)
+      it.disable_recursion_pending(); // moved whole
+    if (!is_kept(rel, dir))
+      added.emplace_back(rel, dir);
+  }
+  for (const auto& [rel, dir] : added) {
+    const fs::path to = into / rel;
+    boost::system::error_code made, sized;
+    fs::create_directories(to.parent_path(), made);
+    const uint64_t bytes = dir ? bytes_below(root / rel) : fs::file_size(root / rel, sized);
+    if (::rename((root / rel).c_str(), to.c_str()) != 0)
+      continue; // (a name taken in `into`: left where it is)
+    ++swept.entries;
+    swept.bytes += sized ? 0 : bytes;
+    if (swept.first.size() < 3)
+      swept.first.push_back(rel + (dir ? "/" : ""));
+  }
+  held.share();
+  return swept;
 }
 
 } // namespace distenv::install

@@ -253,6 +253,18 @@ void record_use(const fs::path& envs, const std::string& name) {
 
 } // namespace
 
+bool Store::InUse::try_alone() {
+  // flock converts a hold by dropping it first: when it fails, take the shared one back.
+  if (::flock(m_fd.get(), LOCK_EX | LOCK_NB) == 0)
+    return true;
+  share();
+  return false;
+}
+
+void Store::InUse::share() {
+  retry_eintr([&] { return ::flock(m_fd.get(), LOCK_SH); });
+}
+
 Store::InUse::InUse(const Store& store, const hash::Hash128& tree) {
   const fs::path dir = store.path_of(tree);
   m_fd.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

@@ -196,10 +196,27 @@ public:
     InUse(const Store& store, const hash::Hash128& tree);
     InUse(const InUse&) = delete;
     InUse& operator=(const InUse&) = delete;
+    // Holds it alone for a while (no other job uses it now), or false.
+    bool try_alone();
+    void share(); // back to a shared hold
 
   private:
     Fd m_fd;
   };
+
+  // What a job wrote into its environment (entries its index does not
+  // name), moved to `into` at their paths in the tree, when no other job
+  // holds the environment: it stays as installed, and a later version made
+  // from it in place gets nothing extra. Entries below the project matching
+  // distenv.toml's `mutable` patterns stay (a job keeps state there). An
+  // environment installed with --link copy is the job's own: nothing moves.
+  struct Swept {
+    uint64_t entries = 0, bytes = 0; // moved (a directory counts once, its files' bytes all)
+    bool busy = false;               // another job holds it: nothing moved
+    std::vector<std::string> first;  // the first few moved, by path
+  };
+  Swept sweep_added(const hash::Hash128& tree, InUse& held, const fs::path& into, const std::string& project,
+                    const std::vector<std::string>& mutable_patterns);
 
   struct Collected {
     std::vector<std::string> removed; // hashes (with dry_run: those it would remove)

@@ -147,6 +147,7 @@ Installed activate(Session& s, const Read& r, Transferred& t, const Transferred&
                    const std::string& job_id) {
   Installed in;
   in.job_id = job_id;
+  in.tree = r.plan.tree_hash;
   in.root = s.store.path_of(r.plan.tree_hash);
   in.in_use = t.in_use;
   const std::vector<std::string> installs = s.agree.gather(0, [&] {

@@ -30,6 +30,7 @@ struct Installed {
   std::string julia_class; // this machine's compile class (env/julia_class.hpp)
   bool offline = false;    // workers get JULIA_PKG_OFFLINE=true
   std::string runtime_bin; // --runtime ship: the shipped runtime's bin, first on PATH
+  hash::Hash128 tree;      // the environment's
   std::string job_id;      // DISTENV_JOB
   fs::path output;         // leaders: this machine's output directory (DISTENV_OUTPUT, job/collect.hpp)
   std::shared_ptr<Fd> output_held; // gc leaves it while the job runs

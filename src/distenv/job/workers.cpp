@@ -4,6 +4,7 @@
 #include <distenv/cluster/worker_signals.hpp>
 #include <distenv/job/each_machine.hpp>
 #include <distenv/transport/codec.hpp>
+#include <distenv/util/style.hpp>
 
 #include <fmt/format.h>
 
@@ -55,6 +56,23 @@ void start_and_supervise(Session& s, const Installed& in, const Numbering& n, cl
     mine.workers.push_back({n.first + static_cast<int>(i), r.exits[i].status(), r.exits[i].describe()});
 }
 
+// What the workers wrote into the environment goes to the output directory
+// (install::Store::sweep_added); a failure to move it fails nothing.
+void sweep(Session& s, const Installed& in, report::MachineResult& mine) {
+  if (!in.in_use || in.output.empty())
+    return;
+  try {
+    const install::Store::Swept w = s.store.sweep_added(in.tree, *in.in_use, in.output / "written",
+                                                        in.meta.project, in.meta.mutable_files);
+    mine.written_entries = w.entries;
+    mine.written_bytes = w.bytes;
+    for (const std::string& p : w.first)
+      mine.written_first += (mine.written_first.empty() ? "" : ", ") + p;
+  } catch (const std::exception& e) {
+    s.ctx.err << warning_prefix() + s.ctx.host + ": " + e.what() + "\n" << std::flush;
+  }
+}
+
 std::vector<std::string> gather_workers(Session& s, const Installed& in, const Numbering& n,
                                         cluster::WorkerSignals* signals) {
   return s.agree.stoppable_gather(0, [&](cluster::StopNotices& notices) {
@@ -63,8 +81,15 @@ std::vector<std::string> gather_workers(Session& s, const Installed& in, const N
       return std::string();
     report::MachineResult mine = in.mine;
     mine.phase_seconds = s.phase_seconds();
-    if (n.local > 0)
-      start_and_supervise(s, in, n, notices, signals, mine);
+    if (n.local > 0) {
+      try {
+        start_and_supervise(s, in, n, notices, signals, mine);
+      } catch (...) {
+        sweep(s, in, mine);
+        throw;
+      }
+      sweep(s, in, mine);
+    }
     struct rusage usage {};
     ::getrusage(RUSAGE_SELF, &usage);
     mine.peak_rss_kib = static_cast<uint64_t>(usage.ru_maxrss);

@@ -86,6 +86,8 @@ nlohmann::ordered_json JobReport::json() const {
     for (const auto& w : r.workers)
       ws.push_back({{"worker", w.id}, {"exit_code", w.status}, {"how", w.how}});
     m["workers"] = ws;
+    m["written_entries"] = r.written_entries;
+    m["written_bytes"] = r.written_bytes;
     ms.push_back(m);
   }
   j["per_machine"] = ms;

@@ -47,11 +47,16 @@ struct MachineResult {
     std::string how; // "exited with 3", ...
   };
   std::vector<Worker> workers;
+  // What the job wrote into the environment, moved to $DISTENV_OUTPUT/written
+  // (install::Store::sweep_added): entries, their bytes, the first few.
+  uint64_t written_entries = 0, written_bytes = 0;
+  std::string written_first; // "results.csv, plots/"
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineResult::Worker, id, status, how)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineResult, host, machine, ranks, install_dir, project_dir, install,
                                    bytes_received, local_files, local_bytes, kept_files, kept_bytes, repaired,
-                                   stream_waits, install_seconds, peak_rss_kib, phase_seconds, workers)
+                                   stream_waits, install_seconds, peak_rss_kib, phase_seconds, workers,
+                                   written_entries, written_bytes, written_first)
 
 struct JobReport {
   std::string tree_hash;

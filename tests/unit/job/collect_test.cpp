@@ -2,8 +2,10 @@
 // on machines that are threads of this process (the fake cluster), with and
 // without a collecting rank, from failing jobs too.
 #include "support/fake_cluster.hpp"
+#include "support/pipeline.hpp"
 #include "support/temp_dir.hpp"
 
+#include <distenv/install/store.hpp>
 #include <distenv/job/collect.hpp>
 #include <distenv/util/files.hpp>
 #include <distenv/util/glob.hpp>
@@ -240,6 +242,50 @@ TEST_F(Collect, StatusShowsOutputsAndGcKeepsTheNewestJobs) {
   EXPECT_NE(gc_said.find("removed the outputs of 1 job ("), std::string::npos) << gc_said;
   EXPECT_NE(gc_said.find(", 1 running"), std::string::npos) << gc_said;
   EXPECT_TRUE(fs::exists(machines[0].dest / "outputs/job3/node0"));
+}
+
+// Files a job writes into its environment (its working directory) leave it
+// when the job ends: moved to $DISTENV_OUTPUT/written at their paths, so
+// they can be collected, and the environment stays as installed, but for
+// what distenv.toml calls `mutable` and an environment another job holds.
+TEST_F(Collect, WhatAJobWritesIntoItsEnvironmentMovesToItsOutputs) {
+  write(project / "distenv.toml", "runtime = \"sh\"\ncommand = [\"true\"]\nmutable = [\"state/\"]\n");
+  write(project / "state/counter", "0\n");
+  options.collect = {"*.csv"};
+  auto machines = cluster(2);
+  for (FakeMachine& m : machines)
+    m.processes.each_worker = [](const workers::Spec& spec) {
+      const std::string n = workers::env_value(spec.env, "DISTENV_WORKER");
+      write(spec.cwd / ("r" + n + ".csv"), "in the tree\n");
+      write(spec.cwd / "plots" / ("p" + n + ".txt"), "a plot\n");
+      write(spec.cwd / "state" / ("s" + n), "kept\n");
+    };
+  const FakeJobResult r = run_fake_job(machines, options);
+  expect_agreed(r, 0);
+  const std::string tree = test::plan(project).tree.tree_hash.hex();
+  for (const FakeMachine& m : machines) {
+    const fs::path installed = m.dest / "envs" / tree / "proj";
+    EXPECT_FALSE(fs::exists(installed / "r0.csv")) << m.host;
+    EXPECT_FALSE(fs::exists(installed / "plots")) << m.host;
+    EXPECT_TRUE(fs::exists(installed / (m.host == "node0" ? "state/s0" : "state/s2")))
+        << m.host << ": mutable";
+    const fs::path written = m.dest / "outputs/job1" / m.host / "written/proj";
+    EXPECT_TRUE(fs::exists(written / (m.host == "node0" ? "r1.csv" : "r3.csv"))) << m.host;
+    EXPECT_TRUE(fs::exists(written / "plots")) << m.host;
+  }
+  EXPECT_TRUE(collected().count("job1/node1/written/proj/r3.csv")) << "collected like any output";
+  EXPECT_NE(r.root().err.find("distenv: warning: node1: the job wrote 3 entries ("), std::string::npos)
+      << r.root().err;
+  EXPECT_NE(r.root().err.find("moved to $DISTENV_OUTPUT/written"), std::string::npos) << r.root().err;
+
+  // Another job holding the environment: what this one wrote stays.
+  options.job_id = "job2";
+  install::Store store(machines[0].dest, install::Store::Sharing::private_to_user);
+  const install::Store::InUse other(store, test::plan(project).tree.tree_hash);
+  const FakeJobResult held = run_fake_job(machines, options);
+  expect_agreed(held, 0);
+  EXPECT_TRUE(fs::exists(machines[0].dest / "envs" / tree / "proj/r0.csv"));
+  EXPECT_FALSE(fs::exists(machines[1].dest / "envs" / tree / "proj/r2.csv"));
 }
 
 TEST(CollectPatterns, MatchNamesAtAnyDepthOrPathsWithASlash) {
