@@ -3,6 +3,7 @@
 
 #include <distenv/job/collect_stream.hpp>
 #include <distenv/transport/codec.hpp>
+#include <distenv/util/interrupt.hpp>
 #include <distenv/util/style.hpp>
 #include <distenv/workers/activation.hpp>
 
@@ -79,10 +80,16 @@ std::optional<report::JobReport::Collected> collect(Session& s, Outputs& out, bo
     return std::nullopt;
   out.done = true;
   const bool remote = s.ctx.results && s.ctx.collector >= 0;
-  const bool sends = !out.collect.empty() && !out.job_id.empty();
+  if (!remote && (out.collect.empty() || out.job_id.empty()))
+    return std::nullopt;
+  // Rank 0 decides for all (a stop reaches the ranks at different moments):
+  // nothing is collected from a job distenv run was asked to stop.
+  const bool sends = transport::broadcast_value(
+      s.ctx.world, s.root() && !out.collect.empty() && !out.job_id.empty() && !stop_asked(), 0);
+  if (s.ctx.observer) // (not Session::observe: a stop asked now fails nothing here)
+    s.ctx.observer->phase(Phase::collect);
   if (!remote && !sends)
     return std::nullopt;
-  s.observe(Phase::collect);
   transport::Comm& comm = remote ? *s.ctx.results : s.ctx.world;
   const int to = remote ? s.ctx.collector : 0;
   // Job rank r is world rank r, or r + 1 past the collecting rank.

@@ -9,6 +9,7 @@
 #include <distenv/job/collect.hpp>
 #include <distenv/util/files.hpp>
 #include <distenv/util/glob.hpp>
+#include <distenv/util/interrupt.hpp>
 #include <distenv/workers/activation.hpp>
 
 #include <boost/filesystem/operations.hpp>
@@ -176,6 +177,23 @@ TEST_F(Collect, AJobThatFailsBeforeItsWorkersStillReleasesTheCollectingRank) {
   EXPECT_EQ(r.ranks.back().exit_code, 0);
   EXPECT_TRUE(collected().empty());
   EXPECT_NE(r.root().out.find("distenv: results: 0 files"), std::string::npos) << r.root().out;
+}
+
+// distenv run was interrupted (its stop reaches every rank): nothing is
+// collected, the collecting rank is released, nobody waits.
+TEST_F(Collect, AStoppedJobCollectsNothingAndReleasesTheCollectingRank) {
+  options.collect = {"*.csv"};
+  auto machines = cluster(3);
+  machines[1].processes.while_workers_run = [] { note_stop(); };
+  machines.push_back(collector());
+  const FakeJobResult r = run_fake_job(machines, options);
+  clear_stop();
+  ASSERT_FALSE(r.hung) << r.abort_reason;
+  for (const RankEnd& end : r.ranks)
+    EXPECT_FALSE(end.aborted) << end.err;
+  EXPECT_EQ(r.ranks.back().exit_code, 0);
+  EXPECT_NE(r.root().exit_code, 0);
+  EXPECT_TRUE(collected().empty());
 }
 
 TEST_F(Collect, WithoutPatternsTheCollectingRankEndsWithTheJob) {
