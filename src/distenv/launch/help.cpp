@@ -41,6 +41,11 @@ Rank 0 (the first machine; this one when it is listed) reads the environment.
 Machines are probed through the agent mpirun itself would use
 (OMPI_MCA_plm_rsh_agent, else ssh); an unreachable machine is named and the
 run stops before mpirun starts, unless --skip-unreachable.
+Workers write results into $DISTENV_OUTPUT (each machine's own directory for
+the job); --collect GLOB brings what matches back to ./distenv-results/<job>/<host>
+here at the end, through the job (a collecting rank on this machine when it is
+not one of the job's). Ctrl-C stops the job on every machine, workers getting
+their --grace; a second Ctrl-C stops it at once.
 BOOTSTRAP OPTIONS: anything distenv-bootstrap takes (listed below).
 )";
 
