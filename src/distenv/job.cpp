@@ -39,8 +39,9 @@ int the_job(const cli::Options& o, JobContext& ctx) {
     job::each_machine(s, in);                            // each-machine: once-per-machine commands
     const job::Numbering n = job::number_workers(s, in); // workers: numbered across machines,
     const std::vector<std::string> results = job::run_workers(s, in, n); // started and supervised on each
+    auto collected = job::collect(s, out); // collect: outputs back to the launching machine
     report::JobReport job = job::job_report(s, r, t, d, job::command_of(s, in), compiled);
-    job.collected = job::collect(s, out);           // collect: outputs back to the launching machine
+    job.collected = std::move(collected);
     return job::report(s, std::move(job), results); // report: one exit code
   } catch (const cluster::PhaseFailed&) {
     job::collect(s, out, true); // a failed job's outputs too (the collecting rank waits for it)

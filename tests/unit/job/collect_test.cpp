@@ -111,8 +111,13 @@ TEST_F(Collect, EveryMachineHasAnOutputDirectoryOutsideItsEnvironments) {
 
 TEST_F(Collect, RankZeroCollectsWhatMatchesFromEveryMachine) {
   options.collect = {"*.csv"};
+  options.report = dir / "r.json";
   const FakeJobResult r = run_fake_job(cluster(3), options);
   expect_agreed(r, 0);
+  const auto report = nlohmann::json::parse(read_file(dir / "r.json"));
+  EXPECT_TRUE(report["phase_seconds"].contains("collect")) << report["phase_seconds"].dump();
+  EXPECT_EQ(report["collected"]["machines"].size(), 3u);
+  EXPECT_EQ(report["collected"]["job_id"], "job1");
   EXPECT_EQ(collected(), k_three_machines);
   EXPECT_EQ(read_file(dir / "results/job1/node2/sub/w5.csv"), "result of 5\n");
   EXPECT_NE(r.root().out.find("distenv: collected node1:       2 files, 24 B ("), std::string::npos)
