@@ -1,6 +1,7 @@
 // One machine's outputs packed, sent, and installed where they are collected.
 #include <distenv/job/collect_stream.hpp>
 
+#include <distenv/install/async_install.hpp>
 #include <distenv/install/extract.hpp>
 #include <distenv/layout/layout.hpp>
 #include <distenv/pack/archive_writer.hpp>
@@ -14,6 +15,8 @@
 #include <boost/filesystem/operations.hpp>
 #include <fmt/format.h>
 
+#include <map>
+#include <memory>
 #include <set>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,39 +30,6 @@ constexpr size_t k_chunk = size_t(1) << 20;
 transport::Bytes bytes_of(const std::string& s) {
   return std::as_bytes(std::span(s.data(), s.size()));
 }
-
-std::string receive_message(transport::Comm& comm, int from, int tag, size_t limit) {
-  std::string buffer(limit, '\0');
-  const transport::Received r =
-      comm.recv(from, tag, std::as_writable_bytes(std::span(buffer.data(), buffer.size())));
-  buffer.resize(r.size);
-  return buffer;
-}
-
-// The chunks one sender sends, until its empty one.
-class ReceivedChunks : public pack::ChunkSource {
-public:
-  ReceivedChunks(transport::Comm& comm, int from) : m_comm(comm), m_from(from), m_buffer(k_chunk) {}
-  pack::Bytes next() override {
-    if (m_ended)
-      return {};
-    const transport::Received r = m_comm.recv(m_from, k_tag_results_data, m_buffer);
-    m_ended = r.size == 0;
-    return pack::Bytes(m_buffer.data(), r.size);
-  }
-  // Takes what is left of the stream (the archive's padding, or all of it
-  // when installing failed), so that no message stays behind.
-  void drain() {
-    while (!m_ended)
-      next();
-  }
-
-private:
-  transport::Comm& m_comm;
-  int m_from;
-  std::vector<std::byte> m_buffer;
-  bool m_ended = false;
-};
 
 // Installs one machine's archive as <parent>/<host>, whole or not at all.
 void install_outputs(pack::ChunkSource& source, const fs::path& parent, const std::string& host) {
@@ -145,7 +115,9 @@ void send_outputs(transport::Comm& comm, int to, const PackedOutputs& packed) {
       head.error = e.what();
     }
   }
-  comm.send(to, k_tag_results_head, bytes_of(transport::encode(head)));
+  // One tag for the stream: the head (its counts, or why not), then, when
+  // it has files, the archive's chunks and an empty one.
+  comm.send(to, k_tag_results_data, bytes_of(transport::encode(head)));
   if (!head.error.empty() || !source)
     return;
   try {
@@ -157,6 +129,18 @@ void send_outputs(transport::Comm& comm, int to, const PackedOutputs& packed) {
   comm.send(to, k_tag_results_data, {});
 }
 
+namespace {
+
+// One machine's stream being installed on the collecting side.
+struct Incoming {
+  size_t index = 0; // in the senders
+  bool headed = false;
+  bool discarding = false; // its install failed (or cannot be): the rest is read and dropped
+  std::unique_ptr<install::AsyncInstall> install;
+};
+
+} // namespace
+
 report::JobReport::Collected receive_outputs(transport::Comm& comm,
                                              const std::vector<std::pair<int, std::string>>& senders,
                                              const fs::path& into, const std::string& job_id,
@@ -164,46 +148,89 @@ report::JobReport::Collected receive_outputs(transport::Comm& comm,
   report::JobReport::Collected c;
   c.job_id = job_id;
   c.dir = (into / job_id).string();
+  c.machines.resize(senders.size());
   std::string cannot; // why nothing can be installed here
   try {
     fs::create_directories(into / job_id);
   } catch (const std::exception& e) {
     cannot = e.what();
   }
-  for (const auto& [rank, host] : senders) {
-    CollectedMachine m;
-    if (rank == comm.rank()) {
-      m = own ? own->info : CollectedMachine{};
-      m.host = host;
-      if (own && !own->file.empty() && m.error.empty() && cannot.empty()) {
-        try {
-          pack::FileChunkSource source(own->file, k_chunk);
-          install_outputs(source, into / job_id, host);
-        } catch (const std::exception& e) {
-          m.error = e.what();
-        }
+  const fs::path parent = into / job_id;
+  // Several machines stream at once (each installed on a thread of its own),
+  // at most k_at_once: memory stays a few chunks per machine.
+  constexpr size_t k_at_once = 4;
+  std::map<int, Incoming> open; // by rank
+  size_t next = 0;
+  auto ask_more = [&] {
+    for (; next < senders.size() && open.size() < k_at_once; ++next) {
+      const auto& [rank, host] = senders[next];
+      CollectedMachine& m = c.machines[next];
+      if (rank != comm.rank()) {
+        comm.send(rank, k_tag_results_go, {});
+        open[rank].index = next;
+        continue;
       }
-    } else {
-      comm.send(rank, k_tag_results_go, {});
-      m = transport::decode<CollectedMachine>(receive_message(comm, rank, k_tag_results_head, 1 << 16));
+      m = own ? own->info : CollectedMachine{}; // this machine's own: from its file
       m.host = host;
-      if (m.error.empty() && m.files > 0) {
-        ReceivedChunks chunks(comm, rank);
+      if (own && !own->file.empty() && m.error.empty())
         try {
           if (!cannot.empty())
             throw Error(cannot);
-          install_outputs(chunks, into / job_id, host);
-        } catch (const transport::CommError&) {
-          throw;
+          pack::FileChunkSource source(own->file, k_chunk);
+          install_outputs(source, parent, host);
         } catch (const std::exception& e) {
           m.error = e.what();
         }
-        chunks.drain();
+    }
+  };
+  ask_more();
+  std::vector<std::byte> buffer(k_chunk);
+  while (!open.empty()) {
+    const transport::Received r = comm.recv(transport::Comm::k_any, k_tag_results_data, buffer);
+    const auto at = open.find(r.source);
+    if (at == open.end())
+      throw transport::CommError(fmt::format("collect: rank {} sent outputs it was not asked for", r.source));
+    Incoming& in = at->second;
+    CollectedMachine& m = c.machines[in.index];
+    const std::string& host = senders[in.index].second;
+    bool done = false;
+    if (!in.headed) {
+      in.headed = true;
+      m = transport::decode<CollectedMachine>(
+          std::string(reinterpret_cast<const char*>(buffer.data()), r.size));
+      m.host = host;
+      done = !m.error.empty() || m.files == 0;
+      if (!done && !cannot.empty()) {
+        m.error = cannot;
+        in.discarding = true;
+      } else if (!done) {
+        in.install = std::make_unique<install::AsyncInstall>(
+            [&parent, host](pack::ChunkSource& source) {
+              install_outputs(source, parent, host);
+              return install::Store::Result{};
+            },
+            3);
+      }
+    } else if (r.size == 0) { // the end of its archive
+      done = true;
+      if (in.install)
+        try {
+          in.install->sink().close();
+          in.install->finish();
+        } catch (const std::exception& e) {
+          m.error = e.what();
+        }
+    } else if (!in.discarding) {
+      try {
+        in.install->sink().put(pack::Bytes(buffer.data(), r.size));
+      } catch (const std::exception&) {
+        in.discarding = true; // finish() says why
       }
     }
-    if (!cannot.empty() && m.error.empty() && m.files > 0)
-      m.error = cannot;
-    c.machines.push_back(std::move(m));
+    if (done) {
+      open.erase(at);
+      ask_more();
+    }
   }
   return c;
 }

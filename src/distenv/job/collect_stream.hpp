@@ -39,19 +39,20 @@ PackedOutputs pack_outputs(const fs::path& dir, const std::vector<std::string>& 
 // `packed` (its counts, then its chunks).
 void send_outputs(transport::Comm& comm, int to, const PackedOutputs& packed);
 
-// The collecting side: asks each sender (rank, host) in turn and installs
-// what it sends under <into>/<job id>/<host>; `own` is this rank's own
-// machine's (it is one of the senders) or null. Every sender is heard to
-// the end, whatever fails here: a failure is that machine's error.
+// The collecting side: asks the senders (rank, host), a few at once, and
+// installs what each sends under <into>/<job id>/<host>, each on a thread of
+// its own; `own` is this rank's own machine's (it is one of the senders) or
+// null. Every sender is heard to the end, whatever fails here: a failure is
+// that machine's error.
 report::JobReport::Collected receive_outputs(transport::Comm& comm,
                                              const std::vector<std::pair<int, std::string>>& senders,
                                              const fs::path& into, const std::string& job_id,
                                              const PackedOutputs* own);
 
-inline constexpr int k_tag_results_start = 0x6430;   // rank 0 -> collector: the job and its senders
-inline constexpr int k_tag_results_go = 0x6431;      // collector -> a sender: your turn
-inline constexpr int k_tag_results_head = 0x6432;    // sender -> collector: the counts (or why not)
-inline constexpr int k_tag_results_data = 0x6433;    // sender -> collector: a chunk; empty: the end
+inline constexpr int k_tag_results_start = 0x6430; // rank 0 -> collector: the job and its senders
+inline constexpr int k_tag_results_go = 0x6431;    // collector -> a sender: your turn
+inline constexpr int k_tag_results_data =
+    0x6433; // sender -> collector: its head, then chunks; empty: the end
 inline constexpr int k_tag_results_summary = 0x6434; // collector -> rank 0: what it installed
 
 } // namespace distenv::job

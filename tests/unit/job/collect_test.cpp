@@ -13,6 +13,7 @@
 #include <distenv/workers/activation.hpp>
 
 #include <boost/filesystem/operations.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -148,6 +149,24 @@ TEST_F(Collect, ACollectingRankBesideTheMachinesGetsThemInstead) {
   EXPECT_NE(r.root().out.find("from 3 machines in " + machine_name() + ":"), std::string::npos)
       << r.root().out;
   EXPECT_EQ(r.ranks.back().out, "");
+}
+
+// More machines than stream at once (four): the collecting rank asks the
+// next as each ends; one whose place is taken is named, the others land.
+TEST_F(Collect, ManyMachinesStreamAFewAtATimeAndOneFailureIsThatMachines) {
+  options.collect = {"*.csv"};
+  auto machines = cluster(7);
+  machines.push_back(collector());
+  write(dir / "results/job1/node3/taken", "a directory of that name, not empty\n");
+  const FakeJobResult r = run_fake_job(machines, options);
+  ASSERT_FALSE(r.hung) << r.abort_reason;
+  EXPECT_EQ(r.root().exit_code, 1) << r.root().err;
+  EXPECT_EQ(r.ranks.back().exit_code, 0);
+  for (int m = 0; m < 7; ++m)
+    if (m != 3)
+      EXPECT_TRUE(collected().count(fmt::format("job1/node{}/sub/w{}.csv", m, 2 * m))) << m;
+  EXPECT_NE(r.root().err.find("distenv: error: node3: collect: "), std::string::npos) << r.root().err;
+  EXPECT_EQ(r.root().err.find("node2: collect"), std::string::npos) << r.root().err;
 }
 
 TEST_F(Collect, AFailingWorkersOutputsComeBackToo) {
