@@ -1588,12 +1588,17 @@ def demo_by_two_users():
 LAUNCHER = os.path.join(os.path.dirname(BOOTSTRAP), "distenv")
 
 
-def launcher(args, cluster=False, timeout=120, extra_env=None):
+def launcher_env(cluster=False, extra_env=None):
     env = cluster_env() if cluster else root_env()
     for k in [k for k in env if k.startswith(("DISTENV_", "JULIA_"))]:
         del env[k]  # the launcher forwards these: the test decides which are set
     env["DISTENV_BOOTSTRAP"] = BOOTSTRAP
     env.update(extra_env or {})
+    return env
+
+
+def launcher(args, cluster=False, timeout=120, extra_env=None):
+    env = launcher_env(cluster, extra_env)
     t = time.time()
     proc = subprocess.run([LAUNCHER] + args, env=env, capture_output=True, text=True, timeout=timeout)
     return Result(proc, time.time() - t)
@@ -2028,11 +2033,7 @@ def cluster_ctrl_c_mid_transfer_leaves_nothing_half_installed():
         args = ["run", "--hosts", ",".join(hosts), "-p", project, "-d", "/scratch/distenv", "--", "true"]
         subprocess.run([VCLUSTER, "shape", "20mbit"], check=True)
         try:
-            env = cluster_env()
-            for k in [k for k in env if k.startswith(("DISTENV_", "JULIA_"))]:
-                del env[k]
-            env["DISTENV_BOOTSTRAP"] = BOOTSTRAP
-            p = subprocess.Popen([LAUNCHER] + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            p = subprocess.Popen([LAUNCHER] + args, env=launcher_env(cluster=True), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True)
             timer = watchdog(p, 90)
             deadline = time.time() + 30

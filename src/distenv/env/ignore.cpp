@@ -51,6 +51,14 @@ void IgnoreRules::add_lines(std::string_view text) {
   }
 }
 
+bool IgnoreRules::covers(std::string_view path, bool is_dir) const {
+  bool matched = ignored(path, is_dir);
+  for (size_t slash = path.find('/'); !matched && slash != std::string_view::npos;
+       slash = path.find('/', slash + 1))
+    matched = ignored(path.substr(0, slash), true);
+  return matched;
+}
+
 bool IgnoreRules::ignored(std::string_view path, bool is_dir) const {
   std::string_view name = path;
   if (size_t slash = path.rfind('/'); slash != std::string_view::npos)

@@ -27,6 +27,8 @@ public:
 
   // `path` is relative to the root, '/'-separated.
   bool ignored(std::string_view path, bool is_dir) const;
+  // `path` or a directory above it is matched (the walk would not reach it).
+  bool covers(std::string_view path, bool is_dir) const;
   bool empty() const { return m_rules.empty(); }
 
 private:

@@ -136,12 +136,7 @@ Store::Swept Store::sweep_added(const hash::Hash128& tree, InUse& held, const fs
   auto is_kept = [&](const std::string& rel, bool dir) {
     if (mutable_patterns.empty() || rel.compare(0, below.size(), below) != 0)
       return false;
-    const std::string_view in_project = std::string_view(rel).substr(below.size());
-    bool matched = kept.ignored(in_project, dir);
-    for (size_t slash = in_project.find('/'); !matched && slash != std::string_view::npos;
-         slash = in_project.find('/', slash + 1))
-      matched = kept.ignored(in_project.substr(0, slash), true);
-    return matched;
+    return kept.covers(std::string_view(rel).substr(below.size()), dir);
   };
   if (!held.try_alone()) {
     swept.busy = true;

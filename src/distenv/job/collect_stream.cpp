@@ -17,7 +17,6 @@
 
 #include <map>
 #include <memory>
-#include <set>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,7 +50,6 @@ PackedOutputs pack_outputs(const fs::path& dir, const std::vector<std::string>& 
   p.info.host = host;
   try {
     layout::Tree tree;
-    std::set<std::string> parents;
     boost::system::error_code ec;
     for (fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec), end; !ec && it != end;
          it.increment(ec)) {
@@ -72,21 +70,13 @@ PackedOutputs pack_outputs(const fs::path& dir, const std::vector<std::string>& 
       e.size = static_cast<uint64_t>(st.st_size);
       e.mtime = st.st_mtime;
       e.source = it->path();
-      for (size_t at = rel.find('/'); at != std::string::npos; at = rel.find('/', at + 1))
-        parents.insert(rel.substr(0, at));
       tree.entries.push_back(std::move(e));
     }
     if (ec)
       throw Error(fmt::format("{}: {}", dir.string(), ec.message()));
     if (tree.entries.empty())
       return p;
-    for (const std::string& d : parents) {
-      layout::FileEntry e;
-      e.path = d;
-      e.type = hash::EntryType::directory;
-      e.mode = 0755;
-      tree.entries.push_back(std::move(e));
-    }
+    layout::add_parent_directories(tree);
     layout::finish_tree(tree, 2, nullptr);
     const fs::path file = dir.parent_path() / fmt::format(".collect-{}-{}.tar.zst", host, ::getpid());
     pack::FileChunkSink sink(file);

@@ -11,7 +11,6 @@
 #include <fmt/format.h>
 
 #include <optional>
-#include <set>
 #include <sstream>
 #include <sys/stat.h>
 #include <unordered_set>
@@ -51,7 +50,6 @@ layout::Tree caches_to_send(const fs::path& dir, const std::string& own,
     held.push_back(std::move(lines));
   }
   layout::Tree tree;
-  std::set<std::string> parents;
   std::istringstream in(own);
   for (std::string line; std::getline(in, line);) {
     if (std::all_of(held.begin(), held.end(), [&](const auto& h) { return h.count(line) > 0; }))
@@ -65,17 +63,9 @@ layout::Tree caches_to_send(const fs::path& dir, const std::string& own,
     struct stat st {};
     if (::stat(e.source.c_str(), &st) == 0)
       e.mtime = st.st_mtime;
-    for (size_t at = e.path.find('/'); at != std::string::npos; at = e.path.find('/', at + 1))
-      parents.insert(e.path.substr(0, at));
     tree.entries.push_back(std::move(e));
   }
-  for (const std::string& p : parents) {
-    layout::FileEntry d;
-    d.path = p;
-    d.type = hash::EntryType::directory;
-    d.mode = 0755;
-    tree.entries.push_back(std::move(d));
-  }
+  layout::add_parent_directories(tree);
   layout::finish_tree(tree, 2, nullptr);
   return tree;
 }

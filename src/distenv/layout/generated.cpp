@@ -92,11 +92,7 @@ void mark_mutable(const env::Environment& env, const Layout& layout, Tree& tree)
     if (e.type != EntryType::file || e.path.compare(0, prefix.size(), prefix) != 0)
       continue;
     const std::string_view rel = std::string_view(e.path).substr(prefix.size());
-    bool matched = rules.ignored(rel, false);
-    for (size_t slash = rel.find('/'); !matched && slash != std::string_view::npos;
-         slash = rel.find('/', slash + 1))
-      matched = rules.ignored(rel.substr(0, slash), true);
-    e.mutable_file = matched;
+    e.mutable_file = rules.covers(rel, false);
   }
 }
 

@@ -84,6 +84,10 @@ Tree build_tree(const env::Environment& env, const Layout& layout, unsigned thre
 // and names the tree (files, bytes, tree_hash).
 void finish_tree(Tree& tree, unsigned threads, hash::HashCache* cache);
 
+// Adds a directory entry (0755) for every directory above the tree's
+// entries that has none: a tree of chosen files made whole (caches, outputs).
+void add_parent_directories(Tree& tree);
+
 // The walk of build_tree alone: env's roots (placed by `layout`) as they
 // are, with no rewrites and no metadata.
 Tree walk_tree(const env::Environment& env, const Layout& layout, unsigned threads = 2,

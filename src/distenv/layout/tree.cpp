@@ -7,6 +7,7 @@
 #include <atomic>
 #include <exception>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace distenv::layout {
@@ -67,6 +68,24 @@ void finish_tree(Tree& tree, unsigned threads, hash::HashCache* cache) {
     }
   }
   tree.tree_hash = hash::tree_hash(std::move(records));
+}
+
+void add_parent_directories(Tree& tree) {
+  std::set<std::string> have, parents;
+  for (const FileEntry& e : tree.entries) {
+    if (e.type == EntryType::directory)
+      have.insert(e.path);
+    for (size_t at = e.path.find('/'); at != std::string::npos; at = e.path.find('/', at + 1))
+      parents.insert(e.path.substr(0, at));
+  }
+  for (const std::string& p : parents)
+    if (!have.count(p)) {
+      FileEntry d;
+      d.path = p;
+      d.type = EntryType::directory;
+      d.mode = 0755;
+      tree.entries.push_back(std::move(d));
+    }
 }
 
 } // namespace distenv::layout
