@@ -4,9 +4,11 @@
 #include "support/comm_fake.hpp"
 #include <distenv/transport/chunk_broadcast.hpp>
 #include <distenv/util/error.hpp>
+#include <distenv/util/interrupt.hpp>
 
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -217,6 +219,11 @@ FakeJobResult run_fake_job(const std::vector<FakeMachine>& machines, const cli::
   result.ranks = shared->ends;
   result.abort_reason = shared->network.aborted();
   return result;
+}
+
+void reset_stop() {
+  catch_stop_signal();
+  ::signal(k_stop_signal, SIG_DFL);
 }
 
 } // namespace distenv::test

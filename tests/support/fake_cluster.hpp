@@ -116,4 +116,8 @@ using JobEntry = int (*)(const cli::Options&, JobContext&);
 FakeJobResult run_fake_job(const std::vector<FakeMachine>& machines, const cli::Options& options,
                            double timeout_seconds = 20, JobEntry entry = run_job);
 
+// The job's stop (util/interrupt.hpp) as a new process has it: not asked,
+// SIGUSR2 back to its default (the tests run many jobs in one process).
+void reset_stop();
+
 } // namespace distenv::test

@@ -14,6 +14,7 @@ void on_stop(int) {
 } // namespace
 
 void catch_stop_signal() {
+  g_stop = 0;
   struct sigaction sa {};
   sa.sa_handler = on_stop;
   sigemptyset(&sa.sa_mask);
@@ -23,10 +24,6 @@ void catch_stop_signal() {
 
 void note_stop() noexcept {
   g_stop = 1;
-}
-
-void clear_stop() noexcept {
-  g_stop = 0;
 }
 
 bool stop_asked() noexcept {

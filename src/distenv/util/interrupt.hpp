@@ -16,12 +16,12 @@ namespace distenv {
 inline constexpr int k_stop_signal = SIGUSR2;
 inline constexpr const char* k_stop_message = "stopped: distenv run was interrupted";
 
-// From now on k_stop_signal only marks the stop (the job's ranks: run()).
+// From now on k_stop_signal only marks the stop (the job's ranks: run());
+// no stop is asked yet.
 void catch_stop_signal();
 // Marks it (async-signal-safe: the supervisor's own handler calls it).
 void note_stop() noexcept;
 bool stop_asked() noexcept;
-void clear_stop() noexcept; // (tests: one process, many jobs)
 // Throws Stopped when the stop was asked: between the steps of long work.
 void check_stop();
 

@@ -211,7 +211,7 @@ TEST_F(Collect, AStoppedJobCollectsNothingAndReleasesTheCollectingRank) {
   machines[1].processes.while_workers_run = [] { note_stop(); };
   machines.push_back(collector());
   const FakeJobResult r = run_fake_job(machines, options);
-  clear_stop();
+  reset_stop();
   ASSERT_FALSE(r.hung) << r.abort_reason;
   for (const RankEnd& end : r.ranks)
     EXPECT_FALSE(end.aborted) << end.err;

@@ -584,7 +584,7 @@ TEST_F(FakeCluster, TheJobsStopDuringTheTransferLeavesNothingHalfInstalled) {
   machines[2].fault.installed_bytes = 8192; // node2 has taken two chunks of the stream
   machines[2].fault.action = [] { note_stop(); };
   const FakeJobResult r = run_fake_job(machines, options);
-  clear_stop();
+  reset_stop();
   ASSERT_FALSE(r.hung) << r.abort_reason;
   for (const RankEnd& end : r.ranks) {
     EXPECT_FALSE(end.aborted) << end.err;

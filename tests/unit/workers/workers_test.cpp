@@ -3,6 +3,7 @@
 #include <distenv/workers/line_buffer.hpp>
 #include <distenv/workers/supervisor.hpp>
 
+#include "support/fake_cluster.hpp"
 #include "support/temp_dir.hpp"
 
 #include <boost/filesystem/operations.hpp>
@@ -187,11 +188,11 @@ TEST(Supervisor, TheJobsStopEndsWorkersTidilyAndIsRemembered) {
   EXPECT_EQ(c.out, "[n:0] term\n");
   EXPECT_TRUE(stop_asked());
   EXPECT_THROW(check_stop(), Stopped);
-  clear_stop();
+  catch_stop_signal(); // the next job's: no stop asked yet
+  EXPECT_FALSE(stop_asked());
   ::kill(::getpid(), k_stop_signal); // outside the supervisor: only marked
   EXPECT_TRUE(stop_asked());
-  clear_stop();
-  ::signal(k_stop_signal, SIG_DFL);
+  test::reset_stop();
 }
 
 TEST(Supervisor, SignalForOneWorkerReachesOnlyThatWorker) {
